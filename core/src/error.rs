@@ -1,0 +1,57 @@
+//! The one error type of the crate. Bindings convert it to their language's
+//! own error type and keep its message.
+
+/// Everything that can go wrong in the scheduler core.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A configuration field holds a value that is not allowed.
+    #[error("invalid {field} `{value}`: {reason}")]
+    InvalidConfig {
+        /// The field name as ElasticJob spells it (e.g. `shardingTotalCount`).
+        field: String,
+        /// The offending value as the user gave it.
+        value: String,
+        /// Why the value is rejected.
+        reason: String,
+    },
+    /// A node that the operation needs does not exist.
+    #[error("registry node `{0}` does not exist")]
+    NoNode(String),
+    /// A node that the operation would create already exists.
+    #[error("registry node `{0}` already exists")]
+    NodeExists(String),
+    /// The node's version is not the expected one (someone else changed it).
+    #[error("registry node `{0}` has a different version than expected")]
+    BadVersion(String),
+    /// The node cannot be deleted because it still has children.
+    #[error("registry node `{0}` still has children")]
+    NotEmpty(String),
+    /// Ephemeral nodes cannot have children.
+    #[error("registry node `{0}` is ephemeral and cannot have children")]
+    NoChildrenForEphemerals(String),
+    /// The registry session has expired or was closed; nothing more can be done with it.
+    #[error("registry session expired")]
+    SessionExpired,
+    /// The connection to the registry is (temporarily) lost.
+    #[error("registry connection lost")]
+    ConnectionLoss,
+    /// Any other registry failure, with the backend's own message.
+    #[error("registry error: {0}")]
+    Registry(String),
+    /// A job handler failed; the message carries the handler's own error text.
+    #[error("job handler failed: {0}")]
+    Handler(String),
+    /// The scheduler or job is not in a state that allows the operation.
+    #[error("{0}")]
+    IllegalState(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidConfig`].
+    pub fn invalid(field: &str, value: impl ToString, reason: impl Into<String>) -> Self {
+        Error::InvalidConfig { field: field.to_string(), value: value.to_string(), reason: reason.into() }
+    }
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

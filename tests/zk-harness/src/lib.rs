@@ -1,0 +1,1 @@
+//! Test harness that runs real ZooKeeper servers (placeholder, being written).
