@@ -1,0 +1,343 @@
+//! One conformance suite, two backends: every case runs against a real
+//! ZooKeeper server (started by the harness) and against the embedded
+//! memory registry, so that nothing above the registry can tell them apart.
+
+use async_trait::async_trait;
+use elasticjob::registry::{
+    CreateMode, EventKind, MemoryRegistry, MemoryServer, Op, OpResult, Registry, SessionEvent, ZookeeperOptions,
+    ZookeeperRegistry,
+};
+use elasticjob::Error;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::timeout;
+use zk_harness::{FreezableProxy, ZkServer};
+
+/// A backend under test: opens sessions on one shared store and can make a
+/// session expire the way the server would.
+#[async_trait]
+trait Backend: Send + Sync {
+    /// A new session in the test's namespace.
+    async fn session(&self) -> Arc<dyn Registry>;
+    /// A new session that [`Backend::expire`] can expire.
+    async fn expirable_session(&self) -> Arc<dyn Registry>;
+    /// Expires a session from [`Backend::expirable_session`] server-side.
+    async fn expire(&self, session: &Arc<dyn Registry>);
+}
+
+struct Memory {
+    server: MemoryServer,
+    namespace: String,
+}
+
+#[async_trait]
+impl Backend for Memory {
+    async fn session(&self) -> Arc<dyn Registry> {
+        Arc::new(self.server.connect(&self.namespace).unwrap())
+    }
+    async fn expirable_session(&self) -> Arc<dyn Registry> {
+        self.session().await
+    }
+    async fn expire(&self, session: &Arc<dyn Registry>) {
+        self.server.expire(session.session_id());
+    }
+}
+
+struct Zookeeper {
+    server: Arc<ZkServer>,
+    proxy: FreezableProxy,
+    namespace: String,
+}
+
+const SESSION_TIMEOUT: Duration = Duration::from_millis(1500);
+
+#[async_trait]
+impl Backend for Zookeeper {
+    async fn session(&self) -> Arc<dyn Registry> {
+        let options = ZookeeperOptions::new(self.server.connect_string(), &self.namespace).session_timeout(SESSION_TIMEOUT);
+        Arc::new(ZookeeperRegistry::connect(options).await.unwrap())
+    }
+    async fn expirable_session(&self) -> Arc<dyn Registry> {
+        let options = ZookeeperOptions::new(self.proxy.connect_string(), &self.namespace).session_timeout(SESSION_TIMEOUT);
+        Arc::new(ZookeeperRegistry::connect(options).await.unwrap())
+    }
+    async fn expire(&self, session: &Arc<dyn Registry>) {
+        // Freeze the client's traffic until the server gives up on it, then
+        // let it reconnect and learn that its session is gone.
+        let mut events = session.session_events();
+        self.proxy.freeze();
+        tokio::time::sleep(SESSION_TIMEOUT * 2 + Duration::from_millis(500)).await;
+        self.proxy.thaw();
+        wait_for(&mut events, SessionEvent::Expired).await;
+    }
+}
+
+static NAMESPACES: AtomicUsize = AtomicUsize::new(0);
+
+fn fresh_namespace(kind: &str) -> String {
+    format!("conformance-{kind}-{}-{}", std::process::id(), NAMESPACES.fetch_add(1, Ordering::SeqCst))
+}
+
+fn memory() -> Memory {
+    Memory { server: MemoryServer::new(), namespace: fresh_namespace("memory") }
+}
+
+fn zookeeper() -> Zookeeper {
+    let server = shared_server();
+    let proxy = FreezableProxy::start(&server.connect_string());
+    Zookeeper { server, proxy, namespace: fresh_namespace("zk") }
+}
+
+/// One ZooKeeper server for all cases of this test binary; each case uses its own namespace.
+fn shared_server() -> Arc<ZkServer> {
+    static SERVER: std::sync::OnceLock<Arc<ZkServer>> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| Arc::new(ZkServer::start())).clone()
+}
+
+async fn wait_for(events: &mut tokio::sync::broadcast::Receiver<SessionEvent>, wanted: SessionEvent) {
+    timeout(Duration::from_secs(15), async {
+        loop {
+            match events.recv().await {
+                Ok(e) if e == wanted => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("session events ended before {wanted:?}: {e}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {wanted:?} session event within 15 s"));
+}
+
+async fn crud_with_versions(b: &dyn Backend) {
+    let r = b.session().await;
+    assert_eq!(r.create("/a", b"one", CreateMode::Persistent).await.unwrap(), "/a");
+    assert_eq!(r.create("/a", b"again", CreateMode::Persistent).await, Err(Error::NodeExists("/a".into())));
+    let (data, stat) = r.get("/a").await.unwrap().unwrap();
+    assert_eq!((data.as_slice(), stat.version, stat.ephemeral_owner), (&b"one"[..], 0, 0));
+    assert_eq!(r.set("/a", b"two", Some(0)).await.unwrap().version, 1);
+    assert_eq!(r.set("/a", b"three", Some(0)).await, Err(Error::BadVersion("/a".into())));
+    assert_eq!(r.get_string("/a").await.unwrap().as_deref(), Some("two"));
+    assert_eq!(r.get("/missing").await.unwrap(), None);
+    assert_eq!(r.exists("/missing").await.unwrap(), None);
+    assert_eq!(r.set("/missing", b"", None).await, Err(Error::NoNode("/missing".into())));
+    assert_eq!(r.create("/no/parent", b"", CreateMode::Persistent).await, Err(Error::NoNode("/no/parent".into())));
+    r.create("/a/child", b"", CreateMode::Persistent).await.unwrap();
+    assert_eq!(r.exists("/a").await.unwrap().unwrap().num_children, 1);
+    assert_eq!(r.delete("/a", None).await, Err(Error::NotEmpty("/a".into())));
+    assert_eq!(r.delete("/a/child", Some(7)).await, Err(Error::BadVersion("/a/child".into())));
+    r.delete("/a/child", Some(0)).await.unwrap();
+    r.delete("/a", None).await.unwrap();
+    assert_eq!(r.delete("/a", None).await, Err(Error::NoNode("/a".into())));
+    assert!(matches!(r.get("relative").await, Err(Error::InvalidConfig { .. })));
+}
+
+async fn children_sequential_and_helpers(b: &dyn Backend) {
+    let r = b.session().await;
+    r.create_with_parents("/p/q/r", b"deep", CreateMode::Persistent).await.unwrap();
+    for name in ["b", "c", "a"] {
+        r.create(&format!("/p/{name}"), b"", CreateMode::Persistent).await.unwrap();
+    }
+    assert_eq!(r.children("/p").await.unwrap(), vec!["a", "b", "c", "q"]);
+    assert_eq!(r.children("/nothing").await, Err(Error::NoNode("/nothing".into())));
+    let first = r.create("/p/seq-", b"", CreateMode::PersistentSequential).await.unwrap();
+    let second = r.create("/p/seq-", b"", CreateMode::EphemeralSequential).await.unwrap();
+    assert!(first.starts_with("/p/seq-") && first.len() == "/p/seq-".len() + 10, "{first}");
+    assert!(second > first, "{second} should sort after {first}");
+    r.put("/p/q/r", b"replaced").await.unwrap();
+    r.put("/p/new/node", b"fresh").await.unwrap();
+    assert_eq!(r.get_string("/p/new/node").await.unwrap().as_deref(), Some("fresh"));
+    assert_eq!(r.get_string("/p/q/r").await.unwrap().as_deref(), Some("replaced"));
+    r.delete_recursive("/p").await.unwrap();
+    assert_eq!(r.exists("/p").await.unwrap(), None);
+    r.delete_recursive("/p").await.unwrap();
+}
+
+async fn ephemeral_rules(b: &dyn Backend) {
+    let r = b.session().await;
+    r.create("/e", b"", CreateMode::Ephemeral).await.unwrap();
+    assert_eq!(r.exists("/e").await.unwrap().unwrap().ephemeral_owner, r.session_id());
+    assert_eq!(
+        r.create("/e/child", b"", CreateMode::Persistent).await,
+        Err(Error::NoChildrenForEphemerals("/e/child".into()))
+    );
+}
+
+async fn multi_is_atomic(b: &dyn Backend) {
+    let r = b.session().await;
+    r.create("/m", b"", CreateMode::Persistent).await.unwrap();
+    r.create("/m/owner", b"me", CreateMode::Persistent).await.unwrap();
+    let results = r
+        .multi(vec![
+            Op::Check { path: "/m/owner".into(), version: 0 },
+            Op::Create { path: "/m/running".into(), data: b"x".to_vec(), mode: CreateMode::Ephemeral },
+            Op::Set { path: "/m/owner".into(), data: b"me2".to_vec(), version: 0 },
+            Op::Create { path: "/m/s-".into(), data: vec![], mode: CreateMode::PersistentSequential },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results[0], OpResult::Check);
+    assert_eq!(results[1], OpResult::Create("/m/running".into()));
+    assert!(matches!(results[2], OpResult::Set(s) if s.version == 1));
+    assert!(matches!(&results[3], OpResult::Create(p) if p.starts_with("/m/s-") && p.len() == 15));
+    // A failing check in the middle: nothing before it is applied.
+    let failed = r
+        .multi(vec![
+            Op::Create { path: "/m/other".into(), data: vec![], mode: CreateMode::Persistent },
+            Op::Delete { path: "/m/running".into(), version: -1 },
+            Op::Check { path: "/m/owner".into(), version: 0 },
+        ])
+        .await;
+    assert_eq!(failed, Err(Error::BadVersion("/m/owner".into())));
+    assert_eq!(r.exists("/m/other").await.unwrap(), None);
+    assert!(r.exists("/m/running").await.unwrap().is_some());
+    let failed = r.multi(vec![Op::Check { path: "/m/gone".into(), version: -1 }]).await;
+    assert_eq!(failed, Err(Error::NoNode("/m/gone".into())));
+    let done = r
+        .multi(vec![
+            Op::Delete { path: "/m/running".into(), version: -1 },
+            Op::Create { path: "/m/running".into(), data: b"y".to_vec(), mode: CreateMode::Persistent },
+        ])
+        .await;
+    assert!(done.is_ok(), "{done:?}");
+    assert_eq!(r.get_string("/m/running").await.unwrap().as_deref(), Some("y"));
+}
+
+async fn oneshot_watches_fire(b: &dyn Backend) {
+    let r = b.session().await;
+    let other = b.session().await;
+    let (value, watch) = r.get_and_watch("/w").await.unwrap();
+    assert_eq!(value, None);
+    other.create("/w", b"1", CreateMode::Persistent).await.unwrap();
+    let event = timeout(Duration::from_secs(5), watch.changed()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Created, "/w"));
+
+    let (value, watch) = r.get_and_watch("/w").await.unwrap();
+    assert_eq!(value.unwrap().0, b"1");
+    other.set("/w", b"2", None).await.unwrap();
+    let event = timeout(Duration::from_secs(5), watch.changed()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::DataChanged, "/w"));
+
+    let (children, watch) = r.children_and_watch("/w").await.unwrap();
+    assert!(children.is_empty());
+    other.create("/w/kid", b"", CreateMode::Ephemeral).await.unwrap();
+    let event = timeout(Duration::from_secs(5), watch.changed()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::ChildrenChanged, "/w"));
+
+    let (_, watch) = r.get_and_watch("/w/kid").await.unwrap();
+    other.delete("/w/kid", None).await.unwrap();
+    let event = timeout(Duration::from_secs(5), watch.changed()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Deleted, "/w/kid"));
+}
+
+async fn recursive_watch_sees_descendants(b: &dyn Backend) {
+    let r = b.session().await;
+    let other = b.session().await;
+    r.create("/job", b"", CreateMode::Persistent).await.unwrap();
+    let mut watch = r.watch_recursive("/job").await.unwrap();
+    other.create_with_parents("/job/sharding/0/instance", b"i1", CreateMode::Persistent).await.unwrap();
+    other.set("/job/sharding/0/instance", b"i2", None).await.unwrap();
+    other.delete("/job/sharding/0/instance", None).await.unwrap();
+    other.create("/elsewhere", b"", CreateMode::Persistent).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let event = timeout(Duration::from_secs(5), watch.next()).await.expect("event in time").expect("watch alive");
+        seen.push((event.kind, event.path));
+    }
+    let expected = vec![
+        (EventKind::Created, "/job/sharding".to_string()),
+        (EventKind::Created, "/job/sharding/0".to_string()),
+        (EventKind::Created, "/job/sharding/0/instance".to_string()),
+        (EventKind::DataChanged, "/job/sharding/0/instance".to_string()),
+        (EventKind::Deleted, "/job/sharding/0/instance".to_string()),
+    ];
+    assert_eq!(seen, expected);
+    assert!(timeout(Duration::from_millis(300), watch.next()).await.is_err(), "no event outside the subtree");
+}
+
+async fn close_removes_ephemerals_and_fires_watches(b: &dyn Backend) {
+    let watcher = b.session().await;
+    let doomed = b.session().await;
+    doomed.create("/instances", b"", CreateMode::Persistent).await.unwrap();
+    doomed.create("/instances/a", b"", CreateMode::Ephemeral).await.unwrap();
+    doomed.create("/kept", b"", CreateMode::Persistent).await.unwrap();
+    let (_, watch) = watcher.children_and_watch("/instances").await.unwrap();
+    let mut events = doomed.session_events();
+    doomed.close().await;
+    let event = timeout(Duration::from_secs(5), watch.changed()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::ChildrenChanged, "/instances"));
+    assert!(watcher.children("/instances").await.unwrap().is_empty());
+    assert!(watcher.exists("/kept").await.unwrap().is_some());
+    wait_for(&mut events, SessionEvent::Closed).await;
+    assert_eq!(doomed.create("/after", b"", CreateMode::Persistent).await, Err(Error::SessionExpired));
+}
+
+async fn expiry_removes_ephemerals_and_fences_the_zombie(b: &dyn Backend) {
+    let watcher = b.session().await;
+    let zombie = b.expirable_session().await;
+    zombie.create("/owner", b"", CreateMode::Persistent).await.unwrap();
+    zombie.create("/owner/lock", b"", CreateMode::Ephemeral).await.unwrap();
+    let mut recursive = watcher.watch_recursive("/owner").await.unwrap();
+    b.expire(&zombie).await;
+    let event = timeout(Duration::from_secs(5), recursive.next()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Deleted, "/owner/lock"));
+    // The expired session cannot write anything, not even inside a multi.
+    let fenced = zombie
+        .multi(vec![
+            Op::Check { path: "/owner".into(), version: 0 },
+            Op::Create { path: "/owner/running".into(), data: vec![], mode: CreateMode::Ephemeral },
+        ])
+        .await;
+    assert_eq!(fenced, Err(Error::SessionExpired));
+    assert_eq!(watcher.exists("/owner/running").await.unwrap(), None);
+}
+
+async fn namespaces_are_isolated(b: &dyn Backend) {
+    let r = b.session().await;
+    r.create("/only-here", b"", CreateMode::Persistent).await.unwrap();
+    assert!(r.children("/").await.unwrap().contains(&"only-here".to_string()));
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod memory_backend {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(&super::memory()).await;
+                }
+            )*
+        }
+        mod zookeeper_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(&super::zookeeper()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    crud_with_versions,
+    children_sequential_and_helpers,
+    ephemeral_rules,
+    multi_is_atomic,
+    oneshot_watches_fire,
+    recursive_watch_sees_descendants,
+    close_removes_ephemerals_and_fires_watches,
+    expiry_removes_ephemerals_and_fences_the_zombie,
+    namespaces_are_isolated,
+);
+
+#[tokio::test]
+async fn memory_namespaces_do_not_see_each_other() {
+    let server = MemoryServer::new();
+    let a = server.connect("ns-a").unwrap();
+    let b = server.connect("ns-b").unwrap();
+    a.create("/x", b"", CreateMode::Persistent).await.unwrap();
+    assert_eq!(b.exists("/x").await.unwrap(), None);
+    let standalone = MemoryRegistry::standalone("solo").unwrap();
+    assert_eq!(standalone.exists("/x").await.unwrap(), None);
+}
