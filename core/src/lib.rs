@@ -1,8 +1,44 @@
-//! `elasticjob`: a distributed cron scheduler whose jobs are split into shards
-//! spread over every live instance, coordinated through Apache ZooKeeper with
-//! the node layout of Apache ElasticJob-Lite 3.x.
+//! `elasticjob`: a distributed cron scheduler whose jobs are split into
+//! shards (items) spread over every live instance, coordinated through
+//! Apache ZooKeeper with the node layout of Apache ElasticJob-Lite 3.x.
+//!
+//! ```no_run
+//! use elasticjob::{Job, JobConfig, JobScheduler, RegistryCenter, ZookeeperOptions};
+//!
+//! # async fn run() -> elasticjob::Result<()> {
+//! let center = RegistryCenter::zookeeper(ZookeeperOptions::new("127.0.0.1:2181", "my-namespace"));
+//! let config = JobConfig::new("orders", "0/5 * * * * ?", 4);
+//! let job = Job::from_fn(|ctx| async move {
+//!     println!("item {} of {} ({})", ctx.sharding_item, ctx.sharding_total_count, ctx.sharding_parameter);
+//!     Ok(())
+//! });
+//! let scheduler = JobScheduler::builder(center, config, job).build()?;
+//! scheduler.start().await?;
+//! // ... later
+//! scheduler.shutdown().await;
+//! # Ok(()) }
+//! ```
 
+pub mod config;
+pub mod cron;
+pub mod election;
 pub mod error;
-
-pub use error::{Error, Result};
+pub mod event;
+pub mod execution;
+pub mod failover;
+pub mod instance;
+pub mod job;
+pub mod operate;
+pub mod paths;
+pub mod reconcile;
 pub mod registry;
+pub mod scheduler;
+pub mod sharding;
+
+pub use config::JobConfig;
+pub use error::{Error, Result};
+pub use event::{Execution, JobEvent, Outcome};
+pub use job::{DataflowJob, HandlerError, HandlerResult, Job, JobKind, ShardingContext, SimpleJob};
+pub use operate::JobOperator;
+pub use registry::{MemoryServer, RegistryCenter, ZookeeperOptions};
+pub use scheduler::{JobScheduler, JobSchedulerBuilder};

@@ -482,6 +482,10 @@ impl Registry for MemoryRegistry {
         self.session
     }
 
+    fn is_alive(&self) -> bool {
+        self.server.lock().sessions.contains_key(&self.session)
+    }
+
     async fn close(&self) {
         self.server.end_session(self.session, SessionEvent::Closed);
     }

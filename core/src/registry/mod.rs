@@ -7,9 +7,11 @@
 //! Paths are absolute *inside the namespace*: `/myJob/config`, never
 //! `/namespace/myJob/config`.
 
+mod center;
 mod memory;
 mod zookeeper;
 
+pub use center::RegistryCenter;
 pub use memory::{MemoryRegistry, MemoryServer};
 pub use zookeeper::{ZookeeperOptions, ZookeeperRegistry};
 
@@ -193,6 +195,9 @@ pub trait Registry: Send + Sync + 'static {
 
     /// The id of this client's session.
     fn session_id(&self) -> i64;
+
+    /// Whether the session can still be used (not expired, not closed).
+    fn is_alive(&self) -> bool;
 
     /// Closes the session: its ephemeral nodes are removed at once.
     async fn close(&self);

@@ -333,6 +333,10 @@ impl Registry for ZookeeperRegistry {
         self.session_id
     }
 
+    fn is_alive(&self) -> bool {
+        self.client().map(|c| !c.state().is_terminated()).unwrap_or(false)
+    }
+
     async fn close(&self) {
         // The session ends (and the server drops its ephemeral nodes at
         // once) when the last handle on the client is dropped.

@@ -1,3 +1,15 @@
-//! Test harness that runs real ZooKeeper servers (placeholder, being written).
+//! Real Apache ZooKeeper servers for tests, in any language.
+//!
+//! [`ZkServer`] runs one standalone server and [`ZkEnsemble`] a quorum,
+//! each JVM started straight from Debian's `zookeeper` package (no service,
+//! no fixed port) on a free `127.0.0.1` port with a temporary data directory
+//! and a 200 ms tick, so sessions can expire in well under two seconds. The
+//! JVMs die with the test process. Python, Node and C tests use the same
+//! servers through the `zk-harness` binary. [`FreezableProxy`] sits between
+//! a client and a server to model a paused process or a partition.
+
 pub mod proxy;
+pub mod server;
+
 pub use proxy::FreezableProxy;
+pub use server::{ZkEnsemble, ZkServer};

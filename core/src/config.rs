@@ -1,0 +1,347 @@
+//! Job configuration: every field of Apache ElasticJob 3.x's
+//! `JobConfigurationPOJO`, with its defaults, stored in the registry's
+//! `config` node as YAML under the same keys, so Java and our instances read
+//! each other's configuration. Keys we do not know are kept as they are.
+
+use crate::cron::CronSchedule;
+use crate::error::{Error, Result};
+use crate::sharding::ShardingAlgorithm;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The configuration of one job. Field order is alphabetical, as Java
+/// ElasticJob writes the YAML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobConfig {
+    /// Quartz cron expression; empty means the job only runs when triggered.
+    #[serde(default)]
+    pub cron: String,
+    /// Free text shown by operators.
+    #[serde(default, deserialize_with = "string_or_null")]
+    pub description: String,
+    /// Start with this instance's server disabled.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Re-run items of crashed instances on survivors.
+    #[serde(default)]
+    pub failover: bool,
+    /// How handler failures are reported: `LOG` (default), `THROW`, `IGNORE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_error_handler_type: Option<String>,
+    /// Thread pool type of Java ElasticJob; kept for compatibility.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "jobExecutorThreadPoolSizeProviderType")]
+    pub job_executor_service_handler_type: Option<String>,
+    /// Names of job listeners (Java plug-ins); kept for compatibility.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_listener_types: Vec<String>,
+    /// The job's name, unique in its namespace.
+    pub job_name: String,
+    /// A parameter handed to every item.
+    #[serde(default, deserialize_with = "string_or_null")]
+    pub job_parameter: String,
+    /// `AVG_ALLOCATION` (default), `ODEVITY` or `ROUND_ROBIN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_sharding_strategy_type: Option<String>,
+    /// Free-form label of the instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Refuse to fire when this clock and the registry's differ by more
+    /// seconds than this; `-1` turns the check off.
+    #[serde(default = "minus_one")]
+    pub max_time_diff_seconds: i32,
+    /// Run once more after a fire that came while items were still running.
+    #[serde(default = "yes")]
+    pub misfire: bool,
+    /// Mark running items in the registry (needed for misfire and failover).
+    #[serde(default = "yes")]
+    pub monitor_execution: bool,
+    /// Replace the registry's configuration with this one at start-up.
+    #[serde(default)]
+    pub overwrite: bool,
+    /// Extra settings: `streaming.process` (dataflow), `script.command.line`
+    /// (script), and our `executionTimeoutMillis`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "string_map")]
+    pub props: BTreeMap<String, String>,
+    /// Minutes between self-diagnosis passes; `0` turns it off.
+    #[serde(default = "ten")]
+    pub reconcile_interval_minutes: i32,
+    /// Per-item parameters, e.g. `0=Beijing,1=Shanghai`.
+    #[serde(default, deserialize_with = "string_or_null")]
+    pub sharding_item_parameters: String,
+    /// How many items the job is split into (at least 1).
+    pub sharding_total_count: i32,
+    /// Keep the assignment when instances come and go.
+    #[serde(default)]
+    pub static_sharding: bool,
+    /// Time zone of the cron expression: IANA name or `GMT+08:00`; UTC if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Keys written by other ElasticJob versions that we do not interpret.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_yaml_ng::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn minus_one() -> i32 {
+    -1
+}
+
+fn ten() -> i32 {
+    10
+}
+
+fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Java `Properties` may hold YAML scalars of any type; keep them as text.
+fn string_map<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    let raw = Option::<BTreeMap<String, serde_yaml_ng::Value>>::deserialize(d)?.unwrap_or_default();
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_yaml_ng::Value::String(s) => s,
+                serde_yaml_ng::Value::Null => String::new(),
+                other => serde_yaml_ng::to_string(&other).unwrap_or_default().trim().to_string(),
+            };
+            (k, text)
+        })
+        .collect())
+}
+
+impl JobConfig {
+    /// A configuration with ElasticJob's defaults for everything else.
+    pub fn new(job_name: &str, cron: &str, sharding_total_count: i32) -> Self {
+        JobConfig {
+            cron: cron.to_string(),
+            description: String::new(),
+            disabled: false,
+            failover: false,
+            job_error_handler_type: None,
+            job_executor_service_handler_type: None,
+            job_listener_types: Vec::new(),
+            job_name: job_name.to_string(),
+            job_parameter: String::new(),
+            job_sharding_strategy_type: None,
+            label: None,
+            max_time_diff_seconds: -1,
+            misfire: true,
+            monitor_execution: true,
+            overwrite: false,
+            props: BTreeMap::new(),
+            reconcile_interval_minutes: 10,
+            sharding_item_parameters: String::new(),
+            sharding_total_count,
+            static_sharding: false,
+            time_zone: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Parses and validates the YAML of a `config` node.
+    pub fn from_yaml(yaml: &str) -> Result<Self> {
+        let config: JobConfig = serde_yaml_ng::from_str(yaml).map_err(|e| {
+            let line = e.location().map(|l| format!(" (line {})", l.line())).unwrap_or_default();
+            Error::invalid("config", yaml.lines().next().unwrap_or_default(), format!("is not a job configuration{line}: {e}"))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The YAML stored in the `config` node.
+    pub fn to_yaml(&self) -> Result<String> {
+        serde_yaml_ng::to_string(self).map_err(|e| Error::invalid("config", &self.job_name, e.to_string()))
+    }
+
+    /// Checks every field; the error names the first bad field and its value.
+    pub fn validate(&self) -> Result<()> {
+        let name = &self.job_name;
+        if name.trim().is_empty() {
+            return Err(Error::invalid("jobName", name, "must not be empty"));
+        }
+        if name.contains('/') || name.chars().any(char::is_whitespace) {
+            return Err(Error::invalid("jobName", name, "must not contain `/` or whitespace"));
+        }
+        if self.sharding_total_count < 1 {
+            return Err(Error::invalid("shardingTotalCount", self.sharding_total_count, "must be at least 1"));
+        }
+        if !self.cron.trim().is_empty() {
+            CronSchedule::parse(&self.cron, self.time_zone.as_deref())?;
+        } else if let Some(zone) = &self.time_zone {
+            CronSchedule::parse("0 0 0 * * ?", Some(zone))?;
+        }
+        self.sharding_item_parameters_map()?;
+        if self.max_time_diff_seconds < -1 {
+            return Err(Error::invalid("maxTimeDiffSeconds", self.max_time_diff_seconds, "must be -1 (off) or more"));
+        }
+        if self.reconcile_interval_minutes < 0 {
+            return Err(Error::invalid("reconcileIntervalMinutes", self.reconcile_interval_minutes, "must be 0 (off) or more"));
+        }
+        if let Some(kind) = &self.job_sharding_strategy_type {
+            if ShardingAlgorithm::from_type_name(kind).is_none() {
+                return Err(Error::invalid("jobShardingStrategyType", kind, "must be AVG_ALLOCATION, ODEVITY or ROUND_ROBIN"));
+            }
+        }
+        if let Some(kind) = &self.job_error_handler_type {
+            if !matches!(kind.trim(), "" | "LOG" | "THROW" | "IGNORE") {
+                return Err(Error::invalid("jobErrorHandlerType", kind, "must be LOG, THROW or IGNORE"));
+            }
+        }
+        if let Some(value) = self.props.get(EXECUTION_TIMEOUT_PROP) {
+            if value.trim().parse::<u64>().map_or(true, |ms| ms == 0) {
+                return Err(Error::invalid(EXECUTION_TIMEOUT_PROP, value, "must be a positive number of milliseconds"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of items, once validated (at least 1).
+    pub fn item_count(&self) -> u32 {
+        self.sharding_total_count.max(1) as u32
+    }
+
+    /// `shardingItemParameters` as item → parameter.
+    pub fn sharding_item_parameters_map(&self) -> Result<BTreeMap<u32, String>> {
+        let mut map = BTreeMap::new();
+        for pair in self.sharding_item_parameters.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = |reason: &str| Error::invalid("shardingItemParameters", pair, reason);
+            let (item, value) = pair.split_once('=').ok_or_else(|| bad("each entry must look like `item=value`"))?;
+            let item: u32 = item.trim().parse().map_err(|_| bad("the item must be a number"))?;
+            if item as i64 >= self.sharding_total_count as i64 {
+                return Err(bad(&format!(
+                    "item {item} is out of range: shardingTotalCount is {}",
+                    self.sharding_total_count
+                )));
+            }
+            map.insert(item, value.trim().to_string());
+        }
+        Ok(map)
+    }
+
+    /// The sharding algorithm (`jobShardingStrategyType`).
+    pub fn sharding_algorithm(&self) -> ShardingAlgorithm {
+        self.job_sharding_strategy_type
+            .as_deref()
+            .and_then(ShardingAlgorithm::from_type_name)
+            .unwrap_or_default()
+    }
+
+    /// Our extension: the prop `executionTimeoutMillis` limits each item run.
+    pub fn execution_timeout(&self) -> Option<Duration> {
+        self.props.get(EXECUTION_TIMEOUT_PROP)?.trim().parse().ok().map(Duration::from_millis)
+    }
+}
+
+/// Prop that limits how long one item may run (our extension to ElasticJob).
+pub const EXECUTION_TIMEOUT_PROP: &str = "executionTimeoutMillis";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `config` node as Java ElasticJob 3.x writes it.
+    const JAVA_YAML: &str = "\
+cron: 0/5 * * * * ?
+description: order reconciliation
+disabled: false
+failover: true
+jobErrorHandlerType: LOG
+jobExecutorServiceHandlerType: CPU
+jobExtraConfigurations: []
+jobListenerTypes:
+- logListener
+jobName: javaSimpleJob
+jobParameter: ''
+jobShardingStrategyType: ROUND_ROBIN
+maxTimeDiffSeconds: -1
+misfire: true
+monitorExecution: true
+overwrite: true
+props:
+  streaming.process: true
+  script.command.line: echo hi
+reconcileIntervalMinutes: 10
+shardingItemParameters: 0=Beijing,1=Shanghai,2=Guangzhou
+shardingTotalCount: 3
+staticSharding: false
+timeZone: GMT+08:00
+";
+
+    #[test]
+    fn parses_and_round_trips_a_java_config_node() {
+        let config = JobConfig::from_yaml(JAVA_YAML).unwrap();
+        assert_eq!(config.job_name, "javaSimpleJob");
+        assert_eq!(config.sharding_total_count, 3);
+        assert!(config.failover && config.misfire && config.monitor_execution && config.overwrite);
+        assert_eq!(config.sharding_algorithm(), ShardingAlgorithm::RoundRobin);
+        assert_eq!(config.props["streaming.process"], "true");
+        assert_eq!(config.job_listener_types, vec!["logListener"]);
+        assert!(config.extra.contains_key("jobExtraConfigurations"), "unknown keys are kept");
+        assert_eq!(config.sharding_item_parameters_map().unwrap()[&1], "Shanghai");
+        let again = JobConfig::from_yaml(&config.to_yaml().unwrap()).unwrap();
+        assert_eq!(again, config);
+    }
+
+    #[test]
+    fn missing_keys_take_elasticjob_defaults() {
+        let config = JobConfig::from_yaml("jobName: j\nshardingTotalCount: 2\ncron: '* * * * * ?'\n").unwrap();
+        assert_eq!(config, JobConfig::new("j", "* * * * * ?", 2));
+        assert!(config.monitor_execution && config.misfire && !config.failover);
+        assert_eq!((config.max_time_diff_seconds, config.reconcile_interval_minutes), (-1, 10));
+        let yaml = config.to_yaml().unwrap();
+        assert!(yaml.starts_with("cron: '* * * * * ?'\n"), "{yaml}");
+        assert!(!yaml.contains("timeZone"), "unset options are left out: {yaml}");
+    }
+
+    fn error_of(config: JobConfig) -> String {
+        config.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn invalid_fields_are_named_with_their_values() {
+        let base = JobConfig::new("job", "0/5 * * * * ?", 3);
+        let cases: Vec<(JobConfig, &str, &str)> = vec![
+            (JobConfig { sharding_total_count: -2, ..base.clone() }, "shardingTotalCount", "-2"),
+            (JobConfig { sharding_total_count: 0, ..base.clone() }, "shardingTotalCount", "0"),
+            (JobConfig { cron: "0 0 12 ? * 9".into(), ..base.clone() }, "cron", "0 0 12 ? * 9"),
+            (JobConfig { job_name: "a/b".into(), ..base.clone() }, "jobName", "a/b"),
+            (JobConfig { job_name: "".into(), ..base.clone() }, "jobName", "``"),
+            (JobConfig { sharding_item_parameters: "0=A,3=D".into(), ..base.clone() }, "shardingItemParameters", "3=D"),
+            (JobConfig { sharding_item_parameters: "x=A".into(), ..base.clone() }, "shardingItemParameters", "x=A"),
+            (JobConfig { time_zone: Some("Nowhere/Land".into()), ..base.clone() }, "timeZone", "Nowhere/Land"),
+            (JobConfig { max_time_diff_seconds: -5, ..base.clone() }, "maxTimeDiffSeconds", "-5"),
+            (JobConfig { reconcile_interval_minutes: -1, ..base.clone() }, "reconcileIntervalMinutes", "-1"),
+            (JobConfig { job_sharding_strategy_type: Some("RANDOM".into()), ..base.clone() }, "jobShardingStrategyType", "RANDOM"),
+            (JobConfig { job_error_handler_type: Some("MAIL".into()), ..base.clone() }, "jobErrorHandlerType", "MAIL"),
+        ];
+        for (config, field, value) in cases {
+            let message = error_of(config);
+            assert!(message.contains(field) && message.contains(value), "expected {field} and {value} in: {message}");
+        }
+        let mut timeout = base.clone();
+        timeout.props.insert(EXECUTION_TIMEOUT_PROP.into(), "soon".into());
+        assert!(error_of(timeout).contains("soon"));
+    }
+
+    #[test]
+    fn bad_yaml_is_an_error_not_a_panic() {
+        let err = JobConfig::from_yaml("jobName: [unclosed").unwrap_err().to_string();
+        assert!(err.contains("config"), "{err}");
+        let err = JobConfig::from_yaml("jobName: j\nshardingTotalCount: -1\ncron: ''\n").unwrap_err().to_string();
+        assert!(err.contains("shardingTotalCount") && err.contains("-1"), "{err}");
+    }
+
+    #[test]
+    fn timeout_prop_and_empty_cron() {
+        let mut config = JobConfig::new("job", "", 1);
+        config.validate().unwrap();
+        config.props.insert(EXECUTION_TIMEOUT_PROP.into(), "1500".into());
+        assert_eq!(config.execution_timeout(), Some(Duration::from_millis(1500)));
+    }
+}

@@ -1,0 +1,63 @@
+//! What a running scheduler reports: every execution's outcome, resharding,
+//! misfires and errors. Bindings turn these into callbacks and events.
+
+use std::collections::BTreeMap;
+
+/// How one item run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler returned normally.
+    Succeeded,
+    /// The handler returned an error or panicked; the message says which and why.
+    Failed(String),
+    /// The handler did not finish within the execution timeout.
+    TimedOut,
+}
+
+impl Outcome {
+    /// Whether the run succeeded.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Succeeded)
+    }
+}
+
+/// One finished item run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    /// The job.
+    pub job_name: String,
+    /// The item.
+    pub item: u32,
+    /// The fire it belongs to, epoch milliseconds.
+    pub fire_time: i64,
+    /// The instance that ran it.
+    pub instance_id: String,
+    /// Whether it ran in place of a crashed instance.
+    pub failover: bool,
+    /// When the handler was called, epoch milliseconds.
+    pub started_at: i64,
+    /// When it returned, epoch milliseconds.
+    pub finished_at: i64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// Everything a scheduler reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEvent {
+    /// An item run finished.
+    Executed(Execution),
+    /// This instance, as leader, wrote a new assignment: instance id → items.
+    Sharded(BTreeMap<String, Vec<u32>>),
+    /// A fire came while items were still running; they will run again once after.
+    Misfired {
+        /// The items still running.
+        items: Vec<u32>,
+        /// The fire that was missed, epoch milliseconds.
+        fire_time: i64,
+    },
+    /// Something went wrong outside a handler (registry trouble, clock skew, ...).
+    Error(String),
+    /// The scheduler stopped (asked to, or told to by an operator).
+    Stopped,
+}

@@ -1,0 +1,264 @@
+//! What users implement: the handler traits, and the sharding context each
+//! call receives. The three job types of ElasticJob are all reduced to one
+//! internal shape, "run this item once", so the scheduler has a single path.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The error a handler returns: any error type, with its message kept.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a handler returns.
+pub type HandlerResult<T = ()> = Result<T, HandlerError>;
+
+/// Everything a handler knows about the item it runs. Field names in JSON
+/// (for script jobs) are ElasticJob's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardingContext {
+    /// The job's name.
+    pub job_name: String,
+    /// Identifies this execution: `{jobName}@-@{item}@-@{READY|FAILOVER}@-@{instanceId}`.
+    pub task_id: String,
+    /// How many items the job is split into.
+    pub sharding_total_count: u32,
+    /// The job-wide parameter (`jobParameter`).
+    pub job_parameter: String,
+    /// The item this call runs, in `0..sharding_total_count`.
+    pub sharding_item: u32,
+    /// This item's parameter from `shardingItemParameters` (empty if none).
+    pub sharding_parameter: String,
+    /// The scheduled fire time this execution belongs to, epoch milliseconds.
+    /// Every instance agrees on it; a failover or misfire re-run keeps it.
+    pub fire_time: i64,
+    /// Whether this run takes over an item of a crashed instance.
+    pub failover: bool,
+}
+
+/// A job that runs one piece of work per item and fire.
+#[async_trait]
+pub trait SimpleJob: Send + Sync + 'static {
+    /// Runs the item; an `Err` (or a panic) is reported as a failed execution.
+    async fn execute(&self, ctx: &ShardingContext) -> HandlerResult;
+}
+
+/// A job that fetches data for its item and processes it, optionally in a
+/// stream: with `streaming.process=true` it keeps fetching and processing
+/// until `fetch` returns nothing.
+#[async_trait]
+pub trait DataflowJob: Send + Sync + 'static {
+    /// One unit of data.
+    type Item: Send + 'static;
+    /// Fetches the next batch for the item; empty means no more data.
+    async fn fetch(&self, ctx: &ShardingContext) -> HandlerResult<Vec<Self::Item>>;
+    /// Processes one fetched batch.
+    async fn process(&self, ctx: &ShardingContext, items: Vec<Self::Item>) -> HandlerResult;
+}
+
+/// The future an item run returns.
+pub type RunFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+
+/// A job of any type, ready to run items.
+#[derive(Clone)]
+pub struct Job {
+    runner: Arc<dyn Fn(ShardingContext, &JobSettings) -> RunFuture + Send + Sync>,
+    kind: JobKind,
+}
+
+/// Which ElasticJob job type a [`Job`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// [`SimpleJob`].
+    Simple,
+    /// [`DataflowJob`].
+    Dataflow,
+    /// A command line run per item.
+    Script,
+}
+
+/// Per-run settings taken from the job configuration's props.
+#[derive(Debug, Clone, Default)]
+pub struct JobSettings {
+    /// `streaming.process`: keep fetching until empty.
+    pub streaming: bool,
+    /// `script.command.line`: the command of a script job.
+    pub script_command: Option<String>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("kind", &self.kind).finish()
+    }
+}
+
+impl Job {
+    /// Wraps a [`SimpleJob`].
+    pub fn simple(job: impl SimpleJob) -> Self {
+        let job = Arc::new(job);
+        Job {
+            kind: JobKind::Simple,
+            runner: Arc::new(move |ctx, _| {
+                let job = job.clone();
+                Box::pin(async move { job.execute(&ctx).await })
+            }),
+        }
+    }
+
+    /// Wraps a [`DataflowJob`].
+    pub fn dataflow<J: DataflowJob>(job: J) -> Self {
+        let job = Arc::new(job);
+        Job {
+            kind: JobKind::Dataflow,
+            runner: Arc::new(move |ctx, settings| {
+                let job = job.clone();
+                let streaming = settings.streaming;
+                Box::pin(async move {
+                    loop {
+                        let batch = job.fetch(&ctx).await?;
+                        if batch.is_empty() {
+                            return Ok(());
+                        }
+                        job.process(&ctx, batch).await?;
+                        if !streaming {
+                            return Ok(());
+                        }
+                    }
+                })
+            }),
+        }
+    }
+
+    /// A script job: runs `script.command.line` from the job's props with the
+    /// sharding context as JSON in its last argument, as ElasticJob does.
+    pub fn script() -> Self {
+        Job {
+            kind: JobKind::Script,
+            runner: Arc::new(|ctx, settings| {
+                let command = settings.script_command.clone();
+                Box::pin(async move { run_script(command, &ctx).await })
+            }),
+        }
+    }
+
+    /// A job from a plain async function, handy in Rust code and tests.
+    pub fn from_fn<F, Fut>(f: F) -> Self
+    where
+        F: Fn(ShardingContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        Job { kind: JobKind::Simple, runner: Arc::new(move |ctx, _| Box::pin(f(ctx))) }
+    }
+
+    /// The job's type.
+    pub fn kind(&self) -> JobKind {
+        self.kind
+    }
+
+    /// Starts one item run.
+    pub(crate) fn run(&self, ctx: ShardingContext, settings: &JobSettings) -> RunFuture {
+        (self.runner)(ctx, settings)
+    }
+}
+
+async fn run_script(command: Option<String>, ctx: &ShardingContext) -> HandlerResult {
+    let command = command
+        .filter(|c| !c.trim().is_empty())
+        .ok_or("script job needs the prop `script.command.line`")?;
+    let json = serde_json::to_string(ctx)?;
+    // `sh -c '<command> "$@"' sh <json>` hands the JSON over as one argument,
+    // whatever quotes it contains.
+    let output = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{command} \"$@\""))
+        .arg("sh")
+        .arg(json)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run script `{command}`: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: String = stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+        Err(format!("script `{command}` exited with {}: {}", output.status, tail.trim()).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn ctx(item: u32) -> ShardingContext {
+        ShardingContext {
+            job_name: "j".into(),
+            task_id: "j@-@0@-@READY@-@127.0.0.1@-@1".into(),
+            sharding_total_count: 2,
+            job_parameter: "p".into(),
+            sharding_item: item,
+            sharding_parameter: "Beijing".into(),
+            fire_time: 1_000,
+            failover: false,
+        }
+    }
+
+    struct Batches(Mutex<Vec<Vec<u32>>>, Mutex<Vec<u32>>);
+
+    #[async_trait]
+    impl DataflowJob for Batches {
+        type Item = u32;
+        async fn fetch(&self, _: &ShardingContext) -> HandlerResult<Vec<u32>> {
+            Ok(self.0.lock().unwrap().pop().unwrap_or_default())
+        }
+        async fn process(&self, _: &ShardingContext, items: Vec<u32>) -> HandlerResult {
+            self.1.lock().unwrap().extend(items);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn dataflow_streams_until_empty_or_stops_after_one_batch() {
+        let job = Arc::new(Batches(Mutex::new(vec![vec![3], vec![1, 2]]), Mutex::new(vec![])));
+        struct Shared(Arc<Batches>);
+        #[async_trait]
+        impl DataflowJob for Shared {
+            type Item = u32;
+            async fn fetch(&self, c: &ShardingContext) -> HandlerResult<Vec<u32>> {
+                self.0.fetch(c).await
+            }
+            async fn process(&self, c: &ShardingContext, i: Vec<u32>) -> HandlerResult {
+                self.0.process(c, i).await
+            }
+        }
+        let dataflow = Job::dataflow(Shared(job.clone()));
+        dataflow.run(ctx(0), &JobSettings::default()).await.unwrap();
+        assert_eq!(*job.1.lock().unwrap(), vec![1, 2]);
+        dataflow.run(ctx(0), &JobSettings { streaming: true, ..Default::default() }).await.unwrap();
+        assert_eq!(*job.1.lock().unwrap(), vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn script_gets_context_json_and_reports_exit_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("arg.json");
+        let settings =
+            JobSettings { script_command: Some(format!("printf '%s' >{}", out.display())), ..Default::default() };
+        Job::script().run(ctx(1), &settings).await.unwrap();
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(json["jobName"], "j");
+        assert_eq!(json["shardingItem"], 1);
+        assert_eq!(json["shardingParameter"], "Beijing");
+        assert_eq!(json["shardingTotalCount"], 2);
+
+        let failing = JobSettings { script_command: Some("echo boom >&2; exit 3".into()), ..Default::default() };
+        let err = Job::script().run(ctx(0), &failing).await.unwrap_err().to_string();
+        assert!(err.contains("boom") && err.contains("3"), "{err}");
+        let missing = Job::script().run(ctx(0), &JobSettings::default()).await.unwrap_err().to_string();
+        assert!(missing.contains("script.command.line"), "{missing}");
+    }
+}

@@ -1,0 +1,301 @@
+//! The lifecycle API: what an operator (console, CLI, script) does to jobs
+//! that run elsewhere, purely by writing the registry nodes the instances
+//! watch, as Java ElasticJob's operate and statistics APIs do.
+
+use crate::config::JobConfig;
+use crate::election;
+use crate::error::{Error, Result};
+use crate::execution::RunningMark;
+use crate::paths::JobPaths;
+use crate::registry::{CreateMode, Registry, RegistryCenter};
+use crate::sharding::service::{self as sharding, children_or_empty, SERVER_DISABLED, SERVER_ENABLED};
+use std::sync::Arc;
+
+/// Health of a job as a whole, as ElasticJob's console shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Instances are live and every item is owned by one of them.
+    Ok,
+    /// No live instance.
+    Crashed,
+    /// Every server of the job is disabled.
+    Disabled,
+    /// Resharding is pending, or an item is owned by an instance that is gone.
+    ShardingFlag,
+}
+
+/// A job in the namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobBrief {
+    /// Its configuration as stored in the registry.
+    pub config: JobConfig,
+    /// Its health.
+    pub status: JobStatus,
+    /// How many instances are live.
+    pub instance_count: usize,
+}
+
+/// A live instance of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceBrief {
+    /// `{ip}@-@{pid}`.
+    pub instance_id: String,
+    /// Its host.
+    pub server_ip: String,
+    /// Whether it is the job's leader.
+    pub leader: bool,
+    /// Whether its host is enabled.
+    pub enabled: bool,
+}
+
+/// State of one item, as ElasticJob's console shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemState {
+    /// Running now.
+    Running,
+    /// Waiting for its next fire.
+    Pending,
+    /// Disabled by an operator.
+    Disabled,
+    /// Its owner is gone; resharding will give it to a live instance.
+    ShardingFlag,
+}
+
+/// One item of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemBrief {
+    /// The item.
+    pub item: u32,
+    /// Its owner, if assigned.
+    pub instance_id: Option<String>,
+    /// Its state.
+    pub state: ItemState,
+    /// The instance running it in place of a crashed one, if any.
+    pub failover_instance: Option<String>,
+    /// Which fire it runs (when running), epoch milliseconds.
+    pub running_fire: Option<i64>,
+}
+
+/// Operates the jobs of one namespace.
+#[derive(Clone, Debug)]
+pub struct JobOperator {
+    center: RegistryCenter,
+}
+
+impl JobOperator {
+    /// An operator on the namespace of `center`.
+    pub fn new(center: RegistryCenter) -> Self {
+        JobOperator { center }
+    }
+
+    async fn session(&self) -> Result<Arc<dyn Registry>> {
+        self.center.session().await
+    }
+
+    async fn existing_job(&self, job_name: &str) -> Result<(Arc<dyn Registry>, JobPaths)> {
+        let session = self.session().await?;
+        let paths = JobPaths::new(job_name);
+        if job_name.is_empty() || job_name.contains('/') || session.exists(&paths.config()).await?.is_none() {
+            return Err(Error::invalid("jobName", job_name, "no such job in this namespace"));
+        }
+        Ok((session, paths))
+    }
+
+    /// Asks every live instance of the job to run its items now.
+    pub async fn trigger(&self, job_name: &str) -> Result<()> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        let now = chrono::Utc::now().timestamp_millis().to_string();
+        for id in children_or_empty(&*session, &paths.instances()).await? {
+            match session.create_with_parents(&paths.trigger(&id), now.as_bytes(), CreateMode::Persistent).await {
+                Ok(_) | Err(Error::NodeExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Disables the job on one server, or on every server when `server_ip` is `None`.
+    pub async fn disable(&self, job_name: &str, server_ip: Option<&str>) -> Result<()> {
+        self.set_servers(job_name, server_ip, SERVER_DISABLED).await
+    }
+
+    /// Enables the job on one server, or on every server when `server_ip` is `None`.
+    pub async fn enable(&self, job_name: &str, server_ip: Option<&str>) -> Result<()> {
+        self.set_servers(job_name, server_ip, SERVER_ENABLED).await
+    }
+
+    async fn set_servers(&self, job_name: &str, server_ip: Option<&str>, status: &str) -> Result<()> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        let servers = match server_ip {
+            Some(ip) => vec![ip.to_string()],
+            None => children_or_empty(&*session, &paths.servers()).await?,
+        };
+        for ip in servers {
+            session.put(&paths.server(&ip), status.as_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops one item from running until enabled again.
+    pub async fn disable_item(&self, job_name: &str, item: u32) -> Result<()> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        self.check_item(&*session, &paths, job_name, item).await?;
+        session.put(&paths.item_disabled(item), b"").await
+    }
+
+    /// Lets a disabled item run again.
+    pub async fn enable_item(&self, job_name: &str, item: u32) -> Result<()> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        self.check_item(&*session, &paths, job_name, item).await?;
+        match session.delete(&paths.item_disabled(item), None).await {
+            Ok(()) | Err(Error::NoNode(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn check_item(&self, session: &dyn Registry, paths: &JobPaths, job_name: &str, item: u32) -> Result<()> {
+        let config = load_config(session, paths).await?;
+        if item >= config.item_count() {
+            return Err(Error::invalid(
+                "item",
+                item,
+                format!("job `{job_name}` has items 0..{}", config.sharding_total_count),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Shuts down the job's instances on one server, or all of them: each
+    /// instance sees its node go, finishes its running items and stops.
+    pub async fn shutdown(&self, job_name: &str, server_ip: Option<&str>) -> Result<()> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        for id in children_or_empty(&*session, &paths.instances()).await? {
+            if server_ip.map_or(true, |ip| id.split(crate::instance::DELIMITER).next() == Some(ip)) {
+                match session.delete(&paths.instance(&id), None).await {
+                    Ok(()) | Err(Error::NoNode(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a server from the job, or the whole job when `server_ip` is
+    /// `None`. Refuses while instances of it are live: shut them down first.
+    pub async fn remove(&self, job_name: &str, server_ip: Option<&str>) -> Result<()> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        let live: Vec<String> = children_or_empty(&*session, &paths.instances())
+            .await?
+            .into_iter()
+            .filter(|id| server_ip.map_or(true, |ip| id.split(crate::instance::DELIMITER).next() == Some(ip)))
+            .collect();
+        if !live.is_empty() {
+            return Err(Error::IllegalState(format!(
+                "job `{job_name}` still has live instances {live:?}: shut them down before removing"
+            )));
+        }
+        match server_ip {
+            Some(ip) => session.delete_recursive(&paths.server(ip)).await,
+            None => session.delete_recursive(paths.root()).await,
+        }
+    }
+
+    /// Replaces the job's configuration; live instances pick it up.
+    pub async fn update_config(&self, config: &JobConfig) -> Result<()> {
+        config.validate()?;
+        let (session, paths) = self.existing_job(&config.job_name).await?;
+        session.put(&paths.config(), config.to_yaml()?.as_bytes()).await
+    }
+
+    /// The job's configuration as stored in the registry.
+    pub async fn config(&self, job_name: &str) -> Result<JobConfig> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        load_config(&*session, &paths).await
+    }
+
+    /// Every job of the namespace with its health.
+    pub async fn jobs(&self) -> Result<Vec<JobBrief>> {
+        let session = self.session().await?;
+        let mut jobs = Vec::new();
+        for name in children_or_empty(&*session, "/").await? {
+            let paths = JobPaths::new(&name);
+            let Some(yaml) = session.get_string(&paths.config()).await? else { continue };
+            let Ok(config) = JobConfig::from_yaml(&yaml) else { continue };
+            let instances = children_or_empty(&*session, &paths.instances()).await?;
+            let status = job_status(&*session, &paths, &config, &instances).await?;
+            jobs.push(JobBrief { config, status, instance_count: instances.len() });
+        }
+        Ok(jobs)
+    }
+
+    /// The live instances of a job.
+    pub async fn instances(&self, job_name: &str) -> Result<Vec<InstanceBrief>> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        let leader = election::leader(&*session, &paths).await?;
+        let mut instances = Vec::new();
+        for id in children_or_empty(&*session, &paths.instances()).await? {
+            let ip = id.split(crate::instance::DELIMITER).next().unwrap_or_default().to_string();
+            instances.push(InstanceBrief {
+                leader: leader.as_deref() == Some(id.as_str()),
+                enabled: sharding::is_server_enabled(&*session, &paths, &ip).await?,
+                instance_id: id,
+                server_ip: ip,
+            });
+        }
+        Ok(instances)
+    }
+
+    /// Every item of a job with its owner and state.
+    pub async fn items(&self, job_name: &str) -> Result<Vec<ItemBrief>> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        let config = load_config(&*session, &paths).await?;
+        let live = children_or_empty(&*session, &paths.instances()).await?;
+        let mut items = Vec::new();
+        for (item, owner) in sharding::owners(&*session, &paths, config.item_count()).await? {
+            let instance_id = owner.map(|(id, _)| id);
+            let running = session.get(&paths.item_running(item)).await?;
+            let state = if session.exists(&paths.item_disabled(item)).await?.is_some() {
+                ItemState::Disabled
+            } else if running.is_some() {
+                ItemState::Running
+            } else if instance_id.as_ref().map_or(true, |id| !live.contains(id)) {
+                ItemState::ShardingFlag
+            } else {
+                ItemState::Pending
+            };
+            items.push(ItemBrief {
+                item,
+                instance_id,
+                state,
+                failover_instance: session.get_string(&paths.item_failover(item)).await?,
+                running_fire: running.and_then(|(data, _)| RunningMark::parse(&data)).map(|m| m.fire_time),
+            });
+        }
+        Ok(items)
+    }
+}
+
+async fn load_config(session: &dyn Registry, paths: &JobPaths) -> Result<JobConfig> {
+    let yaml = session.get_string(&paths.config()).await?.ok_or_else(|| Error::NoNode(paths.config()))?;
+    JobConfig::from_yaml(&yaml)
+}
+
+async fn job_status(session: &dyn Registry, paths: &JobPaths, config: &JobConfig, instances: &[String]) -> Result<JobStatus> {
+    if instances.is_empty() {
+        return Ok(JobStatus::Crashed);
+    }
+    let servers = children_or_empty(session, &paths.servers()).await?;
+    let mut all_disabled = !servers.is_empty();
+    for ip in &servers {
+        all_disabled &= !sharding::is_server_enabled(session, paths, ip).await?;
+    }
+    if all_disabled {
+        return Ok(JobStatus::Disabled);
+    }
+    if sharding::is_pending(session, paths).await?
+        || sharding::has_orphaned_items(session, paths, config.item_count()).await?
+    {
+        return Ok(JobStatus::ShardingFlag);
+    }
+    Ok(JobStatus::Ok)
+}

@@ -1,0 +1,199 @@
+//! The ZooKeeper node layout of one job, one function per node, as Apache
+//! ElasticJob-Lite 3.x lays it out under `/{namespace}/{jobName}` (the
+//! namespace is the registry's root, so paths here start at the job).
+
+/// Paths of one job's nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobPaths {
+    root: String,
+}
+
+impl JobPaths {
+    /// The layout of `job_name`.
+    pub fn new(job_name: &str) -> Self {
+        JobPaths { root: format!("/{job_name}") }
+    }
+
+    /// `/{job}`: the job's root.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    fn under(&self, rest: &str) -> String {
+        format!("{}/{rest}", self.root)
+    }
+
+    /// `config`: the job configuration as YAML.
+    pub fn config(&self) -> String {
+        self.under("config")
+    }
+
+    /// `instances`: one ephemeral child per live instance.
+    pub fn instances(&self) -> String {
+        self.under("instances")
+    }
+
+    /// `instances/{instanceId}`.
+    pub fn instance(&self, instance_id: &str) -> String {
+        self.under(&format!("instances/{instance_id}"))
+    }
+
+    /// `servers`: one persistent child per host IP.
+    pub fn servers(&self) -> String {
+        self.under("servers")
+    }
+
+    /// `servers/{ip}`: `DISABLED` disables every instance on the host.
+    pub fn server(&self, ip: &str) -> String {
+        self.under(&format!("servers/{ip}"))
+    }
+
+    /// `sharding`: one child per item.
+    pub fn sharding(&self) -> String {
+        self.under("sharding")
+    }
+
+    /// `sharding/{item}`.
+    pub fn item(&self, item: u32) -> String {
+        self.under(&format!("sharding/{item}"))
+    }
+
+    /// `sharding/{item}/instance`: the id of the instance that owns the item.
+    pub fn item_instance(&self, item: u32) -> String {
+        self.under(&format!("sharding/{item}/instance"))
+    }
+
+    /// `sharding/{item}/running`: present while the item runs.
+    pub fn item_running(&self, item: u32) -> String {
+        self.under(&format!("sharding/{item}/running"))
+    }
+
+    /// `sharding/{item}/misfire`: a fire came while the item was still running.
+    pub fn item_misfire(&self, item: u32) -> String {
+        self.under(&format!("sharding/{item}/misfire"))
+    }
+
+    /// `sharding/{item}/disabled`: the item is not run.
+    pub fn item_disabled(&self, item: u32) -> String {
+        self.under(&format!("sharding/{item}/disabled"))
+    }
+
+    /// `sharding/{item}/failover`: the instance running the item in place of a crashed one.
+    pub fn item_failover(&self, item: u32) -> String {
+        self.under(&format!("sharding/{item}/failover"))
+    }
+
+    /// `sharding/{item}/fired`: the last fire time (epoch ms) the item was started for.
+    /// Our addition (Java ignores it): a compare-and-set on it makes every
+    /// (item, fire) start at most once, even across resharding.
+    pub fn item_fired(&self, item: u32) -> String {
+        self.under(&format!("sharding/{item}/fired"))
+    }
+
+    /// `leader/election/instance`: the leader's instance id (ephemeral).
+    pub fn leader_instance(&self) -> String {
+        self.under("leader/election/instance")
+    }
+
+    /// `leader/sharding/necessary`: resharding is needed before the next fire.
+    pub fn sharding_necessary(&self) -> String {
+        self.under("leader/sharding/necessary")
+    }
+
+    /// `leader/sharding/processing`: the leader is resharding (ephemeral).
+    pub fn sharding_processing(&self) -> String {
+        self.under("leader/sharding/processing")
+    }
+
+    /// `leader/failover/items`: items of crashed instances waiting for a taker.
+    pub fn failover_items(&self) -> String {
+        self.under("leader/failover/items")
+    }
+
+    /// `leader/failover/items/{item}`.
+    pub fn failover_item(&self, item: u32) -> String {
+        self.under(&format!("leader/failover/items/{item}"))
+    }
+
+    /// `trigger`: manual trigger requests.
+    pub fn triggers(&self) -> String {
+        self.under("trigger")
+    }
+
+    /// `trigger/{instanceId}`: asks that instance to run its items now.
+    pub fn trigger(&self, instance_id: &str) -> String {
+        self.under(&format!("trigger/{instance_id}"))
+    }
+
+    /// What a path inside the job is about, for routing watch events.
+    pub fn classify<'a>(&self, path: &'a str) -> Option<JobNode<'a>> {
+        let rest = path.strip_prefix(self.root.as_str())?.strip_prefix('/')?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        Some(match parts.as_slice() {
+            ["config"] => JobNode::Config,
+            ["instances", id] => JobNode::Instance(id),
+            ["servers", ip] => JobNode::Server(ip),
+            ["sharding", item, leaf] => match item.parse() {
+                Ok(item) => JobNode::Item(item, leaf),
+                Err(_) => return None,
+            },
+            ["leader", "election", "instance"] => JobNode::Leader,
+            ["leader", "sharding", "necessary"] => JobNode::ShardingNecessary,
+            ["leader", "sharding", "processing"] => JobNode::ShardingProcessing,
+            ["leader", "failover", "items", item] => JobNode::FailoverItem(item.parse().ok()?),
+            ["trigger", id] => JobNode::Trigger(id),
+            _ => return None,
+        })
+    }
+}
+
+/// A node of the job layout, as recognised by [`JobPaths::classify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobNode<'a> {
+    /// `config`.
+    Config,
+    /// `instances/{id}`.
+    Instance(&'a str),
+    /// `servers/{ip}`.
+    Server(&'a str),
+    /// `sharding/{item}/{leaf}`.
+    Item(u32, &'a str),
+    /// `leader/election/instance`.
+    Leader,
+    /// `leader/sharding/necessary`.
+    ShardingNecessary,
+    /// `leader/sharding/processing`.
+    ShardingProcessing,
+    /// `leader/failover/items/{item}`.
+    FailoverItem(u32),
+    /// `trigger/{instanceId}`.
+    Trigger(&'a str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_elasticjob() {
+        let p = JobPaths::new("orders");
+        assert_eq!(p.config(), "/orders/config");
+        assert_eq!(p.instance("10.0.0.1@-@42"), "/orders/instances/10.0.0.1@-@42");
+        assert_eq!(p.item_running(3), "/orders/sharding/3/running");
+        assert_eq!(p.leader_instance(), "/orders/leader/election/instance");
+        assert_eq!(p.failover_item(7), "/orders/leader/failover/items/7");
+        assert_eq!(p.trigger("a@-@1"), "/orders/trigger/a@-@1");
+    }
+
+    #[test]
+    fn classifies_event_paths() {
+        let p = JobPaths::new("orders");
+        assert_eq!(p.classify("/orders/sharding/12/running"), Some(JobNode::Item(12, "running")));
+        assert_eq!(p.classify("/orders/instances/x@-@1"), Some(JobNode::Instance("x@-@1")));
+        assert_eq!(p.classify("/orders/leader/election/instance"), Some(JobNode::Leader));
+        assert_eq!(p.classify("/orders/config"), Some(JobNode::Config));
+        assert_eq!(p.classify("/other/config"), None);
+        assert_eq!(p.classify("/orders/sharding/x/running"), None);
+        assert_eq!(p.classify("/orders"), None);
+    }
+}

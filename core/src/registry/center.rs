@@ -1,0 +1,77 @@
+//! Where a scheduler gets its registry session from. A [`RegistryCenter`]
+//! knows how to connect and hands every job of the process the same live
+//! session (as one Curator client serves every job of a Java process); once
+//! that session has expired, the next caller gets a fresh one.
+
+use super::{MemoryServer, Registry, ZookeeperOptions, ZookeeperRegistry};
+use crate::error::Result;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// A source of registry sessions: a ZooKeeper ensemble or the embedded registry.
+#[derive(Clone)]
+pub struct RegistryCenter {
+    inner: Arc<Inner>,
+}
+
+enum Backend {
+    Zookeeper(ZookeeperOptions),
+    Memory { server: MemoryServer, namespace: String },
+}
+
+struct Inner {
+    backend: Backend,
+    current: Mutex<Option<Arc<dyn Registry>>>,
+}
+
+impl std::fmt::Debug for RegistryCenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner.backend {
+            Backend::Zookeeper(o) => write!(f, "RegistryCenter(zookeeper {} /{})", o.servers, o.namespace),
+            Backend::Memory { namespace, .. } => write!(f, "RegistryCenter(embedded /{namespace})"),
+        }
+    }
+}
+
+impl RegistryCenter {
+    fn with(backend: Backend) -> Self {
+        RegistryCenter { inner: Arc::new(Inner { backend, current: Mutex::new(None) }) }
+    }
+
+    /// Sessions on a ZooKeeper ensemble.
+    pub fn zookeeper(options: ZookeeperOptions) -> Self {
+        Self::with(Backend::Zookeeper(options))
+    }
+
+    /// Sessions on an embedded server shared with other centers (several
+    /// "instances" in one process, each with its own center).
+    pub fn memory(server: &MemoryServer, namespace: &str) -> Self {
+        Self::with(Backend::Memory { server: server.clone(), namespace: namespace.to_string() })
+    }
+
+    /// Sessions on a fresh embedded server of its own: zero set-up, one process.
+    pub fn embedded(namespace: &str) -> Self {
+        Self::memory(&MemoryServer::new(), namespace)
+    }
+
+    /// The live session, connecting (again) if there is none.
+    pub async fn session(&self) -> Result<Arc<dyn Registry>> {
+        let mut current = self.inner.current.lock().await;
+        if let Some(session) = current.as_ref().filter(|s| s.is_alive()) {
+            return Ok(session.clone());
+        }
+        let session: Arc<dyn Registry> = match &self.inner.backend {
+            Backend::Zookeeper(options) => Arc::new(ZookeeperRegistry::connect(options.clone()).await?),
+            Backend::Memory { server, namespace } => Arc::new(server.connect(namespace)?),
+        };
+        *current = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Closes the current session, if any: its ephemeral nodes go at once.
+    pub async fn close(&self) {
+        if let Some(session) = self.inner.current.lock().await.take() {
+            session.close().await;
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The resharding service: who owns which item, and changing it safely.
+//!
+//! Resharding is flagged by `leader/sharding/necessary` and done by the
+//! leader alone, only while no item of the job runs (invariant 3), in one
+//! atomic multi that also removes the flag. Owner nodes are *set*, never
+//! deleted and re-created, so their version always moves on: an instance
+//! that read an old owner version cannot start the item afterwards.
+
+use super::strategy::{self, ShardingAlgorithm};
+use crate::error::{Error, Result};
+use crate::paths::JobPaths;
+use crate::registry::{CreateMode, Op, Registry};
+use std::collections::BTreeMap;
+
+/// `servers/{ip}` content that takes a host out of sharding.
+pub const SERVER_DISABLED: &str = "DISABLED";
+/// `servers/{ip}` content of an enabled host.
+pub const SERVER_ENABLED: &str = "ENABLED";
+
+/// Flags that the next fire must reshard first.
+pub async fn set_necessary(registry: &dyn Registry, paths: &JobPaths) -> Result<()> {
+    registry.put(&paths.sharding_necessary(), b"").await
+}
+
+/// Whether resharding is flagged or under way.
+pub async fn is_pending(registry: &dyn Registry, paths: &JobPaths) -> Result<bool> {
+    Ok(registry.exists(&paths.sharding_necessary()).await?.is_some()
+        || registry.exists(&paths.sharding_processing()).await?.is_some())
+}
+
+/// Whether a host is enabled (`servers/{ip}` missing or not `DISABLED`).
+pub async fn is_server_enabled(registry: &dyn Registry, paths: &JobPaths, ip: &str) -> Result<bool> {
+    Ok(registry.get_string(&paths.server(ip)).await?.map_or(true, |s| s.trim() != SERVER_DISABLED))
+}
+
+/// Live instances whose host is enabled, in the order Java ElasticJob lists
+/// them (its registry center sorts children in reverse order).
+pub async fn available_instances(registry: &dyn Registry, paths: &JobPaths) -> Result<Vec<String>> {
+    let mut available = Vec::new();
+    for id in children_or_empty(registry, &paths.instances()).await? {
+        let ip = id.split(crate::instance::DELIMITER).next().unwrap_or_default();
+        if is_server_enabled(registry, paths, ip).await? {
+            available.push(id);
+        }
+    }
+    available.sort_by(|a, b| b.cmp(a));
+    Ok(available)
+}
+
+/// Children of a node, or none if it does not exist.
+pub async fn children_or_empty(registry: &dyn Registry, path: &str) -> Result<Vec<String>> {
+    match registry.children(path).await {
+        Ok(children) => Ok(children),
+        Err(Error::NoNode(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Items (below `count`) whose `running` node exists.
+pub async fn running_items(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<u32>> {
+    let mut running = Vec::new();
+    for item in 0..count {
+        if registry.exists(&paths.item_running(item)).await?.is_some() {
+            running.push(item);
+        }
+    }
+    Ok(running)
+}
+
+/// What resharding needs from the job configuration.
+#[derive(Debug, Clone)]
+pub struct ShardingPlan<'a> {
+    /// The job's name (hashed by the odevity and round-robin strategies).
+    pub job_name: &'a str,
+    /// `shardingTotalCount`.
+    pub total_count: u32,
+    /// `jobShardingStrategyType`.
+    pub algorithm: ShardingAlgorithm,
+}
+
+/// Reassigns every item; the caller must be the leader and must have waited
+/// until no item runs. Returns the new assignment, or `None` when resharding
+/// was not flagged. Fails with [`Error::BadVersion`] if the flag was raised
+/// again meanwhile (an instance came or went): then simply call again.
+pub async fn reshard(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    plan: &ShardingPlan<'_>,
+) -> Result<Option<BTreeMap<String, Vec<u32>>>> {
+    let Some((_, flag)) = registry.get(&paths.sharding_necessary()).await? else { return Ok(None) };
+    let instances = available_instances(registry, paths).await?;
+    if instances.is_empty() {
+        // Nobody to give items to (e.g. every server disabled): keep the flag
+        // so the first instance that becomes available reshards.
+        return Ok(None);
+    }
+    match registry.create_with_parents(&paths.sharding_processing(), b"", CreateMode::Ephemeral).await {
+        Ok(_) | Err(Error::NodeExists(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let outcome = write_assignment(registry, paths, plan, &instances, flag.version).await;
+    if outcome.is_err() {
+        let _ = registry.delete(&paths.sharding_processing(), None).await;
+    }
+    outcome.map(Some)
+}
+
+async fn write_assignment(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    plan: &ShardingPlan<'_>,
+    instances: &[String],
+    flag_version: i32,
+) -> Result<BTreeMap<String, Vec<u32>>> {
+    for stale in children_or_empty(registry, &paths.sharding()).await? {
+        if stale.parse::<u32>().map_or(true, |item| item >= plan.total_count) {
+            registry.delete_recursive(&format!("{}/{stale}", paths.sharding())).await?;
+        }
+    }
+    registry.ensure_path(&paths.sharding()).await?;
+    let assignment = strategy::assign(plan.algorithm, plan.job_name, instances, plan.total_count);
+    let mut ops = Vec::new();
+    for (instance, items) in &assignment {
+        for &item in items {
+            if registry.exists(&paths.item(item)).await?.is_none() {
+                ops.push(Op::Create { path: paths.item(item), data: vec![], mode: CreateMode::Persistent });
+            }
+            let data = instance.as_bytes().to_vec();
+            ops.push(match registry.exists(&paths.item_instance(item)).await? {
+                Some(_) => Op::Set { path: paths.item_instance(item), data, version: -1 },
+                None => Op::Create { path: paths.item_instance(item), data, mode: CreateMode::Persistent },
+            });
+        }
+    }
+    ops.push(Op::Delete { path: paths.sharding_necessary(), version: flag_version });
+    ops.push(Op::Delete { path: paths.sharding_processing(), version: -1 });
+    registry.multi(ops).await?;
+    Ok(assignment)
+}
+
+/// The owner of every item below `count`: `(item, owner id, owner node version)`.
+pub async fn owners(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<(u32, Option<(String, i32)>)>> {
+    let mut owners = Vec::with_capacity(count as usize);
+    for item in 0..count {
+        let owner = registry
+            .get(&paths.item_instance(item))
+            .await?
+            .map(|(data, stat)| (String::from_utf8_lossy(&data).into_owned(), stat.version));
+        owners.push((item, owner));
+    }
+    Ok(owners)
+}
+
+/// Items owned by `instance_id` that are not disabled, with their owner
+/// node versions (the fence for starting them). Nothing if the host is disabled.
+pub async fn local_items(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    instance_id: &str,
+    ip: &str,
+    count: u32,
+) -> Result<Vec<(u32, i32)>> {
+    if !is_server_enabled(registry, paths, ip).await? {
+        return Ok(Vec::new());
+    }
+    let mut mine = Vec::new();
+    for (item, owner) in owners(registry, paths, count).await? {
+        if let Some((owner, version)) = owner {
+            if owner == instance_id && registry.exists(&paths.item_disabled(item)).await?.is_none() {
+                mine.push((item, version));
+            }
+        }
+    }
+    Ok(mine)
+}
+
+/// Whether some item is owned by an instance that is no longer live, or has
+/// no owner at all: the assignment needs repair (used by reconcile).
+pub async fn has_orphaned_items(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<bool> {
+    let live = children_or_empty(registry, &paths.instances()).await?;
+    Ok(owners(registry, paths, count).await?.into_iter().any(|(_, owner)| match owner {
+        Some((id, _)) => !live.contains(&id),
+        None => true,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::MemoryServer;
+
+    async fn instance(r: &dyn Registry, paths: &JobPaths, id: &str) {
+        r.create_with_parents(&paths.instance(id), b"", CreateMode::Ephemeral).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn reshards_only_when_flagged_and_bumps_owner_versions() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let plan = ShardingPlan { job_name: "job", total_count: 3, algorithm: ShardingAlgorithm::AverageAllocation };
+        instance(&r, &paths, "10.0.0.1@-@1").await;
+        instance(&r, &paths, "10.0.0.2@-@2").await;
+        assert_eq!(reshard(&r, &paths, &plan).await.unwrap(), None, "not flagged");
+        set_necessary(&r, &paths).await.unwrap();
+        let first = reshard(&r, &paths, &plan).await.unwrap().unwrap();
+        // Reverse order: 10.0.0.2 first, so it gets items 0 and 2.
+        assert_eq!(first["10.0.0.2@-@2"], vec![0, 2]);
+        assert_eq!(first["10.0.0.1@-@1"], vec![1]);
+        assert!(!is_pending(&r, &paths).await.unwrap());
+        let before = local_items(&r, &paths, "10.0.0.1@-@1", "10.0.0.1", 3).await.unwrap();
+        assert_eq!(before, vec![(1, 0)]);
+        set_necessary(&r, &paths).await.unwrap();
+        reshard(&r, &paths, &plan).await.unwrap().unwrap();
+        let after = local_items(&r, &paths, "10.0.0.1@-@1", "10.0.0.1", 3).await.unwrap();
+        assert_eq!(after, vec![(1, 1)], "same owner, new version");
+    }
+
+    #[tokio::test]
+    async fn disabled_hosts_and_items_are_left_out_and_extra_items_removed() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        instance(&r, &paths, "10.0.0.1@-@1").await;
+        instance(&r, &paths, "10.0.0.2@-@2").await;
+        r.put(&paths.server("10.0.0.2"), SERVER_DISABLED.as_bytes()).await.unwrap();
+        set_necessary(&r, &paths).await.unwrap();
+        let plan = ShardingPlan { job_name: "job", total_count: 4, algorithm: ShardingAlgorithm::AverageAllocation };
+        let assignment = reshard(&r, &paths, &plan).await.unwrap().unwrap();
+        assert_eq!(assignment.get("10.0.0.1@-@1"), Some(&vec![0, 1, 2, 3]));
+        r.put(&paths.item_disabled(2), b"").await.unwrap();
+        let mine: Vec<u32> =
+            local_items(&r, &paths, "10.0.0.1@-@1", "10.0.0.1", 4).await.unwrap().into_iter().map(|i| i.0).collect();
+        assert_eq!(mine, vec![0, 1, 3]);
+        assert!(local_items(&r, &paths, "10.0.0.2@-@2", "10.0.0.2", 4).await.unwrap().is_empty());
+        set_necessary(&r, &paths).await.unwrap();
+        let plan = ShardingPlan { total_count: 2, ..plan };
+        reshard(&r, &paths, &plan).await.unwrap().unwrap();
+        assert_eq!(r.children(&paths.sharding()).await.unwrap(), vec!["0", "1"]);
+    }
+
+    #[tokio::test]
+    async fn a_flag_raised_during_resharding_fails_it_so_it_is_redone() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        instance(&r, &paths, "10.0.0.1@-@1").await;
+        set_necessary(&r, &paths).await.unwrap();
+        let (_, flag) = r.get(&paths.sharding_necessary()).await.unwrap().unwrap();
+        set_necessary(&r, &paths).await.unwrap();
+        let plan = ShardingPlan { job_name: "job", total_count: 1, algorithm: ShardingAlgorithm::AverageAllocation };
+        let stale = write_assignment(&r, &paths, &plan, &["10.0.0.1@-@1".to_string()], flag.version).await;
+        assert!(matches!(stale, Err(Error::BadVersion(_))), "{stale:?}");
+        assert!(reshard(&r, &paths, &plan).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn orphaned_items_are_detected() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        instance(&r, &paths, "10.0.0.1@-@1").await;
+        set_necessary(&r, &paths).await.unwrap();
+        let plan = ShardingPlan { job_name: "job", total_count: 2, algorithm: ShardingAlgorithm::AverageAllocation };
+        reshard(&r, &paths, &plan).await.unwrap();
+        assert!(!has_orphaned_items(&r, &paths, 2).await.unwrap());
+        r.delete(&paths.instance("10.0.0.1@-@1"), None).await.unwrap();
+        assert!(has_orphaned_items(&r, &paths, 2).await.unwrap());
+    }
+}

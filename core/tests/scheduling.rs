@@ -1,0 +1,327 @@
+//! Scheduling behaviour with several instances in one process. Every test
+//! runs on the embedded registry and again on a real ZooKeeper server
+//! (started by the harness), so both backends drive the same scheduler.
+
+use elasticjob::registry::ZookeeperOptions;
+use elasticjob::{
+    Job, JobConfig, JobEvent, JobOperator, JobScheduler, MemoryServer, Outcome, RegistryCenter,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use zk_harness::ZkServer;
+
+/// (item, fire time, instance) of every completed run.
+type Runs = Arc<Mutex<Vec<(u32, i64, String)>>>;
+
+/// Where the instances of one test meet.
+#[derive(Clone)]
+enum Cluster {
+    Memory(MemoryServer),
+    Zookeeper(String),
+}
+
+static NAMESPACE: AtomicUsize = AtomicUsize::new(0);
+
+impl Cluster {
+    fn center(&self, namespace: &str) -> RegistryCenter {
+        match self {
+            Cluster::Memory(server) => RegistryCenter::memory(server, namespace),
+            Cluster::Zookeeper(connect) => RegistryCenter::zookeeper(
+                ZookeeperOptions::new(connect.clone(), namespace).session_timeout(Duration::from_millis(1500)),
+            ),
+        }
+    }
+}
+
+fn zookeeper() -> Cluster {
+    static SERVER: OnceLock<ZkServer> = OnceLock::new();
+    Cluster::Zookeeper(SERVER.get_or_init(ZkServer::start).connect_string())
+}
+
+fn namespace() -> String {
+    format!("sched-{}-{}", std::process::id(), NAMESPACE.fetch_add(1, Ordering::SeqCst))
+}
+
+fn recording_job(runs: &Runs, name: &str, sleep: Duration) -> Job {
+    let runs = runs.clone();
+    let name = name.to_string();
+    Job::from_fn(move |ctx| {
+        let runs = runs.clone();
+        let name = name.clone();
+        async move {
+            tokio::time::sleep(sleep).await;
+            runs.lock().unwrap().push((ctx.sharding_item, ctx.fire_time, name));
+            Ok(())
+        }
+    })
+}
+
+async fn start(cluster: &Cluster, ns: &str, config: &JobConfig, n: usize, runs: &Runs, sleep: Duration) -> JobScheduler {
+    let name = format!("127.0.0.1@-@test-{n}");
+    let scheduler = JobScheduler::builder(cluster.center(ns), config.clone(), recording_job(runs, &name, sleep))
+        .instance_id(name)
+        .build()
+        .unwrap();
+    scheduler.start().await.unwrap();
+    scheduler
+}
+
+/// Per fire: how many times each item ran.
+fn by_fire(runs: &Runs) -> BTreeMap<i64, BTreeMap<u32, usize>> {
+    let mut fires: BTreeMap<i64, BTreeMap<u32, usize>> = BTreeMap::new();
+    for (item, fire, _) in runs.lock().unwrap().iter() {
+        *fires.entry(*fire).or_default().entry(*item).or_default() += 1;
+    }
+    fires
+}
+
+/// Fires (other than the first and last, which may be partial) in which every item ran exactly once.
+fn assert_exactly_once(runs: &Runs, items: u32, min_fires: usize) {
+    let fires = by_fire(runs);
+    let inner: Vec<_> = fires.iter().skip(1).take(fires.len().saturating_sub(2)).collect();
+    assert!(inner.len() >= min_fires, "only {} complete fires: {fires:?}", inner.len());
+    for (fire, counts) in inner {
+        let expected: BTreeMap<u32, usize> = (0..items).map(|i| (i, 1)).collect();
+        assert_eq!(counts, &expected, "fire {fire} did not run every item exactly once");
+    }
+    for (fire, counts) in &fires {
+        assert!(counts.values().all(|&c| c == 1), "duplicate in fire {fire}: {counts:?}");
+    }
+}
+
+async fn items_share_exactly_once(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let config = JobConfig::new("share", "* * * * * ?", 10);
+    let mut instances = Vec::new();
+    for n in 0..3 {
+        instances.push(start(&cluster, &ns, &config, n, &runs, Duration::from_millis(50)).await);
+    }
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    for s in &instances {
+        s.shutdown().await;
+    }
+    assert_exactly_once(&runs, 10, 3);
+    let instances_used: BTreeSet<String> = runs.lock().unwrap().iter().map(|r| r.2.clone()).collect();
+    assert_eq!(instances_used.len(), 3, "every instance got items");
+}
+
+async fn a_joining_instance_gets_items_and_a_leaving_one_hands_them_over(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let config = JobConfig::new("elastic", "* * * * * ?", 4);
+    let first = start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(20)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let second = start(&cluster, &ns, &config, 1, &runs, Duration::from_millis(20)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let joined_at = runs.lock().unwrap().iter().filter(|r| r.2.ends_with("test-1")).map(|r| r.1).min();
+    assert!(joined_at.is_some(), "the joining instance ran nothing: {:?}", runs.lock().unwrap());
+    second.shutdown().await;
+    let left = chrono_now();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    first.shutdown().await;
+    let after: Vec<_> = runs.lock().unwrap().iter().filter(|r| r.1 > left + 1000).cloned().collect();
+    assert!(after.iter().all(|r| r.2.ends_with("test-0")), "{after:?}");
+    let items: BTreeSet<u32> = after.iter().map(|r| r.0).collect();
+    assert_eq!(items, (0..4).collect(), "the remaining instance runs every item after the leave");
+    for (fire, counts) in by_fire(&runs) {
+        assert!(counts.values().all(|&c| c == 1), "duplicate in fire {fire}: {counts:?}");
+    }
+}
+
+async fn a_panicking_handler_fails_one_item_only(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let config = JobConfig::new("panics", "* * * * * ?", 3);
+    let recorded = runs.clone();
+    let job = Job::from_fn(move |ctx| {
+        let runs = recorded.clone();
+        async move {
+            if ctx.sharding_item == 1 {
+                panic!("boom in item 1");
+            }
+            if ctx.sharding_item == 2 {
+                return Err("item 2 says no".into());
+            }
+            runs.lock().unwrap().push((ctx.sharding_item, ctx.fire_time, "x".into()));
+            Ok(())
+        }
+    });
+    let scheduler = JobScheduler::builder(cluster.center(&ns), config, job).build().unwrap();
+    let mut events = scheduler.events();
+    scheduler.start().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    scheduler.shutdown().await;
+    let mut failures = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let JobEvent::Executed(e) = event {
+            if let Outcome::Failed(message) = e.outcome {
+                failures.push((e.item, message));
+            }
+        }
+    }
+    assert!(failures.iter().any(|(i, m)| *i == 1 && m.contains("boom in item 1")), "{failures:?}");
+    assert!(failures.iter().any(|(i, m)| *i == 2 && m.contains("item 2 says no")), "{failures:?}");
+    let fires_of_item_0 = runs.lock().unwrap().iter().filter(|r| r.0 == 0).count();
+    assert!(fires_of_item_0 >= 3, "later fires still run item 0: {fires_of_item_0}");
+}
+
+async fn a_long_run_misfires_and_reruns_once(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let config = JobConfig::new("misfire", "* * * * * ?", 1);
+    let scheduler = start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(2300)).await;
+    let mut events = scheduler.events();
+    tokio::time::sleep(Duration::from_millis(6000)).await;
+    scheduler.shutdown().await;
+    let mut misfired = 0;
+    while let Ok(event) = events.try_recv() {
+        if let JobEvent::Misfired { .. } = event {
+            misfired += 1;
+        }
+    }
+    assert!(misfired >= 2, "fires during the long run were marked as misfires");
+    let runs = runs.lock().unwrap().clone();
+    // A 2.3 s run with fires every second: each run is followed by exactly
+    // one re-run for the misfires it caused, never one per missed fire.
+    assert!(runs.len() >= 2 && runs.len() <= 3, "{runs:?}");
+    let fires: BTreeSet<i64> = runs.iter().map(|r| r.1).collect();
+    assert_eq!(fires.len(), runs.len(), "each run belongs to a different fire: {runs:?}");
+}
+
+async fn operator_lifecycle(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    // No cron: the job only runs when triggered.
+    let config = JobConfig::new("manual", "", 2);
+    let scheduler = start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(10)).await;
+    let operator = JobOperator::new(cluster.center(&ns));
+    let jobs = operator.jobs().await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].config.job_name, "manual");
+
+    operator.trigger("manual").await.unwrap();
+    wait_until(|| runs.lock().unwrap().len() == 2).await;
+
+    operator.disable_item("manual", 1).await.unwrap();
+    operator.trigger("manual").await.unwrap();
+    wait_until(|| runs.lock().unwrap().len() == 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs.lock().unwrap().iter().filter(|r| r.0 == 1).count(), 1, "disabled item did not run");
+    let items = operator.items("manual").await.unwrap();
+    assert_eq!(items[1].state, elasticjob::operate::ItemState::Disabled);
+    operator.enable_item("manual", 1).await.unwrap();
+
+    operator.disable("manual", None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    operator.trigger("manual").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(runs.lock().unwrap().len(), 3, "a disabled server runs nothing");
+    assert_eq!(operator.jobs().await.unwrap()[0].status, elasticjob::operate::JobStatus::Disabled);
+
+    operator.enable("manual", None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    operator.trigger("manual").await.unwrap();
+    wait_until(|| runs.lock().unwrap().len() == 5).await;
+
+    assert!(operator.remove("manual", None).await.is_err(), "cannot remove a job with live instances");
+    operator.shutdown("manual", None).await.unwrap();
+    wait_until(|| scheduler.is_shut_down()).await;
+    scheduler.shutdown().await;
+    operator.remove("manual", None).await.unwrap();
+    assert!(operator.jobs().await.unwrap().is_empty());
+    let err = operator.trigger("manual").await.unwrap_err().to_string();
+    assert!(err.contains("jobName") && err.contains("manual"), "{err}");
+}
+
+async fn wait_until(condition: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(condition(), "condition not met within 5 s");
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Failover on the embedded registry: the session of an instance running
+/// an item is expired mid-run; a survivor runs the item for that fire, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_failover_runs_a_crashed_instances_item_once() {
+    let server = MemoryServer::new();
+    let cluster = Cluster::Memory(server.clone());
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let mut config = JobConfig::new("failover", "0/3 * * * * ?", 2);
+    config.failover = true;
+    let survivor = start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(100)).await;
+    // The victim's handler never finishes by itself: it is "killed" mid-run.
+    let victim_center = cluster.center(&ns);
+    let started = Arc::new(tokio::sync::Notify::new());
+    let notify = started.clone();
+    let victim_job = Job::from_fn(move |_ctx| {
+        let notify = notify.clone();
+        async move {
+            notify.notify_one();
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    let victim = JobScheduler::builder(victim_center.clone(), config.clone(), victim_job)
+        .instance_id("127.0.0.1@-@victim")
+        .shutdown_timeout(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    victim.start().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), started.notified()).await.expect("victim started an item");
+    let session = victim_center.session().await.unwrap();
+    let crash_at = chrono_now();
+    server.expire(session.session_id());
+    drop(victim);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    survivor.shutdown().await;
+    let runs = runs.lock().unwrap().clone();
+    let per_key: BTreeMap<(u32, i64), usize> = runs.iter().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry((r.0, r.1)).or_default() += 1;
+        m
+    });
+    assert!(per_key.values().all(|&c| c == 1), "no (item, fire) ran twice: {runs:?}");
+    let fire = runs.iter().filter(|r| r.1 < crash_at).map(|r| r.1).max().expect("the crashed fire was re-run");
+    let items_of_fire: BTreeSet<u32> = runs.iter().filter(|r| r.1 == fire).map(|r| r.0).collect();
+    assert_eq!(items_of_fire, [0, 1].into(), "both items of the crashed fire completed: {runs:?}");
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Cluster::Memory(elasticjob::MemoryServer::new())).await;
+                }
+            )*
+        }
+        mod zookeeper {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::zookeeper()).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    items_share_exactly_once,
+    a_joining_instance_gets_items_and_a_leaving_one_hands_them_over,
+    a_panicking_handler_fails_one_item_only,
+    a_long_run_misfires_and_reruns_once,
+    operator_lifecycle,
+);
