@@ -86,7 +86,7 @@ impl Node {
                 Ok(())
             });
         }
-        self.child = Some(command.spawn().unwrap_or_else(|e| panic!("cannot start java for ZooKeeper: {e}")));
+        self.child = Some(spawn_from_lasting_thread(command).unwrap_or_else(|e| panic!("cannot start java for ZooKeeper: {e}")));
     }
 
     fn is_serving(&self) -> bool {
@@ -111,6 +111,32 @@ impl Node {
             tail.join("\n")
         )
     }
+}
+
+/// Spawns `command` from a thread that lives as long as the process.
+/// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits,
+/// and test harnesses run each test on a thread of its own: a server shared
+/// by several tests must not die with the first one.
+fn spawn_from_lasting_thread(command: Command) -> std::io::Result<Child> {
+    use std::sync::mpsc::{channel, Sender};
+    use std::sync::{Mutex, OnceLock};
+    type Request = (Command, Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<Sender<Request>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (requests, inbox) = channel::<Request>();
+        std::thread::Builder::new()
+            .name("zk-harness-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in inbox {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("spawner thread");
+        Mutex::new(requests)
+    });
+    let (reply, answer) = channel();
+    spawner.lock().unwrap_or_else(|p| p.into_inner()).send((command, reply)).expect("spawner thread alive");
+    answer.recv().expect("spawner thread answers")
 }
 
 fn check_installed() {
