@@ -1,4 +1,5 @@
 //! Support for cluster tests in every language: the execution ledger that
-//! test workers append to, and the checker that finds duplicates and misses.
+//! test workers append to and its checker, and worker process control.
 
 pub mod ledger;
+pub mod workers;

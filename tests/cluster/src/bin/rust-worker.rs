@@ -16,6 +16,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ELASTICJOB_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut opts = HashMap::new();
     for pair in args.chunks(2) {
@@ -49,7 +53,7 @@ fn main() {
                     fire: ctx.fire_time,
                     instance: me.clone(),
                     lang: "rust".into(),
-                    at: chrono_now(),
+                    at: cluster_tests::workers::now_millis(),
                 };
                 ledger::append(&ledger_path, &record("start"))?;
                 tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
@@ -73,8 +77,4 @@ fn main() {
         }
         scheduler.shutdown().await;
     });
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }

@@ -1,0 +1,101 @@
+//! Worker processes of any language, started and abused by cluster tests:
+//! each prints `ready <instance-id>` once registered; tests then kill -9,
+//! pause (SIGSTOP), resume or terminate it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running worker process.
+pub struct Worker {
+    child: Child,
+    /// The instance id it registered with.
+    pub instance_id: String,
+    /// A label for messages (`rust-1`, `python`, ...).
+    pub name: String,
+}
+
+impl Worker {
+    /// Starts `command` and waits (up to 60 s) for its `ready` line.
+    pub fn spawn(name: &str, mut command: Command) -> Worker {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start worker {name}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(id) = line.strip_prefix("ready ") {
+                        let _ = tx.send(id.trim().to_string());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let instance_id = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("worker {name} did not print `ready <instance-id>` within 60 s"));
+        Worker { child, instance_id, name: name.to_string() }
+    }
+
+    fn signal(&self, signal: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+    }
+
+    /// kill -9: no goodbye, its session expires on the server.
+    pub fn kill9(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// Freezes the process (SIGSTOP).
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Resumes a frozen process (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Asks for a graceful shutdown (SIGTERM) and waits up to `timeout`, then kills.
+    pub fn terminate(&mut self, timeout: Duration) {
+        self.signal(libc::SIGTERM);
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.resume();
+            self.kill9();
+        }
+    }
+}
+
+/// Epoch milliseconds now.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
+}
+
+/// The every-`step_ms` fire times strictly between `from` and `to` (epoch ms).
+pub fn fires_between(from: i64, to: i64, step_ms: i64) -> Vec<i64> {
+    let first = (from / step_ms + 1) * step_ms;
+    (0..).map(|n| first + n * step_ms).take_while(|&t| t < to).collect()
+}

@@ -1,0 +1,168 @@
+//! Several Rust worker *processes* share a job on a real ZooKeeper; the
+//! execution ledger proves each (item, fire) ran exactly once, also when a
+//! worker is killed mid-fire or paused past its session timeout.
+
+use cluster_tests::ledger::{self, Entry};
+use cluster_tests::workers::{fires_between, now_millis, Worker};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use zk_harness::ZkServer;
+
+const SESSION_TIMEOUT_MS: i64 = 2000;
+
+struct Setup {
+    zk: ZkServer,
+    dir: tempfile::TempDir,
+    namespace: String,
+}
+
+impl Setup {
+    fn new(name: &str) -> Setup {
+        Setup { zk: ZkServer::start(), dir: tempfile::tempdir().unwrap(), namespace: format!("cluster-{name}") }
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.path().join("ledger.jsonl")
+    }
+
+    fn worker(&self, name: &str, job: &str, items: u32, cron: &str, extra: &[(&str, &str)]) -> Worker {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rust-worker"));
+        command
+            .args(["--zk", &self.zk.connect_string()])
+            .args(["--namespace", &self.namespace])
+            .args(["--job", job])
+            .args(["--items", &items.to_string()])
+            .args(["--cron", cron])
+            .args(["--ledger", self.ledger().to_str().unwrap()])
+            .args(["--session-timeout-ms", &SESSION_TIMEOUT_MS.to_string()]);
+        for (k, v) in extra {
+            command.arg(format!("--{k}")).arg(v);
+        }
+        Worker::spawn(name, command)
+    }
+}
+
+fn entries(path: &Path, job: &str) -> Vec<Entry> {
+    ledger::read(path).into_iter().filter(|e| e.job == job).collect()
+}
+
+/// Waits until some entry matches, returning it.
+fn wait_for_entry(path: &Path, timeout: Duration, matches: impl Fn(&Entry) -> bool) -> Entry {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(e) = ledger::read(path).into_iter().find(|e| matches(e)) {
+            return e;
+        }
+        assert!(std::time::Instant::now() < deadline, "no matching ledger entry within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn three_workers_ten_items_twenty_fires_exactly_once() {
+    let setup = Setup::new("share");
+    let mut workers: Vec<Worker> =
+        (0..3).map(|n| setup.worker(&format!("rust-{n}"), "share", 10, "* * * * * ?", &[("sleep-ms", "50")])).collect();
+    let ready = now_millis();
+    std::thread::sleep(Duration::from_millis(23_000));
+    let done = now_millis();
+    for w in &mut workers {
+        w.terminate(Duration::from_secs(10));
+    }
+    // Every fire from the second after all joined to the one before stopping.
+    let fires = fires_between(ready + 1000, done - 1500, 1000);
+    assert!(fires.len() >= 20, "{} fires", fires.len());
+    let report = ledger::check(&entries(&setup.ledger(), "share"), "share", 10, &fires, &[]);
+    assert!(report.is_clean(), "{report:?}");
+    let instances: std::collections::BTreeSet<String> =
+        entries(&setup.ledger(), "share").into_iter().map(|e| e.instance).collect();
+    assert_eq!(instances.len(), 3, "each worker ran items");
+}
+
+#[test]
+fn kill_dash_nine_mid_fire_fails_over_once_within_the_session_timeout() {
+    let setup = Setup::new("failover");
+    let slow = [("sleep-ms", "3000"), ("failover", "true")];
+    let mut survivors: Vec<Worker> =
+        (0..2).map(|n| setup.worker(&format!("rust-{n}"), "failover", 6, "0/5 * * * * ?", &slow)).collect();
+    let mut victim = setup.worker("victim", "failover", 6, "0/5 * * * * ?", &slow);
+    let victim_id = victim.instance_id.clone();
+    // Wait until the victim is in the middle of a fire, then kill it.
+    let started = wait_for_entry(&setup.ledger(), Duration::from_secs(30), |e| {
+        e.instance == victim_id && e.phase == "start"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let killed_at = now_millis();
+    victim.kill9();
+    let fire = started.fire;
+    let victim_items: Vec<u32> = entries(&setup.ledger(), "failover")
+        .iter()
+        .filter(|e| e.instance == victim_id && e.fire == fire)
+        .map(|e| e.item)
+        .collect();
+    assert!(!victim_items.is_empty());
+    // Each of its items is re-run by a survivor for the same fire.
+    let mut first_takeover = i64::MAX;
+    for &item in &victim_items {
+        let taken = wait_for_entry(&setup.ledger(), Duration::from_secs(15), |e| {
+            e.item == item && e.fire == fire && e.phase == "end" && e.instance != victim_id
+        });
+        let start = entries(&setup.ledger(), "failover")
+            .into_iter()
+            .find(|e| e.item == item && e.fire == fire && e.phase == "start" && e.instance == taken.instance)
+            .unwrap();
+        first_takeover = first_takeover.min(start.at);
+    }
+    let delay = first_takeover - killed_at;
+    assert!(
+        delay <= SESSION_TIMEOUT_MS + 1000,
+        "failover started {delay} ms after the kill (session timeout {SESSION_TIMEOUT_MS} ms)"
+    );
+    std::thread::sleep(Duration::from_millis(6000));
+    let done = now_millis();
+    for w in &mut survivors {
+        w.terminate(Duration::from_secs(10));
+    }
+    let fires = fires_between(fire - 1, done - 4000, 5000);
+    let report = ledger::check(&entries(&setup.ledger(), "failover"), "failover", 6, &fires, &[&victim_id]);
+    assert!(report.is_clean(), "{report:?}");
+    println!("failover started {delay} ms after kill -9 (session timeout {SESSION_TIMEOUT_MS} ms)");
+}
+
+#[test]
+fn a_paused_worker_starts_nothing_it_no_longer_owns() {
+    let setup = Setup::new("pause");
+    let opts = [("sleep-ms", "100"), ("failover", "true")];
+    let mut workers: Vec<Worker> =
+        (0..3).map(|n| setup.worker(&format!("rust-{n}"), "pause", 6, "* * * * * ?", &opts)).collect();
+    std::thread::sleep(Duration::from_millis(3000));
+    // Pause right after a fire's items finished, past the session timeout.
+    let second = (now_millis() / 1000 + 1) * 1000;
+    std::thread::sleep(Duration::from_millis((second + 400 - now_millis()).max(0) as u64));
+    let paused_at = now_millis();
+    workers[2].pause();
+    std::thread::sleep(Duration::from_millis(SESSION_TIMEOUT_MS as u64 * 2 + 1000));
+    workers[2].resume();
+    let resumed_at = now_millis();
+    std::thread::sleep(Duration::from_millis(6000));
+    let done = now_millis();
+    for w in &mut workers {
+        w.terminate(Duration::from_secs(10));
+    }
+    let all = entries(&setup.ledger(), "pause");
+    // Zero duplicates over the whole run, and no misses outside the window
+    // in which the paused worker still held its items.
+    let report = ledger::check(&all, "pause", 6, &[], &[]);
+    assert!(report.duplicates.is_empty(), "{report:?}");
+    let before = fires_between(paused_at - 2500, paused_at - 100, 1000);
+    let after = fires_between(paused_at + SESSION_TIMEOUT_MS + 1500, done - 1500, 1000);
+    let fires: Vec<i64> = before.into_iter().chain(after).collect();
+    let report = ledger::check(&all, "pause", 6, &fires, &[]);
+    assert!(report.is_clean(), "{report:?}");
+    let paused_id = &workers[2].instance_id;
+    assert!(
+        all.iter().any(|e| &e.instance == paused_id && e.at > resumed_at + 2000),
+        "the resumed worker rejoined and got items again"
+    );
+}
