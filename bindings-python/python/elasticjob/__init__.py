@@ -1,0 +1,220 @@
+"""elasticjob: distributed cron jobs split into shards over every live instance.
+
+Subclass :class:`SimpleJob` (or :class:`DataflowJob`), describe the job with
+:class:`JobConfig`, and run it with :class:`JobScheduler` on a
+:class:`ZookeeperRegistry` shared with workers in any language::
+
+    class MyJob(elasticjob.SimpleJob):
+        def execute(self, ctx):
+            print(ctx.sharding_item, ctx.sharding_parameter)
+
+    registry = elasticjob.ZookeeperRegistry("127.0.0.1:2181", "my-namespace")
+    config = elasticjob.JobConfig("orders", "0/5 * * * * ?", 4)
+    with elasticjob.JobScheduler(registry, config, MyJob()):
+        time.sleep(60)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import inspect
+import threading
+import weakref
+from typing import Any, Callable, Dict, List, Optional
+
+from ._native import (
+    ElasticJobError,
+    EmbeddedRegistry,
+    JobConfig,
+    Operator,
+    Registry,
+    ShardingContext,
+    ZookeeperRegistry,
+)
+from ._native import Scheduler as _Scheduler
+
+__all__ = [
+    "DataflowJob",
+    "ElasticJobError",
+    "EmbeddedRegistry",
+    "JobConfig",
+    "JobScheduler",
+    "Operator",
+    "Registry",
+    "ScriptJob",
+    "ShardingContext",
+    "SimpleJob",
+    "ZookeeperRegistry",
+]
+
+
+class SimpleJob:
+    """A job that runs :meth:`execute` once per item and fire."""
+
+    def execute(self, ctx: ShardingContext) -> Any:
+        """Runs one item. May be ``async def``. An exception fails this run only."""
+        raise NotImplementedError("subclasses of SimpleJob implement execute(ctx)")
+
+
+class DataflowJob:
+    """A job that fetches data for its item and processes it.
+
+    With the prop ``streaming.process=true`` it keeps fetching and processing
+    until :meth:`fetch` returns an empty list.
+    """
+
+    def fetch(self, ctx: ShardingContext) -> List[Any]:
+        """Returns the next batch for the item; empty when there is no more data."""
+        raise NotImplementedError("subclasses of DataflowJob implement fetch(ctx)")
+
+    def process(self, ctx: ShardingContext, items: List[Any]) -> Any:
+        """Processes one batch."""
+        raise NotImplementedError("subclasses of DataflowJob implement process(ctx, items)")
+
+
+class ScriptJob:
+    """A job that runs the prop ``script.command.line`` per item, with the
+    sharding context as JSON in the last argument."""
+
+
+class _EventLoop:
+    """The asyncio loop, owned by the binding, that runs ``async def`` handlers."""
+
+    _lock = threading.Lock()
+    _loop: Optional[asyncio.AbstractEventLoop] = None
+
+    @classmethod
+    def run(cls, awaitable: Any) -> Any:
+        with cls._lock:
+            if cls._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="elasticjob-asyncio", daemon=True).start()
+                cls._loop = loop
+        return asyncio.run_coroutine_threadsafe(cls._ensure_coroutine(awaitable), cls._loop).result()
+
+    @staticmethod
+    async def _ensure_coroutine(awaitable: Any) -> Any:
+        return await awaitable
+
+
+def _sync(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps a handler method so coroutines it returns run to completion."""
+
+    def call(*args: Any) -> Any:
+        result = method(*args)
+        if inspect.isawaitable(result):
+            return _EventLoop.run(result)
+        return result
+
+    return call
+
+
+_live: "weakref.WeakSet[JobScheduler]" = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for scheduler in list(_live):
+        scheduler.shutdown()
+
+
+class JobScheduler:
+    """Runs one job in this process: registers the instance, fires on the
+    cron schedule, and runs this instance's items in parallel.
+
+    Use as a context manager, or call :meth:`start` and :meth:`shutdown`.
+    Schedulers still running when the interpreter exits are shut down.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        config: JobConfig,
+        job: Any,
+        *,
+        instance_id: Optional[str] = None,
+        max_parallel: Optional[int] = None,
+    ) -> None:
+        handlers: Dict[str, Any] = {}
+        if isinstance(job, DataflowJob):
+            handlers = {"fetch": _sync(job.fetch), "process": _sync(job.process)}
+        elif isinstance(job, ScriptJob):
+            handlers = {"script": True}
+        elif isinstance(job, SimpleJob):
+            handlers = {"execute": _sync(job.execute)}
+        elif callable(job):
+            handlers = {"execute": _sync(job)}
+        else:
+            raise TypeError(
+                f"invalid job `{job!r}`: expected a SimpleJob, DataflowJob, ScriptJob or a callable"
+            )
+        self._native = _Scheduler(
+            registry, config, instance_id=instance_id, max_parallel=max_parallel, **handlers
+        )
+        self._listeners: List[Callable[[Dict[str, Any]], None]] = []
+        self._listener_thread: Optional[threading.Thread] = None
+
+    def start(self) -> "JobScheduler":
+        """Registers this instance and starts firing; returns self."""
+        self._native.start()
+        _live.add(self)
+        return self
+
+    def trigger(self) -> None:
+        """Runs this instance's items once, now."""
+        self._native.trigger()
+
+    def shutdown(self) -> None:
+        """Finishes running items, gives up leadership and leaves the cluster."""
+        self._native.shutdown()
+        _live.discard(self)
+
+    def next_event(self, timeout: float = 1.0) -> Optional[Dict[str, Any]]:
+        """The next event (``type``: execution, sharding, misfire, error, stopped) or None."""
+        return self._native.next_event(timeout)
+
+    def add_listener(self, listener: Callable[[Dict[str, Any]], None]) -> None:
+        """Calls ``listener(event)`` on a background thread for every event."""
+        self._listeners.append(listener)
+        if self._listener_thread is None:
+            self._listener_thread = threading.Thread(target=self._dispatch, name="elasticjob-events", daemon=True)
+            self._listener_thread.start()
+
+    def _dispatch(self) -> None:
+        while True:
+            event = self._native.next_event(0.5)
+            if event is None:
+                if self._native.is_shut_down:
+                    return
+                continue
+            for listener in list(self._listeners):
+                listener(event)
+            if event["type"] == "stopped":
+                return
+
+    @property
+    def instance_id(self) -> str:
+        """This instance's id, ``{ip}@-@{pid}`` unless given."""
+        return self._native.instance_id
+
+    @property
+    def job_name(self) -> str:
+        """The job's name."""
+        return self._native.job_name
+
+    @property
+    def config(self) -> JobConfig:
+        """The configuration in force (the registry's unless overwritten)."""
+        return self._native.config
+
+    @property
+    def is_shut_down(self) -> bool:
+        """Whether the scheduler stopped (asked to, or by an operator)."""
+        return self._native.is_shut_down
+
+    def __enter__(self) -> "JobScheduler":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()

@@ -1,0 +1,103 @@
+from typing import Dict, List, Optional, Any, Callable
+
+class ElasticJobError(RuntimeError): ...
+
+class JobConfig:
+    def __init__(
+        self,
+        job_name: str,
+        cron: str = "",
+        sharding_total_count: int = 1,
+        *,
+        sharding_item_parameters: str = "",
+        job_parameter: str = "",
+        failover: bool = False,
+        misfire: bool = True,
+        monitor_execution: bool = True,
+        max_time_diff_seconds: int = -1,
+        reconcile_interval_minutes: int = 10,
+        job_sharding_strategy_type: Optional[str] = None,
+        job_error_handler_type: Optional[str] = None,
+        description: str = "",
+        props: Optional[Dict[str, str]] = None,
+        disabled: bool = False,
+        overwrite: bool = False,
+        label: Optional[str] = None,
+        static_sharding: bool = False,
+        time_zone: Optional[str] = None,
+    ) -> None: ...
+    @staticmethod
+    def from_yaml(yaml: str) -> "JobConfig": ...
+    def to_yaml(self) -> str: ...
+    job_name: str
+    cron: str
+    sharding_total_count: int
+    sharding_item_parameters: str
+    job_parameter: str
+    failover: bool
+    misfire: bool
+    monitor_execution: bool
+    overwrite: bool
+    disabled: bool
+    time_zone: Optional[str]
+    props: Dict[str, str]
+
+class ShardingContext:
+    job_name: str
+    task_id: str
+    sharding_total_count: int
+    job_parameter: str
+    sharding_item: int
+    sharding_parameter: str
+    fire_time: int
+    failover: bool
+
+class Registry: ...
+
+class ZookeeperRegistry(Registry):
+    def __init__(
+        self,
+        servers: str,
+        namespace: str,
+        session_timeout: float = 60.0,
+        connection_timeout: float = 15.0,
+        digest: Optional[str] = None,
+    ) -> None: ...
+
+class EmbeddedRegistry(Registry):
+    def __init__(self, namespace: str = "elasticjob") -> None: ...
+
+class Scheduler:
+    def __init__(
+        self,
+        registry: Registry,
+        config: JobConfig,
+        *,
+        execute: Optional[Callable[[ShardingContext], Any]] = None,
+        fetch: Optional[Callable[[ShardingContext], List[Any]]] = None,
+        process: Optional[Callable[[ShardingContext, List[Any]], Any]] = None,
+        script: bool = False,
+        instance_id: Optional[str] = None,
+        max_parallel: Optional[int] = None,
+    ) -> None: ...
+    def start(self) -> None: ...
+    def trigger(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def next_event(self, timeout: float = 1.0) -> Optional[Dict[str, Any]]: ...
+    instance_id: str
+    job_name: str
+    is_shut_down: bool
+    config: JobConfig
+
+class Operator:
+    def __init__(self, registry: Registry) -> None: ...
+    def trigger(self, job_name: str) -> None: ...
+    def disable(self, job_name: str, server_ip: Optional[str] = None) -> None: ...
+    def enable(self, job_name: str, server_ip: Optional[str] = None) -> None: ...
+    def disable_item(self, job_name: str, item: int) -> None: ...
+    def enable_item(self, job_name: str, item: int) -> None: ...
+    def shutdown(self, job_name: str, server_ip: Optional[str] = None) -> None: ...
+    def remove(self, job_name: str, server_ip: Optional[str] = None) -> None: ...
+    def jobs(self) -> List[Dict[str, Any]]: ...
+    def instances(self, job_name: str) -> List[Dict[str, Any]]: ...
+    def items(self, job_name: str) -> List[Dict[str, Any]]: ...

@@ -1,0 +1,49 @@
+//! `elasticjob._native`: the Python binding. A thin layer: it converts types
+//! and errors, runs Python handlers on blocking threads with the GIL held
+//! only around the call, and leaves every decision to the Rust core.
+
+mod config;
+mod logging;
+mod operator;
+mod registry;
+mod scheduler;
+
+use pyo3::prelude::*;
+use std::sync::OnceLock;
+
+pyo3::create_exception!(_native, ElasticJobError, pyo3::exceptions::PyRuntimeError, "A scheduler or registry failure.");
+
+/// The runtime every scheduler of the process shares.
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("elasticjob")
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
+}
+
+/// Maps a core error to Python: bad input is a `ValueError`, the rest an `ElasticJobError`.
+pub(crate) fn to_py(error: elasticjob::Error) -> PyErr {
+    match error {
+        elasticjob::Error::InvalidConfig { .. } => pyo3::exceptions::PyValueError::new_err(error.to_string()),
+        other => ElasticJobError::new_err(other.to_string()),
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    logging::install();
+    m.add("ElasticJobError", m.py().get_type::<ElasticJobError>())?;
+    m.add_class::<config::JobConfig>()?;
+    m.add_class::<scheduler::ShardingContext>()?;
+    m.add_class::<scheduler::Scheduler>()?;
+    m.add_class::<registry::Registry>()?;
+    m.add_class::<registry::ZookeeperRegistry>()?;
+    m.add_class::<registry::EmbeddedRegistry>()?;
+    m.add_class::<operator::Operator>()?;
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! `Scheduler`: one job in this process, with Python handlers. Handlers run
+//! on Tokio's blocking threads; the GIL is taken only for the call itself.
+
+use crate::config::JobConfig;
+use crate::registry::Registry;
+use crate::{runtime, to_py};
+use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobScheduler, Outcome};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// What a handler receives for one item.
+#[pyclass(frozen, module = "elasticjob._native", get_all)]
+pub struct ShardingContext {
+    /// The job's name.
+    pub job_name: String,
+    /// This execution's id.
+    pub task_id: String,
+    /// How many items the job has.
+    pub sharding_total_count: u32,
+    /// The job-wide parameter.
+    pub job_parameter: String,
+    /// The item to run.
+    pub sharding_item: u32,
+    /// The item's parameter (empty if none).
+    pub sharding_parameter: String,
+    /// The fire this run belongs to, epoch milliseconds.
+    pub fire_time: i64,
+    /// Whether this run takes over a crashed instance's item.
+    pub failover: bool,
+}
+
+#[pymethods]
+impl ShardingContext {
+    fn __repr__(&self) -> String {
+        format!(
+            "ShardingContext(job_name={:?}, sharding_item={}, sharding_parameter={:?}, fire_time={})",
+            self.job_name, self.sharding_item, self.sharding_parameter, self.fire_time
+        )
+    }
+}
+
+impl From<elasticjob::ShardingContext> for ShardingContext {
+    fn from(c: elasticjob::ShardingContext) -> Self {
+        ShardingContext {
+            job_name: c.job_name,
+            task_id: c.task_id,
+            sharding_total_count: c.sharding_total_count,
+            job_parameter: c.job_parameter,
+            sharding_item: c.sharding_item,
+            sharding_parameter: c.sharding_parameter,
+            fire_time: c.fire_time,
+            failover: c.failover,
+        }
+    }
+}
+
+/// The text of a Python exception with its traceback.
+fn describe(py: Python<'_>, error: PyErr) -> String {
+    use pyo3::types::PyTracebackMethods;
+    let trace = error.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
+    format!("{trace}{}", error.value(py).repr().map(|r| r.to_string()).unwrap_or_else(|_| error.to_string()))
+}
+
+/// Calls a Python callable on a blocking thread, holding the GIL only there.
+async fn call_python<T, F>(f: F) -> HandlerResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Python<'_>) -> PyResult<T> + Send + 'static,
+{
+    let joined = tokio::task::spawn_blocking(move || Python::attach(|py| f(py).map_err(|e| describe(py, e)))).await;
+    match joined {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(format!("handler thread failed: {e}").into()),
+    }
+}
+
+fn simple_job(execute: Py<PyAny>) -> Job {
+    let execute = Arc::new(execute);
+    Job::from_fn(move |ctx| {
+        let execute = execute.clone();
+        async move {
+            call_python(move |py| {
+                execute.call1(py, (ShardingContext::from(ctx),))?;
+                Ok(())
+            })
+            .await
+        }
+    })
+}
+
+/// A dataflow job whose `fetch`/`process` are Python callables; the
+/// fetch/process loop itself is the core's.
+struct PythonDataflow {
+    fetch: Arc<Py<PyAny>>,
+    process: Arc<Py<PyAny>>,
+}
+
+#[async_trait::async_trait]
+impl DataflowJob for PythonDataflow {
+    type Item = Py<PyAny>;
+
+    async fn fetch(&self, ctx: &elasticjob::ShardingContext) -> HandlerResult<Vec<Py<PyAny>>> {
+        let (fetch, ctx) = (self.fetch.clone(), ctx.clone());
+        call_python(move |py| {
+            let batch = fetch.call1(py, (ShardingContext::from(ctx),))?;
+            if batch.is_none(py) {
+                return Ok(Vec::new());
+            }
+            batch.bind(py).try_iter()?.map(|item| item.map(Bound::unbind)).collect()
+        })
+        .await
+    }
+
+    async fn process(&self, ctx: &elasticjob::ShardingContext, items: Vec<Py<PyAny>>) -> HandlerResult {
+        let (process, ctx) = (self.process.clone(), ctx.clone());
+        call_python(move |py| {
+            let list = PyList::new(py, items)?;
+            process.call1(py, (ShardingContext::from(ctx), list))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// One job of this process. Built by `elasticjob.JobScheduler`.
+#[pyclass(module = "elasticjob._native")]
+pub struct Scheduler {
+    inner: Arc<JobScheduler>,
+    events: Mutex<broadcast::Receiver<JobEvent>>,
+}
+
+#[pymethods]
+impl Scheduler {
+    #[new]
+    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, instance_id = None, max_parallel = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        registry: PyRef<'_, Registry>,
+        config: JobConfig,
+        execute: Option<Py<PyAny>>,
+        fetch: Option<Py<PyAny>>,
+        process: Option<Py<PyAny>>,
+        script: bool,
+        instance_id: Option<String>,
+        max_parallel: Option<usize>,
+    ) -> PyResult<Self> {
+        let job = match (execute, fetch, process, script) {
+            (Some(execute), None, None, false) => simple_job(execute),
+            (None, Some(fetch), Some(process), false) => {
+                Job::dataflow(PythonDataflow { fetch: Arc::new(fetch), process: Arc::new(process) })
+            }
+            (None, None, None, true) => Job::script(),
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "invalid job `handler`: give execute, or fetch and process, or script=True",
+                ))
+            }
+        };
+        let mut builder = JobScheduler::builder(registry.center.clone(), config.inner, job);
+        if let Some(id) = instance_id {
+            builder = builder.instance_id(id);
+        }
+        if let Some(n) = max_parallel {
+            builder = builder.max_parallel(n);
+        }
+        let _guard = runtime().enter();
+        let inner = builder.build().map_err(to_py)?;
+        let events = Mutex::new(inner.events());
+        Ok(Scheduler { inner: Arc::new(inner), events })
+    }
+
+    /// Registers this instance and starts firing.
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        py.detach(|| runtime().block_on(inner.start())).map_err(to_py)
+    }
+
+    /// Runs this instance's items once, now.
+    fn trigger(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        py.detach(|| runtime().block_on(inner.trigger())).map_err(to_py)
+    }
+
+    /// Finishes running items and leaves the cluster.
+    fn shutdown(&self, py: Python<'_>) {
+        let inner = self.inner.clone();
+        py.detach(|| runtime().block_on(inner.shutdown()));
+    }
+
+    /// The next event as a dict, or None after `timeout` seconds.
+    #[pyo3(signature = (timeout = 1.0))]
+    fn next_event<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let wait = Duration::from_secs_f64(timeout.max(0.0));
+        let event = py.detach(|| {
+            let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+            runtime().block_on(async {
+                loop {
+                    match tokio::time::timeout(wait, events.recv()).await {
+                        Ok(Ok(event)) => return Some(event),
+                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                        _ => return None,
+                    }
+                }
+            })
+        });
+        event.map(|e| event_dict(py, e)).transpose()
+    }
+
+    #[getter]
+    fn instance_id(&self) -> String {
+        self.inner.instance_id().to_string()
+    }
+
+    #[getter]
+    fn job_name(&self) -> String {
+        self.inner.job_name().to_string()
+    }
+
+    #[getter]
+    fn is_shut_down(&self) -> bool {
+        self.inner.is_shut_down()
+    }
+
+    #[getter]
+    fn config(&self) -> JobConfig {
+        JobConfig { inner: self.inner.config() }
+    }
+}
+
+fn event_dict(py: Python<'_>, event: JobEvent) -> PyResult<Bound<'_, PyDict>> {
+    let dict = PyDict::new(py);
+    match event {
+        JobEvent::Executed(e) => {
+            dict.set_item("type", "execution")?;
+            dict.set_item("item", e.item)?;
+            dict.set_item("fire_time", e.fire_time)?;
+            dict.set_item("instance_id", e.instance_id)?;
+            dict.set_item("failover", e.failover)?;
+            dict.set_item("started_at", e.started_at)?;
+            dict.set_item("finished_at", e.finished_at)?;
+            let (success, error) = match e.outcome {
+                Outcome::Succeeded => (true, None),
+                Outcome::Failed(message) => (false, Some(message)),
+                Outcome::TimedOut => (false, Some("timed out".to_string())),
+            };
+            dict.set_item("success", success)?;
+            dict.set_item("error", error)?;
+        }
+        JobEvent::Sharded(assignment) => {
+            dict.set_item("type", "sharding")?;
+            dict.set_item("assignment", assignment)?;
+        }
+        JobEvent::Misfired { items, fire_time } => {
+            dict.set_item("type", "misfire")?;
+            dict.set_item("items", items)?;
+            dict.set_item("fire_time", fire_time)?;
+        }
+        JobEvent::Error(message) => {
+            dict.set_item("type", "error")?;
+            dict.set_item("error", message)?;
+        }
+        JobEvent::Stopped => dict.set_item("type", "stopped")?,
+    }
+    Ok(dict)
+}

@@ -1,0 +1,76 @@
+"""The Python API itself: configuration errors, YAML, dataflow, operator."""
+
+import time
+
+import pytest
+
+import elasticjob
+
+
+@pytest.mark.parametrize(
+    "kwargs, field, value",
+    [
+        (dict(job_name="j", cron="* * * * * ?", sharding_total_count=-3), "shardingTotalCount", "-3"),
+        (dict(job_name="a/b", cron="* * * * * ?", sharding_total_count=1), "jobName", "a/b"),
+        (dict(job_name="j", cron="61 * * * * ?", sharding_total_count=1), "cron", "61 * * * * ?"),
+        (dict(job_name="j", cron="", sharding_total_count=2, sharding_item_parameters="0=a,5=f"), "shardingItemParameters", "5=f"),
+        (dict(job_name="j", cron="", sharding_total_count=1, time_zone="Mars/Base"), "timeZone", "Mars/Base"),
+    ],
+)
+def test_bad_config_raises_value_error_naming_the_field(kwargs, field, value):
+    with pytest.raises(ValueError) as raised:
+        elasticjob.JobConfig(**kwargs)
+    assert field in str(raised.value) and value in str(raised.value)
+
+
+def test_bad_registry_arguments_are_value_errors():
+    with pytest.raises(ValueError, match="session_timeout"):
+        elasticjob.ZookeeperRegistry("127.0.0.1:1", "ns", session_timeout=-1)
+
+
+def test_yaml_round_trip_uses_elasticjob_keys():
+    config = elasticjob.JobConfig("orders", "0/5 * * * * ?", 3, sharding_item_parameters="0=A,1=B,2=C",
+                                  failover=True, props={"streaming.process": "true"})
+    yaml = config.to_yaml()
+    assert "shardingTotalCount: 3" in yaml and "shardingItemParameters: 0=A,1=B,2=C" in yaml
+    assert elasticjob.JobConfig.from_yaml(yaml) == config
+    with pytest.raises(ValueError, match="shardingTotalCount"):
+        elasticjob.JobConfig.from_yaml("jobName: j\nshardingTotalCount: 0\n")
+
+
+def test_dataflow_job_streams_until_fetch_is_empty():
+    batches = [[1, 2], [3]]
+    processed = []
+
+    class Feed(elasticjob.DataflowJob):
+        def fetch(self, ctx):
+            return batches.pop(0) if batches and ctx.sharding_item == 0 else []
+
+        def process(self, ctx, items):
+            processed.extend(items)
+
+    config = elasticjob.JobConfig("feed", "", 1, props={"streaming.process": "true"})
+    with elasticjob.JobScheduler(elasticjob.EmbeddedRegistry("df"), config, Feed()) as scheduler:
+        scheduler.trigger()
+        deadline = time.time() + 5
+        while len(processed) < 3 and time.time() < deadline:
+            time.sleep(0.05)
+    assert processed == [1, 2, 3]
+
+
+def test_operator_triggers_and_lists_jobs():
+    registry = elasticjob.EmbeddedRegistry("ops")
+    ran = []
+    config = elasticjob.JobConfig("manual", "", 2, sharding_item_parameters="0=x,1=y")
+    with elasticjob.JobScheduler(registry, config, lambda ctx: ran.append(ctx.sharding_parameter)):
+        operator = elasticjob.Operator(registry)
+        assert [j["job_name"] for j in operator.jobs()] == ["manual"]
+        operator.trigger("manual")
+        deadline = time.time() + 5
+        while len(ran) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert sorted(ran) == ["x", "y"]
+        items = operator.items("manual")
+        assert [i["item"] for i in items] == [0, 1]
+        with pytest.raises(ValueError, match="jobName"):
+            operator.trigger("missing")

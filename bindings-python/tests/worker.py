@@ -1,0 +1,80 @@
+"""A Python test worker: joins a job on ZooKeeper and records every item
+run in the execution ledger (the same JSON lines the Rust, Node and C
+workers write). Prints ``ready <instance-id>`` once registered; SIGTERM
+shuts it down gracefully."""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import threading
+import time
+
+import elasticjob
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--zk", required=True)
+    parser.add_argument("--namespace", required=True)
+    parser.add_argument("--job", required=True)
+    parser.add_argument("--items", type=int, required=True)
+    parser.add_argument("--cron", required=True)
+    parser.add_argument("--ledger", required=True)
+    parser.add_argument("--sleep-ms", type=int, default=100)
+    parser.add_argument("--session-timeout-ms", type=int, default=2000)
+    parser.add_argument("--failover", default="true")
+    parser.add_argument("--fail-item", type=int, default=None)
+    parser.add_argument("--use-async", default="false")
+    parser.add_argument("--lang", default="python")
+    args = parser.parse_args()
+
+    registry = elasticjob.ZookeeperRegistry(args.zk, args.namespace, session_timeout=args.session_timeout_ms / 1000)
+    config = elasticjob.JobConfig(
+        args.job, args.cron, args.items, failover=args.failover == "true", overwrite=True
+    )
+    instance = {"id": ""}
+
+    def record(phase: str, ctx: elasticjob.ShardingContext) -> None:
+        line = json.dumps({
+            "phase": phase, "job": ctx.job_name, "item": ctx.sharding_item, "fire": ctx.fire_time,
+            "instance": instance["id"], "lang": args.lang, "at": now_ms(),
+        })
+        with open(args.ledger, "a") as ledger:
+            ledger.write(line + "\n")
+
+    class SyncJob(elasticjob.SimpleJob):
+        def execute(self, ctx):
+            record("start", ctx)
+            time.sleep(args.sleep_ms / 1000)
+            if ctx.sharding_item == args.fail_item:
+                raise RuntimeError(f"planted failure in item {ctx.sharding_item}")
+            record("end", ctx)
+
+    class AsyncJob(elasticjob.SimpleJob):
+        async def execute(self, ctx):
+            record("start", ctx)
+            await asyncio.sleep(args.sleep_ms / 1000)
+            if ctx.sharding_item == args.fail_item:
+                raise RuntimeError(f"planted failure in item {ctx.sharding_item}")
+            record("end", ctx)
+
+    job = AsyncJob() if args.use_async == "true" else SyncJob()
+    scheduler = elasticjob.JobScheduler(registry, config, job)
+    instance["id"] = scheduler.instance_id
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    scheduler.start()
+    print(f"ready {scheduler.instance_id}", flush=True)
+    while not stop.wait(0.2):
+        pass
+    scheduler.shutdown()
+
+
+if __name__ == "__main__":
+    main()
