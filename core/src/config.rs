@@ -201,6 +201,35 @@ impl JobConfig {
         Ok(())
     }
 
+    /// Sets one field from text by its ElasticJob key (`failover` = `true`,
+    /// `shardingTotalCount` = `4`, `props.streaming.process` = `true`), for
+    /// bindings whose languages have no keyword arguments. The whole
+    /// configuration is validated when a scheduler is built.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        use serde_yaml_ng::Value;
+        if let Some(prop) = key.strip_prefix("props.") {
+            self.props.insert(prop.to_string(), value.to_string());
+            return Ok(());
+        }
+        let mut fields = match serde_yaml_ng::to_value(&*self) {
+            Ok(Value::Mapping(fields)) => fields,
+            _ => return Err(Error::invalid("config", &self.job_name, "cannot be represented as YAML")),
+        };
+        let known = fields.contains_key(key) || KEYS_SKIPPED_WHEN_EMPTY.contains(&key);
+        if !known {
+            return Err(Error::invalid("key", key, "is not a job configuration field"));
+        }
+        let parsed = if TEXT_KEYS.contains(&key) {
+            Value::String(value.to_string())
+        } else {
+            serde_yaml_ng::from_str(value).map_err(|e| Error::invalid(key, value, e.to_string()))?
+        };
+        fields.insert(Value::String(key.to_string()), parsed);
+        *self = serde_yaml_ng::from_value(Value::Mapping(fields))
+            .map_err(|e| Error::invalid(key, value, format!("has the wrong type: {e}")))?;
+        Ok(())
+    }
+
     /// The number of items, once validated (at least 1).
     pub fn item_count(&self) -> u32 {
         self.sharding_total_count.max(1) as u32
@@ -237,6 +266,24 @@ impl JobConfig {
         self.props.get(EXECUTION_TIMEOUT_PROP)?.trim().parse().ok().map(Duration::from_millis)
     }
 }
+
+/// Keys whose values are text, never parsed as YAML.
+const TEXT_KEYS: &[&str] = &[
+    "cron",
+    "description",
+    "jobErrorHandlerType",
+    "jobExecutorServiceHandlerType",
+    "jobName",
+    "jobParameter",
+    "jobShardingStrategyType",
+    "label",
+    "shardingItemParameters",
+    "timeZone",
+];
+
+/// Keys left out of the YAML while unset.
+const KEYS_SKIPPED_WHEN_EMPTY: &[&str] =
+    &["jobErrorHandlerType", "jobExecutorServiceHandlerType", "jobListenerTypes", "jobShardingStrategyType", "label", "props", "timeZone"];
 
 /// Prop that limits how long one item may run (our extension to ElasticJob).
 pub const EXECUTION_TIMEOUT_PROP: &str = "executionTimeoutMillis";
@@ -335,6 +382,26 @@ timeZone: GMT+08:00
         assert!(err.contains("config"), "{err}");
         let err = JobConfig::from_yaml("jobName: j\nshardingTotalCount: -1\ncron: ''\n").unwrap_err().to_string();
         assert!(err.contains("shardingTotalCount") && err.contains("-1"), "{err}");
+    }
+
+    #[test]
+    fn fields_can_be_set_by_their_elasticjob_keys() {
+        let mut config = JobConfig::new("job", "* * * * * ?", 2);
+        config.set("failover", "true").unwrap();
+        config.set("shardingTotalCount", "4").unwrap();
+        config.set("shardingItemParameters", "0=a,1=b").unwrap();
+        config.set("timeZone", "Asia/Shanghai").unwrap();
+        config.set("jobParameter", "123").unwrap();
+        config.set("props.streaming.process", "true").unwrap();
+        assert!(config.failover);
+        assert_eq!(config.sharding_total_count, 4);
+        assert_eq!(config.job_parameter, "123");
+        assert_eq!(config.time_zone.as_deref(), Some("Asia/Shanghai"));
+        assert_eq!(config.props["streaming.process"], "true");
+        let err = config.set("failover", "maybe").unwrap_err().to_string();
+        assert!(err.contains("failover") && err.contains("maybe"), "{err}");
+        let err = config.set("colour", "blue").unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,104 @@
+//! `ej_operator`: the lifecycle API for jobs running anywhere in the namespace.
+
+use crate::registry::ej_registry;
+use crate::runtime;
+use crate::status::*;
+use elasticjob::JobOperator;
+use std::ffi::c_char;
+
+/// Operates the jobs of one namespace (opaque).
+pub struct ej_operator {
+    inner: JobOperator,
+}
+
+/// An operator on the registry's namespace.
+///
+/// # Safety
+/// `registry` is live; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_new(registry: *const ej_registry, out: *mut *mut ej_operator) -> ej_status {
+    guard(|| {
+        let inner = JobOperator::new(object(registry, "registry")?.center.clone());
+        put(out, ej_operator { inner }, "out")
+    })
+}
+
+/// Which lifecycle operation [`ej_operator_apply`] performs.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ej_operation {
+    /// Run every live instance's items now.
+    EJ_TRIGGER = 0,
+    /// Disable the job on `server_ip`, or everywhere when NULL.
+    EJ_DISABLE = 1,
+    /// Enable the job on `server_ip`, or everywhere when NULL.
+    EJ_ENABLE = 2,
+    /// Shut down the job's instances on `server_ip`, or all when NULL.
+    EJ_SHUTDOWN = 3,
+    /// Remove `server_ip` from the job, or the whole job when NULL.
+    EJ_REMOVE = 4,
+}
+
+/// Applies a lifecycle operation to a job.
+///
+/// # Safety
+/// `op` is live; `job_name` is NUL-terminated; `server_ip` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_apply(
+    op: *const ej_operator,
+    operation: ej_operation,
+    job_name: *const c_char,
+    server_ip: *const c_char,
+) -> ej_status {
+    guard(|| {
+        let op = &object(op, "operator")?.inner;
+        let job = text(job_name, "job_name")?;
+        let ip = optional_text(server_ip, "server_ip")?;
+        runtime().block_on(async {
+            match operation {
+                ej_operation::EJ_TRIGGER => op.trigger(job).await,
+                ej_operation::EJ_DISABLE => op.disable(job, ip).await,
+                ej_operation::EJ_ENABLE => op.enable(job, ip).await,
+                ej_operation::EJ_SHUTDOWN => op.shutdown(job, ip).await,
+                ej_operation::EJ_REMOVE => op.remove(job, ip).await,
+            }
+        })?;
+        Ok(())
+    })
+}
+
+/// Disables (`disabled` true) or enables one item of a job.
+///
+/// # Safety
+/// `op` is live; `job_name` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_set_item_disabled(
+    op: *const ej_operator,
+    job_name: *const c_char,
+    item: u32,
+    disabled: bool,
+) -> ej_status {
+    guard(|| {
+        let op = &object(op, "operator")?.inner;
+        let job = text(job_name, "job_name")?;
+        runtime().block_on(async {
+            if disabled {
+                op.disable_item(job, item).await
+            } else {
+                op.enable_item(job, item).await
+            }
+        })?;
+        Ok(())
+    })
+}
+
+/// Frees an operator (NULL is fine).
+///
+/// # Safety
+/// `op` is null or from `ej_operator_new` and not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_free(op: *mut ej_operator) {
+    if !op.is_null() {
+        drop(Box::from_raw(op));
+    }
+}

@@ -1,0 +1,431 @@
+//! `ej_scheduler`: one job in this process with C callbacks. Callbacks run
+//! on the library's blocking worker threads, several at once.
+
+use crate::config::ej_job_config;
+use crate::registry::ej_registry;
+use crate::runtime;
+use crate::status::*;
+use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobScheduler, Outcome, ShardingContext};
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// What a callback receives for one item. Strings are valid during the call only.
+#[repr(C)]
+pub struct ej_sharding_context {
+    /// The job's name.
+    pub job_name: *const c_char,
+    /// This execution's id.
+    pub task_id: *const c_char,
+    /// How many items the job has.
+    pub sharding_total_count: u32,
+    /// The job-wide parameter.
+    pub job_parameter: *const c_char,
+    /// The item to run.
+    pub sharding_item: u32,
+    /// The item's parameter ("" if none).
+    pub sharding_parameter: *const c_char,
+    /// The fire this run belongs to, epoch milliseconds.
+    pub fire_time: i64,
+    /// Whether this run takes over a crashed instance's item.
+    pub failover: bool,
+}
+
+/// Runs one item; returns 0 on success, anything else on failure (see `ej_set_failure_message`).
+pub type ej_execute_fn = Option<unsafe extern "C" fn(ctx: *const ej_sharding_context, user_data: *mut c_void) -> c_int>;
+
+/// Fetches the next batch for an item into `items` (with `ej_items_push`); 0 on success.
+pub type ej_fetch_fn =
+    Option<unsafe extern "C" fn(ctx: *const ej_sharding_context, items: *mut ej_items, user_data: *mut c_void) -> c_int>;
+
+/// Processes a fetched batch (the pointers pushed by fetch, which it now owns); 0 on success.
+pub type ej_process_fn = Option<
+    unsafe extern "C" fn(ctx: *const ej_sharding_context, items: *const *mut c_void, count: usize, user_data: *mut c_void) -> c_int,
+>;
+
+/// A batch under construction in a fetch callback (opaque).
+pub struct ej_items {
+    items: Vec<*mut c_void>,
+}
+
+/// Appends one item (any pointer; the library never dereferences it) to a fetch batch.
+///
+/// # Safety
+/// `items` is the pointer a fetch callback received.
+#[no_mangle]
+pub unsafe extern "C" fn ej_items_push(items: *mut ej_items, item: *mut c_void) -> ej_status {
+    guard(|| {
+        let items = items.as_mut().ok_or_else(|| invalid("items", "must not be NULL"))?;
+        items.items.push(item);
+        Ok(())
+    })
+}
+
+/// Optional settings for a scheduler (pass NULL for defaults).
+#[repr(C)]
+pub struct ej_scheduler_options {
+    /// Instance id (NULL = "{ip}@-@{pid}"); set it only to run several instances in one process.
+    pub instance_id: *const c_char,
+    /// How many items may run at once here (0 = twice the CPU count).
+    pub max_parallel: u32,
+}
+
+/// The caller's `user_data`, handed back to callbacks on worker threads.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+// The header documents that user_data is used from several threads.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+/// Owned C strings behind an `ej_sharding_context`.
+struct ContextStrings {
+    job_name: CString,
+    task_id: CString,
+    job_parameter: CString,
+    sharding_parameter: CString,
+}
+
+fn c_string(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
+}
+
+impl ContextStrings {
+    fn new(ctx: &ShardingContext) -> Self {
+        ContextStrings {
+            job_name: c_string(&ctx.job_name),
+            task_id: c_string(&ctx.task_id),
+            job_parameter: c_string(&ctx.job_parameter),
+            sharding_parameter: c_string(&ctx.sharding_parameter),
+        }
+    }
+
+    fn context(&self, ctx: &ShardingContext) -> ej_sharding_context {
+        ej_sharding_context {
+            job_name: self.job_name.as_ptr(),
+            task_id: self.task_id.as_ptr(),
+            sharding_total_count: ctx.sharding_total_count,
+            job_parameter: self.job_parameter.as_ptr(),
+            sharding_item: ctx.sharding_item,
+            sharding_parameter: self.sharding_parameter.as_ptr(),
+            fire_time: ctx.fire_time,
+            failover: ctx.failover,
+        }
+    }
+}
+
+/// Calls a C callback on a blocking thread and turns its return code into a result.
+async fn call_c<T: Send + 'static>(
+    what: &'static str,
+    call: impl FnOnce() -> (c_int, T) + Send + 'static,
+) -> HandlerResult<T> {
+    let joined = tokio::task::spawn_blocking(move || {
+        take_failure_message();
+        let (code, value) = call();
+        (code, value, take_failure_message())
+    })
+    .await;
+    match joined {
+        Ok((0, value, _)) => Ok(value),
+        Ok((code, _, message)) => Err(message.unwrap_or_else(|| format!("{what} callback returned {code}")).into()),
+        Err(e) => Err(format!("{what} callback thread failed: {e}").into()),
+    }
+}
+
+fn simple_job(execute: unsafe extern "C" fn(*const ej_sharding_context, *mut c_void) -> c_int, user_data: UserData) -> Job {
+    Job::from_fn(move |ctx| async move {
+        call_c("execute", move || {
+            let strings = ContextStrings::new(&ctx);
+            let c_ctx = strings.context(&ctx);
+            let data = user_data;
+            (unsafe { execute(&c_ctx, data.0) }, ())
+        })
+        .await
+    })
+}
+
+/// A batch item: a pointer owned by the C program.
+struct Item(*mut c_void);
+unsafe impl Send for Item {}
+
+struct CDataflow {
+    fetch: unsafe extern "C" fn(*const ej_sharding_context, *mut ej_items, *mut c_void) -> c_int,
+    process: unsafe extern "C" fn(*const ej_sharding_context, *const *mut c_void, usize, *mut c_void) -> c_int,
+    user_data: UserData,
+}
+
+#[async_trait::async_trait]
+impl DataflowJob for CDataflow {
+    type Item = Item;
+
+    async fn fetch(&self, ctx: &ShardingContext) -> HandlerResult<Vec<Item>> {
+        let (fetch, data, ctx) = (self.fetch, self.user_data, ctx.clone());
+        call_c("fetch", move || {
+            let strings = ContextStrings::new(&ctx);
+            let c_ctx = strings.context(&ctx);
+            let mut batch = ej_items { items: Vec::new() };
+            let data = data;
+            let code = unsafe { fetch(&c_ctx, &mut batch, data.0) };
+            (code, batch.items.into_iter().map(Item).collect())
+        })
+        .await
+    }
+
+    async fn process(&self, ctx: &ShardingContext, items: Vec<Item>) -> HandlerResult {
+        let (process, data, ctx) = (self.process, self.user_data, ctx.clone());
+        call_c("process", move || {
+            let strings = ContextStrings::new(&ctx);
+            let c_ctx = strings.context(&ctx);
+            let pointers: Vec<*mut c_void> = items.into_iter().map(|i| i.0).collect();
+            let data = data;
+            (unsafe { process(&c_ctx, pointers.as_ptr(), pointers.len(), data.0) }, ())
+        })
+        .await
+    }
+}
+
+/// One job of this process (opaque).
+pub struct ej_scheduler {
+    inner: Arc<JobScheduler>,
+    events: Mutex<broadcast::Receiver<JobEvent>>,
+    instance_id: CString,
+}
+
+unsafe fn build(
+    registry: *const ej_registry,
+    config: *const ej_job_config,
+    options: *const ej_scheduler_options,
+    job: Job,
+    out: *mut *mut ej_scheduler,
+) -> Result<(), Failure> {
+    let registry = object(registry, "registry")?;
+    let config = object(config, "config")?;
+    let mut builder = JobScheduler::builder(registry.center.clone(), config.inner.clone(), job);
+    if let Some(options) = options.as_ref() {
+        if let Some(id) = optional_text(options.instance_id, "options.instance_id")? {
+            builder = builder.instance_id(id);
+        }
+        if options.max_parallel > 0 {
+            builder = builder.max_parallel(options.max_parallel as usize);
+        }
+    }
+    let _entered = runtime().enter();
+    let inner = builder.build()?;
+    let events = Mutex::new(inner.events());
+    let instance_id = c_string(inner.instance_id());
+    put(out, ej_scheduler { inner: Arc::new(inner), events, instance_id }, "out")
+}
+
+/// A scheduler for a simple job: `execute` runs once per item and fire.
+///
+/// # Safety
+/// Pointers are live or NULL where allowed; `user_data` stays valid until the scheduler is freed.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_new_simple(
+    registry: *const ej_registry,
+    config: *const ej_job_config,
+    execute: ej_execute_fn,
+    user_data: *mut c_void,
+    options: *const ej_scheduler_options,
+    out: *mut *mut ej_scheduler,
+) -> ej_status {
+    guard(|| {
+        let execute = execute.ok_or_else(|| invalid("execute", "must not be NULL"))?;
+        build(registry, config, options, simple_job(execute, UserData(user_data)), out)
+    })
+}
+
+/// A scheduler for a dataflow job: `fetch` then `process`, repeated while
+/// fetch finds data when the prop `streaming.process` is true.
+///
+/// # Safety
+/// As for `ej_scheduler_new_simple`.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_new_dataflow(
+    registry: *const ej_registry,
+    config: *const ej_job_config,
+    fetch: ej_fetch_fn,
+    process: ej_process_fn,
+    user_data: *mut c_void,
+    options: *const ej_scheduler_options,
+    out: *mut *mut ej_scheduler,
+) -> ej_status {
+    guard(|| {
+        let fetch = fetch.ok_or_else(|| invalid("fetch", "must not be NULL"))?;
+        let process = process.ok_or_else(|| invalid("process", "must not be NULL"))?;
+        let job = Job::dataflow(CDataflow { fetch, process, user_data: UserData(user_data) });
+        build(registry, config, options, job, out)
+    })
+}
+
+/// A scheduler for a script job: runs the prop `script.command.line` per item.
+///
+/// # Safety
+/// As for `ej_scheduler_new_simple`.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_new_script(
+    registry: *const ej_registry,
+    config: *const ej_job_config,
+    options: *const ej_scheduler_options,
+    out: *mut *mut ej_scheduler,
+) -> ej_status {
+    guard(|| build(registry, config, options, Job::script(), out))
+}
+
+/// Registers this instance and starts firing.
+///
+/// # Safety
+/// `scheduler` is live.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_start(scheduler: *const ej_scheduler) -> ej_status {
+    guard(|| {
+        let inner = object(scheduler, "scheduler")?.inner.clone();
+        runtime().block_on(inner.start())?;
+        Ok(())
+    })
+}
+
+/// Runs this instance's items once, now.
+///
+/// # Safety
+/// `scheduler` is live.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_trigger(scheduler: *const ej_scheduler) -> ej_status {
+    guard(|| {
+        let inner = object(scheduler, "scheduler")?.inner.clone();
+        runtime().block_on(inner.trigger())?;
+        Ok(())
+    })
+}
+
+/// Finishes running items, gives up leadership and leaves the cluster.
+///
+/// # Safety
+/// `scheduler` is live.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_shutdown(scheduler: *const ej_scheduler) -> ej_status {
+    guard(|| {
+        let inner = object(scheduler, "scheduler")?.inner.clone();
+        runtime().block_on(inner.shutdown());
+        Ok(())
+    })
+}
+
+/// This instance's id, valid until the scheduler is freed (NULL if `scheduler` is NULL).
+///
+/// # Safety
+/// `scheduler` is null or live.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_instance_id(scheduler: *const ej_scheduler) -> *const c_char {
+    scheduler.as_ref().map_or(std::ptr::null(), |s| s.instance_id.as_ptr())
+}
+
+/// Kinds of [`ej_event`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ej_event_type {
+    /// No event within the timeout.
+    EJ_EVENT_NONE = 0,
+    /// An item run finished (`success`, `message` on failure).
+    EJ_EVENT_EXECUTION = 1,
+    /// This instance, as leader, resharded the job.
+    EJ_EVENT_SHARDING = 2,
+    /// A fire came while `item` still ran.
+    EJ_EVENT_MISFIRE = 3,
+    /// A failure outside handlers (`message`).
+    EJ_EVENT_ERROR = 4,
+    /// The scheduler stopped.
+    EJ_EVENT_STOPPED = 5,
+}
+
+/// Something the scheduler reports. Clear with `ej_event_clear`.
+#[repr(C)]
+pub struct ej_event {
+    /// What happened.
+    pub kind: ej_event_type,
+    /// The item (executions, misfires).
+    pub item: u32,
+    /// The fire, epoch milliseconds (executions, misfires).
+    pub fire_time: i64,
+    /// Whether the execution succeeded.
+    pub success: bool,
+    /// Whether the execution took over a crashed instance's item.
+    pub failover: bool,
+    /// Failure or error text, or NULL; owned by the event.
+    pub message: *mut c_char,
+}
+
+/// Waits up to `timeout_ms` for the next event; `out->kind` is `EJ_EVENT_NONE` on timeout.
+///
+/// # Safety
+/// `scheduler` is live; `out` is writable (and cleared of an earlier event).
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler, timeout_ms: u32, out: *mut ej_event) -> ej_status {
+    guard(|| {
+        let scheduler = object(scheduler, "scheduler")?;
+        let out = out.as_mut().ok_or_else(|| invalid("out", "must not be NULL"))?;
+        let mut events = scheduler.events.lock().unwrap_or_else(|p| p.into_inner());
+        let event = runtime().block_on(async {
+            loop {
+                match tokio::time::timeout(Duration::from_millis(timeout_ms as u64), events.recv()).await {
+                    Ok(Ok(event)) => return Some(event),
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                    _ => return None,
+                }
+            }
+        });
+        *out = ej_event { kind: ej_event_type::EJ_EVENT_NONE, item: 0, fire_time: 0, success: false, failover: false, message: std::ptr::null_mut() };
+        let message = |text: String| c_string(&text).into_raw();
+        match event {
+            None => {}
+            Some(JobEvent::Executed(e)) => {
+                out.kind = ej_event_type::EJ_EVENT_EXECUTION;
+                out.item = e.item;
+                out.fire_time = e.fire_time;
+                out.failover = e.failover;
+                match e.outcome {
+                    Outcome::Succeeded => out.success = true,
+                    Outcome::Failed(text) => out.message = message(text),
+                    Outcome::TimedOut => out.message = message("timed out".into()),
+                }
+            }
+            Some(JobEvent::Sharded(_)) => out.kind = ej_event_type::EJ_EVENT_SHARDING,
+            Some(JobEvent::Misfired { items, fire_time }) => {
+                out.kind = ej_event_type::EJ_EVENT_MISFIRE;
+                out.item = items.first().copied().unwrap_or_default();
+                out.fire_time = fire_time;
+            }
+            Some(JobEvent::Error(text)) => {
+                out.kind = ej_event_type::EJ_EVENT_ERROR;
+                out.message = message(text);
+            }
+            Some(JobEvent::Stopped) => out.kind = ej_event_type::EJ_EVENT_STOPPED,
+        }
+        Ok(())
+    })
+}
+
+/// Frees an event's message (safe to call on a cleared event).
+///
+/// # Safety
+/// `event` is null or was filled by `ej_scheduler_next_event`.
+#[no_mangle]
+pub unsafe extern "C" fn ej_event_clear(event: *mut ej_event) {
+    if let Some(event) = event.as_mut() {
+        ej_string_free(event.message);
+        event.message = std::ptr::null_mut();
+    }
+}
+
+/// Shuts the scheduler down if it runs, then frees it (NULL is fine).
+///
+/// # Safety
+/// `scheduler` is null or from this library and not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_free(scheduler: *mut ej_scheduler) {
+    if scheduler.is_null() {
+        return;
+    }
+    let scheduler = Box::from_raw(scheduler);
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(scheduler.inner.shutdown())));
+}

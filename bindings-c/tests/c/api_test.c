@@ -1,0 +1,187 @@
+/* The C API on the embedded registry: errors, configuration, simple and
+ * dataflow jobs, failure reporting. Plain asserts; prints "N passed, 0 failed". */
+#include "elasticjob.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed = 0;
+#define CHECK(cond)                                                             \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n",       \
+                    __FILE__, __LINE__, #cond, ej_last_error());                \
+            printf("%d passed, 1 failed\n", passed);                            \
+            exit(1);                                                            \
+        }                                                                       \
+    } while (0)
+#define TEST(name) static void name(void)
+#define RUN(name) do { name(); passed++; printf("ok %s\n", #name); } while (0)
+
+TEST(null_and_invalid_arguments_are_errors) {
+    ej_registry *registry = NULL;
+    CHECK(ej_registry_embedded_new(NULL, &registry) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "namespace") != NULL);
+    CHECK(ej_registry_embedded_new("ns", NULL) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "out") != NULL);
+    ej_job_config *config = NULL;
+    CHECK(ej_job_config_new("bad\xff", "", 1, &config) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "UTF-8") != NULL);
+    CHECK(ej_job_config_new("job", "* * * * * ?", -3, &config) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "shardingTotalCount") != NULL && strstr(ej_last_error(), "-3") != NULL);
+    CHECK(ej_job_config_new("job", "61 * * * * ?", 1, &config) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "cron") != NULL);
+    CHECK(ej_scheduler_start(NULL) == EJ_INVALID_ARGUMENT);
+    CHECK(ej_scheduler_instance_id(NULL) == NULL);
+    ej_registry_free(NULL);
+    ej_job_config_free(NULL);
+    ej_scheduler_free(NULL);
+}
+
+TEST(config_setters_and_yaml) {
+    ej_job_config *config = NULL;
+    CHECK(ej_job_config_new("orders", "0/5 * * * * ?", 3, &config) == EJ_OK);
+    CHECK(ej_job_config_set(config, "failover", "true") == EJ_OK);
+    CHECK(ej_job_config_set(config, "shardingItemParameters", "0=a,1=b,2=c") == EJ_OK);
+    CHECK(ej_job_config_set(config, "failover", "sometimes") == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "failover") != NULL);
+    CHECK(ej_job_config_set(config, "colour", "blue") == EJ_INVALID_ARGUMENT);
+    char *yaml = NULL;
+    CHECK(ej_job_config_to_yaml(config, &yaml) == EJ_OK);
+    CHECK(strstr(yaml, "failover: true") != NULL);
+    CHECK(strstr(yaml, "shardingTotalCount: 3") != NULL);
+    ej_job_config *again = NULL;
+    CHECK(ej_job_config_from_yaml(yaml, &again) == EJ_OK);
+    ej_string_free(yaml);
+    CHECK(ej_job_config_from_yaml("jobName: x\nshardingTotalCount: 0\n", &again) == EJ_INVALID_ARGUMENT);
+    ej_job_config_free(again);
+    ej_job_config_free(config);
+}
+
+struct counts {
+    pthread_mutex_t lock;
+    int runs[4];
+};
+
+static int execute(const ej_sharding_context *ctx, void *user_data) {
+    struct counts *counts = user_data;
+    if (ctx->sharding_item == 1) {
+        ej_set_failure_message("item one refuses");
+        return 7;
+    }
+    pthread_mutex_lock(&counts->lock);
+    counts->runs[ctx->sharding_item]++;
+    pthread_mutex_unlock(&counts->lock);
+    return 0;
+}
+
+TEST(a_failing_callback_is_reported_and_later_fires_still_run) {
+    ej_registry *registry = NULL;
+    ej_job_config *config = NULL;
+    ej_scheduler *scheduler = NULL;
+    struct counts counts = {PTHREAD_MUTEX_INITIALIZER, {0}};
+    CHECK(ej_registry_embedded_new("c-api", &registry) == EJ_OK);
+    CHECK(ej_job_config_new("c-simple", "* * * * * ?", 3, &config) == EJ_OK);
+    CHECK(ej_scheduler_new_simple(registry, config, execute, &counts, NULL, &scheduler) == EJ_OK);
+    CHECK(ej_scheduler_start(scheduler) == EJ_OK);
+    CHECK(strstr(ej_scheduler_instance_id(scheduler), "@-@") != NULL);
+    CHECK(ej_scheduler_start(scheduler) == EJ_ILLEGAL_STATE);
+    int failures = 0;
+    for (int waited = 0; waited < 3500; waited += 100) {
+        ej_event event;
+        CHECK(ej_scheduler_next_event(scheduler, 100, &event) == EJ_OK);
+        if (event.kind == EJ_EVENT_EXECUTION && !event.success) {
+            CHECK(event.item == 1);
+            CHECK(event.message != NULL && strstr(event.message, "item one refuses") != NULL);
+            failures++;
+        }
+        ej_event_clear(&event);
+    }
+    CHECK(ej_scheduler_shutdown(scheduler) == EJ_OK);
+    CHECK(failures >= 2);
+    CHECK(counts.runs[0] >= 3 && counts.runs[2] >= 3);
+    ej_scheduler_free(scheduler);
+    ej_job_config_free(config);
+    ej_registry_free(registry);
+}
+
+static int batches_left = 2;
+static int processed = 0;
+
+static int fetch(const ej_sharding_context *ctx, ej_items *items, void *user_data) {
+    (void)ctx;
+    (void)user_data;
+    if (__sync_fetch_and_sub(&batches_left, 1) > 0) {
+        for (int i = 0; i < 3; i++) {
+            int *value = malloc(sizeof(int));
+            *value = i;
+            CHECK(ej_items_push(items, value) == EJ_OK);
+        }
+    }
+    return 0;
+}
+
+static int process(const ej_sharding_context *ctx, void *const *items, size_t count, void *user_data) {
+    (void)ctx;
+    (void)user_data;
+    for (size_t i = 0; i < count; i++) {
+        free(items[i]);
+        __sync_fetch_and_add(&processed, 1);
+    }
+    return 0;
+}
+
+TEST(dataflow_streams_until_fetch_is_empty) {
+    ej_registry *registry = NULL;
+    ej_job_config *config = NULL;
+    ej_scheduler *scheduler = NULL;
+    CHECK(ej_registry_embedded_new("c-dataflow", &registry) == EJ_OK);
+    CHECK(ej_job_config_new("c-feed", "", 1, &config) == EJ_OK);
+    CHECK(ej_job_config_set(config, "props.streaming.process", "true") == EJ_OK);
+    CHECK(ej_scheduler_new_dataflow(registry, config, fetch, process, NULL, NULL, &scheduler) == EJ_OK);
+    CHECK(ej_scheduler_start(scheduler) == EJ_OK);
+    CHECK(ej_scheduler_trigger(scheduler) == EJ_OK);
+    for (int i = 0; i < 100 && processed < 6; i++) usleep(50 * 1000);
+    CHECK(processed == 6);
+    ej_scheduler_free(scheduler);
+    ej_job_config_free(config);
+    ej_registry_free(registry);
+}
+
+TEST(operator_disables_and_triggers) {
+    ej_registry *registry = NULL;
+    ej_job_config *config = NULL;
+    ej_scheduler *scheduler = NULL;
+    ej_operator *op = NULL;
+    struct counts counts = {PTHREAD_MUTEX_INITIALIZER, {0}};
+    CHECK(ej_registry_embedded_new("c-ops", &registry) == EJ_OK);
+    CHECK(ej_job_config_new("c-manual", "", 3, &config) == EJ_OK);
+    CHECK(ej_scheduler_new_simple(registry, config, execute, &counts, NULL, &scheduler) == EJ_OK);
+    CHECK(ej_scheduler_start(scheduler) == EJ_OK);
+    CHECK(ej_operator_new(registry, &op) == EJ_OK);
+    CHECK(ej_operator_set_item_disabled(op, "c-manual", 2, true) == EJ_OK);
+    CHECK(ej_operator_apply(op, EJ_TRIGGER, "c-manual", NULL) == EJ_OK);
+    for (int i = 0; i < 100 && counts.runs[0] < 1; i++) usleep(50 * 1000);
+    usleep(300 * 1000);
+    CHECK(counts.runs[0] == 1 && counts.runs[2] == 0);
+    CHECK(ej_operator_apply(op, EJ_TRIGGER, "no-such-job", NULL) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "no-such-job") != NULL);
+    CHECK(ej_operator_set_item_disabled(op, "c-manual", 9, true) == EJ_INVALID_ARGUMENT);
+    ej_operator_free(op);
+    ej_scheduler_free(scheduler);
+    ej_job_config_free(config);
+    ej_registry_free(registry);
+}
+
+int main(void) {
+    RUN(null_and_invalid_arguments_are_errors);
+    RUN(config_setters_and_yaml);
+    RUN(a_failing_callback_is_reported_and_later_fires_still_run);
+    RUN(dataflow_streams_until_fetch_is_empty);
+    RUN(operator_disables_and_triggers);
+    printf("%d passed, 0 failed\n", passed);
+    return 0;
+}

@@ -1,0 +1,148 @@
+//! Builds the C test programs against the real library and runs them: the
+//! API test (shared and static library, and under valgrind), and C worker
+//! processes sharing a job on a real ZooKeeper.
+
+use cluster_tests::ledger;
+use cluster_tests::workers::{fires_between, now_millis, Worker};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where cargo put `libelasticjob.so` / `.a`: the profile dir above `deps/`.
+fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target profile dir").to_path_buf();
+    assert!(
+        dir.join("libelasticjob.so").exists() && dir.join("libelasticjob.a").exists(),
+        "libelasticjob.so/.a missing in {}: run `cargo build -p elasticjob-c` first",
+        dir.display()
+    );
+    dir
+}
+
+fn out_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// Compiles `tests/c/{name}.c`, linked to the shared library or the static one.
+fn compile(name: &str, static_link: bool) -> PathBuf {
+    let lib = library_dir();
+    let output = out_dir().join(if static_link { format!("{name}-static") } else { name.to_string() });
+    let mut cc = Command::new("cc");
+    cc.args(["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-g"])
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(crate_dir().join(format!("tests/c/{name}.c")))
+        .arg("-o")
+        .arg(&output);
+    if static_link {
+        cc.arg(lib.join("libelasticjob.a")).args(["-lpthread", "-ldl", "-lm"]);
+    } else {
+        cc.arg("-L").arg(&lib).arg("-lelasticjob").arg(format!("-Wl,-rpath,{}", lib.display())).arg("-lpthread");
+    }
+    let status = cc.status().expect("cc runs");
+    assert!(status.success(), "compiling {name}.c failed");
+    output
+}
+
+fn run(program: &Path) -> String {
+    let output = Command::new(program).output().expect("C program runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{} failed:\n{stdout}\n{}",
+        program.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_api_test_passes_with_the_shared_library() {
+    let stdout = run(&compile("api_test", false));
+    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_program_linked_against_the_static_library_runs() {
+    let stdout = run(&compile("api_test", true));
+    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn valgrind_finds_no_leak_or_invalid_access_in_the_binding() {
+    let program = compile("api_test", false);
+    let output = Command::new("valgrind")
+        .args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "--quiet"])
+        .arg(&program)
+        .output()
+        .expect("valgrind is installed (scripts/install-deps)");
+    assert!(
+        output.status.success(),
+        "valgrind reported errors:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn c_worker(program: &Path, zk: &str, job: &str, ledger: &Path, sleep_ms: u32, cron: &str) -> Worker {
+    let mut command = Command::new(program);
+    command.args([zk, "c-cluster", job, "4", cron, ledger.to_str().unwrap(), &sleep_ms.to_string(), "2000"]);
+    Worker::spawn("c", command)
+}
+
+#[test]
+fn two_c_workers_share_a_job_exactly_once_and_fail_over() {
+    let program = compile("worker", false);
+    let zk = zk_harness::ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_path = dir.path().join("ledger.jsonl");
+    let mut workers: Vec<Worker> =
+        (0..2).map(|_| c_worker(&program, &zk.connect_string(), "share", &ledger_path, 50, "* * * * * ?")).collect();
+    let ready = now_millis();
+    std::thread::sleep(Duration::from_secs(7));
+    for w in &mut workers {
+        w.terminate(Duration::from_secs(10));
+    }
+    let fires = fires_between(ready + 1000, now_millis() - 1500, 1000);
+    let report = ledger::check(&ledger::read(&ledger_path), "share", 4, &fires, &[]);
+    assert!(report.is_clean() && fires.len() >= 4, "{report:?}");
+
+    // Failover: kill one worker mid-fire; the other re-runs its items.
+    let slow = dir.path().join("failover.jsonl");
+    let mut survivor = c_worker(&program, &zk.connect_string(), "failover", &slow, 2500, "0/4 * * * * ?");
+    let mut victim = c_worker(&program, &zk.connect_string(), "failover", &slow, 2500, "0/4 * * * * ?");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let fire = loop {
+        if let Some(e) = ledger::read(&slow).into_iter().find(|e| e.instance == victim.instance_id) {
+            break e.fire;
+        }
+        assert!(std::time::Instant::now() < deadline, "victim never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    victim.kill9();
+    let victim_items: Vec<u32> =
+        ledger::read(&slow).iter().filter(|e| e.instance == victim.instance_id && e.fire == fire).map(|e| e.item).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let entries = ledger::read(&slow);
+        let done = victim_items.iter().all(|item| {
+            entries.iter().any(|e| e.item == *item && e.fire == fire && e.phase == "end" && e.instance == survivor.instance_id)
+        });
+        if done {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "items {victim_items:?} of fire {fire} not failed over");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    survivor.terminate(Duration::from_secs(10));
+    let report = ledger::check(&ledger::read(&slow), "failover", 4, &[fire], &[&victim.instance_id]);
+    assert!(report.is_clean(), "{report:?}");
+}
