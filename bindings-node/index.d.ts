@@ -1,0 +1,161 @@
+/**
+ * elasticjob for Node.js: distributed cron jobs split into shards over every
+ * live instance, coordinated through ZooKeeper.
+ */
+import { EventEmitter } from 'node:events'
+
+/** A job's configuration, with Apache ElasticJob's keys and defaults. */
+export interface JobConfig {
+  /** The job's name, unique in its namespace (no `/`). */
+  jobName: string
+  /** Quartz cron expression (`0/5 * * * * ?`); empty: runs only when triggered. */
+  cron?: string
+  /** Time zone of the cron: IANA name or `GMT+08:00` (UTC when unset). */
+  timeZone?: string
+  /** How many items the job is split into (at least 1). */
+  shardingTotalCount: number
+  /** Per-item parameters, e.g. `0=Beijing,1=Shanghai`. */
+  shardingItemParameters?: string
+  /** A parameter handed to every item. */
+  jobParameter?: string
+  /** Mark running items in the registry (default true). */
+  monitorExecution?: boolean
+  /** Re-run items of crashed instances on survivors (default false). */
+  failover?: boolean
+  /** Run once more after a fire that came while items still ran (default true). */
+  misfire?: boolean
+  /** Refuse to fire when clocks differ by more seconds; -1 (default) is off. */
+  maxTimeDiffSeconds?: number
+  /** Minutes between self-diagnosis passes (default 10). */
+  reconcileIntervalMinutes?: number
+  /** `AVG_ALLOCATION` (default), `ODEVITY` or `ROUND_ROBIN`. */
+  jobShardingStrategyType?: string
+  /** `LOG` (default), `THROW` or `IGNORE`. */
+  jobErrorHandlerType?: string
+  /** Java thread-pool type, kept for compatibility. */
+  jobExecutorServiceHandlerType?: string
+  /** Java listener names, kept for compatibility. */
+  jobListenerTypes?: string[]
+  /** Free text shown to operators. */
+  description?: string
+  /** `streaming.process`, `script.command.line`, `executionTimeoutMillis`, ... */
+  props?: Record<string, string>
+  /** Start with this server disabled. */
+  disabled?: boolean
+  /** Replace the registry's configuration with this one at start. */
+  overwrite?: boolean
+  /** Free-form instance label. */
+  label?: string
+  /** Keep the assignment when instances come and go. */
+  staticSharding?: boolean
+}
+
+/** What a handler receives for one item. */
+export interface ShardingContext {
+  jobName: string
+  taskId: string
+  shardingTotalCount: number
+  jobParameter: string
+  /** The item to run. */
+  shardingItem: number
+  /** The item's parameter ('' if none). */
+  shardingParameter: string
+  /** The fire this run belongs to, epoch milliseconds. */
+  fireTime: number
+  /** Whether this run takes over a crashed instance's item. */
+  failover: boolean
+}
+
+/** A ZooKeeper ensemble. */
+export declare class ZookeeperRegistry {
+  constructor(options: {
+    /** Connect string, e.g. `127.0.0.1:2181`. */
+    servers: string
+    /** Root node of the cluster's jobs. */
+    namespace: string
+    /** Default 60000. */
+    sessionTimeoutMs?: number
+    /** Default 15000. */
+    connectionTimeoutMs?: number
+    /** `user:password` digest credentials. */
+    digest?: string
+  })
+}
+
+/** The in-process registry: no server, one process. */
+export declare class EmbeddedRegistry {
+  constructor(options?: { namespace?: string })
+}
+
+export type Registry = ZookeeperRegistry | EmbeddedRegistry
+
+/** One finished item run. */
+export interface ExecutionEvent {
+  type: 'execution'
+  item: number
+  fireTime: number
+  instanceId: string
+  failover: boolean
+  startedAt: number
+  finishedAt: number
+  success: boolean
+  /** Message and stack of a failure. */
+  error: string | null
+}
+
+export interface JobSchedulerOptions<T = unknown> {
+  registry: Registry
+  config: JobConfig
+  /** Simple job: runs once per item and fire; a rejection fails that run only. */
+  handler?: (ctx: ShardingContext) => unknown | Promise<unknown>
+  /** Dataflow job: fetches a batch for the item (empty: no more data). */
+  fetch?: (ctx: ShardingContext) => T[] | Promise<T[]>
+  /** Dataflow job: processes one fetched batch. */
+  process?: (ctx: ShardingContext, items: T[]) => unknown | Promise<unknown>
+  /** Script job: runs the prop `script.command.line` per item. */
+  script?: boolean
+  /** Instance id; only to run several instances in one process. */
+  instanceId?: string
+  /** How many items may run at once here. */
+  maxParallel?: number
+}
+
+/** Runs one job in this process. */
+export declare class JobScheduler<T = unknown> extends EventEmitter {
+  constructor(options: JobSchedulerOptions<T>)
+  /** Registers this instance and starts firing. */
+  start(): Promise<this>
+  /** Runs this instance's items once, now. */
+  trigger(): Promise<void>
+  /** Finishes running items and leaves the cluster; the process can then exit. */
+  shutdown(): Promise<void>
+  /** This instance's id. */
+  readonly instanceId: string
+  on(event: 'execution', listener: (event: ExecutionEvent) => void): this
+  on(event: 'sharding', listener: (event: { type: 'sharding'; assignment: Record<string, number[]> }) => void): this
+  on(event: 'misfire', listener: (event: { type: 'misfire'; items: number[]; fireTime: number }) => void): this
+  on(event: 'error', listener: (event: { type: 'error'; error: string }) => void): this
+  on(event: 'stopped', listener: (event: { type: 'stopped' }) => void): this
+}
+
+/** The lifecycle API for jobs running anywhere in the namespace. */
+export declare class Operator {
+  constructor(registry: Registry)
+  trigger(jobName: string): Promise<void>
+  disable(jobName: string, serverIp?: string): Promise<void>
+  enable(jobName: string, serverIp?: string): Promise<void>
+  shutdown(jobName: string, serverIp?: string): Promise<void>
+  remove(jobName: string, serverIp?: string): Promise<void>
+  disableItem(jobName: string, item: number): Promise<void>
+  enableItem(jobName: string, item: number): Promise<void>
+  jobs(): Promise<Array<{ jobName: string; cron: string; shardingTotalCount: number; description: string; status: string; instanceCount: number }>>
+  instances(jobName: string): Promise<Array<{ instanceId: string; serverIp: string; leader: boolean; enabled: boolean }>>
+  items(jobName: string): Promise<Array<{ item: number; instanceId: string | null; state: string; failoverInstance: string | null }>>
+}
+
+/** Validates a configuration and fills in ElasticJob's defaults (throws naming the bad field). */
+export declare function jobConfig(config: JobConfig): Required<Omit<JobConfig, 'timeZone' | 'label' | 'jobShardingStrategyType' | 'jobErrorHandlerType' | 'jobExecutorServiceHandlerType'>> & JobConfig
+/** Parses the YAML of a registry `config` node. */
+export declare function fromYaml(yaml: string): JobConfig
+/** The YAML the registry stores for a configuration. */
+export declare function toYaml(config: JobConfig): string

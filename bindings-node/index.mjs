@@ -1,0 +1,8 @@
+// ES module entry: the same API as the CommonJS one.
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const elasticjob = require('./index.js')
+
+export const { ZookeeperRegistry, EmbeddedRegistry, JobScheduler, Operator, jobConfig, fromYaml, toYaml } = elasticjob
+export default elasticjob

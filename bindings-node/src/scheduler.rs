@@ -1,0 +1,305 @@
+//! `NativeScheduler`: one job in this process with JavaScript handlers.
+//! Handlers run on the JS thread through a thread-safe function and may
+//! return Promises; the runtime never waits on the JS thread otherwise.
+
+use crate::config;
+use crate::registry::NativeRegistry;
+use crate::to_js;
+use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobOperator, JobScheduler, Outcome, ShardingContext};
+use napi::bindgen_prelude::Promise;
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use serde::Deserialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// What a handler receives for one item.
+#[napi(object)]
+#[derive(Clone)]
+pub struct JsShardingContext {
+    /// The job's name.
+    pub job_name: String,
+    /// This execution's id.
+    pub task_id: String,
+    /// How many items the job has.
+    pub sharding_total_count: u32,
+    /// The job-wide parameter.
+    pub job_parameter: String,
+    /// The item to run.
+    pub sharding_item: u32,
+    /// The item's parameter ("" if none).
+    pub sharding_parameter: String,
+    /// The fire this run belongs to, epoch milliseconds.
+    pub fire_time: i64,
+    /// Whether this run takes over a crashed instance's item.
+    pub failover: bool,
+}
+
+impl From<&ShardingContext> for JsShardingContext {
+    fn from(c: &ShardingContext) -> Self {
+        JsShardingContext {
+            job_name: c.job_name.clone(),
+            task_id: c.task_id.clone(),
+            sharding_total_count: c.sharding_total_count,
+            job_parameter: c.job_parameter.clone(),
+            sharding_item: c.sharding_item,
+            sharding_parameter: c.sharding_parameter.clone(),
+            fire_time: c.fire_time,
+            failover: c.failover,
+        }
+    }
+}
+
+/// One call into JavaScript: which handler, for which item (and batch).
+#[napi(object)]
+pub struct JsCall {
+    /// `execute`, `fetch` or `process`.
+    pub kind: String,
+    /// The item's context.
+    pub ctx: JsShardingContext,
+    /// For `process`: the batch id `fetch` returned.
+    pub batch: Option<u32>,
+}
+
+/// What the JS side answers (JSON): an error with its stack, or a batch id.
+#[derive(Deserialize, Default)]
+struct JsAnswer {
+    error: Option<String>,
+    batch: Option<u32>,
+}
+
+type Invoke = ThreadsafeFunction<JsCall, Promise<String>, JsCall, Status, false>;
+type InvokeSlot = Arc<Mutex<Option<Arc<Invoke>>>>;
+
+async fn invoke(slot: &InvokeSlot, kind: &str, ctx: &ShardingContext, batch: Option<u32>) -> HandlerResult<Option<u32>> {
+    let function = slot.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or("the scheduler was shut down")?;
+    let call = JsCall { kind: kind.to_string(), ctx: ctx.into(), batch };
+    let promise = function.call_async(call).await.map_err(|e| format!("calling the {kind} handler failed: {e}"))?;
+    let answer = promise.await.map_err(|e| format!("the {kind} handler failed: {e}"))?;
+    let answer: JsAnswer = serde_json::from_str(&answer).unwrap_or_default();
+    match answer.error {
+        Some(error) => Err(error.into()),
+        None => Ok(answer.batch),
+    }
+}
+
+/// A dataflow job whose batches stay on the JS side; Rust sees batch ids.
+struct JsDataflow {
+    slot: InvokeSlot,
+}
+
+#[async_trait::async_trait]
+impl DataflowJob for JsDataflow {
+    type Item = u32;
+
+    async fn fetch(&self, ctx: &ShardingContext) -> HandlerResult<Vec<u32>> {
+        Ok(invoke(&self.slot, "fetch", ctx, None).await?.into_iter().collect())
+    }
+
+    async fn process(&self, ctx: &ShardingContext, batches: Vec<u32>) -> HandlerResult {
+        for batch in batches {
+            invoke(&self.slot, "process", ctx, Some(batch)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One job of this process.
+#[napi]
+pub struct NativeScheduler {
+    inner: Arc<JobScheduler>,
+    slot: InvokeSlot,
+    events: Arc<tokio::sync::Mutex<broadcast::Receiver<JobEvent>>>,
+}
+
+#[napi]
+impl NativeScheduler {
+    /// `kind` is `simple`, `dataflow` or `script`; `invoke(call)` runs handlers.
+    #[napi(constructor)]
+    pub fn new(
+        registry: &NativeRegistry,
+        config_json: String,
+        kind: String,
+        #[napi(ts_arg_type = "(call: JsCall) => Promise<string>")] invoke_js: Invoke,
+        instance_id: Option<String>,
+        max_parallel: Option<u32>,
+    ) -> Result<Self> {
+        let config = config::parse(&config_json)?;
+        let slot: InvokeSlot = Arc::new(Mutex::new(Some(Arc::new(invoke_js))));
+        let job = match kind.as_str() {
+            "simple" => {
+                let slot = slot.clone();
+                Job::from_fn(move |ctx| {
+                    let slot = slot.clone();
+                    async move { invoke(&slot, "execute", &ctx, None).await.map(|_| ()) }
+                })
+            }
+            "dataflow" => Job::dataflow(JsDataflow { slot: slot.clone() }),
+            "script" => Job::script(),
+            other => return Err(Error::new(Status::InvalidArg, format!("invalid job kind `{other}`"))),
+        };
+        let mut builder = JobScheduler::builder(registry.center.clone(), config, job);
+        if let Some(id) = instance_id {
+            builder = builder.instance_id(id);
+        }
+        if let Some(n) = max_parallel {
+            builder = builder.max_parallel(n as usize);
+        }
+        let inner = builder.build().map_err(to_js)?;
+        let events = Arc::new(tokio::sync::Mutex::new(inner.events()));
+        Ok(NativeScheduler { inner: Arc::new(inner), slot, events })
+    }
+
+    /// Registers this instance and starts firing.
+    #[napi]
+    pub async fn start(&self) -> Result<()> {
+        self.inner.start().await.map_err(to_js)
+    }
+
+    /// Runs this instance's items once, now.
+    #[napi]
+    pub async fn trigger(&self) -> Result<()> {
+        self.inner.trigger().await.map_err(to_js)
+    }
+
+    /// Finishes running items, leaves the cluster and releases the JS handler
+    /// so the process can exit.
+    #[napi]
+    pub async fn shutdown(&self) -> Result<()> {
+        self.inner.shutdown().await;
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Ok(())
+    }
+
+    /// The next event as JSON, or null after `timeoutMs`.
+    #[napi]
+    pub async fn next_event(&self, timeout_ms: u32) -> Result<Option<String>> {
+        let mut events = self.events.lock().await;
+        loop {
+            match tokio::time::timeout(Duration::from_millis(timeout_ms as u64), events.recv()).await {
+                Ok(Ok(event)) => return Ok(Some(event_json(event).to_string())),
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return Ok(None),
+            }
+        }
+    }
+
+    /// This instance's id.
+    #[napi(getter)]
+    pub fn instance_id(&self) -> String {
+        self.inner.instance_id().to_string()
+    }
+
+    /// Whether the scheduler stopped.
+    #[napi(getter)]
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.is_shut_down()
+    }
+}
+
+fn event_json(event: JobEvent) -> serde_json::Value {
+    match event {
+        JobEvent::Executed(e) => {
+            let (success, error) = match e.outcome {
+                Outcome::Succeeded => (true, None),
+                Outcome::Failed(message) => (false, Some(message)),
+                Outcome::TimedOut => (false, Some("timed out".to_string())),
+            };
+            serde_json::json!({
+                "type": "execution", "item": e.item, "fireTime": e.fire_time, "instanceId": e.instance_id,
+                "failover": e.failover, "startedAt": e.started_at, "finishedAt": e.finished_at,
+                "success": success, "error": error,
+            })
+        }
+        JobEvent::Sharded(assignment) => serde_json::json!({ "type": "sharding", "assignment": assignment }),
+        JobEvent::Misfired { items, fire_time } => serde_json::json!({ "type": "misfire", "items": items, "fireTime": fire_time }),
+        JobEvent::Error(message) => serde_json::json!({ "type": "error", "error": message }),
+        JobEvent::Stopped => serde_json::json!({ "type": "stopped" }),
+    }
+}
+
+/// The lifecycle API for jobs running anywhere in the namespace.
+#[napi]
+pub struct NativeOperator {
+    inner: JobOperator,
+}
+
+#[napi]
+impl NativeOperator {
+    /// An operator on the registry's namespace.
+    #[napi(constructor)]
+    pub fn new(registry: &NativeRegistry) -> Self {
+        NativeOperator { inner: JobOperator::new(registry.center.clone()) }
+    }
+
+    /// `trigger`, `disable`, `enable`, `shutdown` or `remove` (server: one IP or all).
+    #[napi]
+    pub async fn apply(&self, operation: String, job_name: String, server_ip: Option<String>) -> Result<()> {
+        let ip = server_ip.as_deref();
+        let op = &self.inner;
+        match operation.as_str() {
+            "trigger" => op.trigger(&job_name).await,
+            "disable" => op.disable(&job_name, ip).await,
+            "enable" => op.enable(&job_name, ip).await,
+            "shutdown" => op.shutdown(&job_name, ip).await,
+            "remove" => op.remove(&job_name, ip).await,
+            other => return Err(Error::new(Status::InvalidArg, format!("invalid operation `{other}`"))),
+        }
+        .map_err(to_js)
+    }
+
+    /// Disables or enables one item.
+    #[napi]
+    pub async fn set_item_disabled(&self, job_name: String, item: u32, disabled: bool) -> Result<()> {
+        if disabled {
+            self.inner.disable_item(&job_name, item).await
+        } else {
+            self.inner.enable_item(&job_name, item).await
+        }
+        .map_err(to_js)
+    }
+
+    /// Every job of the namespace, as JSON.
+    #[napi]
+    pub async fn jobs(&self) -> Result<String> {
+        let jobs = self.inner.jobs().await.map_err(to_js)?;
+        let list: Vec<_> = jobs
+            .into_iter()
+            .map(|j| serde_json::json!({
+                "jobName": j.config.job_name, "cron": j.config.cron,
+                "shardingTotalCount": j.config.sharding_total_count, "description": j.config.description,
+                "status": format!("{:?}", j.status).to_uppercase(), "instanceCount": j.instance_count,
+            }))
+            .collect();
+        Ok(serde_json::Value::from(list).to_string())
+    }
+
+    /// The items of a job with owner and state, as JSON.
+    #[napi]
+    pub async fn items(&self, job_name: String) -> Result<String> {
+        let items = self.inner.items(&job_name).await.map_err(to_js)?;
+        let list: Vec<_> = items
+            .into_iter()
+            .map(|i| serde_json::json!({
+                "item": i.item, "instanceId": i.instance_id, "state": format!("{:?}", i.state).to_uppercase(),
+                "failoverInstance": i.failover_instance,
+            }))
+            .collect();
+        Ok(serde_json::Value::from(list).to_string())
+    }
+
+    /// The live instances of a job, as JSON.
+    #[napi]
+    pub async fn instances(&self, job_name: String) -> Result<String> {
+        let instances = self.inner.instances(&job_name).await.map_err(to_js)?;
+        let list: Vec<_> = instances
+            .into_iter()
+            .map(|i| serde_json::json!({
+                "instanceId": i.instance_id, "serverIp": i.server_ip, "leader": i.leader, "enabled": i.enabled,
+            }))
+            .collect();
+        Ok(serde_json::Value::from(list).to_string())
+    }
+}

@@ -1,0 +1,35 @@
+// Compiled with `tsc --noEmit` by the tests: the public types as a user sees them.
+import { EmbeddedRegistry, JobScheduler, Operator, ShardingContext, ZookeeperRegistry, jobConfig } from '..'
+
+const registry = new ZookeeperRegistry({ servers: '127.0.0.1:2181', namespace: 'demo', sessionTimeoutMs: 5000 })
+const config = jobConfig({ jobName: 'orders', cron: '0/5 * * * * ?', shardingTotalCount: 4, failover: true })
+
+const scheduler = new JobScheduler({
+  registry,
+  config,
+  handler: async (ctx: ShardingContext): Promise<void> => {
+    const item: number = ctx.shardingItem
+    const parameter: string = ctx.shardingParameter
+    console.log(item, parameter)
+  },
+})
+scheduler.on('execution', (event) => {
+  if (!event.success) console.error(event.item, event.error)
+})
+
+const feed = new JobScheduler<{ id: number }>({
+  registry: new EmbeddedRegistry(),
+  config: { jobName: 'feed', shardingTotalCount: 1 },
+  fetch: async () => [{ id: 1 }],
+  process: async (_ctx, items) => { items.forEach((i) => i.id.toFixed()) },
+})
+
+async function run(): Promise<void> {
+  await scheduler.start()
+  await feed.start()
+  const jobs = await new Operator(registry).jobs()
+  console.log(jobs.map((j) => j.status))
+  await scheduler.shutdown()
+  await feed.shutdown()
+}
+void run()
