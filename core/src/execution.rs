@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Op, Registry};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Content of a `running` node: who runs the item, for which fire. (Java
 /// ElasticJob writes an empty string and ignores the content.)
@@ -59,6 +59,31 @@ pub struct StartOutcome {
     pub taken: Vec<u32>,
     /// Items whose ownership changed since it was read: re-read and retry.
     pub moved: Vec<u32>,
+    /// For started items: the fire each was last started for before this
+    /// one, and by which instance (absent for an item's first fire).
+    pub previous: BTreeMap<u32, LastFire>,
+}
+
+/// Content of a `fired` node: the last fire an item was started for, and by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastFire {
+    /// Fire time, epoch milliseconds.
+    pub fire_time: i64,
+    /// The instance that started it.
+    pub instance: String,
+}
+
+impl LastFire {
+    fn parse(data: &[u8]) -> Option<Self> {
+        let text = String::from_utf8_lossy(data);
+        let mut parts = text.trim().splitn(2, ' ');
+        let fire_time = parts.next()?.parse().ok()?;
+        Some(LastFire { fire_time, instance: parts.next().unwrap_or_default().to_string() })
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        format!("{} {}", self.fire_time, self.instance).into_bytes()
+    }
 }
 
 /// Starts `items` for the fire at `fire_time`. `locally_running` lists the
@@ -74,11 +99,18 @@ pub async fn start_items(
     locally_running: &BTreeSet<u32>,
 ) -> Result<StartOutcome> {
     let mark = RunningMark { instance: instance_id.to_string(), fire_time }.to_bytes();
+    let fire = LastFire { fire_time, instance: instance_id.to_string() };
     let mut outcome = StartOutcome::default();
     let mut batch = Vec::new();
+    let mut previous = BTreeMap::new();
     for owned in items {
-        match item_ops(registry, paths, owned, fire_time, &mark, running_mode).await? {
-            Some(ops) => batch.push((*owned, ops)),
+        match item_ops(registry, paths, owned, &fire, &mark, running_mode).await? {
+            Some((ops, last)) => {
+                if let Some(last) = last {
+                    previous.insert(owned.item, last);
+                }
+                batch.push((*owned, ops));
+            }
             None => outcome.taken.push(owned.item),
         }
     }
@@ -89,6 +121,7 @@ pub async fn start_items(
     match registry.multi(all).await {
         Ok(_) => {
             outcome.started.extend(batch.iter().map(|(owned, _)| owned.item));
+            outcome.previous = previous;
             return Ok(outcome);
         }
         Err(e) if !is_conflict(&e) => return Err(e),
@@ -113,9 +146,13 @@ pub async fn start_items(
                         // Our own stale mark: clear it and try once more.
                         cleared_stale_mark = true;
                         let _ = registry.delete(&path, current.map(|(_, stat)| stat.version)).await;
-                        match item_ops(registry, paths, &owned, fire_time, &mark, running_mode).await? {
-                            Some(retry) => {
+                        match item_ops(registry, paths, &owned, &fire, &mark, running_mode).await? {
+                            Some((retry, last)) => {
                                 ops = retry;
+                                match last {
+                                    Some(last) => previous.insert(item, last),
+                                    None => previous.remove(&item),
+                                };
                                 continue;
                             }
                             None => outcome.taken.push(item),
@@ -134,34 +171,38 @@ pub async fn start_items(
         }
     }
     outcome.started.sort_unstable();
+    previous.retain(|item, _| outcome.started.contains(item));
+    outcome.previous = previous;
     Ok(outcome)
 }
 
-/// The ops that start one item, or `None` if it already started for this fire (or a later one).
+/// The ops that start one item with the previous `fired` content, or
+/// `None` if it already started for this fire (or a later one).
 async fn item_ops(
     registry: &dyn Registry,
     paths: &JobPaths,
     owned: &OwnedItem,
-    fire_time: i64,
+    fire: &LastFire,
     mark: &[u8],
     running_mode: CreateMode,
-) -> Result<Option<Vec<Op>>> {
+) -> Result<Option<(Vec<Op>, Option<LastFire>)>> {
     let item = owned.item;
-    let fired_op = match registry.get(&paths.item_fired(item)).await? {
+    let (fired_op, previous) = match registry.get(&paths.item_fired(item)).await? {
         Some((data, stat)) => {
-            let last: i64 = String::from_utf8_lossy(&data).trim().parse().unwrap_or(i64::MIN);
-            if last >= fire_time {
+            let previous = LastFire::parse(&data);
+            if previous.as_ref().map_or(i64::MIN, |p| p.fire_time) >= fire.fire_time {
                 return Ok(None);
             }
-            Op::Set { path: paths.item_fired(item), data: fire_time.to_string().into_bytes(), version: stat.version }
+            (Op::Set { path: paths.item_fired(item), data: fire.to_bytes(), version: stat.version }, previous)
         }
-        None => Op::Create { path: paths.item_fired(item), data: fire_time.to_string().into_bytes(), mode: CreateMode::Persistent },
+        None => (Op::Create { path: paths.item_fired(item), data: fire.to_bytes(), mode: CreateMode::Persistent }, None),
     };
-    Ok(Some(vec![
+    let ops = vec![
         Op::Check { path: paths.item_instance(item), version: owned.owner_version },
         fired_op,
         Op::Create { path: paths.item_running(item), data: mark.to_vec(), mode: running_mode },
-    ]))
+    ];
+    Ok(Some((ops, previous)))
 }
 
 /// Conflicts are other instances' doing; anything else is a registry failure.
@@ -242,6 +283,7 @@ mod tests {
         assert_eq!((again.started.len(), again.taken), (0, vec![0, 1]), "same fire never starts twice");
         let next = start_items(&r, &paths, "a", &items, 2000, CreateMode::Ephemeral, &none).await.unwrap();
         assert_eq!(next.started, vec![0, 1]);
+        assert_eq!(next.previous[&1], LastFire { fire_time: 1000, instance: "a".into() });
     }
 
     #[tokio::test]

@@ -81,6 +81,7 @@ impl JobSchedulerBuilder {
                 reshard_lock: tokio::sync::Mutex::new(()),
                 stop,
                 shutdown_timeout: self.shutdown_timeout,
+                session_lost: tokio::sync::Notify::new(),
             }),
             task: tokio::sync::Mutex::new(None),
         })
@@ -133,6 +134,9 @@ struct Inner {
     reshard_lock: tokio::sync::Mutex<()>,
     stop: watch::Sender<bool>,
     shutdown_timeout: Duration,
+    /// Raised when a registry call finds the session expired, in case the
+    /// client has not announced it (yet).
+    session_lost: tokio::sync::Notify,
 }
 
 /// Why a fire happens.
@@ -236,6 +240,14 @@ impl Inner {
         self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Reports a failure; an expired session also makes the scheduler register anew.
+    fn fail(&self, context: &str, error: Error) {
+        if error == Error::SessionExpired {
+            self.session_lost.notify_one();
+        }
+        self.emit(JobEvent::Error(format!("{context}: {error}")));
+    }
+
     fn emit(&self, event: JobEvent) {
         if let JobEvent::Error(message) = &event {
             tracing::error!(job = %self.paths.root(), instance = %self.instance, "{message}");
@@ -319,6 +331,7 @@ impl Inner {
                 }
                 SessionEnd::Lost => {
                     tracing::warn!(job = %self.paths.root(), instance = %self.instance, "registry session lost, registering again");
+                    self.center.discard(session.session_id()).await;
                 }
             }
         }
@@ -384,12 +397,17 @@ impl Inner {
                     Ok(SessionEvent::Connected) => self.clone().catch_up(session.clone()),
                     Ok(SessionEvent::Suspended) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 },
+                _ = self.session_lost.notified() => {
+                    if !session.is_alive() || session.exists(self.paths.root()).await == Err(Error::SessionExpired) {
+                        return SessionEnd::Lost;
+                    }
+                }
                 _ = reconcile_tick.tick() => {
                     let inner = self.clone();
                     let session = session.clone();
                     tokio::spawn(async move {
                         if let Err(e) = reconcile::run(&*session, &inner.paths, &inner.config(), inner.instance.as_str()).await {
-                            inner.emit(JobEvent::Error(format!("reconcile failed: {e}")));
+                            inner.fail("reconcile failed", e);
                         }
                     });
                 }
@@ -434,7 +452,7 @@ impl Inner {
             }
             .await;
             if let Err(e) = result {
-                self.emit(JobEvent::Error(format!("catching up with the registry failed: {e}")));
+                self.fail("catching up with the registry failed", e);
             }
         });
     }
@@ -482,7 +500,7 @@ impl Inner {
         }
         .await;
         result.unwrap_or_else(|e| {
-            self.emit(JobEvent::Error(format!("handling {:?} of {} failed: {e}", event.kind, event.path)));
+            self.fail(&format!("handling {:?} of {} failed", event.kind, event.path), e);
             false
         })
     }
@@ -521,7 +539,7 @@ impl Inner {
     fn reshard_in_background(self: Arc<Self>, session: Arc<dyn Registry>) {
         tokio::spawn(async move {
             if let Err(e) = self.reshard_when_idle(&*session).await {
-                self.emit(JobEvent::Error(format!("resharding failed: {e}")));
+                self.fail("resharding failed", e);
             }
         });
     }
@@ -599,7 +617,7 @@ impl Inner {
             match taken {
                 Ok(Some(fire_time)) => self.launch_fire(session, fire_time, FireKind::Triggered),
                 Ok(None) => {}
-                Err(e) => self.emit(JobEvent::Error(format!("taking the trigger request failed: {e}"))),
+                Err(e) => self.fail("taking the trigger request failed", e),
             }
         });
     }
@@ -620,7 +638,7 @@ impl Inner {
                 if self.config().misfire && !items.is_empty() {
                     match execution::set_misfire(&*session, &self.paths, &items, fire_time).await {
                         Ok(()) => self.emit(JobEvent::Misfired { items, fire_time }),
-                        Err(e) => self.emit(JobEvent::Error(format!("marking misfire failed: {e}"))),
+                        Err(e) => self.fail("marking misfire failed", e),
                     }
                 }
                 return;
@@ -633,14 +651,14 @@ impl Inner {
                     Ok(items) if self.config().misfire => match execution::take_misfire(&*session, &self.paths, &items).await {
                         Ok(missed) => missed,
                         Err(e) => {
-                            self.emit(JobEvent::Error(format!("reading misfire marks failed: {e}")));
+                            self.fail("reading misfire marks failed", e);
                             None
                         }
                     },
                     Ok(_) => None,
                     Err(e) => {
                         if !*self.stop.borrow() {
-                            self.emit(JobEvent::Error(format!("fire at {fire_time} failed: {e}")));
+                            self.fail(&format!("fire at {fire_time} failed"), e);
                         }
                         None
                     }
@@ -695,13 +713,63 @@ impl Inner {
                 execution::set_misfire(&**session, &self.paths, &outcome.still_running, fire_time).await?;
                 self.emit(JobEvent::Misfired { items: outcome.still_running.clone(), fire_time });
             }
-            self.run_items(&outcome.started, fire_time, false).await;
+            let mut missed = self.fires_missed_by_lost_owners(&**session, &outcome.previous, fire_time).await?;
+            let runs: Vec<(u32, Vec<i64>)> = outcome
+                .started
+                .iter()
+                .map(|&item| {
+                    let mut fires = missed.remove(&item).unwrap_or_default();
+                    fires.push(fire_time);
+                    (item, fires)
+                })
+                .collect();
+            self.run_items(&runs, false).await;
             execution::complete_items(&**session, &self.paths, &outcome.started).await?;
             if outcome.moved.is_empty() {
                 break;
             }
         }
         Ok(owned_items)
+    }
+
+    /// Fires that items' previous owners never started because they were
+    /// lost (crashed, paused or cut off) before resharding moved the items:
+    /// with misfire on, the new owner runs them first. The `fired` CAS moved
+    /// over them atomically, so nobody else can run them. Only fires of the
+    /// last [`CATCH_UP_WINDOW_MS`], at most [`CATCH_UP_LIMIT`] per item.
+    async fn fires_missed_by_lost_owners(
+        &self,
+        session: &dyn Registry,
+        previous: &std::collections::BTreeMap<u32, execution::LastFire>,
+        fire_time: i64,
+    ) -> Result<std::collections::BTreeMap<u32, Vec<i64>>> {
+        let mut missed = std::collections::BTreeMap::new();
+        let me = self.instance.as_str();
+        let foreign: Vec<_> = previous.iter().filter(|(_, last)| last.instance != me).collect();
+        if foreign.is_empty() || !self.config().misfire {
+            return Ok(missed);
+        }
+        let live = sharding::children_or_empty(session, &self.paths.instances()).await?;
+        let oldest = fire_time - CATCH_UP_WINDOW_MS;
+        for (&item, last) in foreign {
+            if live.contains(&last.instance) {
+                continue;
+            }
+            let mut fires = Vec::new();
+            let mut next = self.next_fire_after(last.fire_time.max(oldest - 1));
+            while let Some(t) = next.filter(|&t| t < fire_time) {
+                fires.push(t);
+                next = self.next_fire_after(t);
+            }
+            if fires.len() > CATCH_UP_LIMIT {
+                fires.drain(..fires.len() - CATCH_UP_LIMIT);
+            }
+            if !fires.is_empty() {
+                tracing::info!(item, ?fires, lost = %last.instance, "running fires missed by a lost owner");
+                missed.insert(item, fires);
+            }
+        }
+        Ok(missed)
     }
 
     /// `maxTimeDiffSeconds`: refuses to fire when this clock and the registry's disagree too much.
@@ -722,71 +790,56 @@ impl Inner {
         Ok(())
     }
 
-    /// Runs items in parallel on the bounded pool and reports each outcome.
-    async fn run_items(&self, items: &[u32], fire_time: i64, failover: bool) {
-        if items.is_empty() {
+    /// Runs items in parallel on the bounded pool (each item's fires in
+    /// order) and reports each outcome.
+    async fn run_items(&self, runs: &[(u32, Vec<i64>)], failover: bool) {
+        if runs.is_empty() {
             return;
         }
-        self.local().items.extend(items.iter().copied());
-        let config = self.config();
-        let parameters = config.sharding_item_parameters_map().unwrap_or_default();
+        self.local().items.extend(runs.iter().map(|(item, _)| *item));
+        let config = Arc::new(self.config());
+        let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
         let settings = JobSettings {
             streaming: config.props.get("streaming.process").is_some_and(|v| v.trim() == "true"),
             script_command: config.props.get("script.command.line").cloned(),
         };
-        let timeout = config.execution_timeout();
-        let mut runs = JoinSet::new();
-        for &item in items {
-            let ctx = ShardingContext {
-                job_name: config.job_name.clone(),
-                task_id: format!(
-                    "{}@-@{item}@-@{}@-@{}",
-                    config.job_name,
-                    if failover { "FAILOVER" } else { "READY" },
-                    self.instance
-                ),
-                sharding_total_count: config.item_count(),
-                job_parameter: config.job_parameter.clone(),
-                sharding_item: item,
-                sharding_parameter: parameters.get(&item).cloned().unwrap_or_default(),
-                fire_time,
-                failover,
-            };
+        let mut tasks = JoinSet::new();
+        for (item, fires) in runs.iter().cloned() {
             let pool = self.pool.clone();
             let job = self.job.clone();
             let settings = settings.clone();
             let instance = self.instance.to_string();
-            runs.spawn(async move {
+            let config = config.clone();
+            let parameters = parameters.clone();
+            tasks.spawn(async move {
                 let _permit = pool.acquire_owned().await.expect("pool never closes");
-                let started_at = now_millis();
-                let handler = tokio::spawn(job.run(ctx.clone(), &settings));
-                let abort = handler.abort_handle();
-                let joined = match timeout {
-                    Some(limit) => tokio::time::timeout(limit, handler).await.map_err(|_| abort.abort()),
-                    None => Ok(handler.await),
-                };
-                let outcome = match joined {
-                    Err(()) => Outcome::TimedOut,
-                    Ok(Ok(Ok(()))) => Outcome::Succeeded,
-                    Ok(Ok(Err(e))) => Outcome::Failed(e.to_string()),
-                    Ok(Err(join)) => Outcome::Failed(panic_message(join)),
-                };
-                Execution {
-                    job_name: ctx.job_name,
-                    item: ctx.sharding_item,
-                    fire_time: ctx.fire_time,
-                    instance_id: instance,
-                    failover: ctx.failover,
-                    started_at,
-                    finished_at: now_millis(),
-                    outcome,
+                let mut done = Vec::with_capacity(fires.len());
+                for fire_time in fires {
+                    let ctx = ShardingContext {
+                        job_name: config.job_name.clone(),
+                        task_id: format!(
+                            "{}@-@{item}@-@{}@-@{instance}",
+                            config.job_name,
+                            if failover { "FAILOVER" } else { "READY" }
+                        ),
+                        sharding_total_count: config.item_count(),
+                        job_parameter: config.job_parameter.clone(),
+                        sharding_item: item,
+                        sharding_parameter: parameters.get(&item).cloned().unwrap_or_default(),
+                        fire_time,
+                        failover,
+                    };
+                    done.push(run_one(&job, ctx, &settings, config.execution_timeout(), &instance).await);
                 }
+                (item, done)
             });
         }
-        while let Some(done) = runs.join_next().await {
-            let Ok(execution) = done else { continue };
-            self.local().items.remove(&execution.item);
-            self.report(&config, execution);
+        while let Some(finished) = tasks.join_next().await {
+            let Ok((item, executions)) = finished else { continue };
+            self.local().items.remove(&item);
+            for execution in executions {
+                self.report(&config, execution);
+            }
         }
     }
 
@@ -809,7 +862,7 @@ impl Inner {
             let free = self.pool.available_permits().max(1);
             let claimed = match failover::claim(&*session, &self.paths, self.instance.as_str(), free).await {
                 Ok(c) => c,
-                Err(e) => return self.emit(JobEvent::Error(format!("claiming failover items failed: {e}"))),
+                Err(e) => return self.fail("claiming failover items failed", e),
             };
             if claimed.is_empty() {
                 return;
@@ -824,10 +877,11 @@ impl Inner {
             }
             for (fire_time, items) in by_fire {
                 tracing::info!(?items, fire_time, "running failover items");
-                self.run_items(&items, fire_time, true).await;
+                let runs: Vec<(u32, Vec<i64>)> = items.iter().map(|&item| (item, vec![fire_time])).collect();
+                self.run_items(&runs, true).await;
                 for item in items {
                     if let Err(e) = failover::complete(&*session, &self.paths, self.instance.as_str(), item).await {
-                        self.emit(JobEvent::Error(format!("completing failover of item {item} failed: {e}")));
+                        self.fail(&format!("completing failover of item {item} failed"), e);
                     }
                 }
             }
@@ -869,6 +923,45 @@ async fn sleep_or_never(duration: Option<Duration>) {
     match duration {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// How far back fires missed by a lost owner are caught up.
+const CATCH_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
+/// At most this many missed fires are caught up per item.
+const CATCH_UP_LIMIT: usize = 16;
+
+/// Runs one handler call in a task of its own, so a panic is caught, and
+/// within the execution timeout if one is set.
+async fn run_one(
+    job: &Job,
+    ctx: ShardingContext,
+    settings: &JobSettings,
+    timeout: Option<Duration>,
+    instance: &str,
+) -> Execution {
+    let started_at = now_millis();
+    let handler = tokio::spawn(job.run(ctx.clone(), settings));
+    let abort = handler.abort_handle();
+    let joined = match timeout {
+        Some(limit) => tokio::time::timeout(limit, handler).await.map_err(|_| abort.abort()),
+        None => Ok(handler.await),
+    };
+    let outcome = match joined {
+        Err(()) => Outcome::TimedOut,
+        Ok(Ok(Ok(()))) => Outcome::Succeeded,
+        Ok(Ok(Err(e))) => Outcome::Failed(e.to_string()),
+        Ok(Err(join)) => Outcome::Failed(panic_message(join)),
+    };
+    Execution {
+        job_name: ctx.job_name,
+        item: ctx.sharding_item,
+        fire_time: ctx.fire_time,
+        instance_id: instance.to_string(),
+        failover: ctx.failover,
+        started_at,
+        finished_at: now_millis(),
+        outcome,
     }
 }
 

@@ -68,6 +68,17 @@ impl RegistryCenter {
         Ok(session)
     }
 
+    /// Forgets a session that failed (expired under its client's feet), so
+    /// the next [`RegistryCenter::session`] connects anew. Other sessions are kept.
+    pub async fn discard(&self, session_id: i64) {
+        let mut current = self.inner.current.lock().await;
+        if current.as_ref().is_some_and(|s| s.session_id() == session_id) {
+            if let Some(old) = current.take() {
+                old.close().await;
+            }
+        }
+    }
+
     /// Closes the current session, if any: its ephemeral nodes go at once.
     pub async fn close(&self) {
         if let Some(session) = self.inner.current.lock().await.take() {

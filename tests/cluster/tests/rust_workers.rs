@@ -124,6 +124,8 @@ fn kill_dash_nine_mid_fire_fails_over_once_within_the_session_timeout() {
     for w in &mut survivors {
         w.terminate(Duration::from_secs(10));
     }
+    // Zero misses: the crashed fire failed over, and fires the victim's items
+    // missed before resharding were caught up by their new owners.
     let fires = fires_between(fire - 1, done - 4000, 5000);
     let report = ledger::check(&entries(&setup.ledger(), "failover"), "failover", 6, &fires, &[&victim_id]);
     assert!(report.is_clean(), "{report:?}");
@@ -136,6 +138,7 @@ fn a_paused_worker_starts_nothing_it_no_longer_owns() {
     let opts = [("sleep-ms", "100"), ("failover", "true")];
     let mut workers: Vec<Worker> =
         (0..3).map(|n| setup.worker(&format!("rust-{n}"), "pause", 6, "* * * * * ?", &opts)).collect();
+    let ready = now_millis();
     std::thread::sleep(Duration::from_millis(3000));
     // Pause right after a fire's items finished, past the session timeout.
     let second = (now_millis() / 1000 + 1) * 1000;
@@ -151,15 +154,11 @@ fn a_paused_worker_starts_nothing_it_no_longer_owns() {
         w.terminate(Duration::from_secs(10));
     }
     let all = entries(&setup.ledger(), "pause");
-    // Zero duplicates over the whole run, and no misses outside the window
-    // in which the paused worker still held its items.
-    let report = ledger::check(&all, "pause", 6, &[], &[]);
-    assert!(report.duplicates.is_empty(), "{report:?}");
-    let before = fires_between(paused_at - 2500, paused_at - 100, 1000);
-    let after = fires_between(paused_at + SESSION_TIMEOUT_MS + 1500, done - 1500, 1000);
-    let fires: Vec<i64> = before.into_iter().chain(after).collect();
+    // Zero duplicates and zero misses over the whole run: the fires the
+    // paused worker's items missed are caught up by their new owners.
+    let fires = fires_between(ready + 1000, done - 1500, 1000);
     let report = ledger::check(&all, "pause", 6, &fires, &[]);
-    assert!(report.is_clean(), "{report:?}");
+    assert!(report.is_clean(), "paused at {paused_at}: {report:?}");
     let paused_id = &workers[2].instance_id;
     assert!(
         all.iter().any(|e| &e.instance == paused_id && e.at > resumed_at + 2000),
