@@ -3,7 +3,7 @@
 //! processes sharing a job on a real ZooKeeper.
 
 use cluster_tests::ledger;
-use cluster_tests::workers::{fires_between, now_millis, Worker};
+use cluster_tests::workers::{compile_c, fires_between, now_millis, Worker};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -33,19 +33,22 @@ fn out_dir() -> &'static Path {
 /// Compiles `tests/c/{name}.c`, linked to the shared library or the static one.
 fn compile(name: &str, static_link: bool) -> PathBuf {
     let lib = library_dir();
-    let output = out_dir().join(if static_link { format!("{name}-static") } else { name.to_string() });
+    let source = crate_dir().join(format!("tests/c/{name}.c"));
+    if !static_link {
+        let output = out_dir().join(name);
+        compile_c(&source, &crate_dir().join("include"), &lib, &output);
+        return output;
+    }
+    let output = out_dir().join(format!("{name}-static"));
     let mut cc = Command::new("cc");
     cc.args(["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-g"])
         .arg("-I")
         .arg(crate_dir().join("include"))
-        .arg(crate_dir().join(format!("tests/c/{name}.c")))
+        .arg(&source)
         .arg("-o")
-        .arg(&output);
-    if static_link {
-        cc.arg(lib.join("libelasticjob.a")).args(["-lpthread", "-ldl", "-lm"]);
-    } else {
-        cc.arg("-L").arg(&lib).arg("-lelasticjob").arg(format!("-Wl,-rpath,{}", lib.display())).arg("-lpthread");
-    }
+        .arg(&output)
+        .arg(lib.join("libelasticjob.a"))
+        .args(["-lpthread", "-ldl", "-lm"]);
     let status = cc.status().expect("cc runs");
     assert!(status.success(), "compiling {name}.c failed");
     output

@@ -3,20 +3,22 @@
 // the execution ledger. Prints `ready <instance-id>`; SIGTERM shuts it down.
 const fs = require('node:fs')
 const { parseArgs } = require('node:util')
-const { JobScheduler, ZookeeperRegistry } = require('..')
+const { JobScheduler, ZookeeperRegistry, fromYaml } = require('..')
 
 const { values } = parseArgs({
   options: {
     zk: { type: 'string' }, namespace: { type: 'string' }, job: { type: 'string' },
     items: { type: 'string' }, cron: { type: 'string' }, ledger: { type: 'string' },
     'sleep-ms': { type: 'string', default: '100' }, 'session-timeout-ms': { type: 'string', default: '2000' },
-    'fail-item': { type: 'string' }, lang: { type: 'string', default: 'node' },
+    'fail-item': { type: 'string' }, lang: { type: 'string', default: 'node' }, 'config-yaml': { type: 'string' },
   },
 })
 
 async function main() {
   const registry = new ZookeeperRegistry({ servers: values.zk, namespace: values.namespace, sessionTimeoutMs: Number(values['session-timeout-ms']) })
-  const config = { jobName: values.job, cron: values.cron, shardingTotalCount: Number(values.items), failover: true, overwrite: true }
+  const config = values['config-yaml']
+    ? fromYaml(fs.readFileSync(values['config-yaml'], 'utf8'))
+    : { jobName: values.job, cron: values.cron, shardingTotalCount: Number(values.items), failover: true, overwrite: true }
   let instance = ''
   const record = (phase, ctx) => fs.appendFileSync(values.ledger, JSON.stringify({
     phase, job: ctx.jobName, item: ctx.shardingItem, fire: ctx.fireTime, instance, lang: values.lang, at: Date.now(),

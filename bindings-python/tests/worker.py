@@ -22,9 +22,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--zk", required=True)
     parser.add_argument("--namespace", required=True)
-    parser.add_argument("--job", required=True)
-    parser.add_argument("--items", type=int, required=True)
-    parser.add_argument("--cron", required=True)
+    parser.add_argument("--job")
+    parser.add_argument("--items", type=int)
+    parser.add_argument("--cron")
+    parser.add_argument("--config-yaml", help="job configuration YAML; replaces job, items, cron")
     parser.add_argument("--ledger", required=True)
     parser.add_argument("--sleep-ms", type=int, default=100)
     parser.add_argument("--session-timeout-ms", type=int, default=2000)
@@ -35,9 +36,13 @@ def main() -> None:
     args = parser.parse_args()
 
     registry = elasticjob.ZookeeperRegistry(args.zk, args.namespace, session_timeout=args.session_timeout_ms / 1000)
-    config = elasticjob.JobConfig(
-        args.job, args.cron, args.items, failover=args.failover == "true", overwrite=True
-    )
+    if args.config_yaml:
+        with open(args.config_yaml) as f:
+            config = elasticjob.JobConfig.from_yaml(f.read())
+    else:
+        config = elasticjob.JobConfig(
+            args.job, args.cron, args.items, failover=args.failover == "true", overwrite=True
+        )
     instance = {"id": ""}
 
     def record(phase: str, ctx: elasticjob.ShardingContext) -> None:

@@ -1,6 +1,7 @@
 /* A C test worker: joins a job on ZooKeeper and appends every item run to
  * the execution ledger (the JSON lines all language workers write).
- * Usage: worker ZK NAMESPACE JOB ITEMS CRON LEDGER SLEEP_MS SESSION_TIMEOUT_MS
+ * Usage: worker ZK NAMESPACE JOB ITEMS CRON LEDGER SLEEP_MS SESSION_TIMEOUT_MS [CONFIG_YAML_FILE]
+ * (the YAML file, when given, replaces JOB, ITEMS and CRON).
  * Prints "ready <instance-id>" once registered; SIGTERM shuts it down. */
 #include "elasticjob.h"
 
@@ -51,19 +52,41 @@ static int execute(const ej_sharding_context *ctx, void *user_data) {
     return 0;
 }
 
+/* The whole file as a NUL-terminated string, or NULL. */
+static char *read_file(const char *path) {
+    FILE *file = fopen(path, "rb");
+    if (!file) return NULL;
+    fseek(file, 0, SEEK_END);
+    long size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    char *text = malloc((size_t)size + 1);
+    if (text && fread(text, 1, (size_t)size, file) == (size_t)size) {
+        text[size] = '\0';
+    } else {
+        free(text);
+        text = NULL;
+    }
+    fclose(file);
+    return text;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 9) {
-        fprintf(stderr, "usage: %s ZK NAMESPACE JOB ITEMS CRON LEDGER SLEEP_MS SESSION_TIMEOUT_MS\n", argv[0]);
+    if (argc != 9 && argc != 10) {
+        fprintf(stderr, "usage: %s ZK NAMESPACE JOB ITEMS CRON LEDGER SLEEP_MS SESSION_TIMEOUT_MS [CONFIG_YAML_FILE]\n", argv[0]);
         return 2;
     }
     struct worker w = {argv[6], NULL, atoi(argv[7])};
     ej_registry *registry = NULL;
     ej_job_config *config = NULL;
     ej_scheduler *scheduler = NULL;
-    if (ej_registry_zookeeper_new(argv[1], argv[2], (uint32_t)atoi(argv[8]), &registry) != EJ_OK ||
-        ej_job_config_new(argv[3], argv[5], atoi(argv[4]), &config) != EJ_OK ||
-        ej_job_config_set(config, "failover", "true") != EJ_OK ||
-        ej_job_config_set(config, "overwrite", "true") != EJ_OK ||
+    char *yaml = argc == 10 ? read_file(argv[9]) : NULL;
+    ej_status configured = yaml ? ej_job_config_from_yaml(yaml, &config)
+                                : ej_job_config_new(argv[3], argv[5], atoi(argv[4]), &config);
+    free(yaml);
+    if (configured != EJ_OK ||
+        ej_registry_zookeeper_new(argv[1], argv[2], (uint32_t)atoi(argv[8]), &registry) != EJ_OK ||
+        (argc == 9 && ej_job_config_set(config, "failover", "true") != EJ_OK) ||
+        (argc == 9 && ej_job_config_set(config, "overwrite", "true") != EJ_OK) ||
         ej_scheduler_new_simple(registry, config, execute, &w, NULL, &scheduler) != EJ_OK) {
         fprintf(stderr, "worker set-up failed: %s\n", ej_last_error());
         return 1;

@@ -3,6 +3,7 @@
 //! pause (SIGSTOP), resume or terminate it.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -98,4 +99,24 @@ pub fn now_millis() -> i64 {
 pub fn fires_between(from: i64, to: i64, step_ms: i64) -> Vec<i64> {
     let first = (from / step_ms + 1) * step_ms;
     (0..).map(|n| first + n * step_ms).take_while(|&t| t < to).collect()
+}
+
+/// Compiles a C program from `source` against the library in `lib_dir`
+/// (shared, with an rpath) into `output`; panics with the compiler's verdict.
+pub fn compile_c(source: &Path, include_dir: &Path, lib_dir: &Path, output: &Path) {
+    let status = Command::new("cc")
+        .args(["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-g"])
+        .arg("-I")
+        .arg(include_dir)
+        .arg(source)
+        .arg("-o")
+        .arg(output)
+        .arg("-L")
+        .arg(lib_dir)
+        .arg("-lelasticjob")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-lpthread")
+        .status()
+        .expect("cc runs");
+    assert!(status.success(), "compiling {} failed", source.display());
 }

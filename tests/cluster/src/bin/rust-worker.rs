@@ -4,7 +4,8 @@
 //!
 //! Usage: `rust-worker --zk HOST:PORT --namespace NS --job NAME --items N
 //!   --cron EXPR --ledger FILE [--sleep-ms MS] [--session-timeout-ms MS]
-//!   [--failover true|false] [--misfire true|false] [--fail-item N]`
+//!   [--failover true|false] [--misfire true|false] [--fail-item N]
+//!   [--config-yaml FILE]` (the YAML replaces job, items, cron and flags).
 //! Prints `ready <instance-id>` once registered; SIGTERM shuts down gracefully.
 
 use cluster_tests::ledger::{self, Entry};
@@ -33,10 +34,17 @@ fn main() {
     runtime.block_on(async {
         let options = ZookeeperOptions::new(get("zk"), get("namespace"))
             .session_timeout(Duration::from_millis(opt("session-timeout-ms", "2000").parse().unwrap()));
-        let mut config = JobConfig::new(&get("job"), &get("cron"), get("items").parse().unwrap());
-        config.failover = opt("failover", "true") == "true";
-        config.misfire = opt("misfire", "true") == "true";
-        config.overwrite = true;
+        let config = match opts.get("config-yaml") {
+            Some(file) => JobConfig::from_yaml(&std::fs::read_to_string(file).expect("read --config-yaml"))
+                .expect("valid --config-yaml"),
+            None => {
+                let mut config = JobConfig::new(&get("job"), &get("cron"), get("items").parse().unwrap());
+                config.failover = opt("failover", "true") == "true";
+                config.misfire = opt("misfire", "true") == "true";
+                config.overwrite = true;
+                config
+            }
+        };
         let ledger_path = PathBuf::from(get("ledger"));
         let sleep_ms: u64 = opt("sleep-ms", "100").parse().unwrap();
         let fail_item: Option<u32> = opts.get("fail-item").map(|v| v.parse().unwrap());

@@ -1,0 +1,118 @@
+//! Starting workers in each language for the mixed-cluster tests. The
+//! bindings must be built first (`scripts/test-all` does it); a missing
+//! one fails the tests, it never skips them.
+
+use cluster_tests::workers::{compile_c, Worker};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The four languages of a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// `rust-worker` from `tests/cluster`.
+    Rust,
+    /// `bindings-python/tests/worker.py` run by `$ELASTICJOB_PYTHON`.
+    Python,
+    /// `bindings-node/test/worker.js`.
+    Node,
+    /// `bindings-c/tests/c/worker.c`, compiled here.
+    C,
+}
+
+/// The four, in a fixed order.
+pub const ALL: [Lang; 4] = [Lang::Rust, Lang::Python, Lang::Node, Lang::C];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// The cargo profile dir holding the workspace's binaries and libraries.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent().and_then(Path::parent).expect("target profile dir").to_path_buf()
+}
+
+fn c_worker() -> &'static Path {
+    static WORKER: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &WORKER
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let output = dir.path().join("c-worker");
+            let lib = profile_dir();
+            assert!(lib.join("libelasticjob.so").exists(), "build the C binding first: cargo build -p elasticjob-c");
+            compile_c(&root().join("bindings-c/tests/c/worker.c"), &root().join("bindings-c/include"), &lib, &output);
+            (dir, output)
+        })
+        .1
+}
+
+/// How a worker should run.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec<'a> {
+    /// ZooKeeper connect string.
+    pub zk: &'a str,
+    /// Namespace.
+    pub namespace: &'a str,
+    /// Job name.
+    pub job: &'a str,
+    /// Item count.
+    pub items: u32,
+    /// Cron expression.
+    pub cron: &'a str,
+    /// Ledger file.
+    pub ledger: &'a Path,
+    /// Handler duration.
+    pub sleep_ms: u32,
+    /// Session timeout.
+    pub session_timeout_ms: u32,
+    /// A job configuration YAML file replacing job, items and cron.
+    pub config_yaml: Option<&'a Path>,
+}
+
+/// Starts a worker of `lang` and waits until it is registered.
+pub fn start(lang: Lang, spec: &WorkerSpec<'_>) -> Worker {
+    let ledger = spec.ledger.to_str().unwrap().to_string();
+    let mut flags: Vec<String> = vec![
+        "--zk".into(), spec.zk.into(), "--namespace".into(), spec.namespace.into(),
+        "--job".into(), spec.job.into(), "--items".into(), spec.items.to_string(),
+        "--cron".into(), spec.cron.into(), "--ledger".into(), ledger.clone(),
+        "--sleep-ms".into(), spec.sleep_ms.to_string(),
+        "--session-timeout-ms".into(), spec.session_timeout_ms.to_string(),
+    ];
+    if let Some(yaml) = spec.config_yaml {
+        flags.push("--config-yaml".into());
+        flags.push(yaml.to_str().unwrap().into());
+    }
+    let command = match lang {
+        Lang::Rust => {
+            let mut c = Command::new(profile_dir().join("rust-worker"));
+            c.args(&flags);
+            c
+        }
+        Lang::Python => {
+            let python = std::env::var("ELASTICJOB_PYTHON")
+                .expect("ELASTICJOB_PYTHON must name a Python with the elasticjob package (scripts/test-all sets it)");
+            let mut c = Command::new(python);
+            c.arg(root().join("bindings-python/tests/worker.py")).args(&flags);
+            c
+        }
+        Lang::Node => {
+            let native = root().join("bindings-node/native.js");
+            assert!(native.exists(), "build the Node binding first (npx napi build in bindings-node)");
+            let mut c = Command::new("node");
+            c.arg(root().join("bindings-node/test/worker.js")).args(&flags);
+            c
+        }
+        Lang::C => {
+            let mut c = Command::new(c_worker());
+            c.args([spec.zk, spec.namespace, spec.job, &spec.items.to_string(), spec.cron, &ledger])
+                .args([spec.sleep_ms.to_string(), spec.session_timeout_ms.to_string()]);
+            if let Some(yaml) = spec.config_yaml {
+                c.arg(yaml);
+            }
+            c
+        }
+    };
+    Worker::spawn(&format!("{lang:?}"), command)
+}
