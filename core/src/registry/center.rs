@@ -3,6 +3,7 @@
 //! session (as one Curator client serves every job of a Java process); once
 //! that session has expired, the next caller gets a fresh one.
 
+use super::counted::{Counted, Counters, RequestCounts};
 use super::{MemoryServer, Registry, ZookeeperOptions, ZookeeperRegistry};
 use crate::error::Result;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ enum Backend {
 struct Inner {
     backend: Backend,
     current: Mutex<Option<Arc<dyn Registry>>>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for RegistryCenter {
@@ -35,7 +37,7 @@ impl std::fmt::Debug for RegistryCenter {
 
 impl RegistryCenter {
     fn with(backend: Backend) -> Self {
-        RegistryCenter { inner: Arc::new(Inner { backend, current: Mutex::new(None) }) }
+        RegistryCenter { inner: Arc::new(Inner { backend, current: Mutex::new(None), counters: Arc::default() }) }
     }
 
     /// Sessions on a ZooKeeper ensemble.
@@ -64,8 +66,14 @@ impl RegistryCenter {
             Backend::Zookeeper(options) => Arc::new(ZookeeperRegistry::connect(options.clone()).await?),
             Backend::Memory { server, namespace } => Arc::new(server.connect(namespace)?),
         };
+        let session: Arc<dyn Registry> = Arc::new(Counted { inner: session, counters: self.inner.counters.clone() });
         *current = Some(session.clone());
         Ok(session)
+    }
+
+    /// Requests sent through this center's sessions so far.
+    pub fn request_counts(&self) -> RequestCounts {
+        self.inner.counters.snapshot()
     }
 
     /// Forgets a session that failed (expired under its client's feet), so

@@ -8,10 +8,12 @@
 //! `/namespace/myJob/config`.
 
 mod center;
+mod counted;
 mod memory;
 mod zookeeper;
 
 pub use center::RegistryCenter;
+pub use counted::RequestCounts;
 pub use memory::{MemoryRegistry, MemoryServer};
 pub use zookeeper::{ZookeeperOptions, ZookeeperRegistry};
 

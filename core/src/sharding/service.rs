@@ -112,31 +112,71 @@ async fn write_assignment(
     instances: &[String],
     flag_version: i32,
 ) -> Result<BTreeMap<String, Vec<u32>>> {
-    for stale in children_or_empty(registry, &paths.sharding()).await? {
-        if stale.parse::<u32>().map_or(true, |item| item >= plan.total_count) {
-            registry.delete_recursive(&format!("{}/{stale}", paths.sharding())).await?;
+    let mut existing = Vec::new();
+    for child in children_or_empty(registry, &paths.sharding()).await? {
+        match child.parse::<u32>() {
+            Ok(item) if item < plan.total_count => existing.push(item),
+            _ => registry.delete_recursive(&format!("{}/{child}", paths.sharding())).await?,
         }
     }
     registry.ensure_path(&paths.sharding()).await?;
     let assignment = strategy::assign(plan.algorithm, plan.job_name, instances, plan.total_count);
+    // Fast path: every existing item has an owner node (ours always do). A
+    // Java instance may have deleted some; then check each node and retry.
+    let assumed = owner_ops(paths, &assignment, |item| {
+        let exists = existing.binary_search(&item).is_ok();
+        (exists, exists)
+    });
+    match write_in_chunks(registry, paths, assumed, flag_version).await {
+        Err(Error::NoNode(path)) | Err(Error::NodeExists(path)) if path.starts_with(&paths.sharding()) => {}
+        other => return other.map(|_| assignment),
+    }
+    let mut found = BTreeMap::new();
+    for item in 0..plan.total_count {
+        let item_exists = registry.exists(&paths.item(item)).await?.is_some();
+        let owner_exists = item_exists && registry.exists(&paths.item_instance(item)).await?.is_some();
+        found.insert(item, (item_exists, owner_exists));
+    }
+    write_in_chunks(registry, paths, owner_ops(paths, &assignment, |item| found[&item]), flag_version).await?;
+    Ok(assignment)
+}
+
+/// Ops writing every owner node, given whether each item's node and owner node exist.
+fn owner_ops(paths: &JobPaths, assignment: &BTreeMap<String, Vec<u32>>, state: impl Fn(u32) -> (bool, bool)) -> Vec<Op> {
     let mut ops = Vec::new();
-    for (instance, items) in &assignment {
+    for (instance, items) in assignment {
         for &item in items {
-            if registry.exists(&paths.item(item)).await?.is_none() {
+            let (item_exists, owner_exists) = state(item);
+            if !item_exists {
                 ops.push(Op::Create { path: paths.item(item), data: vec![], mode: CreateMode::Persistent });
             }
             let data = instance.as_bytes().to_vec();
-            ops.push(match registry.exists(&paths.item_instance(item)).await? {
-                Some(_) => Op::Set { path: paths.item_instance(item), data, version: -1 },
-                None => Op::Create { path: paths.item_instance(item), data, mode: CreateMode::Persistent },
+            ops.push(if owner_exists {
+                Op::Set { path: paths.item_instance(item), data, version: -1 }
+            } else {
+                Op::Create { path: paths.item_instance(item), data, mode: CreateMode::Persistent }
             });
         }
     }
+    ops
+}
+
+/// Writes the ops, then takes the resharding flags down in the last multi.
+/// ZooKeeper caps a request at 1 MB, so a large job is written in chunks;
+/// nobody starts items while the flag is up, so the assignment still
+/// appears at once to every instance.
+async fn write_in_chunks(registry: &dyn Registry, paths: &JobPaths, mut ops: Vec<Op>, flag_version: i32) -> Result<()> {
+    while ops.len() > MAX_OPS_PER_MULTI {
+        let rest = ops.split_off(MAX_OPS_PER_MULTI);
+        registry.multi(std::mem::replace(&mut ops, rest)).await?;
+    }
     ops.push(Op::Delete { path: paths.sharding_necessary(), version: flag_version });
     ops.push(Op::Delete { path: paths.sharding_processing(), version: -1 });
-    registry.multi(ops).await?;
-    Ok(assignment)
+    registry.multi(ops).await.map(|_| ())
 }
+
+/// Operations per multi when writing an assignment (well below ZooKeeper's 1 MB request limit).
+const MAX_OPS_PER_MULTI: usize = 2000;
 
 /// The owner of every item below `count`: `(item, owner id, owner node version)`.
 pub async fn owners(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<(u32, Option<(String, i32)>)>> {
@@ -252,6 +292,22 @@ mod tests {
         let stale = write_assignment(&r, &paths, &plan, &["10.0.0.1@-@1".to_string()], flag.version).await;
         assert!(matches!(stale, Err(Error::BadVersion(_))), "{stale:?}");
         assert!(reshard(&r, &paths, &plan).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_owner_node_removed_by_a_java_peer_is_recreated() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        instance(&r, &paths, "10.0.0.1@-@1").await;
+        let plan = ShardingPlan { job_name: "job", total_count: 2, algorithm: ShardingAlgorithm::AverageAllocation };
+        set_necessary(&r, &paths).await.unwrap();
+        reshard(&r, &paths, &plan).await.unwrap();
+        r.delete(&paths.item_instance(1), None).await.unwrap();
+        set_necessary(&r, &paths).await.unwrap();
+        reshard(&r, &paths, &plan).await.unwrap().unwrap();
+        assert_eq!(r.get_string(&paths.item_instance(1)).await.unwrap().as_deref(), Some("10.0.0.1@-@1"));
+        assert!(!is_pending(&r, &paths).await.unwrap());
     }
 
     #[tokio::test]

@@ -45,6 +45,16 @@ impl Worker {
         Worker { child, instance_id, name: name.to_string() }
     }
 
+    /// The worker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the worker process in KiB (from /proc).
+    pub fn rss_kib(&self) -> Option<u64> {
+        rss_kib(self.child.id())
+    }
+
     fn signal(&self, signal: i32) {
         unsafe {
             libc::kill(self.child.id() as i32, signal);
@@ -88,6 +98,13 @@ impl Drop for Worker {
             self.kill9();
         }
     }
+}
+
+/// Resident memory of a process in KiB (from /proc).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Epoch milliseconds now.

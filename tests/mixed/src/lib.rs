@@ -27,10 +27,12 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
 }
 
-/// The cargo profile dir holding the workspace's binaries and libraries.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(Path::parent).expect("target profile dir").to_path_buf()
+/// The cargo profile dir holding the workspace's binaries and libraries
+/// (tests run from its `deps/`, binaries from the dir itself).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("executable path");
+    let dir = exe.parent().expect("executable dir");
+    if dir.ends_with("deps") { dir.parent().expect("profile dir").to_path_buf() } else { dir.to_path_buf() }
 }
 
 fn c_worker() -> &'static Path {
