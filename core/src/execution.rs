@@ -5,8 +5,9 @@
 //!    resharding in between stops it),
 //! 2. moves the item's `fired` node from an earlier fire time to this one
 //!    (so no item starts twice for one fire, whoever owns it), and
-//! 3. creates the `running` mark in the caller's live session (a zombie
-//!    whose session expired can create nothing).
+//! 3. creates the `running` mark (the runner's instance id, as Java
+//!    ElasticJob writes it) in the caller's live session: a zombie whose
+//!    session expired can create nothing.
 //!
 //! All items of a fire go in one multi, and all completions in another, so a
 //! fire costs two writes per instance whatever the item count.
@@ -16,28 +17,6 @@ use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Op, Registry};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Content of a `running` node: who runs the item, for which fire. (Java
-/// ElasticJob writes an empty string and ignores the content.)
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunningMark {
-    /// The instance running the item.
-    pub instance: String,
-    /// The fire the run belongs to, epoch milliseconds.
-    pub fire_time: i64,
-}
-
-impl RunningMark {
-    /// Reads a mark; empty or foreign content (a Java instance's) gives `None`.
-    pub fn parse(data: &[u8]) -> Option<Self> {
-        serde_json::from_slice(data).ok()
-    }
-
-    fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("mark serializes")
-    }
-}
 
 /// An item this instance may start: its number and the owner node version it read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +53,8 @@ pub struct LastFire {
 }
 
 impl LastFire {
-    fn parse(data: &[u8]) -> Option<Self> {
+    /// Reads a `fired` node's content.
+    pub fn parse(data: &[u8]) -> Option<Self> {
         let text = String::from_utf8_lossy(data);
         let mut parts = text.trim().splitn(2, ' ');
         let fire_time = parts.next()?.parse().ok()?;
@@ -98,7 +78,8 @@ pub async fn start_items(
     running_mode: CreateMode,
     locally_running: &BTreeSet<u32>,
 ) -> Result<StartOutcome> {
-    let mark = RunningMark { instance: instance_id.to_string(), fire_time }.to_bytes();
+    // Like Java ElasticJob 3.x, the `running` node holds the runner's instance id.
+    let mark = instance_id.as_bytes().to_vec();
     let fire = LastFire { fire_time, instance: instance_id.to_string() };
     let mut outcome = StartOutcome::default();
     let mut batch = Vec::new();
@@ -136,10 +117,7 @@ pub async fn start_items(
                 Ok(_) => outcome.started.push(item),
                 Err(Error::NodeExists(path)) if path == paths.item_running(item) => {
                     let current = registry.get(&path).await?;
-                    let mine = current
-                        .as_ref()
-                        .and_then(|(data, _)| RunningMark::parse(data))
-                        .is_some_and(|m| m.instance == instance_id);
+                    let mine = current.as_ref().is_some_and(|(data, _)| data == instance_id.as_bytes());
                     if mine && locally_running.contains(&item) {
                         outcome.still_running.push(item);
                     } else if mine && !cleared_stale_mark {
@@ -275,8 +253,9 @@ mod tests {
         let none = BTreeSet::new();
         let first = start_items(&r, &paths, "a", &items, 1000, CreateMode::Ephemeral, &none).await.unwrap();
         assert_eq!(first.started, vec![0, 1]);
-        let mark = RunningMark::parse(&r.get(&paths.item_running(0)).await.unwrap().unwrap().0).unwrap();
-        assert_eq!(mark, RunningMark { instance: "a".into(), fire_time: 1000 });
+        assert_eq!(r.get_string(&paths.item_running(0)).await.unwrap().as_deref(), Some("a"));
+        let fired = LastFire::parse(&r.get(&paths.item_fired(0)).await.unwrap().unwrap().0).unwrap();
+        assert_eq!(fired, LastFire { fire_time: 1000, instance: "a".into() });
         complete_items(&r, &paths, &first.started).await.unwrap();
         assert!(r.exists(&paths.item_running(0)).await.unwrap().is_none());
         let again = start_items(&r, &paths, "a", &items, 1000, CreateMode::Ephemeral, &none).await.unwrap();

@@ -1,8 +1,9 @@
 //! Failover: items whose instance died while running them are run again,
 //! once, by a survivor (invariant 2).
 //!
-//! With failover on, `running` marks are persistent, so they outlive a
-//! crashed owner and say which fire it was running. Survivors that see an
+//! With failover on, `running` marks are persistent (as in Java ElasticJob
+//! 3.x), so they outlive a crashed owner and name it; the item's `fired`
+//! node says which fire it was running. Survivors that see an
 //! instance go queue each of its marked items under `leader/failover/items`
 //! (conditional on the mark being unchanged, so a slow survivor cannot
 //! queue an item twice); a free instance claims a queued item in one multi
@@ -10,7 +11,7 @@
 //! `sharding/{item}/failover`; then it runs the item for the original fire.
 
 use crate::error::{Error, Result};
-use crate::execution::RunningMark;
+use crate::execution::LastFire;
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Op, Registry};
 use crate::sharding::service::children_or_empty;
@@ -26,16 +27,20 @@ pub async fn queue_lost_items(
     let mut queued = Vec::new();
     for item in 0..count {
         let Some((data, stat)) = registry.get(&paths.item_running(item)).await? else { continue };
-        let Some(mark) = RunningMark::parse(&data) else { continue };
-        if mark.instance != lost_instance {
+        if data != lost_instance.as_bytes() {
             continue;
         }
+        let fire_time = registry
+            .get(&paths.item_fired(item))
+            .await?
+            .and_then(|(fired, _)| LastFire::parse(&fired))
+            .map_or(0, |last| last.fire_time);
         registry.ensure_path(&paths.failover_items()).await?;
         let ops = vec![
             Op::Check { path: paths.item_running(item), version: stat.version },
             Op::Create {
                 path: paths.failover_item(item),
-                data: mark.fire_time.to_string().into_bytes(),
+                data: fire_time.to_string().into_bytes(),
                 mode: CreateMode::Persistent,
             },
         ];
@@ -55,10 +60,9 @@ pub async fn queue_orphaned_items(registry: &dyn Registry, paths: &JobPaths, cou
     let mut dead = Vec::new();
     for item in 0..count {
         if let Some((data, _)) = registry.get(&paths.item_running(item)).await? {
-            if let Some(mark) = RunningMark::parse(&data) {
-                if !live.contains(&mark.instance) && !dead.contains(&mark.instance) {
-                    dead.push(mark.instance);
-                }
+            let runner = String::from_utf8_lossy(&data).into_owned();
+            if !runner.is_empty() && !live.contains(&runner) && !dead.contains(&runner) {
+                dead.push(runner);
             }
         }
     }
@@ -93,11 +97,9 @@ pub async fn claim(registry: &dyn Registry, paths: &JobPaths, instance_id: &str,
             let _ = registry.delete(&paths.failover_item(item), Some(queued_stat.version)).await;
             continue;
         };
-        let mark = serde_json::to_vec(&RunningMark { instance: instance_id.to_string(), fire_time })
-            .expect("mark serializes");
         let ops = vec![
             Op::Delete { path: paths.failover_item(item), version: queued_stat.version },
-            Op::Set { path: paths.item_running(item), data: mark, version: running.version },
+            Op::Set { path: paths.item_running(item), data: instance_id.as_bytes().to_vec(), version: running.version },
             Op::Create {
                 path: paths.item_failover(item),
                 data: instance_id.as_bytes().to_vec(),
@@ -116,7 +118,7 @@ pub async fn claim(registry: &dyn Registry, paths: &JobPaths, instance_id: &str,
 /// Clears a finished failover run: its running mark (if still ours) and failover node.
 pub async fn complete(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, item: u32) -> Result<()> {
     if let Some((data, stat)) = registry.get(&paths.item_running(item)).await? {
-        if RunningMark::parse(&data).is_some_and(|m| m.instance == instance_id) {
+        if data == instance_id.as_bytes() {
             match registry.delete(&paths.item_running(item), Some(stat.version)).await {
                 Ok(()) | Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) => {}
                 Err(e) => return Err(e),
@@ -168,8 +170,7 @@ mod tests {
         let server = MemoryServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
-        let mark = serde_json::to_vec(&RunningMark { instance: "gone@-@9".into(), fire_time: 5 }).unwrap();
-        r.create_with_parents(&paths.item_running(3), &mark, CreateMode::Persistent).await.unwrap();
+        r.create_with_parents(&paths.item_running(3), b"gone@-@9", CreateMode::Persistent).await.unwrap();
         assert_eq!(queue_orphaned_items(&r, &paths, 4).await.unwrap(), vec![3]);
     }
 }

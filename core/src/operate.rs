@@ -5,7 +5,7 @@
 use crate::config::JobConfig;
 use crate::election;
 use crate::error::{Error, Result};
-use crate::execution::RunningMark;
+use crate::execution::LastFire;
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
 use crate::sharding::service::{self as sharding, children_or_empty, SERVER_DISABLED, SERVER_ENABLED};
@@ -253,7 +253,7 @@ impl JobOperator {
         let mut items = Vec::new();
         for (item, owner) in sharding::owners(&*session, &paths, config.item_count()).await? {
             let instance_id = owner.map(|(id, _)| id);
-            let running = session.get(&paths.item_running(item)).await?;
+            let running = session.exists(&paths.item_running(item)).await?;
             let state = if session.exists(&paths.item_disabled(item)).await?.is_some() {
                 ItemState::Disabled
             } else if running.is_some() {
@@ -268,7 +268,10 @@ impl JobOperator {
                 instance_id,
                 state,
                 failover_instance: session.get_string(&paths.item_failover(item)).await?,
-                running_fire: running.and_then(|(data, _)| RunningMark::parse(&data)).map(|m| m.fire_time),
+                running_fire: match running {
+                    Some(_) => session.get(&paths.item_fired(item)).await?.and_then(|(d, _)| LastFire::parse(&d)).map(|l| l.fire_time),
+                    None => None,
+                },
             });
         }
         Ok(items)
