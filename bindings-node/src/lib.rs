@@ -3,9 +3,9 @@
 //! public API (EventEmitter, Promises, camelCase config). Every decision is
 //! the Rust core's.
 
-mod config;
-mod registry;
-mod scheduler;
+pub mod config;
+pub mod registry;
+pub mod scheduler;
 
 use napi::{Error, Status};
 

@@ -15,7 +15,6 @@
 use crate::error::{Error, Result};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Op, Registry};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An item this instance may start: its number and the owner node version it read.

@@ -61,10 +61,13 @@ pub trait DataflowJob: Send + Sync + 'static {
 /// The future an item run returns.
 pub type RunFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
 
+/// Runs one item of a job with the given settings.
+type Runner = Arc<dyn Fn(ShardingContext, &JobSettings) -> RunFuture + Send + Sync>;
+
 /// A job of any type, ready to run items.
 #[derive(Clone)]
 pub struct Job {
-    runner: Arc<dyn Fn(ShardingContext, &JobSettings) -> RunFuture + Send + Sync>,
+    runner: Runner,
     kind: JobKind,
 }
 

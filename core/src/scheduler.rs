@@ -433,10 +433,8 @@ impl Inner {
         tokio::spawn(async move {
             let paths = &self.paths;
             let result: Result<()> = async {
-                if election::leader(&*session, paths).await?.is_none()
-                    && election::elect(&*session, paths, self.instance.as_str()).await?
-                {
-                    sharding::set_necessary(&*session, paths).await?;
+                if election::leader(&*session, paths).await?.is_none() {
+                    self.run_for_leader(&*session).await?;
                 }
                 if self.is_leader(&*session).await? && sharding::is_pending(&*session, paths).await? {
                     self.clone().reshard_in_background(session.clone());
@@ -478,16 +476,9 @@ impl Inner {
                     self.flag_resharding_as_leader(session).await?;
                 }
                 (JobNode::Server(_), _) => self.flag_resharding_as_leader(session).await?,
-                (JobNode::Leader, EventKind::Deleted) => {
-                    if election::elect(&**session, &self.paths, me).await? {
-                        tracing::info!(instance = %me, "elected leader");
-                        sharding::set_necessary(&**session, &self.paths).await?;
-                    }
-                }
+                (JobNode::Leader, EventKind::Deleted) => self.run_for_leader(&**session).await?,
                 (JobNode::ShardingNecessary, EventKind::Created | EventKind::DataChanged) => {
-                    if self.is_leader(&**session).await? {
-                        self.clone().reshard_in_background(session.clone());
-                    }
+                    self.clone().reshard_if_leader(session.clone());
                 }
                 (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => {
                     self.clone().take_failover(session.clone());
@@ -503,6 +494,16 @@ impl Inner {
             self.fail(&format!("handling {:?} of {} failed", event.kind, event.path), e);
             false
         })
+    }
+
+    /// Runs for leader after the leader left; a new leader reshards, as
+    /// instances may have changed while there was none.
+    async fn run_for_leader(&self, session: &dyn Registry) -> Result<()> {
+        if election::elect(session, &self.paths, self.instance.as_str()).await? {
+            tracing::info!(instance = %self.instance, "elected leader");
+            sharding::set_necessary(session, &self.paths).await?;
+        }
+        Ok(())
     }
 
     /// The leader flags resharding when instances or servers change, unless
@@ -534,6 +535,16 @@ impl Inner {
             sharding::set_necessary(&**session, &self.paths).await?;
         }
         Ok(schedule_changed)
+    }
+
+    fn reshard_if_leader(self: Arc<Self>, session: Arc<dyn Registry>) {
+        tokio::spawn(async move {
+            match self.is_leader(&*session).await {
+                Ok(true) => self.reshard_in_background(session),
+                Ok(false) => {}
+                Err(e) => self.fail("checking leadership failed", e),
+            }
+        });
     }
 
     fn reshard_in_background(self: Arc<Self>, session: Arc<dyn Registry>) {

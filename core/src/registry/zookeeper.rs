@@ -308,14 +308,12 @@ impl Registry for ZookeeperRegistry {
             loop {
                 tokio::select! {
                     fired = watcher.changed() => {
-                        match event(&fired) {
-                            Some(e) => {
-                                if sender.send(e).is_err() {
-                                    break;
-                                }
-                            }
-                            None if fired.session_state.is_terminated() => break,
-                            None => {}
+                        let delivered = match event(&fired) {
+                            Some(e) => sender.send(e).is_ok(),
+                            None => !fired.session_state.is_terminated(),
+                        };
+                        if !delivered {
+                            break;
                         }
                     }
                     _ = sender.closed() => break,
