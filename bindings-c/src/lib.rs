@@ -18,15 +18,4 @@ pub use registry::*;
 pub use scheduler::*;
 pub use status::*;
 
-/// The runtime every scheduler of the process shares.
-pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("elasticjob")
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    })
-}
+pub(crate) use elasticjob::runtime::shared as runtime;

@@ -9,22 +9,10 @@ mod registry;
 mod scheduler;
 
 use pyo3::prelude::*;
-use std::sync::OnceLock;
 
 pyo3::create_exception!(_native, ElasticJobError, pyo3::exceptions::PyRuntimeError, "A scheduler or registry failure.");
 
-/// The runtime every scheduler of the process shares.
-pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("elasticjob")
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    })
-}
+pub(crate) use elasticjob::runtime::shared as runtime;
 
 /// Maps a core error to Python: bad input is a `ValueError`, the rest an `ElasticJobError`.
 pub(crate) fn to_py(error: elasticjob::Error) -> PyErr {

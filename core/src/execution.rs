@@ -83,8 +83,10 @@ pub async fn start_items(
     let mut outcome = StartOutcome::default();
     let mut batch = Vec::new();
     let mut previous = BTreeMap::new();
-    for owned in items {
-        match item_ops(registry, paths, owned, &fire, &mark, running_mode).await? {
+    let fired_paths: Vec<String> = items.iter().map(|owned| paths.item_fired(owned.item)).collect();
+    let fired = registry.get_many(&fired_paths).await?;
+    for (owned, fired) in items.iter().zip(fired) {
+        match item_ops(paths, owned, &fire, &mark, running_mode, fired) {
             Some((ops, last)) => {
                 if let Some(last) = last {
                     previous.insert(owned.item, last);
@@ -123,7 +125,8 @@ pub async fn start_items(
                         // Our own stale mark: clear it and try once more.
                         cleared_stale_mark = true;
                         let _ = registry.delete(&path, current.map(|(_, stat)| stat.version)).await;
-                        match item_ops(registry, paths, &owned, &fire, &mark, running_mode).await? {
+                        let fired = registry.get(&paths.item_fired(item)).await?;
+                        match item_ops(paths, &owned, &fire, &mark, running_mode, fired) {
                             Some((retry, last)) => {
                                 ops = retry;
                                 match last {
@@ -153,22 +156,22 @@ pub async fn start_items(
     Ok(outcome)
 }
 
-/// The ops that start one item with the previous `fired` content, or
-/// `None` if it already started for this fire (or a later one).
-async fn item_ops(
-    registry: &dyn Registry,
+/// The ops that start one item given its `fired` node, with that node's
+/// previous content; `None` if it already started for this fire (or a later one).
+fn item_ops(
     paths: &JobPaths,
     owned: &OwnedItem,
     fire: &LastFire,
     mark: &[u8],
     running_mode: CreateMode,
-) -> Result<Option<(Vec<Op>, Option<LastFire>)>> {
+    fired: Option<(Vec<u8>, crate::registry::Stat)>,
+) -> Option<(Vec<Op>, Option<LastFire>)> {
     let item = owned.item;
-    let (fired_op, previous) = match registry.get(&paths.item_fired(item)).await? {
+    let (fired_op, previous) = match fired {
         Some((data, stat)) => {
             let previous = LastFire::parse(&data);
             if previous.as_ref().map_or(i64::MIN, |p| p.fire_time) >= fire.fire_time {
-                return Ok(None);
+                return None;
             }
             (Op::Set { path: paths.item_fired(item), data: fire.to_bytes(), version: stat.version }, previous)
         }
@@ -179,7 +182,7 @@ async fn item_ops(
         fired_op,
         Op::Create { path: paths.item_running(item), data: mark.to_vec(), mode: running_mode },
     ];
-    Ok(Some((ops, previous)))
+    Some((ops, previous))
 }
 
 /// Conflicts are other instances' doing; anything else is a registry failure.
@@ -219,15 +222,15 @@ pub async fn set_misfire(registry: &dyn Registry, paths: &JobPaths, items: &[u32
 
 /// Clears the misfire marks of `items`; returns the latest misfired fire time, if any.
 pub async fn take_misfire(registry: &dyn Registry, paths: &JobPaths, items: &[u32]) -> Result<Option<i64>> {
+    let marks: Vec<String> = items.iter().map(|&item| paths.item_misfire(item)).collect();
     let mut latest = None;
-    for &item in items {
-        if let Some((data, _)) = registry.get(&paths.item_misfire(item)).await? {
-            let time: i64 = String::from_utf8_lossy(&data).trim().parse().unwrap_or(0);
-            latest = latest.max(Some(time));
-            match registry.delete(&paths.item_misfire(item), None).await {
-                Ok(()) | Err(Error::NoNode(_)) => {}
-                Err(e) => return Err(e),
-            }
+    for (path, mark) in marks.iter().zip(registry.get_many(&marks).await?) {
+        let Some((data, _)) = mark else { continue };
+        let time: i64 = String::from_utf8_lossy(&data).trim().parse().unwrap_or(0);
+        latest = latest.max(Some(time));
+        match registry.delete(path, None).await {
+            Ok(()) | Err(Error::NoNode(_)) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(latest)

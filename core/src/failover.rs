@@ -13,7 +13,7 @@
 use crate::error::{Error, Result};
 use crate::execution::LastFire;
 use crate::paths::JobPaths;
-use crate::registry::{CreateMode, Op, Registry};
+use crate::registry::{CreateMode, Op, Registry, Stat};
 use crate::sharding::service::children_or_empty;
 
 /// Queues the items that `lost_instance` was running when it died.
@@ -25,8 +25,7 @@ pub async fn queue_lost_items(
     count: u32,
 ) -> Result<Vec<u32>> {
     let mut queued = Vec::new();
-    for item in 0..count {
-        let Some((data, stat)) = registry.get(&paths.item_running(item)).await? else { continue };
+    for (item, (data, stat)) in running_marks(registry, paths, count).await? {
         if data != lost_instance.as_bytes() {
             continue;
         }
@@ -58,12 +57,10 @@ pub async fn queue_lost_items(
 pub async fn queue_orphaned_items(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<u32>> {
     let live = children_or_empty(registry, &paths.instances()).await?;
     let mut dead = Vec::new();
-    for item in 0..count {
-        if let Some((data, _)) = registry.get(&paths.item_running(item)).await? {
-            let runner = String::from_utf8_lossy(&data).into_owned();
-            if !runner.is_empty() && !live.contains(&runner) && !dead.contains(&runner) {
-                dead.push(runner);
-            }
+    for (_, (data, _)) in running_marks(registry, paths, count).await? {
+        let runner = String::from_utf8_lossy(&data).into_owned();
+        if !runner.is_empty() && !live.contains(&runner) && !dead.contains(&runner) {
+            dead.push(runner);
         }
     }
     let mut queued = Vec::new();
@@ -71,6 +68,12 @@ pub async fn queue_orphaned_items(registry: &dyn Registry, paths: &JobPaths, cou
         queued.extend(queue_lost_items(registry, paths, &instance, count).await?);
     }
     Ok(queued)
+}
+
+/// The `running` nodes that exist, by item.
+async fn running_marks(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<(u32, (Vec<u8>, Stat))>> {
+    let marks: Vec<String> = (0..count).map(|item| paths.item_running(item)).collect();
+    Ok(registry.get_many(&marks).await?.into_iter().zip(0..).filter_map(|(mark, item)| mark.map(|m| (item, m))).collect())
 }
 
 /// An item this instance has claimed and must now run.

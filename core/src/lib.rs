@@ -32,6 +32,7 @@ pub mod operate;
 pub mod paths;
 pub mod reconcile;
 pub mod registry;
+pub mod runtime;
 pub mod scheduler;
 pub mod sharding;
 

@@ -125,6 +125,11 @@ impl JobPaths {
         self.under(&format!("trigger/{instance_id}"))
     }
 
+    /// `systemTime/current`: touched to read the registry's clock (its mtime).
+    pub fn system_time(&self) -> String {
+        self.under("systemTime/current")
+    }
+
     /// What a path inside the job is about, for routing watch events.
     pub fn classify<'a>(&self, path: &'a str) -> Option<JobNode<'a>> {
         let rest = path.strip_prefix(self.root.as_str())?.strip_prefix('/')?;

@@ -790,8 +790,8 @@ impl Inner {
             return Ok(());
         }
         let before = now_millis();
-        session.put("/systemTime/current", b"").await?;
-        let registry_time = session.exists("/systemTime/current").await?.map(|s| s.mtime).unwrap_or(before);
+        session.put(&self.paths.system_time(), b"").await?;
+        let registry_time = session.exists(&self.paths.system_time()).await?.map(|s| s.mtime).unwrap_or(before);
         let diff = (registry_time - before).abs() / 1000;
         if diff > max as i64 {
             return Err(Error::IllegalState(format!(

@@ -292,6 +292,27 @@ async fn expiry_removes_ephemerals_and_fences_the_zombie(b: &dyn Backend) {
     assert_eq!(watcher.exists("/owner/running").await.unwrap(), None);
 }
 
+async fn batched_reads_cross_chunks_and_report_missing_nodes(b: &dyn Backend) {
+    let r = b.session().await;
+    r.create("/many", b"", CreateMode::Persistent).await.unwrap();
+    let count = elasticjob::registry::MULTI_READ_CHUNK + 10;
+    let ops = (0..count)
+        .filter(|i| i % 3 != 0)
+        .map(|i| Op::Create { path: format!("/many/{i}"), data: i.to_string().into_bytes(), mode: CreateMode::Persistent })
+        .collect();
+    r.multi(ops).await.unwrap();
+    let paths: Vec<String> = (0..count).map(|i| format!("/many/{i}")).collect();
+    let found = r.get_many(&paths).await.unwrap();
+    assert_eq!(found.len(), count);
+    for (i, node) in found.iter().enumerate() {
+        match node {
+            Some((data, _)) => assert_eq!(data, i.to_string().as_bytes(), "node {i}"),
+            None => assert_eq!(i % 3, 0, "node {i} exists"),
+        }
+    }
+    assert!(r.get_many(&[]).await.unwrap().is_empty());
+}
+
 async fn namespaces_are_isolated(b: &dyn Backend) {
     let r = b.session().await;
     r.create("/only-here", b"", CreateMode::Persistent).await.unwrap();
@@ -328,6 +349,7 @@ conformance!(
     recursive_watch_sees_descendants,
     close_removes_ephemerals_and_fires_watches,
     expiry_removes_ephemerals_and_fences_the_zombie,
+    batched_reads_cross_chunks_and_report_missing_nodes,
     namespaces_are_isolated,
 );
 

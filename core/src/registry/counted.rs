@@ -1,8 +1,9 @@
 //! Counting registry requests: every session a [`super::RegistryCenter`]
 //! hands out is wrapped, so operators and benchmarks can see how many reads
-//! and writes the scheduler costs ZooKeeper. A multi is one write request.
+//! and writes the scheduler costs ZooKeeper. A multi is one write request;
+//! a batched read counts one request per chunk, as ZooKeeper receives it.
 
-use super::{CreateMode, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat};
+use super::{CreateMode, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat, MULTI_READ_CHUNK};
 use crate::error::Result;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,10 @@ impl Counters {
         self.reads.fetch_add(1, Ordering::Relaxed);
     }
 
+    fn reads(&self, n: u64) {
+        self.reads.fetch_add(n, Ordering::Relaxed);
+    }
+
     fn write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
@@ -55,6 +60,11 @@ impl Registry for Counted {
     async fn get(&self, path: &str) -> Result<Option<(Vec<u8>, Stat)>> {
         self.counters.read();
         self.inner.get(path).await
+    }
+
+    async fn get_many(&self, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
+        self.counters.reads(paths.len().div_ceil(MULTI_READ_CHUNK) as u64);
+        self.inner.get_many(paths).await
     }
 
     async fn set(&self, path: &str, data: &[u8], version: Option<i32>) -> Result<Stat> {

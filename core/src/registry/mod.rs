@@ -176,6 +176,17 @@ pub trait Registry: Send + Sync + 'static {
     /// Metadata of a node, `None` if it does not exist.
     async fn exists(&self, path: &str) -> Result<Option<Stat>>;
 
+    /// Data and metadata of many nodes (`None` where missing), read in as
+    /// few requests as the backend allows: one per [`MULTI_READ_CHUNK`]
+    /// paths on ZooKeeper.
+    async fn get_many(&self, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
+        let mut found = Vec::with_capacity(paths.len());
+        for path in paths {
+            found.push(self.get(path).await?);
+        }
+        Ok(found)
+    }
+
     /// Names (not paths) of a node's children, sorted.
     async fn children(&self, path: &str) -> Result<Vec<String>>;
 
@@ -271,6 +282,9 @@ pub trait Registry: Send + Sync + 'static {
         Ok(self.get(path).await?.map(|(data, _)| String::from_utf8_lossy(&data).into_owned()))
     }
 }
+
+/// How many paths one batched read ([`Registry::get_many`]) asks for at once.
+pub const MULTI_READ_CHUNK: usize = 500;
 
 /// The parent of an absolute path (`/a/b` → `/a`, `/a` → `/`).
 pub fn parent_of(path: &str) -> &str {

@@ -3,7 +3,10 @@
 //! The client is rooted (chroot) at `/{namespace}`, which is created on
 //! connect, exactly as Curator's namespace does for Java ElasticJob.
 
-use super::{CreateMode, EventKind, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat, WatchEvent};
+use super::{
+    CreateMode, EventKind, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat, WatchEvent,
+    MULTI_READ_CHUNK,
+};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -222,6 +225,27 @@ impl Registry for ZookeeperRegistry {
             Err(zk::Error::NoNode) => Ok(None),
             Err(e) => Err(convert(e, path)),
         }
+    }
+
+    async fn get_many(&self, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
+        let client = self.client()?;
+        let mut found = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(MULTI_READ_CHUNK) {
+            let mut reader = client.new_multi_reader();
+            for path in chunk {
+                reader.add_get_data(path).map_err(|e| convert(e, path))?;
+            }
+            let results = reader.commit().await.map_err(|e| convert(e, &chunk[0]))?;
+            for (result, path) in results.into_iter().zip(chunk) {
+                found.push(match result {
+                    zk::MultiReadResult::Data { data, stat: s } => Some((data, stat(&s))),
+                    zk::MultiReadResult::Error { err: zk::Error::NoNode } => None,
+                    zk::MultiReadResult::Error { err } => return Err(convert(err, path)),
+                    _ => return Err(Error::Registry(format!("unexpected answer to a data read of `{path}`"))),
+                });
+            }
+        }
+        Ok(found)
     }
 
     async fn set(&self, path: &str, data: &[u8], version: Option<i32>) -> Result<Stat> {

@@ -58,13 +58,14 @@ pub async fn children_or_empty(registry: &dyn Registry, path: &str) -> Result<Ve
 
 /// Items (below `count`) whose `running` node exists.
 pub async fn running_items(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<u32>> {
-    let mut running = Vec::new();
-    for item in 0..count {
-        if registry.exists(&paths.item_running(item)).await?.is_some() {
-            running.push(item);
-        }
-    }
-    Ok(running)
+    let running: Vec<String> = (0..count).map(|item| paths.item_running(item)).collect();
+    Ok(registry
+        .get_many(&running)
+        .await?
+        .iter()
+        .zip(0..)
+        .filter_map(|(node, item)| node.as_ref().map(|_| item))
+        .collect())
 }
 
 /// What resharding needs from the job configuration.
@@ -180,15 +181,14 @@ const MAX_OPS_PER_MULTI: usize = 2000;
 
 /// The owner of every item below `count`: `(item, owner id, owner node version)`.
 pub async fn owners(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<(u32, Option<(String, i32)>)>> {
-    let mut owners = Vec::with_capacity(count as usize);
-    for item in 0..count {
-        let owner = registry
-            .get(&paths.item_instance(item))
-            .await?
-            .map(|(data, stat)| (String::from_utf8_lossy(&data).into_owned(), stat.version));
-        owners.push((item, owner));
-    }
-    Ok(owners)
+    let owner_paths: Vec<String> = (0..count).map(|item| paths.item_instance(item)).collect();
+    Ok(registry
+        .get_many(&owner_paths)
+        .await?
+        .into_iter()
+        .zip(0..)
+        .map(|(node, item)| (item, node.map(|(data, stat)| (String::from_utf8_lossy(&data).into_owned(), stat.version))))
+        .collect())
 }
 
 /// Items owned by `instance_id` that are not disabled, with their owner
@@ -203,15 +203,14 @@ pub async fn local_items(
     if !is_server_enabled(registry, paths, ip).await? {
         return Ok(Vec::new());
     }
-    let mut mine = Vec::new();
-    for (item, owner) in owners(registry, paths, count).await? {
-        if let Some((owner, version)) = owner {
-            if owner == instance_id && registry.exists(&paths.item_disabled(item)).await?.is_none() {
-                mine.push((item, version));
-            }
-        }
-    }
-    Ok(mine)
+    let mine: Vec<(u32, i32)> = owners(registry, paths, count)
+        .await?
+        .into_iter()
+        .filter_map(|(item, owner)| owner.filter(|(id, _)| id == instance_id).map(|(_, version)| (item, version)))
+        .collect();
+    let disabled: Vec<String> = mine.iter().map(|(item, _)| paths.item_disabled(*item)).collect();
+    let disabled = registry.get_many(&disabled).await?;
+    Ok(mine.into_iter().zip(disabled).filter(|(_, flag)| flag.is_none()).map(|(owned, _)| owned).collect())
 }
 
 /// Whether some item is owned by an instance that is no longer live, or has
