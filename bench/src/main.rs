@@ -27,6 +27,7 @@ fn main() {
     let mut results = serde_json::Map::new();
     let started = Instant::now();
 
+    results.insert("registry_create_delete".into(), runtime.block_on(registry_round_trip(&connect)));
     results.insert("languages".into(), per_language(&connect));
     results.insert("failover".into(), failover(&connect));
     results.insert("graceful_leave".into(), graceful_leave(&connect, &runtime));
@@ -50,6 +51,26 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 fn spec<'a>(connect: &'a str, namespace: &'a str, ledger: &'a std::path::Path, items: u32, cron: &'a str, sleep_ms: u32, timeout: u32) -> WorkerSpec<'a> {
     WorkerSpec { zk: connect, namespace, job: "bench", items, cron, ledger, sleep_ms, session_timeout_ms: timeout, config_yaml: None }
+}
+
+/// Median and p99 of a create + delete through the registry, in microseconds.
+async fn registry_round_trip(connect: &str) -> Value {
+    let zookeeper = ZookeeperRegistry::connect(ZookeeperOptions::new(connect, "bench-registry")).await.unwrap();
+    let memory = elasticjob::MemoryServer::new().connect("bench-registry").unwrap();
+    let mut out = serde_json::Map::new();
+    for (name, registry) in [("zookeeper", &zookeeper as &dyn Registry), ("memory", &memory as &dyn Registry)] {
+        let mut micros = Vec::with_capacity(2000);
+        for n in 0..2000 {
+            let path = format!("/node-{n}");
+            let started = Instant::now();
+            registry.create(&path, b"x", elasticjob::registry::CreateMode::Persistent).await.unwrap();
+            registry.delete(&path, None).await.unwrap();
+            micros.push(started.elapsed().as_micros() as i64);
+        }
+        micros.sort_unstable();
+        out.insert(name.into(), json!({ "p50_us": percentile(&micros, 0.5), "p99_us": percentile(&micros, 0.99), "samples": micros.len() }));
+    }
+    Value::Object(out)
 }
 
 /// Fire-to-handler latency, start-up time and memory of one worker per language.
@@ -307,6 +328,11 @@ async fn wait_for_stable_assignment(registry: &ZookeeperRegistry, instances: usi
 
 fn print_table(results: &Value) {
     println!("\n== elasticjob benchmark (real ZooKeeper on loopback, 2 cores)");
+    let rt = &results["registry_create_delete"];
+    println!(
+        "\nRegistry create + delete: ZooKeeper p50 {} us, p99 {} us; embedded p50 {} us",
+        rt["zookeeper"]["p50_us"], rt["zookeeper"]["p99_us"], rt["memory"]["p50_us"]
+    );
     println!("\nPer language (job of 10 items firing every second):");
     println!("{:<8} {:>8} {:>8} {:>8} {:>12} {:>10} {:>10}", "lang", "p50 ms", "p99 ms", "max ms", "startup ms", "idle MiB", "busy MiB");
     if let Some(langs) = results["languages"].as_object() {

@@ -90,6 +90,17 @@ impl JobPaths {
         self.under(&format!("sharding/{item}/fired"))
     }
 
+    /// `leader`: election, resharding flags and the failover queue.
+    pub fn leader(&self) -> String {
+        self.under("leader")
+    }
+
+    /// The subtrees an instance must follow (not `sharding`, whose churn
+    /// every fire would otherwise reach every instance).
+    pub fn watched(&self) -> [String; 5] {
+        [self.config(), self.instances(), self.servers(), self.leader(), self.triggers()]
+    }
+
     /// `leader/election/instance`: the leader's instance id (ephemeral).
     pub fn leader_instance(&self) -> String {
         self.under("leader/election/instance")

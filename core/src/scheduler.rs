@@ -357,7 +357,7 @@ impl Inner {
 
     /// Serves one session: cron fires, watch events, reconcile.
     async fn serve(self: Arc<Self>, session: Arc<dyn Registry>, stop: &mut watch::Receiver<bool>) -> SessionEnd {
-        let mut watch = match session.watch_recursive(self.paths.root()).await {
+        let mut watch = match watch_job(&*session, &self.paths).await {
             Ok(w) => w,
             Err(e) => {
                 self.emit(JobEvent::Error(format!("cannot watch the job: {e}")));
@@ -922,6 +922,23 @@ impl Inner {
         }
         tracing::info!(instance = %self.instance, "left the cluster");
     }
+}
+
+/// One stream of the events under every subtree an instance follows.
+async fn watch_job(session: &dyn Registry, paths: &JobPaths) -> Result<crate::registry::RecursiveWatch> {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    for path in paths.watched() {
+        let mut watch = session.watch_recursive(&path).await?;
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while let Some(event) = watch.next().await {
+                if sender.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(crate::registry::RecursiveWatch(receiver))
 }
 
 /// How serving one session ended.

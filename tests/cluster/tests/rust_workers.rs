@@ -28,6 +28,8 @@ impl Setup {
 
     fn worker(&self, name: &str, job: &str, items: u32, cron: &str, extra: &[(&str, &str)]) -> Worker {
         let mut command = Command::new(env!("CARGO_BIN_EXE_rust-worker"));
+        // Scheduler decisions go to the test log, to explain a failure.
+        command.env("ELASTICJOB_LOG", "elasticjob=info,zookeeper_client=warn");
         command
             .args(["--zk", &self.zk.connect_string()])
             .args(["--namespace", &self.namespace])
@@ -148,7 +150,12 @@ fn a_paused_worker_starts_nothing_it_no_longer_owns() {
     std::thread::sleep(Duration::from_millis(SESSION_TIMEOUT_MS as u64 * 2 + 1000));
     workers[2].resume();
     let resumed_at = now_millis();
-    std::thread::sleep(Duration::from_millis(6000));
+    let paused_id = workers[2].instance_id.clone();
+    // It registers again with a new session and gets items from a later fire.
+    let rejoined = wait_for_entry(&setup.ledger(), Duration::from_secs(20), |e| {
+        e.instance == paused_id && e.phase == "start" && e.at > resumed_at
+    });
+    std::thread::sleep(Duration::from_millis(2000));
     let done = now_millis();
     for w in &mut workers {
         w.terminate(Duration::from_secs(10));
@@ -159,9 +166,5 @@ fn a_paused_worker_starts_nothing_it_no_longer_owns() {
     let fires = fires_between(ready + 1000, done - 1500, 1000);
     let report = ledger::check(&all, "pause", 6, &fires, &[]);
     assert!(report.is_clean(), "paused at {paused_at}: {report:?}");
-    let paused_id = &workers[2].instance_id;
-    assert!(
-        all.iter().any(|e| &e.instance == paused_id && e.at > resumed_at + 2000),
-        "the resumed worker rejoined and got items again"
-    );
+    println!("paused worker ran again {} ms after it was resumed", rejoined.at - resumed_at);
 }
