@@ -38,3 +38,39 @@ pub async fn run(registry: &dyn Registry, paths: &JobPaths, config: &JobConfig, 
     }
     Ok(diagnosis)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{CreateMode, MemoryServer};
+    use crate::sharding::service::{reshard, ShardingPlan};
+    use crate::sharding::ShardingAlgorithm;
+
+    #[tokio::test]
+    async fn the_leader_flags_resharding_for_items_of_a_vanished_owner() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let config = JobConfig::new("job", "", 2);
+        for id in ["10.0.0.1@-@1", "10.0.0.2@-@2"] {
+            r.create_with_parents(&paths.instance(id), b"", CreateMode::Ephemeral).await.unwrap();
+        }
+        election::elect(&r, &paths, "10.0.0.1@-@1").await.unwrap();
+        sharding::set_necessary(&r, &paths).await.unwrap();
+        let plan = ShardingPlan { job_name: "job", total_count: 2, algorithm: ShardingAlgorithm::AverageAllocation };
+        reshard(&r, &paths, &plan).await.unwrap().unwrap();
+        assert_eq!(run(&r, &paths, &config, "10.0.0.1@-@1").await.unwrap(), Diagnosis::default());
+        // An owner vanishes without the leader noticing (e.g. a missed event).
+        r.delete(&paths.instance("10.0.0.2@-@2"), None).await.unwrap();
+        assert_eq!(run(&r, &paths, &config, "10.0.0.2@-@2").await.unwrap(), Diagnosis::default(), "only the leader acts");
+        let diagnosis = run(&r, &paths, &config, "10.0.0.1@-@1").await.unwrap();
+        assert!(diagnosis.flagged_resharding);
+        assert!(sharding::is_pending(&r, &paths).await.unwrap());
+        let static_config = JobConfig { static_sharding: true, ..config };
+        reshard(&r, &paths, &plan).await.unwrap();
+        r.delete(&paths.instance("10.0.0.1@-@1"), None).await.unwrap();
+        assert!(sharding::has_orphaned_items(&r, &paths, 2).await.unwrap());
+        assert!(!run(&r, &paths, &static_config, "10.0.0.1@-@1").await.unwrap().flagged_resharding, "static sharding keeps its assignment");
+        assert!(run(&r, &paths, &JobConfig { static_sharding: false, ..static_config }, "10.0.0.1@-@1").await.unwrap().flagged_resharding);
+    }
+}

@@ -236,6 +236,40 @@ async fn operator_lifecycle(cluster: Cluster) {
     assert!(err.contains("jobName") && err.contains("manual"), "{err}");
 }
 
+async fn a_hung_item_times_out_and_later_fires_still_run(cluster: Cluster) {
+    let ns = namespace();
+    let mut config = JobConfig::new("hangs", "* * * * * ?", 2);
+    config.props.insert("executionTimeoutMillis".into(), "300".into());
+    let finished = Arc::new(AtomicUsize::new(0));
+    let counter = finished.clone();
+    let job = Job::from_fn(move |ctx| {
+        let counter = counter.clone();
+        async move {
+            if ctx.sharding_item == 0 {
+                std::future::pending::<()>().await;
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let scheduler = JobScheduler::builder(cluster.center(&ns), config, job).build().unwrap();
+    let mut events = scheduler.events();
+    scheduler.start().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    scheduler.shutdown().await;
+    let mut timed_out = 0;
+    while let Ok(event) = events.try_recv() {
+        if let JobEvent::Executed(e) = event {
+            if e.outcome == Outcome::TimedOut {
+                assert_eq!(e.item, 0);
+                timed_out += 1;
+            }
+        }
+    }
+    assert!(timed_out >= 2, "each fire's hung item timed out: {timed_out}");
+    assert!(finished.load(Ordering::SeqCst) >= 3, "item 1 ran on every fire");
+}
+
 async fn wait_until(condition: impl Fn() -> bool) {
     for _ in 0..100 {
         if condition() {
@@ -324,4 +358,5 @@ on_both_backends!(
     a_panicking_handler_fails_one_item_only,
     a_long_run_misfires_and_reruns_once,
     operator_lifecycle,
+    a_hung_item_times_out_and_later_fires_still_run,
 );
