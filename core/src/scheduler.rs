@@ -177,6 +177,9 @@ impl JobScheduler {
 
     /// Runs this instance's items once, now (outside the cron schedule).
     pub async fn trigger(&self) -> Result<()> {
+        if self.task.lock().await.is_none() {
+            return Err(Error::IllegalState(format!("job `{}` is not running: start it first", self.job_name())));
+        }
         let session = self.inner.center.session().await?;
         self.inner.clone().launch_fire(session, now_millis(), FireKind::Triggered);
         Ok(())

@@ -20,6 +20,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ELASTICJOB_LOG"))
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut opts = HashMap::new();
