@@ -100,14 +100,16 @@ pub async fn claim(registry: &dyn Registry, paths: &JobPaths, instance_id: &str,
             let _ = registry.delete(&paths.failover_item(item), Some(queued_stat.version)).await;
             continue;
         };
+        let me = instance_id.as_bytes().to_vec();
+        let failovering = match registry.exists(&paths.item_failovering(item)).await? {
+            Some(stat) => Op::Set { path: paths.item_failovering(item), data: me.clone(), version: stat.version },
+            None => Op::Create { path: paths.item_failovering(item), data: me.clone(), mode: CreateMode::Persistent },
+        };
         let ops = vec![
             Op::Delete { path: paths.failover_item(item), version: queued_stat.version },
-            Op::Set { path: paths.item_running(item), data: instance_id.as_bytes().to_vec(), version: running.version },
-            Op::Create {
-                path: paths.item_failover(item),
-                data: instance_id.as_bytes().to_vec(),
-                mode: CreateMode::Ephemeral,
-            },
+            Op::Set { path: paths.item_running(item), data: me.clone(), version: running.version },
+            Op::Create { path: paths.item_failover(item), data: me, mode: CreateMode::Ephemeral },
+            failovering,
         ];
         match registry.multi(ops).await {
             Ok(_) => claimed.push(ClaimedItem { item, fire_time }),
@@ -118,7 +120,8 @@ pub async fn claim(registry: &dyn Registry, paths: &JobPaths, instance_id: &str,
     Ok(claimed)
 }
 
-/// Clears a finished failover run: its running mark (if still ours) and failover node.
+/// Clears a finished failover run: its running mark (if still ours) and the
+/// `failover` and `failovering` nodes.
 pub async fn complete(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, item: u32) -> Result<()> {
     if let Some((data, stat)) = registry.get(&paths.item_running(item)).await? {
         if data == instance_id.as_bytes() {
@@ -128,10 +131,13 @@ pub async fn complete(registry: &dyn Registry, paths: &JobPaths, instance_id: &s
             }
         }
     }
-    match registry.delete(&paths.item_failover(item), None).await {
-        Ok(()) | Err(Error::NoNode(_)) => Ok(()),
-        Err(e) => Err(e),
+    for path in [paths.item_failover(item), paths.item_failovering(item)] {
+        match registry.delete(&path, None).await {
+            Ok(()) | Err(Error::NoNode(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -163,9 +169,11 @@ mod tests {
         // A late survivor cannot queue it again once it was taken over.
         assert!(queue_lost_items(&s2, &paths, "x@-@1", 2).await.unwrap().is_empty());
         assert_eq!(s2.get_string(&paths.item_failover(0)).await.unwrap().as_deref(), Some("s1@-@2"));
+        assert_eq!(s2.get_string(&paths.item_failovering(0)).await.unwrap().as_deref(), Some("s1@-@2"));
         complete(&s1, &paths, "s1@-@2", 0).await.unwrap();
         assert!(s1.exists(&paths.item_running(0)).await.unwrap().is_none());
         assert!(s1.exists(&paths.item_failover(0)).await.unwrap().is_none());
+        assert!(s1.exists(&paths.item_failovering(0)).await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -83,6 +83,12 @@ impl JobPaths {
         self.under(&format!("sharding/{item}/failover"))
     }
 
+    /// `sharding/{item}/failovering`: persistent twin of `failover`, which
+    /// Java ElasticJob reads to re-queue the items of a taker that crashed.
+    pub fn item_failovering(&self, item: u32) -> String {
+        self.under(&format!("sharding/{item}/failovering"))
+    }
+
     /// `sharding/{item}/fired`: the last fire time (epoch ms) the item was started for.
     /// Our addition (Java ignores it): a compare-and-set on it makes every
     /// (item, fire) start at most once, even across resharding.
