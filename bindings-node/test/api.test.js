@@ -45,6 +45,8 @@ test('operator triggers, disables items and lists jobs', async () => {
   const registry = new ej.EmbeddedRegistry({ namespace: 'ops' })
   const ran = []
   const scheduler = new ej.JobScheduler({ registry, config: { jobName: 'manual', shardingTotalCount: 2 }, handler: (ctx) => { ran.push(ctx.shardingItem) } })
+  const sharded = []
+  scheduler.on('sharding', (event) => sharded.push(event))
   await scheduler.start()
   const operator = new ej.Operator(registry)
   assert.deepEqual((await operator.jobs()).map((j) => j.jobName), ['manual'])
@@ -56,6 +58,7 @@ test('operator triggers, disables items and lists jobs', async () => {
   assert.deepEqual(ran, [0])
   assert.equal((await operator.items('manual'))[1].state, 'DISABLED')
   await assert.rejects(operator.trigger('missing'), /jobName `missing`/)
+  assert.deepEqual(sharded[0].assignment, { [scheduler.instanceId]: [0, 1] }, 'the leader reports its resharding')
   await scheduler.shutdown()
 })
 
