@@ -68,14 +68,38 @@ pub struct Stat {
 /// One operation of an atomic [`Registry::multi`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// Fails the whole multi unless the node exists with this version (`-1` = any version).
-    Check { path: String, version: i32 },
+    /// Fails the whole multi unless the node exists with this version.
+    Check {
+        /// The node.
+        path: String,
+        /// Expected version (`-1` = any version).
+        version: i32,
+    },
     /// Creates a node.
-    Create { path: String, data: Vec<u8>, mode: CreateMode },
-    /// Sets a node's data if its version matches (`-1` = any version).
-    Set { path: String, data: Vec<u8>, version: i32 },
-    /// Deletes a node if its version matches (`-1` = any version).
-    Delete { path: String, version: i32 },
+    Create {
+        /// The node (a prefix for sequential modes).
+        path: String,
+        /// Its data.
+        data: Vec<u8>,
+        /// How it lives.
+        mode: CreateMode,
+    },
+    /// Sets a node's data if its version matches.
+    Set {
+        /// The node.
+        path: String,
+        /// The new data.
+        data: Vec<u8>,
+        /// Expected version (`-1` = any version).
+        version: i32,
+    },
+    /// Deletes a node if its version matches.
+    Delete {
+        /// The node.
+        path: String,
+        /// Expected version (`-1` = any version).
+        version: i32,
+    },
 }
 
 impl Op {

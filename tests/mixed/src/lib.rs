@@ -2,6 +2,8 @@
 //! bindings must be built first (`scripts/test-all` does it); a missing
 //! one fails the tests, it never skips them.
 
+#![warn(missing_docs)]
+
 use cluster_tests::workers::{compile_c, Worker};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,6 +8,8 @@
 //! servers through the `zk-harness` binary. [`FreezableProxy`] sits between
 //! a client and a server to model a paused process or a partition.
 
+#![warn(missing_docs)]
+
 pub mod proxy;
 pub mod server;
 
