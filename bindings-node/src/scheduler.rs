@@ -270,7 +270,7 @@ impl NativeOperator {
             .map(|j| serde_json::json!({
                 "jobName": j.config.job_name, "cron": j.config.cron,
                 "shardingTotalCount": j.config.sharding_total_count, "description": j.config.description,
-                "status": format!("{:?}", j.status).to_uppercase(), "instanceCount": j.instance_count,
+                "status": j.status.as_str(), "instanceCount": j.instance_count,
             }))
             .collect();
         Ok(serde_json::Value::from(list).to_string())
@@ -283,7 +283,7 @@ impl NativeOperator {
         let list: Vec<_> = items
             .into_iter()
             .map(|i| serde_json::json!({
-                "item": i.item, "instanceId": i.instance_id, "state": format!("{:?}", i.state).to_uppercase(),
+                "item": i.item, "instanceId": i.instance_id, "state": i.state.as_str(),
                 "failoverInstance": i.failover_instance,
             }))
             .collect();

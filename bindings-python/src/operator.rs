@@ -74,7 +74,7 @@ impl Operator {
                 d.set_item("cron", &j.config.cron)?;
                 d.set_item("sharding_total_count", j.config.sharding_total_count)?;
                 d.set_item("description", &j.config.description)?;
-                d.set_item("status", format!("{:?}", j.status).to_uppercase())?;
+                d.set_item("status", j.status.as_str())?;
                 d.set_item("instance_count", j.instance_count)?;
                 Ok(d)
             })
@@ -106,7 +106,7 @@ impl Operator {
                 let d = PyDict::new(py);
                 d.set_item("item", i.item)?;
                 d.set_item("instance_id", i.instance_id)?;
-                d.set_item("state", format!("{:?}", i.state).to_uppercase())?;
+                d.set_item("state", i.state.as_str())?;
                 d.set_item("failover_instance", i.failover_instance)?;
                 Ok(d)
             })

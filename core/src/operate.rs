@@ -24,6 +24,18 @@ pub enum JobStatus {
     ShardingFlag,
 }
 
+impl JobStatus {
+    /// The name Java ElasticJob's console uses (`OK`, `CRASHED`, `DISABLED`, `SHARDING_FLAG`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Ok => "OK",
+            JobStatus::Crashed => "CRASHED",
+            JobStatus::Disabled => "DISABLED",
+            JobStatus::ShardingFlag => "SHARDING_FLAG",
+        }
+    }
+}
+
 /// A job in the namespace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobBrief {
@@ -59,6 +71,18 @@ pub enum ItemState {
     Disabled,
     /// Its owner is gone; resharding will give it to a live instance.
     ShardingFlag,
+}
+
+impl ItemState {
+    /// The name Java ElasticJob's console uses (`RUNNING`, `PENDING`, `DISABLED`, `SHARDING_FLAG`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Running => "RUNNING",
+            ItemState::Pending => "PENDING",
+            ItemState::Disabled => "DISABLED",
+            ItemState::ShardingFlag => "SHARDING_FLAG",
+        }
+    }
 }
 
 /// One item of a job.

@@ -1,0 +1,119 @@
+//! `ejob` against a real ZooKeeper: it sees, triggers, disables and dumps a
+//! job that a scheduler in this test runs, and runs script jobs from YAML.
+
+use elasticjob::{Job, JobConfig, JobScheduler, RegistryCenter, ZookeeperOptions};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use zk_harness::ZkServer;
+
+fn ejob(zk: &ZkServer, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["--zk", &zk.connect_string(), "--namespace", "cli"])
+        .args(args)
+        .output()
+        .expect("ejob runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "ejob failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operates_a_running_job() {
+    let zk = ZkServer::start();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let job = Job::from_fn(move |_| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let center = RegistryCenter::zookeeper(ZookeeperOptions::new(zk.connect_string(), "cli"));
+    let scheduler = JobScheduler::builder(center, JobConfig::new("reports", "", 3), job).build().unwrap();
+    scheduler.start().await.unwrap();
+
+    let mut jobs = String::new();
+    for _ in 0..100 {
+        jobs = stdout(&ejob(&zk, &["jobs"]));
+        if jobs.contains(" OK ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(jobs.contains("reports") && jobs.contains(" OK "), "the job settles to OK: {jobs}");
+    let instances = stdout(&ejob(&zk, &["instances", "reports"]));
+    assert!(instances.contains(scheduler.instance_id()) && instances.contains("leader"), "{instances}");
+
+    stdout(&ejob(&zk, &["disable-item", "reports", "2"]));
+    stdout(&ejob(&zk, &["trigger", "reports"]));
+    for _ in 0..100 {
+        if runs.load(Ordering::SeqCst) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "items 0 and 1 ran, the disabled one did not");
+    let items = stdout(&ejob(&zk, &["items", "reports"]));
+    assert!(items.contains("DISABLED"), "{items}");
+
+    let dump = stdout(&ejob(&zk, &["dump", "reports"]));
+    assert!(dump.contains("/reports/config = ") && dump.contains("/reports/sharding/2/disabled"), "{dump}");
+
+    let bad = ejob(&zk, &["disable-item", "reports", "nine"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid ITEM `nine`"));
+    let missing = ejob(&zk, &["trigger", "ghost"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("jobName `ghost`"));
+    let usage = Command::new(env!("CARGO_BIN_EXE_ejob")).arg("jobs").output().unwrap();
+    assert_eq!(usage.status.code(), Some(2), "missing --zk is a usage error");
+
+    stdout(&ejob(&zk, &["shutdown", "reports"]));
+    for _ in 0..100 {
+        if scheduler.is_shut_down() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(scheduler.is_shut_down(), "the operator's shutdown reached the scheduler");
+    scheduler.shutdown().await;
+    stdout(&ejob(&zk, &["remove", "reports"]));
+    assert!(!stdout(&ejob(&zk, &["jobs"])).contains("reports"));
+}
+
+#[test]
+fn runs_script_jobs_from_yaml_until_terminated() {
+    let zk = ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ran.txt");
+    let yaml = dir.path().join("job.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "jobName: scripted\ncron: '* * * * * ?'\nshardingTotalCount: 2\nprops:\n  script.command.line: echo >> {}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["--zk", &zk.connect_string(), "--namespace", "cli", "run", yaml.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    unsafe_terminate(child.id());
+    assert!(child.wait().unwrap().success());
+    let lines = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(lines.lines().count() >= 4, "two items ran on at least two fires: {lines:?}");
+    assert!(lines.contains("\"jobName\":\"scripted\""), "the script got the context JSON: {lines}");
+}
+
+fn unsafe_terminate(pid: u32) {
+    let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    assert!(status.success());
+}
