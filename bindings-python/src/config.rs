@@ -125,6 +125,34 @@ impl JobConfig {
     fn props(&self) -> BTreeMap<String, String> {
         self.inner.props.clone()
     }
+    #[getter]
+    fn max_time_diff_seconds(&self) -> i32 {
+        self.inner.max_time_diff_seconds
+    }
+    #[getter]
+    fn reconcile_interval_minutes(&self) -> i32 {
+        self.inner.reconcile_interval_minutes
+    }
+    #[getter]
+    fn job_sharding_strategy_type(&self) -> Option<String> {
+        self.inner.job_sharding_strategy_type.clone()
+    }
+    #[getter]
+    fn job_error_handler_type(&self) -> Option<String> {
+        self.inner.job_error_handler_type.clone()
+    }
+    #[getter]
+    fn description(&self) -> String {
+        self.inner.description.clone()
+    }
+    #[getter]
+    fn label(&self) -> Option<String> {
+        self.inner.label.clone()
+    }
+    #[getter]
+    fn static_sharding(&self) -> bool {
+        self.inner.static_sharding
+    }
 
     fn __eq__(&self, other: &Self) -> bool {
         self.inner == other.inner

@@ -34,6 +34,11 @@ def test_yaml_round_trip_uses_elasticjob_keys():
     yaml = config.to_yaml()
     assert "shardingTotalCount: 3" in yaml and "shardingItemParameters: 0=A,1=B,2=C" in yaml
     assert elasticjob.JobConfig.from_yaml(yaml) == config
+    parsed = elasticjob.JobConfig.from_yaml(
+        "jobName: j\nshardingTotalCount: 2\njobShardingStrategyType: ODEVITY\nlabel: blue\nmaxTimeDiffSeconds: 5\n"
+    )
+    assert (parsed.job_sharding_strategy_type, parsed.label, parsed.max_time_diff_seconds) == ("ODEVITY", "blue", 5)
+    assert (parsed.reconcile_interval_minutes, parsed.static_sharding, parsed.description) == (10, False, "")
     with pytest.raises(ValueError, match="shardingTotalCount"):
         elasticjob.JobConfig.from_yaml("jobName: j\nshardingTotalCount: 0\n")
 

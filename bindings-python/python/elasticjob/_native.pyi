@@ -41,6 +41,13 @@ class JobConfig:
     disabled: bool
     time_zone: Optional[str]
     props: Dict[str, str]
+    max_time_diff_seconds: int
+    reconcile_interval_minutes: int
+    job_sharding_strategy_type: Optional[str]
+    job_error_handler_type: Optional[str]
+    description: str
+    label: Optional[str]
+    static_sharding: bool
 
 class ShardingContext:
     job_name: str
