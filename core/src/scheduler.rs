@@ -469,8 +469,16 @@ impl Inner {
             let me = self.instance.as_str();
             match (node, event.kind) {
                 (JobNode::Instance(id), EventKind::Deleted) if id == me => {
-                    tracing::info!(instance = %me, "instance removed by an operator: shutting down");
-                    self.stop.send_replace(true);
+                    // The end of our own session deletes the node too (and the
+                    // event can arrive before the client learns its session
+                    // expired); only a node removed under a live session is an
+                    // operator's shutdown.
+                    if session.is_alive() && session.exists(self.paths.root()).await.is_ok() {
+                        tracing::info!(instance = %me, "instance removed by an operator: shutting down");
+                        self.stop.send_replace(true);
+                    } else {
+                        self.session_lost.notify_one();
+                    }
                 }
                 (JobNode::Instance(id), kind) if id != me && kind != EventKind::DataChanged => {
                     if kind == EventKind::Deleted && self.config().failover {

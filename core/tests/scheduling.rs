@@ -331,6 +331,45 @@ async fn memory_failover_runs_a_crashed_instances_item_once() {
     assert_eq!(items_of_fire, [0, 1].into(), "both items of the crashed fire completed: {runs:?}");
 }
 
+/// An expired session deletes the instance's own node, and the deletion
+/// event can reach the instance before it learns its session is gone: that
+/// is not an operator's shutdown. The instance registers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_an_expired_session_is_not_an_operator_shutdown() {
+    let server = MemoryServer::new();
+    let cluster = Cluster::Memory(server.clone());
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let center = cluster.center(&ns);
+    let scheduler = JobScheduler::builder(center.clone(), JobConfig::new("survives", "* * * * * ?", 1), recording_job(&runs, "x", Duration::ZERO))
+        .build()
+        .unwrap();
+    scheduler.start().await.unwrap();
+    let observer = server.connect(&ns).unwrap();
+    use elasticjob::registry::Registry;
+    // The order in which the scheduler sees the deletion and the expiry
+    // varies: expire it several times.
+    for round in 0..6 {
+        let session = center.session().await.unwrap();
+        server.expire(session.session_id());
+        let mut registered_again = false;
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let instances = observer.children("/survives/instances").await.unwrap();
+            if instances == vec![scheduler.instance_id().to_string()] {
+                registered_again = true;
+                break;
+            }
+        }
+        assert!(!scheduler.is_shut_down(), "round {round}: the scheduler kept running");
+        assert!(registered_again, "round {round}: it registered again");
+    }
+    let expired_at = chrono_now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(runs.lock().unwrap().iter().any(|r| r.1 > expired_at), "and runs its item again");
+    scheduler.shutdown().await;
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod memory {
