@@ -387,6 +387,7 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
                     Outcome::Succeeded => out.success = true,
                     Outcome::Failed(text) => out.message = message(text),
                     Outcome::TimedOut => out.message = message("timed out".into()),
+                    Outcome::Cancelled(reason) => out.message = message(format!("cancelled: {reason}")),
                 }
             }
             Some(JobEvent::Sharded(_)) => out.kind = ej_event_type::EJ_EVENT_SHARDING,

@@ -206,6 +206,7 @@ fn event_json(event: JobEvent) -> serde_json::Value {
                 Outcome::Succeeded => (true, None),
                 Outcome::Failed(message) => (false, Some(message)),
                 Outcome::TimedOut => (false, Some("timed out".to_string())),
+                Outcome::Cancelled(reason) => (false, Some(format!("cancelled: {reason}"))),
             };
             serde_json::json!({
                 "type": "execution", "item": e.item, "fireTime": e.fire_time, "instanceId": e.instance_id,

@@ -245,6 +245,7 @@ fn event_dict(py: Python<'_>, event: JobEvent) -> PyResult<Bound<'_, PyDict>> {
                 Outcome::Succeeded => (true, None),
                 Outcome::Failed(message) => (false, Some(message)),
                 Outcome::TimedOut => (false, Some("timed out".to_string())),
+                Outcome::Cancelled(reason) => (false, Some(format!("cancelled: {reason}"))),
             };
             dict.set_item("success", success)?;
             dict.set_item("error", error)?;

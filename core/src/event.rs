@@ -1,6 +1,7 @@
 //! What a running scheduler reports: every execution's outcome, resharding,
 //! misfires and errors. Bindings turn these into callbacks and events.
 
+use crate::cancel::CancelReason;
 use std::collections::BTreeMap;
 
 /// How one item run ended.
@@ -10,8 +11,12 @@ pub enum Outcome {
     Succeeded,
     /// The handler returned an error or panicked; the message says which and why.
     Failed(String),
-    /// The handler did not finish within the execution timeout.
+    /// The handler did not finish within the execution timeout (it was told
+    /// to stop, and the item stayed running until it returned).
     TimedOut,
+    /// The run was told to stop before it finished (session lost, item
+    /// moved, shutdown) and its handler has returned since.
+    Cancelled(CancelReason),
 }
 
 impl Outcome {
@@ -34,6 +39,8 @@ pub struct Execution {
     pub instance_id: String,
     /// Whether it ran in place of a crashed instance.
     pub failover: bool,
+    /// The run's fencing token (see [`crate::ShardingContext::fencing_token`]).
+    pub fencing_token: i64,
     /// When the handler was called, epoch milliseconds.
     pub started_at: i64,
     /// When it returned, epoch milliseconds.

@@ -2,6 +2,7 @@
 //! call receives. The three job types of ElasticJob are all reduced to one
 //! internal shape, "run this item once", so the scheduler has a single path.
 
+use crate::cancel::Cancellation;
 use async_trait::async_trait;
 use serde::Serialize;
 use std::future::Future;
@@ -18,6 +19,7 @@ pub type HandlerResult<T = ()> = Result<T, HandlerError>;
 /// (for script jobs) are ElasticJob's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ShardingContext {
     /// The job's name.
     pub job_name: String,
@@ -36,6 +38,33 @@ pub struct ShardingContext {
     pub fire_time: i64,
     /// Whether this run takes over an item of a crashed instance.
     pub failover: bool,
+    /// Grows with every start of this item anywhere in the cluster (the
+    /// registry transaction id that made this run the item's runner): a
+    /// downstream store that remembers the highest token it accepted can
+    /// refuse a stale writer, such as a paused process whose item was re-run.
+    pub fencing_token: i64,
+    /// Raised when this run should stop: see [`Cancellation`].
+    #[serde(skip)]
+    pub cancellation: Cancellation,
+}
+
+impl ShardingContext {
+    /// A context for `item` of `job_name`'s fire at `fire_time`, with
+    /// everything else empty; for tests of handlers.
+    pub fn new(job_name: &str, sharding_total_count: u32, sharding_item: u32, fire_time: i64) -> Self {
+        ShardingContext {
+            job_name: job_name.to_string(),
+            task_id: String::new(),
+            sharding_total_count,
+            job_parameter: String::new(),
+            sharding_item,
+            sharding_parameter: String::new(),
+            fire_time,
+            failover: false,
+            fencing_token: 0,
+            cancellation: Cancellation::new(),
+        }
+    }
 }
 
 /// A job that runs one piece of work per item and fire.
@@ -207,6 +236,8 @@ mod tests {
             sharding_parameter: "Beijing".into(),
             fire_time: 1_000,
             failover: false,
+            fencing_token: 1,
+            cancellation: Cancellation::new(),
         }
     }
 

@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cancel;
 pub mod config;
 pub mod cron;
 pub mod election;
@@ -38,6 +39,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod sharding;
 
+pub use cancel::{CancelReason, Cancellation};
 pub use config::JobConfig;
 pub use error::{Error, Result};
 pub use event::{Execution, JobEvent, Outcome};

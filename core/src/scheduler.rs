@@ -850,6 +850,8 @@ impl Inner {
                         sharding_parameter: parameters.get(&item).cloned().unwrap_or_default(),
                         fire_time,
                         failover,
+                        fencing_token: 0,
+                        cancellation: crate::cancel::Cancellation::new(),
                     };
                     done.push(run_one(&job, ctx, &settings, config.execution_timeout(), &instance).await);
                 }
@@ -998,6 +1000,7 @@ async fn run_one(
         fire_time: ctx.fire_time,
         instance_id: instance.to_string(),
         failover: ctx.failover,
+        fencing_token: ctx.fencing_token,
         started_at,
         finished_at: now_millis(),
         outcome,
