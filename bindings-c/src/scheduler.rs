@@ -142,6 +142,7 @@ fn simple_job(execute: unsafe extern "C" fn(*const ej_sharding_context, *mut c_v
         })
         .await
     })
+    .signal_only()
 }
 
 /// A batch item: a pointer owned by the C program.
@@ -253,7 +254,7 @@ pub unsafe extern "C" fn ej_scheduler_new_dataflow(
     guard(|| {
         let fetch = fetch.ok_or_else(|| invalid("fetch", "must not be NULL"))?;
         let process = process.ok_or_else(|| invalid("process", "must not be NULL"))?;
-        let job = Job::dataflow(CDataflow { fetch, process, user_data: UserData(user_data) });
+        let job = Job::dataflow(CDataflow { fetch, process, user_data: UserData(user_data) }).signal_only();
         build(registry, config, options, job, out)
     })
 }
@@ -401,6 +402,11 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
                 out.message = message(text);
             }
             Some(JobEvent::Stopped) => out.kind = ej_event_type::EJ_EVENT_STOPPED,
+            Some(JobEvent::StuckItems { items, waited }) => {
+                out.kind = ej_event_type::EJ_EVENT_ERROR;
+                out.item = items.keys().next().copied().unwrap_or_default();
+                out.message = message(format!("items still running after {} ms of resharding wait: {items:?}", waited.as_millis()));
+            }
         }
         Ok(())
     })

@@ -135,8 +135,9 @@ impl NativeScheduler {
                     let slot = slot.clone();
                     async move { invoke(&slot, "execute", &ctx, None).await.map(|_| ()) }
                 })
+                .signal_only()
             }
-            "dataflow" => Job::dataflow(JsDataflow { slot: slot.clone() }),
+            "dataflow" => Job::dataflow(JsDataflow { slot: slot.clone() }).signal_only(),
             "script" => Job::script(),
             other => return Err(Error::new(Status::InvalidArg, format!("invalid job kind `{other}`"))),
         };
@@ -218,6 +219,9 @@ fn event_json(event: JobEvent) -> serde_json::Value {
         JobEvent::Misfired { items, fire_time } => serde_json::json!({ "type": "misfire", "items": items, "fireTime": fire_time }),
         JobEvent::Error(message) => serde_json::json!({ "type": "error", "error": message }),
         JobEvent::Stopped => serde_json::json!({ "type": "stopped" }),
+        JobEvent::StuckItems { items, waited } => {
+            serde_json::json!({ "type": "stuck", "items": items, "waitedMs": waited.as_millis() as u64 })
+        }
     }
 }
 

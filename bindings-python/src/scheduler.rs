@@ -89,6 +89,7 @@ fn simple_job(execute: Py<PyAny>) -> Job {
             .await
         }
     })
+    .signal_only()
 }
 
 /// A dataflow job whose `fetch`/`process` are Python callables; the
@@ -150,7 +151,7 @@ impl Scheduler {
         let job = match (execute, fetch, process, script) {
             (Some(execute), None, None, false) => simple_job(execute),
             (None, Some(fetch), Some(process), false) => {
-                Job::dataflow(PythonDataflow { fetch: Arc::new(fetch), process: Arc::new(process) })
+                Job::dataflow(PythonDataflow { fetch: Arc::new(fetch), process: Arc::new(process) }).signal_only()
             }
             (None, None, None, true) => Job::script(),
             _ => {
@@ -264,6 +265,11 @@ fn event_dict(py: Python<'_>, event: JobEvent) -> PyResult<Bound<'_, PyDict>> {
             dict.set_item("error", message)?;
         }
         JobEvent::Stopped => dict.set_item("type", "stopped")?,
+        JobEvent::StuckItems { items, waited } => {
+            dict.set_item("type", "stuck")?;
+            dict.set_item("items", items)?;
+            dict.set_item("waited", waited.as_secs_f64())?;
+        }
     }
     Ok(dict)
 }

@@ -63,6 +63,15 @@ pub enum JobEvent {
         /// The fire that was missed, epoch milliseconds.
         fire_time: i64,
     },
+    /// As leader, this instance resharded although these items were still
+    /// running (item → runner) after the bounded wait: a hung handler, or
+    /// one slower than the wait. They keep their marks until they end.
+    StuckItems {
+        /// The items still running, with their runners.
+        items: BTreeMap<u32, String>,
+        /// How long the leader waited.
+        waited: std::time::Duration,
+    },
     /// Something went wrong outside a handler (registry trouble, clock skew, ...).
     Error(String),
     /// The scheduler stopped (asked to, or told to by an operator).

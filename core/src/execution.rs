@@ -1,21 +1,30 @@
 //! Starting and finishing items in the registry, with fencing (invariant 1).
 //!
-//! An item starts only through one atomic multi that
-//! 1. checks the owner node still has the version this instance read (so a
-//!    resharding in between stops it),
-//! 2. moves the item's `fired` node from an earlier fire time to this one
-//!    (so no item starts twice for one fire, whoever owns it), and
-//! 3. creates the `running` mark (the runner's instance id, as Java
+//! An item starts only through an atomic multi that
+//! 1. checks the sharding epoch (the version of the `sharding` node, which
+//!    the leader bumps before it looks for running items), so no start can
+//!    slip in between the leader's "nothing runs" check and its new
+//!    assignment (invariant 3);
+//! 2. checks the owner node still has the version this instance read;
+//! 3. for a cron fire, moves the item's `fired` node from an earlier fire
+//!    time to this one, so no (item, fire) starts twice, whoever owns it;
+//! 4. creates the `running` mark (the runner's instance id, as Java
 //!    ElasticJob writes it) in the caller's live session: a zombie whose
 //!    session expired can create nothing.
 //!
-//! All items of a fire go in one multi, and all completions in another, so a
-//! fire costs two writes per instance whatever the item count.
+//! The mark's creating transaction id is the run's fencing token: it grows
+//! with every start of the item anywhere in the cluster.
+//!
+//! Items are started and completed in as few multis as ZooKeeper's request
+//! size limit allows; each item's operations stay together in one multi.
+//! A multi whose outcome is unknown (connection loss) is resolved item by
+//! item by reading back the marks.
 
 use crate::error::{Error, Result};
 use crate::paths::JobPaths;
-use crate::registry::{CreateMode, Op, Registry};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::registry::{op_size, CreateMode, Op, OpResult, Registry, Stat, MAX_REQUEST_BYTES};
+use crate::resolve::retry;
+use std::collections::BTreeSet;
 
 /// An item this instance may start: its number and the owner node version it read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,20 +35,43 @@ pub struct OwnedItem {
     pub owner_version: i32,
 }
 
+/// Which fence a start goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fence {
+    /// A cron fire at this time (epoch ms): moves the item's `fired` node,
+    /// so each (item, fire) starts at most once cluster-wide.
+    Cron(i64),
+    /// A manual trigger: fenced by its request node (taken once), never
+    /// by a time a client supplied, so it cannot move the cron fence.
+    Trigger,
+}
+
+/// An item that this instance now runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The item.
+    pub item: u32,
+    /// The run's fencing token: the zxid that created its `running` mark.
+    pub fencing_token: i64,
+    /// The cron fire the item was last started for before this one, and by
+    /// whom (absent for a first fire and for triggers).
+    pub previous: Option<LastFire>,
+}
+
 /// What happened when a fire tried to start its items.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StartOutcome {
     /// Items now marked running by this instance; they must be run.
-    pub started: Vec<u32>,
-    /// Items this instance is still running from an earlier fire (a misfire).
+    pub started: Vec<Started>,
+    /// Items this process is still running from an earlier start.
     pub still_running: Vec<u32>,
-    /// Items that another instance runs or already ran for this fire.
+    /// Items another instance is running (e.g. a run that outlived resharding).
+    pub busy_elsewhere: Vec<u32>,
+    /// Items already started for this fire (or a later one).
     pub taken: Vec<u32>,
-    /// Items whose ownership changed since it was read: re-read and retry.
+    /// Items whose owner or the sharding epoch changed since they were
+    /// read: settle the sharding and try again.
     pub moved: Vec<u32>,
-    /// For started items: the fire each was last started for before this
-    /// one, and by which instance (absent for an item's first fire).
-    pub previous: BTreeMap<u32, LastFire>,
 }
 
 /// Content of a `fired` node: the last fire an item was started for, and by whom.
@@ -65,124 +97,287 @@ impl LastFire {
     }
 }
 
-/// Starts `items` for the fire at `fire_time`. `locally_running` lists the
-/// items this process is running right now, to tell a real misfire from a
-/// stale mark of its own (left when a completion could not be written).
+/// The sharding epoch: the version of the `sharding` node (`None` before
+/// the first assignment).
+pub async fn epoch(registry: &dyn Registry, paths: &JobPaths) -> Result<Option<i32>> {
+    let path = paths.sharding();
+    Ok(retry(|| registry.exists(&path)).await?.map(|s| s.version))
+}
+
+/// One item's start, before it is sent.
+struct Pending {
+    owned: OwnedItem,
+    ops: Vec<Op>,
+    previous: Option<LastFire>,
+}
+
+/// Everything a start needs besides the items.
+pub struct StartRequest<'a> {
+    /// The runner's instance id (the `running` mark's content).
+    pub runner: &'a str,
+    /// Cron fire or trigger.
+    pub fence: Fence,
+    /// The sharding epoch read before the owners.
+    pub epoch: i32,
+    /// Persistent marks with failover on (they must outlive a crashed runner).
+    pub running_mode: CreateMode,
+    /// Items this process runs right now, whatever their marks say.
+    pub in_flight: &'a BTreeSet<u32>,
+}
+
+/// Starts `items`. See the module doc for the fence.
 pub async fn start_items(
     registry: &dyn Registry,
     paths: &JobPaths,
-    instance_id: &str,
+    request: &StartRequest<'_>,
     items: &[OwnedItem],
-    fire_time: i64,
-    running_mode: CreateMode,
-    locally_running: &BTreeSet<u32>,
 ) -> Result<StartOutcome> {
-    // Like Java ElasticJob 3.x, the `running` node holds the runner's instance id.
-    let mark = instance_id.as_bytes().to_vec();
-    let fire = LastFire { fire_time, instance: instance_id.to_string() };
     let mut outcome = StartOutcome::default();
-    let mut batch = Vec::new();
-    let mut previous = BTreeMap::new();
-    let fired_paths: Vec<String> = items.iter().map(|owned| paths.item_fired(owned.item)).collect();
-    let fired = registry.get_many(&fired_paths).await?;
-    for (owned, fired) in items.iter().zip(fired) {
-        match item_ops(paths, owned, &fire, &mark, running_mode, fired) {
-            Some((ops, last)) => {
-                if let Some(last) = last {
-                    previous.insert(owned.item, last);
-                }
-                batch.push((*owned, ops));
+    let candidates: Vec<OwnedItem> = items
+        .iter()
+        .filter(|owned| {
+            let here = request.in_flight.contains(&owned.item);
+            if here {
+                outcome.still_running.push(owned.item);
             }
+            !here
+        })
+        .copied()
+        .collect();
+    let fired = read_fired(registry, paths, request.fence, &candidates).await?;
+    let mut pending = Vec::new();
+    for (owned, fired) in candidates.into_iter().zip(fired) {
+        match item_ops(paths, request, owned, fired) {
+            Some((ops, previous)) => pending.push(Pending { owned, ops, previous }),
             None => outcome.taken.push(owned.item),
         }
     }
-    if batch.is_empty() {
-        return Ok(outcome);
-    }
-    let all: Vec<Op> = batch.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect();
-    match registry.multi(all).await {
-        Ok(_) => {
-            outcome.started.extend(batch.iter().map(|(owned, _)| owned.item));
-            outcome.previous = previous;
-            return Ok(outcome);
-        }
-        Err(e) if !is_conflict(&e) => return Err(e),
-        Err(_) => {}
-    }
-    // Some item conflicts: settle them one by one.
-    for (owned, mut ops) in batch {
-        let item = owned.item;
-        let mut cleared_stale_mark = false;
-        loop {
-            match registry.multi(ops).await {
-                Ok(_) => outcome.started.push(item),
-                Err(Error::NodeExists(path)) if path == paths.item_running(item) => {
-                    let current = registry.get(&path).await?;
-                    let mine = current.as_ref().is_some_and(|(data, _)| data == instance_id.as_bytes());
-                    if mine && locally_running.contains(&item) {
-                        outcome.still_running.push(item);
-                    } else if mine && !cleared_stale_mark {
-                        // Our own stale mark: clear it and try once more.
-                        cleared_stale_mark = true;
-                        let _ = registry.delete(&path, current.map(|(_, stat)| stat.version)).await;
-                        let fired = registry.get(&paths.item_fired(item)).await?;
-                        match item_ops(paths, &owned, &fire, &mark, running_mode, fired) {
-                            Some((retry, last)) => {
-                                ops = retry;
-                                match last {
-                                    Some(last) => previous.insert(item, last),
-                                    None => previous.remove(&item),
-                                };
-                                continue;
-                            }
-                            None => outcome.taken.push(item),
-                        }
-                    } else {
-                        outcome.taken.push(item);
-                    }
+    let epoch_check = Op::Check { path: paths.sharding(), version: request.epoch };
+    let limit = MAX_REQUEST_BYTES - op_size(&epoch_check);
+    for chunk in chunk_by_size(pending, limit, |p| &p.ops) {
+        let mut ops = vec![epoch_check.clone()];
+        ops.extend(chunk.iter().flat_map(|p| p.ops.iter().cloned()));
+        match registry.multi(ops).await {
+            Ok(results) => {
+                let tokens = tokens_of(registry, paths, &chunk, &results).await?;
+                for (p, token) in chunk.into_iter().zip(tokens) {
+                    outcome.started.push(Started { item: p.owned.item, fencing_token: token, previous: p.previous });
                 }
-                Err(Error::BadVersion(path)) | Err(Error::NoNode(path)) if path == paths.item_instance(item) => {
-                    outcome.moved.push(item)
-                }
-                Err(e) if is_conflict(&e) => outcome.taken.push(item),
-                Err(e) => return Err(e),
             }
-            break;
+            Err(e) if is_epoch_conflict(&e, paths) => outcome.moved.extend(chunk.iter().map(|p| p.owned.item)),
+            Err(e) if is_conflict(&e) || e == Error::ConnectionLoss => {
+                // Some item conflicts, or the outcome is unknown: settle each on its own.
+                for p in chunk {
+                    start_one(registry, paths, request, p, &mut outcome).await?;
+                }
+            }
+            Err(e) => return Err(e),
         }
     }
-    outcome.started.sort_unstable();
-    previous.retain(|item, _| outcome.started.contains(item));
-    outcome.previous = previous;
+    outcome.started.sort_by_key(|s| s.item);
     Ok(outcome)
+}
+
+async fn read_fired(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    fence: Fence,
+    items: &[OwnedItem],
+) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
+    match fence {
+        Fence::Cron(_) => {
+            let fired: Vec<String> = items.iter().map(|owned| paths.item_fired(owned.item)).collect();
+            retry(|| registry.get_many(&fired)).await
+        }
+        Fence::Trigger => Ok(vec![None; items.len()]),
+    }
+}
+
+/// Starts one item on its own, resolving connection loss by reading back
+/// and clearing a stale mark of this instance's own once.
+async fn start_one(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    request: &StartRequest<'_>,
+    mut pending: Pending,
+    outcome: &mut StartOutcome,
+) -> Result<()> {
+    let item = pending.owned.item;
+    let mut cleared_stale_mark = false;
+    for _ in 0..8 {
+        let mut ops = vec![Op::Check { path: paths.sharding(), version: request.epoch }];
+        ops.extend(pending.ops.iter().cloned());
+        let error = match registry.multi(ops).await {
+            Ok(results) => {
+                let token = tokens_of(registry, paths, std::slice::from_ref(&pending), &results).await?[0];
+                outcome.started.push(Started { item, fencing_token: token, previous: pending.previous });
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        if is_epoch_conflict(&error, paths) {
+            outcome.moved.push(item);
+            return Ok(());
+        }
+        match error {
+            Error::ConnectionLoss => {
+                // Applied or not? Our own mark, and for a cron fire our own
+                // fire in `fired`, say it was.
+                if let Some(token) = own_start(registry, paths, request, item).await? {
+                    outcome.started.push(Started { item, fencing_token: token, previous: pending.previous });
+                    return Ok(());
+                }
+            }
+            Error::NodeExists(path) if path == paths.item_running(item) => {
+                let mark = retry(|| registry.get(&path)).await?;
+                match mark {
+                    Some((data, stat)) if data == request.runner.as_bytes() => {
+                        if request.in_flight.contains(&item) || cleared_stale_mark {
+                            outcome.still_running.push(item);
+                            return Ok(());
+                        }
+                        // Our own stale mark (its completion was lost): clear it once.
+                        cleared_stale_mark = true;
+                        match registry.delete(&path, Some(stat.version)).await {
+                            Ok(()) | Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) | Err(Error::ConnectionLoss) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Some(_) => {
+                        outcome.busy_elsewhere.push(item);
+                        return Ok(());
+                    }
+                    None => {}
+                }
+            }
+            Error::BadVersion(path) | Error::NoNode(path) if path == paths.item_instance(item) => {
+                outcome.moved.push(item);
+                return Ok(());
+            }
+            e if is_conflict(&e) => {}
+            e => return Err(e),
+        }
+        // Re-read the fence and rebuild the ops.
+        let fired = read_fired(registry, paths, request.fence, std::slice::from_ref(&pending.owned)).await?;
+        match item_ops(paths, request, pending.owned, fired.into_iter().next().flatten()) {
+            Some((ops, previous)) => pending = Pending { ops, previous, ..pending },
+            None => {
+                outcome.taken.push(item);
+                return Ok(());
+            }
+        }
+    }
+    Err(Error::IllegalState(format!("item {item} could not be started: the registry kept changing under it")))
+}
+
+/// After an unknown outcome: the token of our start of `item`, if it happened.
+async fn own_start(registry: &dyn Registry, paths: &JobPaths, request: &StartRequest<'_>, item: u32) -> Result<Option<i64>> {
+    let path = paths.item_running(item);
+    let Some((data, stat)) = retry(|| registry.get(&path)).await? else { return Ok(None) };
+    if data != request.runner.as_bytes() || request.in_flight.contains(&item) {
+        return Ok(None);
+    }
+    if let Fence::Cron(fire_time) = request.fence {
+        let path = paths.item_fired(item);
+        let fired = retry(|| registry.get(&path)).await?;
+        let ours = fired
+            .and_then(|(data, _)| LastFire::parse(&data))
+            .is_some_and(|last| last.fire_time == fire_time && last.instance == request.runner);
+        if !ours {
+            return Ok(None);
+        }
+    }
+    Ok(Some(stat.czxid))
 }
 
 /// The ops that start one item given its `fired` node, with that node's
 /// previous content; `None` if it already started for this fire (or a later one).
 fn item_ops(
     paths: &JobPaths,
-    owned: &OwnedItem,
-    fire: &LastFire,
-    mark: &[u8],
-    running_mode: CreateMode,
-    fired: Option<(Vec<u8>, crate::registry::Stat)>,
+    request: &StartRequest<'_>,
+    owned: OwnedItem,
+    fired: Option<(Vec<u8>, Stat)>,
 ) -> Option<(Vec<Op>, Option<LastFire>)> {
     let item = owned.item;
-    let (fired_op, previous) = match fired {
-        Some((data, stat)) => {
-            let previous = LastFire::parse(&data);
-            if previous.as_ref().map_or(i64::MIN, |p| p.fire_time) >= fire.fire_time {
-                return None;
+    let mut ops = vec![Op::Check { path: paths.item_instance(item), version: owned.owner_version }];
+    let mut previous = None;
+    if let Fence::Cron(fire_time) = request.fence {
+        let fire = LastFire { fire_time, instance: request.runner.to_string() };
+        match fired {
+            Some((data, stat)) => {
+                previous = LastFire::parse(&data);
+                if previous.as_ref().map_or(i64::MIN, |p| p.fire_time) >= fire_time {
+                    return None;
+                }
+                ops.push(Op::Set { path: paths.item_fired(item), data: fire.to_bytes(), version: stat.version });
             }
-            (Op::Set { path: paths.item_fired(item), data: fire.to_bytes(), version: stat.version }, previous)
+            None => ops.push(Op::Create {
+                path: paths.item_fired(item),
+                data: fire.to_bytes(),
+                mode: CreateMode::Persistent,
+            }),
         }
-        None => (Op::Create { path: paths.item_fired(item), data: fire.to_bytes(), mode: CreateMode::Persistent }, None),
-    };
-    let ops = vec![
-        Op::Check { path: paths.item_instance(item), version: owned.owner_version },
-        fired_op,
-        Op::Create { path: paths.item_running(item), data: mark.to_vec(), mode: running_mode },
-    ];
+    }
+    ops.push(Op::Create {
+        path: paths.item_running(item),
+        data: request.runner.as_bytes().to_vec(),
+        mode: request.running_mode,
+    });
     Some((ops, previous))
+}
+
+/// Fencing tokens of a committed chunk, in order: the zxid that created each
+/// `running` mark (read back when the server's answer lacks it).
+async fn tokens_of(registry: &dyn Registry, paths: &JobPaths, chunk: &[Pending], results: &[OpResult]) -> Result<Vec<i64>> {
+    let mut tokens = Vec::with_capacity(chunk.len());
+    let mut missing = Vec::new();
+    // Results follow the ops: the epoch check, then each item's ops.
+    let mut index = 1;
+    for (n, p) in chunk.iter().enumerate() {
+        index += p.ops.len();
+        match results.get(index - 1).and_then(created_zxid) {
+            Some(zxid) => tokens.push(zxid),
+            None => {
+                tokens.push(0);
+                missing.push(n);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let marks: Vec<String> = missing.iter().map(|&n| paths.item_running(chunk[n].owned.item)).collect();
+        for (n, mark) in missing.into_iter().zip(retry(|| registry.get_many(&marks)).await?) {
+            tokens[n] = mark.map_or(0, |(_, stat)| stat.czxid);
+        }
+    }
+    Ok(tokens)
+}
+
+/// The creating zxid a multi's create result carries, when it does.
+fn created_zxid(result: &OpResult) -> Option<i64> {
+    match result {
+        OpResult::Create(_) => None,
+        _ => None,
+    }
+}
+
+/// Splits items' op groups into multis under `limit` bytes, never splitting one item's group.
+fn chunk_by_size<T>(groups: Vec<T>, limit: usize, ops: impl Fn(&T) -> &Vec<Op>) -> Vec<Vec<T>> {
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 0;
+    for group in groups {
+        let group_size: usize = ops(&group).iter().map(op_size).sum();
+        if !current.is_empty() && size + group_size > limit {
+            chunks.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += group_size;
+        current.push(group);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
 }
 
 /// Conflicts are other instances' doing; anything else is a registry failure.
@@ -190,50 +385,88 @@ fn is_conflict(error: &Error) -> bool {
     matches!(error, Error::NodeExists(_) | Error::BadVersion(_) | Error::NoNode(_))
 }
 
-/// Removes the `running` marks of finished items in one multi. A mark that a
-/// failover taker has since taken over (its version moved) is left alone.
-pub async fn complete_items(registry: &dyn Registry, paths: &JobPaths, items: &[u32]) -> Result<()> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let ops = items.iter().map(|&item| Op::Delete { path: paths.item_running(item), version: 0 }).collect();
-    match registry.multi(ops).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_conflict(&e) => {
-            for &item in items {
-                match registry.delete(&paths.item_running(item), Some(0)).await {
-                    Ok(()) | Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) => {}
-                    Err(e) => return Err(e),
+/// The sharding epoch moved (or there is no assignment yet).
+fn is_epoch_conflict(error: &Error, paths: &JobPaths) -> bool {
+    matches!(error, Error::BadVersion(p) | Error::NoNode(p) if *p == paths.sharding())
+}
+
+/// A finished run to clear: the item and the token its mark was created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// The item.
+    pub item: u32,
+    /// The run's fencing token (its mark's creating zxid).
+    pub fencing_token: i64,
+}
+
+/// Removes the `running` marks of finished runs in as few multis as the
+/// size limit allows. A mark that is no longer the run's own (a failover
+/// taker took it over, or it is gone) is left alone; unknown outcomes are
+/// resolved by reading back.
+pub async fn complete_items(registry: &dyn Registry, paths: &JobPaths, runner: &str, runs: &[Finished]) -> Result<()> {
+    let groups: Vec<(Finished, Vec<Op>)> = runs
+        .iter()
+        .map(|run| (*run, vec![Op::Delete { path: paths.item_running(run.item), version: 0 }]))
+        .collect();
+    for chunk in chunk_by_size(groups, MAX_REQUEST_BYTES, |(_, ops)| ops) {
+        let ops = chunk.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect();
+        match registry.multi(ops).await {
+            Ok(_) => {}
+            Err(e) if is_conflict(&e) || e == Error::ConnectionLoss => {
+                for (run, _) in chunk {
+                    complete_one(registry, paths, runner, run).await?;
                 }
             }
-            Ok(())
+            Err(e) => return Err(e),
         }
-        Err(e) => Err(e),
+    }
+    Ok(())
+}
+
+/// Deletes one run's mark if it is still that run's. Nobody else can create
+/// a mark while ours exists, so reading then deleting by version is safe.
+async fn complete_one(registry: &dyn Registry, paths: &JobPaths, runner: &str, run: Finished) -> Result<()> {
+    let path = paths.item_running(run.item);
+    loop {
+        let Some((data, stat)) = retry(|| registry.get(&path)).await? else { return Ok(()) };
+        if data != runner.as_bytes() || (run.fencing_token != 0 && stat.czxid != run.fencing_token) {
+            return Ok(());
+        }
+        match registry.delete(&path, Some(stat.version)).await {
+            Ok(()) | Err(Error::NoNode(_)) => return Ok(()),
+            Err(Error::BadVersion(_)) | Err(Error::ConnectionLoss) => continue,
+            Err(e) => return Err(e),
+        }
     }
 }
 
 /// Marks items as misfired by the fire at `fire_time` (they were still running).
 pub async fn set_misfire(registry: &dyn Registry, paths: &JobPaths, items: &[u32], fire_time: i64) -> Result<()> {
     for &item in items {
-        registry.put(&paths.item_misfire(item), fire_time.to_string().as_bytes()).await?;
+        let (path, data) = (paths.item_misfire(item), fire_time.to_string());
+        retry(|| registry.put(&path, data.as_bytes())).await?;
     }
     Ok(())
 }
 
-/// Clears the misfire marks of `items`; returns the latest misfired fire time, if any.
-pub async fn take_misfire(registry: &dyn Registry, paths: &JobPaths, items: &[u32]) -> Result<Option<i64>> {
-    let marks: Vec<String> = items.iter().map(|&item| paths.item_misfire(item)).collect();
-    let mut latest = None;
-    for (path, mark) in marks.iter().zip(registry.get_many(&marks).await?) {
-        let Some((data, _)) = mark else { continue };
-        let time: i64 = String::from_utf8_lossy(&data).trim().parse().unwrap_or(0);
-        latest = latest.max(Some(time));
-        match registry.delete(path, None).await {
-            Ok(()) | Err(Error::NoNode(_)) => {}
-            Err(e) => return Err(e),
-        }
+/// Clears an item's misfire mark, if any.
+pub async fn clear_misfire(registry: &dyn Registry, paths: &JobPaths, item: u32) -> Result<()> {
+    let path = paths.item_misfire(item);
+    match retry(|| registry.delete(&path, None)).await {
+        Ok(()) | Err(Error::NoNode(_)) => Ok(()),
+        Err(e) => Err(e),
     }
-    Ok(latest)
+}
+
+/// The items whose `running` mark names `runner`, with the marks' stats.
+pub async fn marks_of(registry: &dyn Registry, paths: &JobPaths, runner: &str, count: u32) -> Result<Vec<(u32, Stat)>> {
+    let marks: Vec<String> = (0..count).map(|item| paths.item_running(item)).collect();
+    let found = retry(|| registry.get_many(&marks)).await?;
+    Ok(found
+        .into_iter()
+        .zip(0..)
+        .filter_map(|(mark, item)| mark.filter(|(data, _)| data == runner.as_bytes()).map(|(_, stat)| (item, stat)))
+        .collect())
 }
 
 #[cfg(test)]
@@ -246,43 +479,106 @@ mod tests {
         OwnedItem { item, owner_version: r.exists(&paths.item_instance(item)).await.unwrap().unwrap().version }
     }
 
+    fn request<'a>(runner: &'a str, fence: Fence, epoch: i32, in_flight: &'a BTreeSet<u32>) -> StartRequest<'a> {
+        StartRequest { runner, fence, epoch, running_mode: CreateMode::Persistent, in_flight }
+    }
+
+    fn finished(outcome: &StartOutcome) -> Vec<Finished> {
+        outcome.started.iter().map(|s| Finished { item: s.item, fencing_token: s.fencing_token }).collect()
+    }
+
+    fn items(outcome: &StartOutcome) -> Vec<u32> {
+        outcome.started.iter().map(|s| s.item).collect()
+    }
+
     #[tokio::test]
-    async fn starts_once_per_fire_and_completes() {
+    async fn starts_once_per_fire_with_growing_tokens_and_completes() {
         let server = MemoryServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await, owned(&r, &paths, 1, "a").await];
         let none = BTreeSet::new();
-        let first = start_items(&r, &paths, "a", &items, 1000, CreateMode::Ephemeral, &none).await.unwrap();
-        assert_eq!(first.started, vec![0, 1]);
+        let first = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
+        assert_eq!(self::items(&first), vec![0, 1]);
+        assert!(first.started.iter().all(|s| s.fencing_token > 0));
         assert_eq!(r.get_string(&paths.item_running(0)).await.unwrap().as_deref(), Some("a"));
-        let fired = LastFire::parse(&r.get(&paths.item_fired(0)).await.unwrap().unwrap().0).unwrap();
-        assert_eq!(fired, LastFire { fire_time: 1000, instance: "a".into() });
-        complete_items(&r, &paths, &first.started).await.unwrap();
+        complete_items(&r, &paths, "a", &finished(&first)).await.unwrap();
         assert!(r.exists(&paths.item_running(0)).await.unwrap().is_none());
-        let again = start_items(&r, &paths, "a", &items, 1000, CreateMode::Ephemeral, &none).await.unwrap();
+        let again = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
         assert_eq!((again.started.len(), again.taken), (0, vec![0, 1]), "same fire never starts twice");
-        let next = start_items(&r, &paths, "a", &items, 2000, CreateMode::Ephemeral, &none).await.unwrap();
-        assert_eq!(next.started, vec![0, 1]);
-        assert_eq!(next.previous[&1], LastFire { fire_time: 1000, instance: "a".into() });
+        let next = start_items(&r, &paths, &request("a", Fence::Cron(2000), 0, &none), &items).await.unwrap();
+        assert_eq!(self::items(&next), vec![0, 1]);
+        assert!(next.started[0].fencing_token > first.started[1].fencing_token, "tokens grow");
+        assert_eq!(next.started[1].previous, Some(LastFire { fire_time: 1000, instance: "a".into() }));
     }
 
     #[tokio::test]
-    async fn still_running_moved_and_stale_marks() {
+    async fn a_moved_epoch_stops_every_start() {
         let server = MemoryServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
-        let items = vec![owned(&r, &paths, 0, "a").await, owned(&r, &paths, 1, "a").await, owned(&r, &paths, 2, "a").await];
-        let first = start_items(&r, &paths, "a", &items, 1000, CreateMode::Persistent, &BTreeSet::new()).await.unwrap();
-        assert_eq!(first.started, vec![0, 1, 2]);
-        complete_items(&r, &paths, &[2]).await.unwrap();
-        // Item 0 still runs here; item 1's mark is stale; item 2 was resharded.
+        let items = vec![owned(&r, &paths, 0, "a").await];
+        r.set(&paths.sharding(), b"", None).await.unwrap();
+        let none = BTreeSet::new();
+        let stale = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
+        assert_eq!((stale.started.len(), stale.moved.clone()), (0, vec![0]));
+        let fresh = start_items(&r, &paths, &request("a", Fence::Cron(1000), 1, &none), &items).await.unwrap();
+        assert_eq!(self::items(&fresh), vec![0]);
+    }
+
+    #[tokio::test]
+    async fn still_running_busy_moved_and_stale_marks() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let items: Vec<OwnedItem> = [
+            owned(&r, &paths, 0, "a").await,
+            owned(&r, &paths, 1, "a").await,
+            owned(&r, &paths, 2, "a").await,
+            owned(&r, &paths, 3, "a").await,
+        ]
+        .to_vec();
+        let none = BTreeSet::new();
+        let first = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
+        assert_eq!(self::items(&first), vec![0, 1, 2, 3]);
+        complete_items(&r, &paths, "a", &finished(&first)[2..]).await.unwrap();
+        // Item 0 still runs here; item 1's mark is stale; item 2 was resharded;
+        // item 3 runs on another instance (a run that outlived resharding).
         r.set(&paths.item_instance(2), b"b", None).await.unwrap();
+        r.create(&paths.item_running(3), b"b", CreateMode::Persistent).await.unwrap();
         let running: BTreeSet<u32> = [0].into();
-        let second = start_items(&r, &paths, "a", &items, 2000, CreateMode::Persistent, &running).await.unwrap();
+        let second = start_items(&r, &paths, &request("a", Fence::Cron(2000), 0, &running), &items).await.unwrap();
         assert_eq!(second.still_running, vec![0]);
-        assert_eq!(second.started, vec![1]);
+        assert_eq!(self::items(&second), vec![1]);
         assert_eq!(second.moved, vec![2]);
+        assert_eq!(second.busy_elsewhere, vec![3]);
+    }
+
+    #[tokio::test]
+    async fn triggers_never_move_the_cron_fence() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let items = vec![owned(&r, &paths, 0, "a").await];
+        let none = BTreeSet::new();
+        let triggered = start_items(&r, &paths, &request("a", Fence::Trigger, 0, &none), &items).await.unwrap();
+        complete_items(&r, &paths, "a", &finished(&triggered)).await.unwrap();
+        assert!(r.exists(&paths.item_fired(0)).await.unwrap().is_none());
+        let cron = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
+        assert_eq!(self::items(&cron), vec![0]);
+    }
+
+    #[tokio::test]
+    async fn a_completion_leaves_a_mark_taken_over_by_failover_alone() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let items = vec![owned(&r, &paths, 0, "a").await];
+        let none = BTreeSet::new();
+        let first = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
+        r.set(&paths.item_running(0), b"b", None).await.unwrap();
+        complete_items(&r, &paths, "a", &finished(&first)).await.unwrap();
+        assert_eq!(r.get_string(&paths.item_running(0)).await.unwrap().as_deref(), Some("b"));
     }
 
     #[tokio::test]
@@ -292,8 +588,42 @@ mod tests {
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await];
         server.expire(r.session_id());
-        let result = start_items(&r, &paths, "a", &items, 1000, CreateMode::Ephemeral, &BTreeSet::new()).await;
+        let none = BTreeSet::new();
+        let result = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await;
         assert_eq!(result, Err(Error::SessionExpired));
+    }
+
+    #[tokio::test]
+    async fn large_starts_are_split_under_the_request_limit() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let mut items = Vec::new();
+        for item in 0..12_000 {
+            items.push(OwnedItem { item, owner_version: 0 });
+        }
+        let owners: Vec<Op> = (0..12_000)
+            .flat_map(|item| {
+                [
+                    Op::Create { path: paths.item(item), data: vec![], mode: CreateMode::Persistent },
+                    Op::Create { path: paths.item_instance(item), data: b"a".to_vec(), mode: CreateMode::Persistent },
+                ]
+            })
+            .collect();
+        r.ensure_path(&paths.sharding()).await.unwrap();
+        for chunk in owners.chunks(2000) {
+            r.multi(chunk.to_vec()).await.unwrap();
+        }
+        let none = BTreeSet::new();
+        let outcome = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
+        assert_eq!(outcome.started.len(), 12_000);
+        let groups: Vec<(u32, Vec<Op>)> = (0..30_000)
+            .map(|item| (item, vec![Op::Delete { path: paths.item_running(item), version: 0 }]))
+            .collect();
+        let chunks = chunk_by_size(groups, MAX_REQUEST_BYTES, |(_, ops)| ops);
+        assert!(chunks.len() > 1 && chunks.iter().all(|c| c.iter().map(|(_, o)| op_size(&o[0])).sum::<usize>() <= MAX_REQUEST_BYTES));
+        complete_items(&r, &paths, "a", &finished(&outcome)).await.unwrap();
+        assert!(marks_of(&r, &paths, "a", 12_000).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -302,8 +632,9 @@ mod tests {
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         set_misfire(&r, &paths, &[0, 1], 5000).await.unwrap();
-        set_misfire(&r, &paths, &[1], 6000).await.unwrap();
-        assert_eq!(take_misfire(&r, &paths, &[0, 1, 2]).await.unwrap(), Some(6000));
-        assert_eq!(take_misfire(&r, &paths, &[0, 1, 2]).await.unwrap(), None);
+        clear_misfire(&r, &paths, 0).await.unwrap();
+        clear_misfire(&r, &paths, 0).await.unwrap();
+        assert!(r.exists(&paths.item_misfire(0)).await.unwrap().is_none());
+        assert!(r.exists(&paths.item_misfire(1)).await.unwrap().is_some());
     }
 }

@@ -14,10 +14,13 @@ use crate::error::{Error, Result};
 use crate::execution::LastFire;
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Op, Registry, Stat};
+use crate::resolve::retry;
 use crate::sharding::service::children_or_empty;
 
 /// Queues the items that `lost_instance` was running when it died.
-/// Returns the queued items.
+/// Returns the queued items. The queue entry holds the fire the item was
+/// running when that is known (the `fired` node names the lost instance),
+/// and is empty otherwise, as Java ElasticJob writes it.
 pub async fn queue_lost_items(
     registry: &dyn Registry,
     paths: &JobPaths,
@@ -29,22 +32,29 @@ pub async fn queue_lost_items(
         if data != lost_instance.as_bytes() {
             continue;
         }
-        let fire_time = registry
-            .get(&paths.item_fired(item))
+        let path = paths.item_fired(item);
+        let fire_time = retry(|| registry.get(&path))
             .await?
             .and_then(|(fired, _)| LastFire::parse(&fired))
-            .map_or(0, |last| last.fire_time);
-        registry.ensure_path(&paths.failover_items()).await?;
+            .filter(|last| last.instance == lost_instance)
+            .map(|last| last.fire_time.to_string())
+            .unwrap_or_default();
+        let path = paths.failover_items();
+        retry(|| registry.ensure_path(&path)).await?;
         let ops = vec![
             Op::Check { path: paths.item_running(item), version: stat.version },
-            Op::Create {
-                path: paths.failover_item(item),
-                data: fire_time.to_string().into_bytes(),
-                mode: CreateMode::Persistent,
-            },
+            Op::Create { path: paths.failover_item(item), data: fire_time.clone().into_bytes(), mode: CreateMode::Persistent },
         ];
         match registry.multi(ops).await {
             Ok(_) => queued.push(item),
+            // Unknown outcome: queued by us or not, the entry exists or the
+            // next survivor (or reconcile) queues it; both are fine.
+            Err(Error::ConnectionLoss) => {
+                let path = paths.failover_item(item);
+                if retry(|| registry.exists(&path)).await?.is_some() {
+                    queued.push(item);
+                }
+            }
             Err(Error::NodeExists(_)) | Err(Error::BadVersion(_)) | Err(Error::NoNode(_)) => {}
             Err(e) => return Err(e),
         }
@@ -55,7 +65,8 @@ pub async fn queue_lost_items(
 /// Queues the marked items of every instance that is no longer live (a
 /// crash nobody was there to see, e.g. when the whole cluster went down).
 pub async fn queue_orphaned_items(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<u32>> {
-    let live = children_or_empty(registry, &paths.instances()).await?;
+    let path = paths.instances();
+    let live = retry(|| children_or_empty(registry, &path)).await?;
     let mut dead = Vec::new();
     for (_, (data, _)) in running_marks(registry, paths, count).await? {
         let runner = String::from_utf8_lossy(&data).into_owned();
@@ -73,7 +84,8 @@ pub async fn queue_orphaned_items(registry: &dyn Registry, paths: &JobPaths, cou
 /// The `running` nodes that exist, by item.
 async fn running_marks(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<(u32, (Vec<u8>, Stat))>> {
     let marks: Vec<String> = (0..count).map(|item| paths.item_running(item)).collect();
-    Ok(registry.get_many(&marks).await?.into_iter().zip(0..).filter_map(|(mark, item)| mark.map(|m| (item, m))).collect())
+    let found = retry(|| registry.get_many(&marks)).await?;
+    Ok(found.into_iter().zip(0..).filter_map(|(mark, item)| mark.map(|m| (item, m))).collect())
 }
 
 /// An item this instance has claimed and must now run.
@@ -81,40 +93,69 @@ async fn running_marks(registry: &dyn Registry, paths: &JobPaths, count: u32) ->
 pub struct ClaimedItem {
     /// The item.
     pub item: u32,
-    /// The fire the crashed instance was running.
-    pub fire_time: i64,
+    /// The fire the crashed instance was running, when it is known (a Java
+    /// instance does not record it).
+    pub fire_time: Option<i64>,
+    /// The run's fencing token: the zxid that made this instance the item's runner.
+    pub fencing_token: i64,
 }
 
-/// Claims at most `limit` queued items for `instance_id`.
-pub async fn claim(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, limit: usize) -> Result<Vec<ClaimedItem>> {
+/// Claims at most `limit` queued items for `instance_id`, skipping items
+/// this process is running right now.
+pub async fn claim(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    instance_id: &str,
+    limit: usize,
+    in_flight: &std::collections::BTreeSet<u32>,
+) -> Result<Vec<ClaimedItem>> {
     let mut claimed = Vec::new();
-    for name in children_or_empty(registry, &paths.failover_items()).await? {
+    let path = paths.failover_items();
+    for name in retry(|| children_or_empty(registry, &path)).await? {
         if claimed.len() >= limit {
             break;
         }
         let Ok(item) = name.parse::<u32>() else { continue };
-        let Some((queued, queued_stat)) = registry.get(&paths.failover_item(item)).await? else { continue };
-        let fire_time: i64 = String::from_utf8_lossy(&queued).trim().parse().unwrap_or(0);
-        let Some((_, running)) = registry.get(&paths.item_running(item)).await? else {
-            // The mark is gone (cleaned up by hand?): nothing left to take over.
-            let _ = registry.delete(&paths.failover_item(item), Some(queued_stat.version)).await;
+        if in_flight.contains(&item) {
             continue;
-        };
+        }
+        let path = paths.failover_item(item);
+        let Some((queued, queued_stat)) = retry(|| registry.get(&path)).await? else { continue };
+        let fire_time = String::from_utf8_lossy(&queued).trim().parse::<i64>().ok().filter(|&t| t > 0);
         let me = instance_id.as_bytes().to_vec();
-        let failovering = match registry.exists(&paths.item_failovering(item)).await? {
+        // The lost runner's mark is taken over; a Java runner deletes its
+        // mark after queueing, and then the mark is created.
+        let path = paths.item_running(item);
+        let running = match retry(|| registry.exists(&path)).await? {
+            Some(stat) => Op::Set { path: paths.item_running(item), data: me.clone(), version: stat.version },
+            None => Op::Create { path: paths.item_running(item), data: me.clone(), mode: CreateMode::Persistent },
+        };
+        let path = paths.item_failovering(item);
+        let failovering = match retry(|| registry.exists(&path)).await? {
             Some(stat) => Op::Set { path: paths.item_failovering(item), data: me.clone(), version: stat.version },
             None => Op::Create { path: paths.item_failovering(item), data: me.clone(), mode: CreateMode::Persistent },
         };
         let ops = vec![
             Op::Delete { path: paths.failover_item(item), version: queued_stat.version },
-            Op::Set { path: paths.item_running(item), data: me.clone(), version: running.version },
-            Op::Create { path: paths.item_failover(item), data: me, mode: CreateMode::Ephemeral },
+            running,
+            Op::Create { path: paths.item_failover(item), data: me.clone(), mode: CreateMode::Ephemeral },
             failovering,
         ];
-        match registry.multi(ops).await {
-            Ok(_) => claimed.push(ClaimedItem { item, fire_time }),
-            Err(Error::NodeExists(_)) | Err(Error::BadVersion(_)) | Err(Error::NoNode(_)) => {}
+        let taken = match registry.multi(ops).await {
+            Ok(_) => true,
+            Err(Error::ConnectionLoss) => {
+                // Ours if the ephemeral `failover` node names us (only our session could create it).
+                let path = paths.item_failover(item);
+                let mark = retry(|| registry.get(&path)).await?;
+                mark.is_some_and(|(data, stat)| data == me && stat.ephemeral_owner == registry.session_id())
+            }
+            Err(Error::NodeExists(_)) | Err(Error::BadVersion(_)) | Err(Error::NoNode(_)) => false,
             Err(e) => return Err(e),
+        };
+        if taken {
+            let path = paths.item_running(item);
+            let token = retry(|| registry.exists(&path)).await?.map_or(0, |s| s.mzxid);
+            claimed.push(ClaimedItem { item, fire_time, fencing_token: token });
         }
     }
     Ok(claimed)
@@ -123,16 +164,20 @@ pub async fn claim(registry: &dyn Registry, paths: &JobPaths, instance_id: &str,
 /// Clears a finished failover run: its running mark (if still ours) and the
 /// `failover` and `failovering` nodes.
 pub async fn complete(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, item: u32) -> Result<()> {
-    if let Some((data, stat)) = registry.get(&paths.item_running(item)).await? {
-        if data == instance_id.as_bytes() {
-            match registry.delete(&paths.item_running(item), Some(stat.version)).await {
-                Ok(()) | Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) => {}
-                Err(e) => return Err(e),
-            }
+    loop {
+        let path = paths.item_running(item);
+        let Some((data, stat)) = retry(|| registry.get(&path)).await? else { break };
+        if data != instance_id.as_bytes() {
+            break;
+        }
+        match registry.delete(&paths.item_running(item), Some(stat.version)).await {
+            Ok(()) | Err(Error::NoNode(_)) => break,
+            Err(Error::BadVersion(_)) | Err(Error::ConnectionLoss) => continue,
+            Err(e) => return Err(e),
         }
     }
     for path in [paths.item_failover(item), paths.item_failovering(item)] {
-        match registry.delete(&path, None).await {
+        match retry(|| registry.delete(&path, None)).await {
             Ok(()) | Err(Error::NoNode(_)) => {}
             Err(e) => return Err(e),
         }
@@ -143,7 +188,7 @@ pub async fn complete(registry: &dyn Registry, paths: &JobPaths, instance_id: &s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execution::{start_items, OwnedItem};
+    use crate::execution::{start_items, Fence, OwnedItem, StartRequest};
     use crate::registry::MemoryServer;
     use std::collections::BTreeSet;
 
@@ -156,15 +201,20 @@ mod tests {
         crashed.put(&paths.item_instance(0), b"x@-@1").await.unwrap();
         crashed.put(&paths.item_instance(1), b"x@-@1").await.unwrap();
         let items = [OwnedItem { item: 0, owner_version: 0 }];
-        start_items(&crashed, &paths, "x@-@1", &items, 7000, CreateMode::Persistent, &BTreeSet::new()).await.unwrap();
+        let none = BTreeSet::new();
+        let request =
+            StartRequest { runner: "x@-@1", fence: Fence::Cron(7000), epoch: 0, running_mode: CreateMode::Persistent, in_flight: &none };
+        start_items(&crashed, &paths, &request, &items).await.unwrap();
         server.expire(crashed.session_id());
 
         // Both survivors see the crash; the item is queued once.
         assert_eq!(queue_lost_items(&s1, &paths, "x@-@1", 2).await.unwrap(), vec![0]);
         assert_eq!(queue_lost_items(&s2, &paths, "x@-@1", 2).await.unwrap(), Vec::<u32>::new());
-        let first = claim(&s1, &paths, "s1@-@2", 8).await.unwrap();
-        let second = claim(&s2, &paths, "s2@-@3", 8).await.unwrap();
-        assert_eq!(first, vec![ClaimedItem { item: 0, fire_time: 7000 }]);
+        let first = claim(&s1, &paths, "s1@-@2", 8, &none).await.unwrap();
+        let second = claim(&s2, &paths, "s2@-@3", 8, &none).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!((first[0].item, first[0].fire_time), (0, Some(7000)));
+        assert!(first[0].fencing_token > 0);
         assert!(second.is_empty());
         // A late survivor cannot queue it again once it was taken over.
         assert!(queue_lost_items(&s2, &paths, "x@-@1", 2).await.unwrap().is_empty());

@@ -98,6 +98,11 @@ type Runner = Arc<dyn Fn(ShardingContext, &JobSettings) -> RunFuture + Send + Sy
 pub struct Job {
     runner: Runner,
     kind: JobKind,
+    /// Whether dropping the run's future stops it (true for Rust futures).
+    /// Runs that call code the core cannot interrupt (another language's
+    /// thread, a child process) are only told to stop, and count as running
+    /// until the call returns.
+    abortable: bool,
 }
 
 /// Which ElasticJob job type a [`Job`] is.
@@ -132,6 +137,7 @@ impl Job {
         let job = Arc::new(job);
         Job {
             kind: JobKind::Simple,
+            abortable: true,
             runner: Arc::new(move |ctx, _| {
                 let job = job.clone();
                 Box::pin(async move { job.execute(&ctx).await })
@@ -144,6 +150,7 @@ impl Job {
         let job = Arc::new(job);
         Job {
             kind: JobKind::Dataflow,
+            abortable: true,
             runner: Arc::new(move |ctx, settings| {
                 let job = job.clone();
                 let streaming = settings.streaming;
@@ -168,6 +175,7 @@ impl Job {
     pub fn script() -> Self {
         Job {
             kind: JobKind::Script,
+            abortable: false,
             runner: Arc::new(|ctx, settings| {
                 let command = settings.script_command.clone();
                 Box::pin(async move { run_script(command, &ctx).await })
@@ -182,7 +190,21 @@ impl Job {
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         let f = Arc::new(f);
-        Job { kind: JobKind::Simple, runner: Arc::new(move |ctx, _| Box::pin(f(ctx))) }
+        Job { kind: JobKind::Simple, abortable: true, runner: Arc::new(move |ctx, _| Box::pin(f(ctx))) }
+    }
+
+    /// Marks the job as calling code that dropping a future cannot stop
+    /// (bindings: Python, Node and C handlers): on cancellation or timeout the
+    /// run is only told to stop through its context, and its item stays
+    /// running until the call really returns.
+    pub fn signal_only(mut self) -> Self {
+        self.abortable = false;
+        self
+    }
+
+    /// Whether dropping a run's future stops it (see [`Job::signal_only`]).
+    pub fn is_abortable(&self) -> bool {
+        self.abortable
     }
 
     /// The job's type.

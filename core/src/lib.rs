@@ -34,6 +34,7 @@ pub mod job;
 pub mod operate;
 pub mod paths;
 pub mod reconcile;
+pub mod resolve;
 pub mod registry;
 pub mod runtime;
 pub mod scheduler;

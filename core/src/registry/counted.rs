@@ -115,6 +115,10 @@ impl Registry for Counted {
         self.inner.session_id()
     }
 
+    fn session_timeout(&self) -> std::time::Duration {
+        self.inner.session_timeout()
+    }
+
     fn is_alive(&self) -> bool {
         self.inner.is_alive()
     }

@@ -236,6 +236,12 @@ pub trait Registry: Send + Sync + 'static {
     /// Whether the session can still be used (not expired, not closed).
     fn is_alive(&self) -> bool;
 
+    /// How long the server keeps the session without hearing from the
+    /// client; past it, a disconnected client must assume it is gone.
+    fn session_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
+
     /// Closes the session: its ephemeral nodes are removed at once.
     async fn close(&self);
 
@@ -345,4 +351,47 @@ pub fn validate_path(path: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Largest request the scheduler sends in one call. ZooKeeper refuses a
+/// request over `jute.maxbuffer` (1 MiB - 1 by default) by dropping the
+/// connection, which would disturb every job sharing the session; the
+/// headroom covers the request header and our size estimate's slack.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024 - 64 * 1024;
+
+/// An upper estimate of one op's size inside a serialized multi request:
+/// header, path, data, one ACL entry and the mode/version fields.
+pub fn op_size(op: &Op) -> usize {
+    const HEADER: usize = 16;
+    const ACL: usize = 64;
+    let path = 4 + op.path().len();
+    HEADER
+        + path
+        + match op {
+            Op::Check { .. } | Op::Delete { .. } => 4,
+            Op::Create { data, .. } => 4 + data.len() + ACL + 4,
+            Op::Set { data, .. } => 4 + data.len() + 4,
+        }
+}
+
+/// Packs groups of ops into as few multis as possible, each under `limit`
+/// bytes, never splitting a group (a group is what must stay atomic, e.g.
+/// one item's start). A group larger than `limit` goes alone.
+pub fn pack_groups(groups: Vec<Vec<Op>>, limit: usize) -> Vec<Vec<Op>> {
+    let mut packed: Vec<Vec<Op>> = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 0;
+    for group in groups {
+        let group_size: usize = group.iter().map(op_size).sum();
+        if !current.is_empty() && size + group_size > limit {
+            packed.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += group_size;
+        current.extend(group);
+    }
+    if !current.is_empty() {
+        packed.push(current);
+    }
+    packed
 }

@@ -143,11 +143,6 @@ impl ZookeeperRegistry {
         })
     }
 
-    /// The session timeout the server granted.
-    pub fn session_timeout(&self) -> Duration {
-        self.session_timeout
-    }
-
     /// A handle on the live client, or [`Error::SessionExpired`] once closed.
     fn client(&self) -> Result<zk::Client> {
         self.client.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::SessionExpired)
@@ -353,6 +348,10 @@ impl Registry for ZookeeperRegistry {
 
     fn session_id(&self) -> i64 {
         self.session_id
+    }
+
+    fn session_timeout(&self) -> Duration {
+        self.session_timeout
     }
 
     fn is_alive(&self) -> bool {

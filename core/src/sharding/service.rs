@@ -56,18 +56,6 @@ pub async fn children_or_empty(registry: &dyn Registry, path: &str) -> Result<Ve
     }
 }
 
-/// Items (below `count`) whose `running` node exists.
-pub async fn running_items(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<u32>> {
-    let running: Vec<String> = (0..count).map(|item| paths.item_running(item)).collect();
-    Ok(registry
-        .get_many(&running)
-        .await?
-        .iter()
-        .zip(0..)
-        .filter_map(|(node, item)| node.as_ref().map(|_| item))
-        .collect())
-}
-
 /// What resharding needs from the job configuration.
 #[derive(Debug, Clone)]
 pub struct ShardingPlan<'a> {
@@ -79,31 +67,72 @@ pub struct ShardingPlan<'a> {
     pub algorithm: ShardingAlgorithm,
 }
 
-/// Reassigns every item; the caller must be the leader and must have waited
-/// until no item runs. Returns the new assignment, or `None` when resharding
-/// was not flagged. Fails with [`Error::BadVersion`] if the flag was raised
-/// again meanwhile (an instance came or went): then simply call again.
+/// Reassigns every item at once; the caller must be the leader and must
+/// have made sure no item runs. Returns the new assignment, or `None` when
+/// resharding was not flagged. Fails with [`Error::BadVersion`] if the flag
+/// was raised again meanwhile (an instance came or went): then call again.
 pub async fn reshard(
     registry: &dyn Registry,
     paths: &JobPaths,
     plan: &ShardingPlan<'_>,
 ) -> Result<Option<BTreeMap<String, Vec<u32>>>> {
+    let Some(flag_version) = begin(registry, paths).await? else { return Ok(None) };
+    finish(registry, paths, plan, flag_version).await
+}
+
+/// First step of resharding, when the flag is up: marks it under way
+/// (`processing`) and bumps the sharding epoch, which fences off every start
+/// that read the old one. Only after this may the leader look for running
+/// items: a start that committed before is seen, any later one fails.
+/// Returns the flag's version, `None` if resharding is not flagged.
+pub async fn begin(registry: &dyn Registry, paths: &JobPaths) -> Result<Option<i32>> {
     let Some((_, flag)) = registry.get(&paths.sharding_necessary()).await? else { return Ok(None) };
-    let instances = available_instances(registry, paths).await?;
-    if instances.is_empty() {
-        // Nobody to give items to (e.g. every server disabled): keep the flag
-        // so the first instance that becomes available reshards.
-        return Ok(None);
-    }
     match registry.create_with_parents(&paths.sharding_processing(), b"", CreateMode::Ephemeral).await {
         Ok(_) | Err(Error::NodeExists(_)) => {}
         Err(e) => return Err(e),
     }
-    let outcome = write_assignment(registry, paths, plan, &instances, flag.version).await;
+    registry.ensure_path(&paths.sharding()).await?;
+    registry.set(&paths.sharding(), b"", None).await?;
+    Ok(Some(flag.version))
+}
+
+/// Last step: writes the assignment and takes the flags down. Returns `None`
+/// (keeping the flag) when no instance is available.
+pub async fn finish(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    plan: &ShardingPlan<'_>,
+    flag_version: i32,
+) -> Result<Option<BTreeMap<String, Vec<u32>>>> {
+    let instances = available_instances(registry, paths).await?;
+    if instances.is_empty() {
+        // Nobody to give items to (e.g. every server disabled): keep the flag
+        // so the first instance that becomes available reshards.
+        abort(registry, paths).await;
+        return Ok(None);
+    }
+    let outcome = write_assignment(registry, paths, plan, &instances, flag_version).await;
     if outcome.is_err() {
-        let _ = registry.delete(&paths.sharding_processing(), None).await;
+        abort(registry, paths).await;
     }
     outcome.map(Some)
+}
+
+/// Gives up a resharding under way (the flag stays up for the next try).
+pub async fn abort(registry: &dyn Registry, paths: &JobPaths) {
+    let _ = registry.delete(&paths.sharding_processing(), None).await;
+}
+
+/// Running marks, by item: `(item, runner instance id)`.
+pub async fn running_marks(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<Vec<(u32, String)>> {
+    let running: Vec<String> = (0..count).map(|item| paths.item_running(item)).collect();
+    Ok(registry
+        .get_many(&running)
+        .await?
+        .into_iter()
+        .zip(0..)
+        .filter_map(|(node, item)| node.map(|(data, _)| (item, String::from_utf8_lossy(&data).into_owned())))
+        .collect())
 }
 
 async fn write_assignment(

@@ -1,0 +1,327 @@
+//! The fire path: the cron clock, the fire queue, and starting a fire's
+//! items through the fence.
+//!
+//! Fires are queued and started in order by one loop, so a fire held up
+//! (by resharding, or while no session is live) delays the next one
+//! instead of dropping it. Starting only *launches* the items: a fire does
+//! not wait for its handlers, so a slow or hung item never holds up the
+//! other items of later fires. An item still running when its next fire
+//! comes is skipped for that fire, or, with misfire on, run once more for
+//! the latest such fire as soon as it ends. Triggers run through the same
+//! loop but never move the cron fence.
+
+use super::runner::{RunKind, RunPlan};
+use super::{now_millis, Inner};
+use crate::error::{Error, Result};
+use crate::event::JobEvent;
+use crate::execution::{self, Fence, OwnedItem, StartRequest, Started};
+use crate::registry::Registry;
+use crate::sharding::service as sharding;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a fire happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FireKind {
+    /// The cron schedule's fire at its time.
+    Cron,
+    /// An operator's or the API's trigger.
+    Trigger,
+    /// Items that were busy at a cron fire, run once for it now.
+    Misfire,
+}
+
+/// One fire to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FireRequest {
+    kind: FireKind,
+    /// The fire time (for triggers, when the trigger was taken).
+    time: i64,
+    /// Only these items (misfire re-runs); all owned items otherwise.
+    items: Option<Vec<u32>>,
+}
+
+impl FireRequest {
+    fn cron(time: i64) -> Self {
+        FireRequest { kind: FireKind::Cron, time, items: None }
+    }
+
+    /// A trigger, now.
+    pub(super) fn trigger() -> Self {
+        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: None }
+    }
+
+    /// A misfire re-run of `items` for the cron fire at `time`.
+    pub(super) fn misfire(time: i64, items: Vec<u32>) -> Self {
+        FireRequest { kind: FireKind::Misfire, time, items: Some(items) }
+    }
+}
+
+/// Fires queued while the scheduler could not start them (no live session,
+/// resharding) run later, in order, but only the latest [`QUEUE_LIMIT`] and
+/// none older than [`CATCH_UP_WINDOW_MS`].
+const QUEUE_LIMIT: usize = 16;
+/// How far back fires missed by a lost owner, or queued while the registry
+/// was unavailable, are caught up.
+pub(super) const CATCH_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
+/// At most this many missed fires are caught up per item.
+const CATCH_UP_LIMIT: usize = 16;
+
+impl Inner {
+    /// The cron clock: queues each fire at its time, for the scheduler's life.
+    pub(super) async fn cron_clock(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        let mut last = now_millis();
+        loop {
+            if self.stopping() {
+                return;
+            }
+            let next = self.next_fire_after(last);
+            let sleep_for = next.map(|t| Duration::from_millis((t - now_millis()).max(0) as u64));
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = self.schedule_changed.notified() => last = now_millis(),
+                _ = sleep_or_never(sleep_for) => {
+                    let time = next.expect("the clock sleeps only when a fire is due");
+                    self.request_fire(FireRequest::cron(time));
+                    last = time;
+                }
+            }
+        }
+    }
+
+    /// The fire loop: starts queued fires in order, for the scheduler's life.
+    pub(super) async fn fire_loop(self: Arc<Self>) {
+        let Some(mut queue) = self.fire_queue.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let mut stop = self.stop.subscribe();
+        loop {
+            let first = tokio::select! {
+                request = queue.recv() => match request { Some(r) => r, None => return },
+                _ = stop.changed() => return,
+            };
+            let mut batch = vec![first];
+            while let Ok(more) = queue.try_recv() {
+                batch.push(more);
+            }
+            for request in due(batch, now_millis()) {
+                let Some(session) = self.live_session().await else { return };
+                if let Err(e) = self.fire(&session, &request).await {
+                    if !self.stopping() {
+                        self.fail(&format!("{:?} fire at {} failed", request.kind, request.time), e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts one fire's items and launches their runs.
+    async fn fire(self: &Arc<Self>, session: &Arc<dyn Registry>, request: &FireRequest) -> Result<()> {
+        if request.kind == FireKind::Cron {
+            self.check_clock(&**session).await?;
+        }
+        let fence = match request.kind {
+            FireKind::Cron | FireKind::Misfire => Fence::Cron(request.time),
+            FireKind::Trigger => Fence::Trigger,
+        };
+        let mut only: Option<BTreeSet<u32>> = request.items.as_ref().map(|items| items.iter().copied().collect());
+        for _ in 0..8 {
+            self.ensure_sharded(session).await?;
+            let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
+            let count = self.item_count();
+            let owned: Vec<OwnedItem> =
+                crate::resolve::retry(|| {
+                    sharding::local_items(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), count)
+                })
+                .await?
+                .into_iter()
+                .filter(|(item, _)| only.as_ref().is_none_or(|only| only.contains(item)))
+                .map(|(item, owner_version)| OwnedItem { item, owner_version })
+                .collect();
+            if owned.is_empty() {
+                return Ok(());
+            }
+            let (outcome, signals) = {
+                let _marks = self.runs.marks.lock().await;
+                let in_flight = self.runs.in_flight();
+                let start = StartRequest {
+                    runner: self.instance.as_str(),
+                    fence,
+                    epoch,
+                    running_mode: self.running_mode(),
+                    in_flight: &in_flight,
+                };
+                let outcome = execution::start_items(&**session, &self.paths, &start, &owned).await?;
+                let signals: Vec<_> =
+                    outcome.started.iter().map(|s| self.runs.occupy(s.item, session.session_id())).collect();
+                (outcome, signals)
+            };
+            if request.kind != FireKind::Trigger {
+                self.misfired(session, &outcome.still_running, request.time).await;
+            }
+            if !outcome.busy_elsewhere.is_empty() {
+                tracing::warn!(
+                    job = %self.job_name, items = ?outcome.busy_elsewhere, fire_time = request.time,
+                    "items still run on another instance (a run that outlived resharding): skipped for this fire"
+                );
+            }
+            let missed = match fence {
+                Fence::Cron(time) => self.fires_missed(&**session, &outcome.started, time).await?,
+                Fence::Trigger => BTreeMap::new(),
+            };
+            let plans = outcome
+                .started
+                .iter()
+                .zip(signals)
+                .map(|(started, cancellation)| {
+                    let mut fires = missed.get(&started.item).cloned().unwrap_or_default();
+                    fires.push(request.time);
+                    RunPlan { item: started.item, fires, fencing_token: started.fencing_token, cancellation }
+                })
+                .collect();
+            self.spawn_runs(session.clone(), plans, RunKind::Owned);
+            if outcome.moved.is_empty() {
+                return Ok(());
+            }
+            // The assignment changed under us: settle it, then start what is still ours.
+            only = Some(outcome.moved.into_iter().collect());
+        }
+        Err(Error::IllegalState(format!("fire at {} could not settle the sharding", request.time)))
+    }
+
+    /// Items busy here when a cron fire came: with misfire on they run once
+    /// more for it when they end (and carry ElasticJob's `misfire` mark).
+    async fn misfired(&self, session: &Arc<dyn Registry>, items: &[u32], fire_time: i64) {
+        if items.is_empty() || !self.state_read().config.misfire {
+            return;
+        }
+        for &item in items {
+            self.runs.note_misfire(item, fire_time);
+        }
+        match execution::set_misfire(&**session, &self.paths, items, fire_time).await {
+            Ok(()) => self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time }),
+            Err(e) => self.fail("marking misfire failed", e),
+        }
+    }
+
+    /// Cron fires that started items' previous starters never ran (they
+    /// were lost, or the items moved to this instance in between): with
+    /// misfire on, this instance runs them first. The `fired` fence moved
+    /// over them atomically, so nobody else can run them. Only fires of the
+    /// last [`CATCH_UP_WINDOW_MS`], at most [`CATCH_UP_LIMIT`] per item.
+    async fn fires_missed(&self, _session: &dyn Registry, started: &[Started], fire_time: i64) -> Result<BTreeMap<u32, Vec<i64>>> {
+        let mut missed = BTreeMap::new();
+        if !self.state_read().config.misfire {
+            return Ok(missed);
+        }
+        let me = self.instance.as_str();
+        let oldest = fire_time - CATCH_UP_WINDOW_MS;
+        for s in started {
+            let Some(last) = s.previous.as_ref().filter(|last| last.instance != me) else { continue };
+            let mut fires = Vec::new();
+            let mut next = self.next_fire_after(last.fire_time.max(oldest - 1));
+            while let Some(t) = next.filter(|&t| t < fire_time) {
+                fires.push(t);
+                next = self.next_fire_after(t);
+            }
+            if fires.len() > CATCH_UP_LIMIT {
+                fires.drain(..fires.len() - CATCH_UP_LIMIT);
+            }
+            if !fires.is_empty() {
+                tracing::info!(item = s.item, ?fires, previous = %last.instance, "running fires its previous owner missed");
+                missed.insert(s.item, fires);
+            }
+        }
+        Ok(missed)
+    }
+
+    /// `maxTimeDiffSeconds`: refuses to fire when this clock and the registry's disagree too much.
+    async fn check_clock(&self, session: &dyn Registry) -> Result<()> {
+        let max = self.state_read().config.max_time_diff_seconds;
+        if max < 0 {
+            return Ok(());
+        }
+        let before = now_millis();
+        let path = self.paths.system_time();
+        crate::resolve::retry(|| session.put(&path, b"")).await?;
+        let path = self.paths.system_time();
+        let registry_time =
+            crate::resolve::retry(|| session.exists(&path)).await?.map(|s| s.mtime).unwrap_or(before);
+        let diff = (registry_time - before).abs() / 1000;
+        if diff > max as i64 {
+            return Err(Error::IllegalState(format!(
+                "clock differs from the registry's by {diff} s, more than maxTimeDiffSeconds `{max}`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Takes this instance's trigger request, if any, and queues a trigger
+    /// fire. The request's content is never used as a fire time.
+    pub(super) async fn take_trigger(&self, session: &Arc<dyn Registry>) -> Result<()> {
+        let path = self.paths.trigger(self.instance.as_str());
+        let Some((data, stat)) = crate::resolve::retry(|| session.get(&path)).await? else { return Ok(()) };
+        let text = String::from_utf8_lossy(&data);
+        if !text.trim().is_empty() && text.trim().parse::<i64>().is_err() {
+            tracing::warn!(job = %self.job_name, data = %text.escape_debug(), "trigger request carries unreadable data: ignored, triggering now");
+        }
+        let taken = match session.delete(&path, Some(stat.version)).await {
+            Ok(()) => true,
+            Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) => false,
+            // Unknown outcome: gone means taken (only this instance takes its own requests).
+            Err(Error::ConnectionLoss) => crate::resolve::retry(|| session.exists(&path)).await?.is_none(),
+            Err(e) => return Err(e),
+        };
+        if taken {
+            self.request_fire(FireRequest::trigger());
+        }
+        Ok(())
+    }
+}
+
+/// The queued requests that still run, in order: every trigger and misfire
+/// re-run, and the latest [`QUEUE_LIMIT`] cron fires younger than the catch-up window.
+fn due(batch: Vec<FireRequest>, now: i64) -> Vec<FireRequest> {
+    let crons = batch.iter().filter(|r| r.kind == FireKind::Cron).count();
+    let mut skip = crons.saturating_sub(QUEUE_LIMIT);
+    batch
+        .into_iter()
+        .filter(|r| {
+            if r.kind != FireKind::Cron {
+                return true;
+            }
+            if skip > 0 || r.time < now - CATCH_UP_WINDOW_MS {
+                skip = skip.saturating_sub(1);
+                tracing::warn!(fire_time = r.time, "fire dropped: queued too long while the registry was unavailable");
+                return false;
+            }
+            true
+        })
+        .collect()
+}
+
+async fn sleep_or_never(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_fires_keep_order_and_drop_only_the_too_many_or_too_old() {
+        let now = 10_000_000;
+        let mut batch: Vec<FireRequest> = (0..20).map(|n| FireRequest::cron(now - 20_000 + n * 1000)).collect();
+        batch.insert(3, FireRequest::misfire(now - 30_000, vec![1]));
+        batch.push(FireRequest::cron(now - CATCH_UP_WINDOW_MS - 1));
+        let kept = due(batch, now);
+        assert_eq!(kept.iter().filter(|r| r.kind == FireKind::Misfire).count(), 1);
+        let crons: Vec<i64> = kept.iter().filter(|r| r.kind == FireKind::Cron).map(|r| r.time).collect();
+        assert_eq!(crons.len(), QUEUE_LIMIT - 1, "the oldest over the limit and the too old one are dropped");
+        assert!(crons.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(*crons.last().unwrap(), now - 1000);
+    }
+}

@@ -1,0 +1,343 @@
+//! Running handlers (invariants 1 and 4).
+//!
+//! Every run holds a *slot* for its item from the moment its start is
+//! committed until its handler has really returned and its mark is cleared:
+//! while the slot is held this process starts the item for nothing else, so
+//! a timed-out or cancelled handler that is still running (a Python thread,
+//! a C call) is never doubled, and the parallelism bound holds. A run is
+//! told to stop through its [`Cancellation`] (timeout, session lost, item
+//! moved, shutdown); a Rust future is dropped as well. Panics and errors are
+//! reported as failed executions; nothing a handler does stops other items,
+//! later fires or the session.
+
+use super::{now_millis, Inner};
+use crate::cancel::{CancelReason, Cancellation};
+use crate::config::JobConfig;
+use crate::event::{Execution, JobEvent, Outcome};
+use crate::execution::{self, Finished};
+use crate::failover;
+use crate::job::{Job, JobSettings, ShardingContext};
+use crate::registry::Registry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+/// A run in flight.
+struct Slot {
+    /// The session the run was started under.
+    session: i64,
+    cancellation: Cancellation,
+    /// The latest fire that came while this run was busy (misfire on).
+    misfire: Option<i64>,
+}
+
+/// The runs in flight in this process.
+pub(super) struct Runs {
+    pool: Arc<Semaphore>,
+    slots: Mutex<BTreeMap<u32, Slot>>,
+    ended: Notify,
+    /// Held while starting items and while clearing this instance's stale
+    /// marks, so a mark is never taken for stale between its creation and
+    /// its slot.
+    pub(super) marks: tokio::sync::Mutex<()>,
+}
+
+impl Runs {
+    pub(super) fn new(parallel: usize) -> Self {
+        Runs {
+            pool: Arc::new(Semaphore::new(parallel)),
+            slots: Mutex::new(BTreeMap::new()),
+            ended: Notify::new(),
+            marks: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Items with a run in flight.
+    pub(super) fn in_flight(&self) -> BTreeSet<u32> {
+        self.slots().keys().copied().collect()
+    }
+
+    /// Takes the slot of a freshly started item; returns its stop signal.
+    pub(super) fn occupy(&self, item: u32, session: i64) -> Cancellation {
+        let cancellation = Cancellation::new();
+        self.slots().insert(item, Slot { session, cancellation: cancellation.clone(), misfire: None });
+        cancellation
+    }
+
+    /// Frees an item's slot; returns the fire that misfired meanwhile, if any.
+    fn release(&self, item: u32) -> Option<i64> {
+        let slot = self.slots().remove(&item);
+        self.ended.notify_waiters();
+        slot.and_then(|s| s.misfire)
+    }
+
+    /// Records that the fire at `fire_time` came while `item` was busy here.
+    pub(super) fn note_misfire(&self, item: u32, fire_time: i64) {
+        if let Some(slot) = self.slots().get_mut(&item) {
+            slot.misfire = slot.misfire.max(Some(fire_time));
+        }
+    }
+
+    /// Tells the runs that match to stop.
+    pub(super) fn cancel_where(&self, reason: CancelReason, matches: impl Fn(u32, i64) -> bool) -> Vec<u32> {
+        let told: Vec<(u32, Cancellation)> = self
+            .slots()
+            .iter()
+            .filter(|(item, slot)| matches(**item, slot.session) && !slot.cancellation.is_cancelled())
+            .map(|(item, slot)| (*item, slot.cancellation.clone()))
+            .collect();
+        for (_, cancellation) in &told {
+            cancellation.cancel(reason);
+        }
+        told.into_iter().map(|(item, _)| item).collect()
+    }
+
+    /// Handler permits free right now.
+    pub(super) fn free_permits(&self) -> usize {
+        self.pool.available_permits()
+    }
+
+    /// Waits until no run is in flight or `limit` passes; returns whether idle.
+    pub(super) async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.slots().is_empty() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return self.slots().is_empty();
+            }
+        }
+    }
+}
+
+/// One item to run: the fires to run it for, in order, and its token.
+pub(super) struct RunPlan {
+    pub item: u32,
+    pub fires: Vec<i64>,
+    pub fencing_token: i64,
+    pub cancellation: Cancellation,
+}
+
+/// How the runs were started, which decides how they are completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RunKind {
+    /// Through the start fence; completion deletes the marks.
+    Owned,
+    /// Taken over from a lost instance (failover).
+    Takeover,
+}
+
+impl Inner {
+    /// Runs the planned items in the background, completes each as it ends
+    /// (batching those that end together), re-queues misfired fires, and
+    /// then, with failover on, looks for items to take over.
+    pub(super) fn spawn_runs(self: &Arc<Self>, session: Arc<dyn Registry>, plans: Vec<RunPlan>, kind: RunKind) {
+        if plans.is_empty() {
+            return;
+        }
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let config = Arc::new(inner.config());
+            let settings = Arc::new(settings_of(&config));
+            let mut runs = JoinSet::new();
+            for plan in plans {
+                let run = ItemRun {
+                    job: inner.job.clone(),
+                    pool: inner.runs.pool.clone(),
+                    config: config.clone(),
+                    settings: settings.clone(),
+                    instance: inner.instance.to_string(),
+                    failover: kind == RunKind::Takeover,
+                };
+                runs.spawn(run.run(plan));
+            }
+            while let Some(first) = runs.join_next().await {
+                let mut ended = vec![first];
+                while let Some(more) = runs.try_join_next() {
+                    ended.push(more);
+                }
+                let ended: Vec<(Finished, Vec<Execution>)> = ended.into_iter().filter_map(Result::ok).collect();
+                inner.complete(&session, &ended, kind).await;
+                let mut misfired: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+                for (finished, executions) in ended {
+                    for execution in executions {
+                        inner.report(&config, execution);
+                    }
+                    if let Some(fire_time) = inner.runs.release(finished.item) {
+                        misfired.entry(fire_time).or_default().push(finished.item);
+                    }
+                }
+                for (fire_time, items) in misfired {
+                    inner.request_fire(super::fire::FireRequest::misfire(fire_time, items));
+                }
+            }
+            if inner.config().failover {
+                inner.take_over(session);
+            }
+        });
+    }
+
+    async fn complete(&self, session: &Arc<dyn Registry>, ended: &[(Finished, Vec<Execution>)], kind: RunKind) {
+        let result = match kind {
+            RunKind::Owned => {
+                let finished: Vec<Finished> = ended.iter().map(|(f, _)| *f).collect();
+                execution::complete_items(&**session, &self.paths, self.instance.as_str(), &finished).await
+            }
+            RunKind::Takeover => {
+                let mut result = Ok(());
+                for (finished, _) in ended {
+                    result = result.and(failover::complete(&**session, &self.paths, self.instance.as_str(), finished.item).await);
+                }
+                result
+            }
+        };
+        let misfire_on = self.state_read().config.misfire;
+        if misfire_on {
+            for (finished, _) in ended {
+                let _ = execution::clear_misfire(&**session, &self.paths, finished.item).await;
+            }
+        }
+        if let Err(e) = result {
+            self.fail("completing finished items failed", e);
+        }
+    }
+
+    fn report(&self, config: &JobConfig, execution: Execution) {
+        if !execution.outcome.is_success() && config.job_error_handler_type.as_deref() != Some("IGNORE") {
+            tracing::error!(
+                job = %execution.job_name, item = execution.item, fire_time = execution.fire_time,
+                "job execution failed: {:?}", execution.outcome
+            );
+        }
+        self.emit(JobEvent::Executed(execution));
+    }
+}
+
+fn settings_of(config: &JobConfig) -> JobSettings {
+    JobSettings {
+        streaming: config.props.get("streaming.process").is_some_and(|v| v.trim() == "true"),
+        script_command: config.props.get("script.command.line").cloned(),
+    }
+}
+
+/// What one item's run needs, detached from the scheduler.
+struct ItemRun {
+    job: Job,
+    pool: Arc<Semaphore>,
+    config: Arc<JobConfig>,
+    settings: Arc<JobSettings>,
+    instance: String,
+    failover: bool,
+}
+
+impl ItemRun {
+    /// Runs the item for each of its fires in order, until told to stop.
+    async fn run(self, plan: RunPlan) -> (Finished, Vec<Execution>) {
+        let _permit = self.pool.clone().acquire_owned().await.expect("the pool is never closed");
+        let parameters = self.config.sharding_item_parameters_map().unwrap_or_default();
+        let mut executions = Vec::with_capacity(plan.fires.len());
+        for fire_time in plan.fires {
+            if plan.cancellation.is_cancelled() {
+                break;
+            }
+            let ctx = ShardingContext {
+                job_name: self.config.job_name.clone(),
+                task_id: format!(
+                    "{}@-@{}@-@{}@-@{}",
+                    self.config.job_name,
+                    plan.item,
+                    if self.failover { "FAILOVER" } else { "READY" },
+                    self.instance
+                ),
+                sharding_total_count: self.config.item_count(),
+                job_parameter: self.config.job_parameter.clone(),
+                sharding_item: plan.item,
+                sharding_parameter: parameters.get(&plan.item).cloned().unwrap_or_default(),
+                fire_time,
+                failover: self.failover,
+                fencing_token: plan.fencing_token,
+                cancellation: plan.cancellation.clone(),
+            };
+            executions.push(self.execute(ctx).await);
+        }
+        (Finished { item: plan.item, fencing_token: plan.fencing_token }, executions)
+    }
+
+    /// One handler call in a task of its own, so a panic is caught; told to
+    /// stop on timeout or cancellation, and waited for until it returns.
+    async fn execute(&self, ctx: ShardingContext) -> Execution {
+        let started_at = now_millis();
+        let cancellation = ctx.cancellation.clone();
+        let mut handler = tokio::spawn(self.job.run(ctx.clone(), &self.settings));
+        let timeout = self.config.execution_timeout();
+        let timed_out = async {
+            match timeout {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            joined = &mut handler => outcome_of(joined),
+            _ = timed_out => {
+                cancellation.cancel(CancelReason::TimedOut);
+                self.stop(handler).await;
+                Outcome::TimedOut
+            }
+            reason = cancellation.cancelled() => {
+                self.stop(handler).await;
+                Outcome::Cancelled(reason)
+            }
+        };
+        Execution {
+            job_name: ctx.job_name,
+            item: ctx.sharding_item,
+            fire_time: ctx.fire_time,
+            instance_id: self.instance.clone(),
+            failover: ctx.failover,
+            fencing_token: ctx.fencing_token,
+            started_at,
+            finished_at: now_millis(),
+            outcome,
+        }
+    }
+
+    /// After the stop signal: drops a Rust future, and in every case waits
+    /// until the handler has really returned.
+    async fn stop(&self, handler: tokio::task::JoinHandle<crate::job::HandlerResult>) {
+        if self.job.is_abortable() {
+            handler.abort();
+        }
+        let _ = handler.await;
+    }
+}
+
+fn outcome_of(joined: Result<crate::job::HandlerResult, tokio::task::JoinError>) -> Outcome {
+    match joined {
+        Ok(Ok(())) => Outcome::Succeeded,
+        Ok(Err(e)) => Outcome::Failed(e.to_string()),
+        Err(join) => Outcome::Failed(panic_message(join)),
+    }
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    if join.is_cancelled() {
+        return "handler was cancelled".into();
+    }
+    let payload = join.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".into());
+    format!("handler panicked: {text}")
+}

@@ -1,0 +1,437 @@
+//! One registry session's life (invariants 2 and 6).
+//!
+//! A session is one "incarnation" of the instance: register, watch the
+//! job's nodes, react to their changes, and after *any* reconnect re-read
+//! everything a missed event could have announced (a full resync: watches
+//! are re-armed by the client, but what changed while it was away is not
+//! replayed). Only an expired or closed session ends an incarnation — a
+//! connection loss or a failing call never does. When it ends, the runs
+//! started under it are told to stop (a survivor may re-run them; their
+//! fencing tokens are stale) and the instance registers anew, keeping what
+//! an operator decided (a `DISABLED` server stays disabled).
+
+use super::{parse_cron, Inner, Shared};
+use crate::cancel::CancelReason;
+use crate::config::JobConfig;
+use crate::error::{Error, Result};
+use crate::event::JobEvent;
+use crate::failover;
+use crate::instance::InstanceNode;
+use crate::paths::{JobNode, JobPaths};
+use crate::registry::{CreateMode, EventKind, RecursiveWatch, Registry, SessionEvent, WatchEvent};
+use crate::resolve::retry;
+use crate::sharding::service as sharding;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// How serving one session ended.
+enum SessionEnd {
+    Stopped,
+    Lost,
+}
+
+/// How often the pause detector looks at the clock.
+const PAUSE_CHECK: Duration = Duration::from_millis(250);
+
+impl Inner {
+    /// Publishes config, server and instance nodes, elects, flags
+    /// resharding, and clears this instance's stale marks.
+    pub(super) async fn register(&self, session: &Arc<dyn Registry>, first: bool) -> Result<()> {
+        let session = &**session;
+        let paths = &self.paths;
+        let local = self.config();
+        let config_path = paths.config();
+        let remote = retry(|| session.get_string(&config_path)).await?;
+        match remote {
+            Some(yaml) if !(first && local.overwrite) => match JobConfig::from_yaml(&yaml) {
+                Ok(config) => {
+                    self.apply_config(config)?;
+                }
+                Err(e) if first => return Err(e),
+                Err(e) => tracing::warn!(job = %self.job_name, "the registry's config is invalid, keeping the one in force: {e}"),
+            },
+            _ => {
+                let (path, yaml) = (paths.config(), local.to_yaml()?);
+                retry(|| session.put(&path, yaml.as_bytes())).await?
+            }
+        }
+        let config = self.config();
+        let status = if config.disabled { sharding::SERVER_DISABLED } else { sharding::SERVER_ENABLED };
+        let server = paths.server(self.instance.ip());
+        if first {
+            retry(|| session.put(&server, status.as_bytes())).await?;
+        } else {
+            // Registering again (after an expiry) keeps what an operator set.
+            match retry(|| session.create_with_parents(&server, status.as_bytes(), CreateMode::Persistent)).await {
+                Ok(_) | Err(Error::NodeExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.create_instance_node(session, &config).await?;
+        self.run_for_leader(session).await?;
+        retry(|| sharding::set_necessary(session, paths)).await?;
+        self.clear_own_stale_marks(session).await?;
+        tracing::info!(job = %config.job_name, instance = %self.instance, session = session.session_id(), "registered");
+        Ok(())
+    }
+
+    async fn create_instance_node(&self, session: &dyn Registry, config: &JobConfig) -> Result<()> {
+        let node = InstanceNode::new(&self.instance, config.label.clone());
+        let yaml = serde_yaml_ng::to_string(&node).map_err(|e| Error::Registry(e.to_string()))?;
+        let path = self.paths.instance(self.instance.as_str());
+        for _ in 0..3 {
+            match session.create_with_parents(&path, yaml.as_bytes(), CreateMode::Ephemeral).await {
+                Ok(_) => return Ok(()),
+                Err(Error::ConnectionLoss) | Err(Error::NodeExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+            let Some(stat) = retry(|| session.exists(&path)).await? else { continue };
+            if stat.ephemeral_owner == session.session_id() {
+                return Ok(());
+            }
+            let ours = self.past_sessions.lock().unwrap_or_else(|p| p.into_inner()).contains(&stat.ephemeral_owner);
+            if !ours {
+                return Err(Error::IllegalState(format!(
+                    "instance id `{}` is already registered by another live process for job `{}`",
+                    self.instance, config.job_name
+                )));
+            }
+            // Left by one of our own earlier sessions, which the server has
+            // not expired yet (e.g. just after quorum came back): replace it.
+            match retry(|| session.delete(&path, Some(stat.version))).await {
+                Ok(()) | Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::IllegalState(format!("could not register instance `{}`", self.instance)))
+    }
+
+    fn apply_config(&self, config: JobConfig) -> Result<bool> {
+        config.validate()?;
+        let cron = parse_cron(&config)?;
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let changed = state.config.cron != config.cron || state.config.time_zone != config.time_zone;
+        *state = Shared { config, cron };
+        drop(state);
+        if changed {
+            self.schedule_changed.notify_one();
+        }
+        Ok(changed)
+    }
+
+    /// The scheduler's life: one incarnation per registry session until stopped.
+    pub(super) async fn run(self: Arc<Self>, first: Arc<dyn Registry>) {
+        tokio::spawn(self.clone().cron_clock());
+        tokio::spawn(self.clone().fire_loop());
+        let mut stop = self.stop.subscribe();
+        let mut next = Some(first);
+        loop {
+            if self.stopping() {
+                break;
+            }
+            let session = match next.take() {
+                Some(s) => s,
+                None => match self.reconnect().await {
+                    Some(s) => s,
+                    None => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                            _ = stop.changed() => break,
+                        }
+                    }
+                },
+            };
+            self.current.send_replace(Some(session.clone()));
+            let end = self.clone().serve(session.clone()).await;
+            self.current.send_replace(None);
+            match end {
+                SessionEnd::Stopped => {
+                    self.leave(&*session).await;
+                    break;
+                }
+                SessionEnd::Lost => self.session_ended(&session).await,
+            }
+        }
+        self.emit(JobEvent::Stopped);
+    }
+
+    /// An incarnation ended: tell its runs, forget its session.
+    async fn session_ended(&self, session: &Arc<dyn Registry>) {
+        let id = session.session_id();
+        let told = self.runs.cancel_where(CancelReason::SessionLost, |_, run_session| run_session == id);
+        tracing::warn!(
+            job = %self.job_name, instance = %self.instance, session = id, cancelled = ?told,
+            "registry session lost: runs under it told to stop, registering again"
+        );
+        self.past_sessions.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        self.center.discard(id).await;
+    }
+
+    async fn reconnect(&self) -> Option<Arc<dyn Registry>> {
+        let session = match self.center.session().await {
+            Ok(s) => s,
+            Err(e) => {
+                self.emit(JobEvent::Error(format!("cannot reach the registry: {e}")));
+                return None;
+            }
+        };
+        match self.register(&session, false).await {
+            Ok(()) => Some(session),
+            Err(e) => {
+                self.emit(JobEvent::Error(format!("cannot register: {e}")));
+                None
+            }
+        }
+    }
+
+    /// Serves one session: watch events, session changes, reconcile, and the
+    /// pause detector. Returns only when stopped or the session is gone.
+    async fn serve(self: Arc<Self>, session: Arc<dyn Registry>) -> SessionEnd {
+        let mut stop = self.stop.subscribe();
+        let mut session_events = session.session_events();
+        let Some(mut watch) = self.arm_watch(&session, &mut stop).await else {
+            return if self.stopping() { SessionEnd::Stopped } else { SessionEnd::Lost };
+        };
+        self.clone().resync(session.clone());
+        let reconcile_every = self.reconcile_interval();
+        let mut reconcile_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + reconcile_every, reconcile_every);
+        let mut pause_check = tokio::time::interval(PAUSE_CHECK);
+        let mut last_check = std::time::Instant::now();
+        let mut suspended_since: Option<std::time::Instant> = None;
+        let timeout = session.session_timeout();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return SessionEnd::Stopped,
+                event = watch.next() => match event {
+                    Some(event) => self.clone().on_event(session.clone(), event),
+                    None => {
+                        if !session.is_alive() {
+                            return SessionEnd::Lost;
+                        }
+                        let Some(rearmed) = self.arm_watch(&session, &mut stop).await else {
+                            return if self.stopping() { SessionEnd::Stopped } else { SessionEnd::Lost };
+                        };
+                        watch = rearmed;
+                        self.clone().resync(session.clone());
+                    }
+                },
+                change = session_events.recv() => match change {
+                    Ok(SessionEvent::Expired) | Ok(SessionEvent::Closed) | Err(broadcast::error::RecvError::Closed) => {
+                        return SessionEnd::Lost;
+                    }
+                    Ok(SessionEvent::Suspended) => {
+                        tracing::warn!(job = %self.job_name, "registry connection lost; the session may still be alive");
+                        suspended_since.get_or_insert_with(std::time::Instant::now);
+                    }
+                    Ok(SessionEvent::Connected) => {
+                        if suspended_since.take().is_some() {
+                            tracing::info!(job = %self.job_name, "registry connection back: resyncing");
+                        }
+                        self.clone().resync(session.clone());
+                    }
+                    // Events were dropped: look again.
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.clone().resync(session.clone()),
+                },
+                _ = self.session_lost.notified() => {
+                    if !session.is_alive() || session.exists(self.paths.root()).await == Err(Error::SessionExpired) {
+                        return SessionEnd::Lost;
+                    }
+                }
+                _ = pause_check.tick() => {
+                    // A process frozen (or a connection gone) for longer than
+                    // the session timeout has lost its session on the server,
+                    // whatever the client believes: stop its runs at once.
+                    let frozen = last_check.elapsed();
+                    last_check = std::time::Instant::now();
+                    let disconnected = suspended_since.is_some_and(|since| since.elapsed() > timeout);
+                    if frozen > timeout || disconnected {
+                        tracing::warn!(job = %self.job_name, frozen_ms = frozen.as_millis() as u64, disconnected,
+                            "out of touch with the registry for longer than the session timeout: the session is lost");
+                        return SessionEnd::Lost;
+                    }
+                }
+                _ = reconcile_tick.tick() => {
+                    let inner = self.clone();
+                    let session = session.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = inner.reconcile(&*session).await {
+                            inner.fail("reconcile failed", e);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// Watches the job's subtrees, retrying through connection loss;
+    /// `None` when the session is gone or the scheduler stops.
+    async fn arm_watch(&self, session: &Arc<dyn Registry>, stop: &mut tokio::sync::watch::Receiver<bool>) -> Option<RecursiveWatch> {
+        loop {
+            match watch_job(&**session, &self.paths).await {
+                Ok(watch) => return Some(watch),
+                Err(Error::SessionExpired) => return None,
+                Err(e) => tracing::warn!(job = %self.job_name, "cannot watch the job yet, retrying: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => return None,
+            }
+            if !session.is_alive() {
+                return None;
+            }
+        }
+    }
+
+    fn reconcile_interval(&self) -> Duration {
+        let minutes = self.state_read().config.reconcile_interval_minutes;
+        // Disabled (0 or less) still checks hourly that nothing is stuck.
+        Duration::from_secs(if minutes > 0 { minutes as u64 * 60 } else { 3600 })
+    }
+
+    /// Re-reads everything a missed event could have announced: config,
+    /// own registration, leader, departed owners, failover queue, trigger,
+    /// stale marks and moved items.
+    fn resync(self: Arc<Self>, session: Arc<dyn Registry>) {
+        tokio::spawn(async move {
+            let result: Result<()> = async {
+                let paths = &self.paths;
+                self.reload_config(&*session).await?;
+                let config = self.config();
+                let node = paths.instance(self.instance.as_str());
+                if retry(|| session.exists(&node)).await?.is_none() {
+                    tracing::warn!(job = %self.job_name, "instance node missing after a reconnect: registering it again");
+                    self.create_instance_node(&*session, &config).await?;
+                    retry(|| sharding::set_necessary(&*session, paths)).await?;
+                }
+                if retry(|| crate::election::leader(&*session, paths)).await?.is_none() {
+                    self.run_for_leader(&*session).await?;
+                }
+                if self.is_leader(&*session).await? {
+                    let count = self.item_count();
+                    if !config.static_sharding
+                        && retry(|| sharding::has_orphaned_items(&*session, paths, count)).await?
+                    {
+                        retry(|| sharding::set_necessary(&*session, paths)).await?;
+                    }
+                    if retry(|| sharding::is_pending(&*session, paths)).await? {
+                        self.reshard_in_background(session.clone());
+                    }
+                }
+                if config.failover {
+                    failover::queue_orphaned_items(&*session, paths, self.item_count()).await?;
+                    self.take_over(session.clone());
+                }
+                self.take_trigger(&session).await?;
+                self.clear_own_stale_marks(&*session).await?;
+                self.stop_moved_runs(&*session).await
+            }
+            .await;
+            if let Err(e) = result {
+                self.fail("resyncing with the registry failed", e);
+            }
+        });
+    }
+
+    /// Applies the registry's configuration if it changed.
+    async fn reload_config(&self, session: &dyn Registry) -> Result<()> {
+        let path = self.paths.config();
+        let Some(yaml) = retry(|| session.get_string(&path)).await? else { return Ok(()) };
+        let config = JobConfig::from_yaml(&yaml)?;
+        if config == self.config() {
+            return Ok(());
+        }
+        let count_changed = config.sharding_total_count != self.config().sharding_total_count;
+        if self.apply_config(config)? {
+            tracing::info!(job = %self.job_name, cron = %self.config().cron, "schedule changed");
+        }
+        if count_changed && self.is_leader(session).await? {
+            retry(|| sharding::set_necessary(session, &self.paths)).await?;
+        }
+        Ok(())
+    }
+
+    /// Reacts to one change under the job, in the background.
+    fn on_event(self: Arc<Self>, session: Arc<dyn Registry>, event: WatchEvent) {
+        tokio::spawn(async move {
+            if let Err(e) = self.handle_event(&session, &event).await {
+                self.fail(&format!("handling {:?} of {} failed", event.kind, event.path), e);
+            }
+        });
+    }
+
+    async fn handle_event(self: &Arc<Self>, session: &Arc<dyn Registry>, event: &WatchEvent) -> Result<()> {
+        let Some(node) = self.paths.classify(&event.path) else { return Ok(()) };
+        let me = self.instance.as_str();
+        match (node, event.kind) {
+            (JobNode::Instance(id), EventKind::Deleted) if id == me => {
+                // The end of our own session deletes the node too (and the
+                // event can arrive before the client learns its session
+                // expired); only a node removed under a live session is an
+                // operator's shutdown.
+                if session.is_alive() && session.exists(self.paths.root()).await.is_ok() {
+                    tracing::info!(instance = %me, "instance removed by an operator: shutting down");
+                    self.stop.send_replace(true);
+                } else {
+                    self.session_lost.notify_one();
+                }
+            }
+            (JobNode::Instance(id), kind) if id != me && kind != EventKind::DataChanged => {
+                if kind == EventKind::Deleted && self.config().failover {
+                    failover::queue_lost_items(&**session, &self.paths, id, self.item_count()).await?;
+                }
+                self.flag_resharding_as_leader(&**session).await?;
+            }
+            (JobNode::Server(_), _) => self.flag_resharding_as_leader(&**session).await?,
+            (JobNode::Leader, EventKind::Deleted) => self.run_for_leader(&**session).await?,
+            (JobNode::ShardingNecessary, EventKind::Created | EventKind::DataChanged) => {
+                // Every instance clears its stale marks so the leader's wait ends.
+                self.clear_own_stale_marks(&**session).await?;
+                if self.is_leader(&**session).await? {
+                    self.reshard_in_background(session.clone());
+                }
+            }
+            (JobNode::ShardingProcessing, EventKind::Deleted) => self.stop_moved_runs(&**session).await?,
+            (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
+            (JobNode::Trigger(id), EventKind::Created) if id == me => self.take_trigger(session).await?,
+            (JobNode::Config, EventKind::DataChanged | EventKind::Created) => self.reload_config(&**session).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Graceful leave: waits for running items (then tells them to stop),
+    /// gives up leadership and removes this instance.
+    async fn leave(&self, session: &dyn Registry) {
+        if !self.runs.wait_idle(self.shutdown_timeout).await {
+            let told = self.runs.cancel_where(CancelReason::Shutdown, |_, _| true);
+            tracing::warn!(job = %self.job_name, items = ?told, "shutdown timeout passed: running items told to stop");
+            self.runs.wait_idle(Duration::from_secs(5)).await;
+        }
+        let _ = crate::election::resign(session, &self.paths, self.instance.as_str()).await;
+        let path = self.paths.instance(self.instance.as_str());
+        match retry(|| session.delete(&path, None)).await {
+            Ok(()) | Err(Error::NoNode(_)) => {}
+            Err(e) => self.emit(JobEvent::Error(format!("removing the instance node failed: {e}"))),
+        }
+        tracing::info!(instance = %self.instance, "left the cluster");
+    }
+}
+
+/// One stream of the events under every subtree an instance follows.
+async fn watch_job(session: &dyn Registry, paths: &JobPaths) -> Result<RecursiveWatch> {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    for path in paths.watched() {
+        let mut watch = session.watch_recursive(&path).await?;
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while let Some(event) = watch.next().await {
+                if sender.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(RecursiveWatch(receiver))
+}

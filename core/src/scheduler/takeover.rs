@@ -1,0 +1,50 @@
+//! Taking over a lost instance's running items (failover, invariant 2).
+//! The registry side — queueing and claiming — is [`crate::failover`]; this
+//! is the instance's side: claim what the free handler slots allow, run
+//! each item once for the fire it was running, and look again.
+
+use super::runner::{RunKind, RunPlan};
+use super::{now_millis, Inner};
+use crate::failover;
+use crate::registry::Registry;
+use std::sync::Arc;
+
+impl Inner {
+    /// Claims queued failover items (at most the free handler slots) and
+    /// runs each once; when they end, looks for more.
+    pub(super) fn take_over(self: &Arc<Self>, session: Arc<dyn Registry>) {
+        let inner = self.clone();
+        tokio::spawn(async move {
+            if inner.stopping() || !inner.config().failover {
+                return;
+            }
+            let free = inner.runs.free_permits().max(1);
+            let claimed = {
+                let _marks = inner.runs.marks.lock().await;
+                let in_flight = inner.runs.in_flight();
+                match failover::claim(&*session, &inner.paths, inner.instance.as_str(), free, &in_flight).await {
+                    Ok(claimed) => claimed
+                        .into_iter()
+                        .map(|c| (c, inner.runs.occupy(c.item, session.session_id())))
+                        .collect::<Vec<_>>(),
+                    Err(e) => return inner.fail("claiming failover items failed", e),
+                }
+            };
+            if claimed.is_empty() {
+                return;
+            }
+            let plans = claimed
+                .into_iter()
+                .map(|(c, cancellation)| {
+                    let fire_time = c.fire_time.unwrap_or_else(|| {
+                        tracing::warn!(item = c.item, "the lost runner did not record its fire: running it as of now");
+                        now_millis()
+                    });
+                    tracing::info!(job = %inner.job_name, item = c.item, fire_time, "taking over a lost instance's item");
+                    RunPlan { item: c.item, fires: vec![fire_time], fencing_token: c.fencing_token, cancellation }
+                })
+                .collect();
+            inner.spawn_runs(session, plans, RunKind::Takeover);
+        });
+    }
+}
