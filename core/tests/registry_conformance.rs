@@ -48,6 +48,7 @@ impl Backend for Memory {
     }
     async fn multi_during_connection_loss(&self, session: &Arc<dyn Registry>, ops: Vec<Op>) -> Result<Vec<OpResult>, Error> {
         self.server.disconnect(session.session_id());
+        assert!(session.is_alive(), "a lost connection is not a lost session");
         let outcome = session.multi(ops).await;
         self.server.reconnect(session.session_id());
         outcome
@@ -91,6 +92,7 @@ impl Backend for Zookeeper {
         });
         tokio::time::sleep(Duration::from_millis(150)).await;
         self.proxy.sever();
+        assert!(session.is_alive(), "a lost connection is not a lost session");
         self.proxy.thaw();
         timeout(Duration::from_secs(10), in_flight).await.expect("answer in time").expect("request task")
     }
@@ -387,6 +389,10 @@ async fn connection_loss_keeps_the_session_and_its_watches(b: &dyn Backend) {
     assert_eq!((event.kind, event.path.as_str()), (EventKind::Created, "/held/flag"));
     let event = timeout(Duration::from_secs(5), recursive.next()).await.unwrap().unwrap();
     assert_eq!((event.kind, event.path.as_str()), (EventKind::Created, "/held/flag"));
+    // A path no one-shot watch covers: only a re-armed recursive watch sees it.
+    other.create("/held/flag/deeper", b"", CreateMode::Persistent).await.unwrap();
+    let event = timeout(Duration::from_secs(5), recursive.next()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Created, "/held/flag/deeper"));
     r.create("/held/after", b"", CreateMode::Ephemeral).await.unwrap();
 }
 
@@ -482,6 +488,7 @@ async fn zookeeper_request_without_answer_is_connection_loss() {
     // While disconnected, new requests fail at once instead of queueing.
     let started = std::time::Instant::now();
     assert_eq!(r.exists("/quiet").await, Err(Error::ConnectionLoss));
+    assert!(r.is_alive(), "disconnected is not dead");
     assert!(started.elapsed() < Duration::from_millis(200));
     b.proxy.thaw();
     wait_for(&mut events, SessionEvent::Connected).await;

@@ -496,7 +496,10 @@ impl Registry for ZookeeperRegistry {
     }
 
     fn is_alive(&self) -> bool {
-        self.client().map(|c| !c.state().is_terminated()).unwrap_or(false)
+        // Not `client()`: a disconnected session is still alive, and taking
+        // it for dead would make a registry center open a second session.
+        let slot = self.client.read().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().is_some_and(|c| !c.state().is_terminated())
     }
 
     async fn close(&self) {
