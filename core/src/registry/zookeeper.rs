@@ -5,11 +5,13 @@
 //!
 //! Two behaviours of `zookeeper-client` 0.11.2 are evened out here so that
 //! this backend matches the memory model the scheduler is tested against:
-//! - While the client is disconnected it would queue new requests until it
-//!   reconnects (up to 1.4 session timeouts) and then send them, possibly
-//!   long after the caller gave up on them. We fail them at once with
-//!   [`Error::ConnectionLoss`] instead, as the Java client does for a lost
-//!   connection, so a write never lands behind its caller's back.
+//! - While the client is disconnected it keeps new requests in its queue
+//!   until it has reconnected (up to 1.4 session timeouts later; failed
+//!   reconnect attempts do not fail them, unlike the Java client) and then
+//!   sends them, possibly long after the caller gave up. We fail them at
+//!   once with [`Error::ConnectionLoss`] instead, so that a caller waits no
+//!   longer than a reconnect and a write it abandoned does not land behind
+//!   its back.
 //! - On reconnect it re-sends one-shot watches but not persistent ones
 //!   (`resend_watches` never selects `SetWatches2`), so a recursive watch
 //!   would go silent after the first connection loss. We add every live
@@ -186,19 +188,17 @@ impl ZookeeperRegistry {
     }
 }
 
-impl ZookeeperRegistry {
-    /// The stat of a node a multi just created, for servers that answer a
-    /// create inside a multi without it (ZOOKEEPER-4026, ZOOKEEPER-4667).
-    /// Read back, `czxid` is still the creating transaction unless the node
-    /// was deleted and created anew in between, which yields a later zxid:
-    /// a fencing token stays monotonic either way. If the node is already
-    /// gone (or cannot be read now), `czxid` and `mzxid` are `-1`: whoever
-    /// removed it has taken over, and no token of this creation can win.
-    async fn read_back_created(&self, client: &zk::Client, path: &str) -> Stat {
-        match client.check_stat(path).await {
-            Ok(Some(s)) => stat(&s),
-            _ => Stat { czxid: -1, mzxid: -1, ..Stat::default() },
-        }
+/// The stat of a node a multi just created, for servers that answer a
+/// create inside a multi without it (ZOOKEEPER-4026, ZOOKEEPER-4667).
+/// Read back, `czxid` is still the creating transaction unless the node
+/// was deleted and created anew in between, which yields a later zxid:
+/// a fencing token stays monotonic either way. If the node is already
+/// gone (or cannot be read now), `czxid` and `mzxid` are `-1`: whoever
+/// removed it has taken over, and no token of this creation can win.
+async fn read_back_created(client: &zk::Client, path: &str) -> Stat {
+    match client.check_stat(path).await {
+        Ok(Some(s)) => stat(&s),
+        _ => Stat { czxid: -1, mzxid: -1, ..Stat::default() },
     }
 }
 
@@ -248,6 +248,11 @@ async fn rearm(client: &ClientSlot, recursive: &Mutex<Vec<Rearm>>) {
         live.iter().map(|r| (r.path.clone(), r.swap.clone())).collect()
     };
     for (path, swap) in watches {
+        if !matches!(client.state(), zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly) {
+            // Lost again: a request now would wait for the next reconnect,
+            // which re-arms everything anyway.
+            return;
+        }
         match client.watch(&path, zk::AddWatchMode::PersistentRecursive).await {
             Ok(watcher) => {
                 let _ = swap.send(watcher);
@@ -426,7 +431,7 @@ impl Registry for ZookeeperRegistry {
                 zk::MultiWriteResult::Check => OpResult::Check,
                 zk::MultiWriteResult::Delete => OpResult::Delete,
                 zk::MultiWriteResult::Create { path, stat: s } if s.is_invalid() => {
-                    let stat = self.read_back_created(&client, &path).await;
+                    let stat = read_back_created(&client, &path).await;
                     OpResult::Create { path, stat }
                 }
                 zk::MultiWriteResult::Create { path, stat: s } => OpResult::Create { path, stat: stat(&s) },
