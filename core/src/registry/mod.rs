@@ -3,9 +3,13 @@
 //! [`Registry`] is an async trait over exactly what ZooKeeper offers, so that
 //! everything above it is written once and runs on either backend:
 //! [`ZookeeperRegistry`] for production and [`MemoryRegistry`] (an in-process
-//! model with sessions, ephemeral nodes and watches) for demos and tests.
-//! Paths are absolute *inside the namespace*: `/myJob/config`, never
-//! `/namespace/myJob/config`.
+//! model with sessions, ephemeral nodes, watches and injectable faults) for
+//! demos and tests. Paths are absolute *inside the namespace*:
+//! `/myJob/config`, never `/namespace/myJob/config`.
+//!
+//! Every call may fail with [`Error::ConnectionLoss`] (outcome unknown: read
+//! back) and every request must stay under ZooKeeper's size limit: build
+//! large writes as groups with [`pack_groups`] under [`MAX_REQUEST_BYTES`].
 
 mod center;
 mod counted;
