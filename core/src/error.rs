@@ -32,7 +32,13 @@ pub enum Error {
     /// The registry session has expired or was closed; nothing more can be done with it.
     #[error("registry session expired")]
     SessionExpired,
-    /// The connection to the registry is (temporarily) lost.
+    /// The connection to the registry was lost, or a request got no answer in
+    /// time, while the session may well be alive: **the outcome of a write is
+    /// unknown** (it may or may not have been applied, and may still be
+    /// applied by the server). Retry reads; resolve writes by reading back;
+    /// after the session reconnects, re-read whatever a watch guards, since
+    /// events may have been missed. It is never [`Error::SessionExpired`]:
+    /// the session's ephemeral nodes may still exist.
     #[error("registry connection lost")]
     ConnectionLoss,
     /// Any other registry failure, with the backend's own message.

@@ -22,7 +22,7 @@
 
 use crate::error::{Error, Result};
 use crate::paths::JobPaths;
-use crate::registry::{op_size, CreateMode, Op, OpResult, Registry, Stat, MAX_REQUEST_BYTES};
+use crate::registry::{op_size, CreateMode, Op, OpResult, Registry, Stat, MAX_REQUEST_BYTES, MULTI_OVERHEAD};
 use crate::resolve::retry;
 use std::collections::BTreeSet;
 
@@ -153,7 +153,7 @@ pub async fn start_items(
         }
     }
     let epoch_check = Op::Check { path: paths.sharding(), version: request.epoch };
-    let limit = MAX_REQUEST_BYTES - op_size(&epoch_check);
+    let limit = MAX_REQUEST_BYTES - MULTI_OVERHEAD - op_size(&epoch_check);
     for chunk in chunk_by_size(pending, limit, |p| &p.ops) {
         let mut ops = vec![epoch_check.clone()];
         ops.extend(chunk.iter().flat_map(|p| p.ops.iter().cloned()));
@@ -355,7 +355,7 @@ async fn tokens_of(registry: &dyn Registry, paths: &JobPaths, chunk: &[Pending],
 /// The creating zxid a multi's create result carries, when it does.
 fn created_zxid(result: &OpResult) -> Option<i64> {
     match result {
-        OpResult::Create(_) => None,
+        OpResult::Create { stat, .. } if stat.czxid > 0 => Some(stat.czxid),
         _ => None,
     }
 }
@@ -408,7 +408,7 @@ pub async fn complete_items(registry: &dyn Registry, paths: &JobPaths, runner: &
         .iter()
         .map(|run| (*run, vec![Op::Delete { path: paths.item_running(run.item), version: 0 }]))
         .collect();
-    for chunk in chunk_by_size(groups, MAX_REQUEST_BYTES, |(_, ops)| ops) {
+    for chunk in chunk_by_size(groups, MAX_REQUEST_BYTES - MULTI_OVERHEAD, |(_, ops)| ops) {
         let ops = chunk.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect();
         match registry.multi(ops).await {
             Ok(_) => {}

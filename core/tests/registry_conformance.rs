@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use elasticjob::registry::{
-    CreateMode, EventKind, MemoryRegistry, MemoryServer, Op, OpResult, Registry, SessionEvent, ZookeeperOptions,
-    ZookeeperRegistry,
+    multi_size, pack_groups, CreateMode, EventKind, Fault, MemoryRegistry, MemoryServer, Op, OpResult, Registry,
+    SessionEvent, ZookeeperOptions, ZookeeperRegistry, MAX_REQUEST_BYTES, ZOOKEEPER_MAX_BUFFER,
 };
 use elasticjob::Error;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +24,10 @@ trait Backend: Send + Sync {
     async fn expirable_session(&self) -> Arc<dyn Registry>;
     /// Expires a session from [`Backend::expirable_session`] server-side.
     async fn expire(&self, session: &Arc<dyn Registry>);
+    /// Runs `ops` as a multi on a session from [`Backend::expirable_session`]
+    /// while its connection is lost under the request (before it reaches
+    /// the server), and lets the session reconnect.
+    async fn multi_during_connection_loss(&self, session: &Arc<dyn Registry>, ops: Vec<Op>) -> Result<Vec<OpResult>, Error>;
 }
 
 struct Memory {
@@ -41,6 +45,13 @@ impl Backend for Memory {
     }
     async fn expire(&self, session: &Arc<dyn Registry>) {
         self.server.expire(session.session_id());
+    }
+    async fn multi_during_connection_loss(&self, session: &Arc<dyn Registry>, ops: Vec<Op>) -> Result<Vec<OpResult>, Error> {
+        self.server.disconnect(session.session_id());
+        assert!(session.is_alive(), "a lost connection is not a lost session");
+        let outcome = session.multi(ops).await;
+        self.server.reconnect(session.session_id());
+        outcome
     }
 }
 
@@ -70,6 +81,20 @@ impl Backend for Zookeeper {
         tokio::time::sleep(SESSION_TIMEOUT * 2 + Duration::from_millis(500)).await;
         self.proxy.thaw();
         wait_for(&mut events, SessionEvent::Expired).await;
+    }
+    async fn multi_during_connection_loss(&self, session: &Arc<dyn Registry>, ops: Vec<Op>) -> Result<Vec<OpResult>, Error> {
+        // Hold the request in the proxy, then drop every connection: the
+        // request was sent, never arrives, and gets no answer.
+        self.proxy.freeze();
+        let in_flight = tokio::spawn({
+            let session = session.clone();
+            async move { session.multi(ops).await }
+        });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        self.proxy.sever();
+        assert!(session.is_alive(), "a lost connection is not a lost session");
+        self.proxy.thaw();
+        timeout(Duration::from_secs(10), in_flight).await.expect("answer in time").expect("request task")
     }
 }
 
@@ -177,9 +202,14 @@ async fn multi_is_atomic(b: &dyn Backend) {
         .await
         .unwrap();
     assert_eq!(results[0], OpResult::Check);
-    assert_eq!(results[1], OpResult::Create("/m/running".into()));
-    assert!(matches!(results[2], OpResult::Set(s) if s.version == 1));
-    assert!(matches!(&results[3], OpResult::Create(p) if p.starts_with("/m/s-") && p.len() == 15));
+    let OpResult::Create { path, stat: created } = &results[1] else { panic!("{:?}", results[1]) };
+    assert_eq!(path, "/m/running");
+    assert_eq!(*created, r.exists("/m/running").await.unwrap().unwrap(), "create result carries the node's stat");
+    assert_eq!(created.ephemeral_owner, r.session_id());
+    // One multi is one transaction: everything it does has the same zxid.
+    let OpResult::Set(set) = results[2] else { panic!("{:?}", results[2]) };
+    assert_eq!((set.version, set.mzxid), (1, created.czxid));
+    assert!(matches!(&results[3], OpResult::Create { path, .. } if path.starts_with("/m/s-") && path.len() == 15));
     // A failing check in the middle: nothing before it is applied.
     let failed = r
         .multi(vec![
@@ -199,8 +229,11 @@ async fn multi_is_atomic(b: &dyn Backend) {
             Op::Create { path: "/m/running".into(), data: b"y".to_vec(), mode: CreateMode::Persistent },
         ])
         .await;
-    assert!(done.is_ok(), "{done:?}");
+    let done = done.unwrap();
     assert_eq!(r.get_string("/m/running").await.unwrap().as_deref(), Some("y"));
+    // Every start of the mark gets a larger creation zxid: a fencing token.
+    let OpResult::Create { stat: again, .. } = &done[1] else { panic!("{:?}", done[1]) };
+    assert!(again.czxid > created.czxid, "{again:?} after {created:?}");
 }
 
 async fn oneshot_watches_fire(b: &dyn Backend) {
@@ -290,6 +323,77 @@ async fn expiry_removes_ephemerals_and_fences_the_zombie(b: &dyn Backend) {
         .await;
     assert_eq!(fenced, Err(Error::SessionExpired));
     assert_eq!(watcher.exists("/owner/running").await.unwrap(), None);
+    assert_eq!(zombie.create("/owner/again", b"", CreateMode::Ephemeral).await, Err(Error::SessionExpired));
+    assert_eq!(zombie.set("/owner", b"x", None).await, Err(Error::SessionExpired));
+    assert_eq!(zombie.delete("/owner", None).await, Err(Error::SessionExpired));
+    assert_eq!(zombie.get("/owner").await, Err(Error::SessionExpired));
+    assert!(!zombie.is_alive());
+    assert_eq!(watcher.get_string("/owner").await.unwrap().as_deref(), Some(""));
+}
+
+/// Waits for the session to come back after a connection loss: Suspended, then Connected.
+async fn wait_for_reconnect(events: &mut tokio::sync::broadcast::Receiver<SessionEvent>) {
+    wait_for(events, SessionEvent::Suspended).await;
+    wait_for(events, SessionEvent::Connected).await;
+}
+
+async fn oversized_requests_fail_with_connection_loss_and_apply_nothing(b: &dyn Backend) {
+    let r = b.session().await;
+    r.create("/big", b"", CreateMode::Persistent).await.unwrap();
+    r.create("/big/mine", b"", CreateMode::Ephemeral).await.unwrap();
+    let half = |name: &str| vec![Op::Create { path: format!("/big/{name}"), data: vec![7; 600_000], mode: CreateMode::Ephemeral }];
+    let groups = vec![half("a"), half("b")];
+    let all: Vec<Op> = groups.concat();
+    assert!(multi_size(&all) > ZOOKEEPER_MAX_BUFFER);
+    let mut events = r.session_events();
+    assert_eq!(r.multi(all).await, Err(Error::ConnectionLoss));
+    wait_for_reconnect(&mut events).await;
+    assert_eq!(r.children("/big").await.unwrap(), vec!["mine"], "nothing applied, ephemeral kept");
+    assert_eq!(r.set("/big", &vec![1; ZOOKEEPER_MAX_BUFFER], None).await, Err(Error::ConnectionLoss));
+    wait_for_reconnect(&mut events).await;
+    assert_eq!(r.get("/big").await.unwrap().unwrap().1.version, 0);
+    // Packed under the limit, the same groups go through, one multi each.
+    let packed = pack_groups(groups, MAX_REQUEST_BYTES);
+    assert_eq!(packed.len(), 2);
+    for multi in packed {
+        r.multi(multi).await.unwrap();
+    }
+    assert_eq!(r.children("/big").await.unwrap(), vec!["a", "b", "mine"]);
+    assert!(r.is_alive());
+}
+
+async fn connection_loss_keeps_the_session_and_its_watches(b: &dyn Backend) {
+    let r = b.expirable_session().await;
+    let other = b.session().await;
+    r.create("/held", b"", CreateMode::Persistent).await.unwrap();
+    r.create("/held/lock", b"", CreateMode::Ephemeral).await.unwrap();
+    let mut recursive = r.watch_recursive("/held").await.unwrap();
+    let (_, oneshot) = r.get_and_watch("/held/flag").await.unwrap();
+    let mut events = r.session_events();
+    let lost = b
+        .multi_during_connection_loss(
+            &r,
+            vec![Op::Create { path: "/held/blip".into(), data: vec![], mode: CreateMode::Persistent }],
+        )
+        .await;
+    assert_eq!(lost, Err(Error::ConnectionLoss));
+    wait_for_reconnect(&mut events).await;
+    assert!(r.is_alive());
+    let lock = r.exists("/held/lock").await.unwrap().expect("ephemeral survives a connection loss");
+    assert_eq!(lock.ephemeral_owner, r.session_id());
+    // This request never reached the server; read back to know.
+    assert_eq!(r.exists("/held/blip").await.unwrap(), None);
+    // Watches set before the loss still work after it.
+    other.create("/held/flag", b"", CreateMode::Persistent).await.unwrap();
+    let event = timeout(Duration::from_secs(5), oneshot.changed()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Created, "/held/flag"));
+    let event = timeout(Duration::from_secs(5), recursive.next()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Created, "/held/flag"));
+    // A path no one-shot watch covers: only a re-armed recursive watch sees it.
+    other.create("/held/flag/deeper", b"", CreateMode::Persistent).await.unwrap();
+    let event = timeout(Duration::from_secs(5), recursive.next()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Created, "/held/flag/deeper"));
+    r.create("/held/after", b"", CreateMode::Ephemeral).await.unwrap();
 }
 
 async fn batched_reads_cross_chunks_and_report_missing_nodes(b: &dyn Backend) {
@@ -351,6 +455,8 @@ conformance!(
     expiry_removes_ephemerals_and_fences_the_zombie,
     batched_reads_cross_chunks_and_report_missing_nodes,
     namespaces_are_isolated,
+    oversized_requests_fail_with_connection_loss_and_apply_nothing,
+    connection_loss_keeps_the_session_and_its_watches,
 );
 
 #[tokio::test]
@@ -362,4 +468,77 @@ async fn memory_namespaces_do_not_see_each_other() {
     assert_eq!(b.exists("/x").await.unwrap(), None);
     let standalone = MemoryRegistry::standalone("solo").unwrap();
     assert_eq!(standalone.exists("/x").await.unwrap(), None);
+}
+
+/// A request the server never answers (traffic frozen past the client's
+/// connection timeout but not the session timeout) ends in the client's
+/// "no response from connection" error: it must read as a connection loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_request_without_answer_is_connection_loss() {
+    let b = zookeeper();
+    let options = ZookeeperOptions::new(b.proxy.connect_string(), &b.namespace)
+        .session_timeout(Duration::from_millis(4000))
+        .connection_timeout(Duration::from_millis(400));
+    let r = ZookeeperRegistry::connect(options).await.unwrap();
+    r.create("/quiet", b"", CreateMode::Ephemeral).await.unwrap();
+    let mut events = r.session_events();
+    b.proxy.freeze();
+    let outcome = timeout(Duration::from_secs(3), r.set("/quiet", b"x", None)).await.expect("the client gives up");
+    assert_eq!(outcome, Err(Error::ConnectionLoss));
+    // While disconnected, new requests fail at once instead of queueing.
+    let started = std::time::Instant::now();
+    assert_eq!(r.exists("/quiet").await, Err(Error::ConnectionLoss));
+    assert!(r.is_alive(), "disconnected is not dead");
+    assert!(started.elapsed() < Duration::from_millis(200));
+    b.proxy.thaw();
+    wait_for(&mut events, SessionEvent::Connected).await;
+    assert_eq!(r.exists("/quiet").await.unwrap().unwrap().ephemeral_owner, r.session_id());
+}
+
+/// Fault injection on the memory backend: a write lost before or after it
+/// was applied, and what a disconnected session's watches see.
+#[tokio::test]
+async fn memory_faults_model_unknown_outcomes_and_missed_events() {
+    let server = MemoryServer::new();
+    let r = server.connect("faults").unwrap();
+    let other = server.connect("faults").unwrap();
+    let id = r.session_id();
+    let mut events = r.session_events();
+    server.inject_fault(id, Fault::LoseBeforeApply);
+    server.inject_fault(id, Fault::LoseAfterApply);
+    assert_eq!(r.create("/before", b"", CreateMode::Persistent).await, Err(Error::ConnectionLoss));
+    wait_for_reconnect(&mut events).await;
+    assert_eq!(r.create("/after", b"", CreateMode::Ephemeral).await, Err(Error::ConnectionLoss));
+    wait_for_reconnect(&mut events).await;
+    assert_eq!(r.exists("/before").await.unwrap(), None);
+    assert_eq!(r.exists("/after").await.unwrap().unwrap().ephemeral_owner, id);
+    r.create("/next", b"", CreateMode::Persistent).await.unwrap();
+
+    // Disconnected: every request fails, the session and its ephemerals live on.
+    let (_, oneshot) = r.get_and_watch("/flag").await.unwrap();
+    let mut recursive = r.watch_recursive("/").await.unwrap();
+    server.disconnect(id);
+    wait_for(&mut events, SessionEvent::Suspended).await;
+    assert_eq!(r.get("/after").await, Err(Error::ConnectionLoss));
+    assert_eq!(r.set("/next", b"", None).await, Err(Error::ConnectionLoss));
+    assert!(r.is_alive());
+    assert!(other.exists("/after").await.unwrap().is_some());
+    other.create("/flag", b"", CreateMode::Persistent).await.unwrap();
+    other.create("/missed", b"", CreateMode::Persistent).await.unwrap();
+    assert!(timeout(Duration::from_millis(100), recursive.next()).await.is_err(), "nothing while disconnected");
+    server.reconnect(id);
+    wait_for(&mut events, SessionEvent::Connected).await;
+    // The one-shot watch fires for what changed meanwhile; the recursive one
+    // does not replay it, but sees what comes next.
+    let event = timeout(Duration::from_secs(1), oneshot.changed()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Created, "/flag"));
+    other.delete("/missed", None).await.unwrap();
+    let event = timeout(Duration::from_secs(1), recursive.next()).await.unwrap().unwrap();
+    assert_eq!((event.kind, event.path.as_str()), (EventKind::Deleted, "/missed"));
+
+    // Expiry while disconnected still ends the session.
+    server.disconnect(id);
+    server.expire(id);
+    assert_eq!(r.create("/late", b"", CreateMode::Persistent).await, Err(Error::SessionExpired));
+    assert_eq!(other.exists("/after").await.unwrap(), None);
 }

@@ -3,7 +3,7 @@
 //! and writes the scheduler costs ZooKeeper. A multi is one write request;
 //! a batched read counts one request per chunk, as ZooKeeper receives it.
 
-use super::{CreateMode, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat, MULTI_READ_CHUNK};
+use super::{read_chunks, CreateMode, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat};
 use crate::error::Result;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,7 +63,7 @@ impl Registry for Counted {
     }
 
     async fn get_many(&self, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
-        self.counters.reads(paths.len().div_ceil(MULTI_READ_CHUNK) as u64);
+        self.counters.reads(read_chunks(paths).len() as u64);
         self.inner.get_many(paths).await
     }
 

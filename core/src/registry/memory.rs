@@ -7,14 +7,38 @@
 //! watches fire, and `multi` is all-or-nothing. Several instances of a job
 //! can therefore share one process (the demo) and failover can be tested
 //! without a server.
+//!
+//! Faults are modelled too, because the scheduler must survive them and
+//! should be testable without a server:
+//! - **Connection loss.** [`MemoryServer::disconnect`] cuts a session off
+//!   (every request fails with [`Error::ConnectionLoss`], the session and
+//!   its ephemeral nodes live on) until [`MemoryServer::reconnect`];
+//!   [`MemoryServer::inject_fault`] loses the connection around the next
+//!   write, before or after applying it, so that callers meet a write whose
+//!   outcome they cannot know. Each loss reports [`SessionEvent::Suspended`]
+//!   then, on reconnect, [`SessionEvent::Connected`].
+//! - **Watches across a loss**, as ZooKeeper 3.6+ does it: on reconnect the
+//!   client re-registers its watches with the last zxid it saw. A one-shot
+//!   watch whose node changed meanwhile fires then (we hold its first event
+//!   and deliver it on reconnect); a persistent recursive watch is simply
+//!   re-added, and what happened while disconnected is **not** replayed
+//!   (we drop those events). Code above the registry must therefore re-read
+//!   the state it watches on every `Connected`.
+//! - **The request size limit.** A write whose [`request_size`] (or
+//!   [`multi_size`]) exceeds [`ZOOKEEPER_MAX_BUFFER`] is refused the way a
+//!   server does it, by dropping the connection: nothing is applied, the
+//!   call fails with [`Error::ConnectionLoss`], and the session sees
+//!   `Suspended` then `Connected` as its client reconnects.
+//! - **Expiry.** [`MemoryServer::expire`] ends a session as the server does
+//!   after its timeout; its writes fail with [`Error::SessionExpired`].
 
 use super::{
-    parent_of, validate_path, CreateMode, EventKind, Op, OpResult, OneshotWatch, RecursiveWatch, Registry,
-    SessionEvent, Stat, WatchEvent,
+    multi_size, parent_of, request_size, validate_path, CreateMode, EventKind, Op, OpResult, OneshotWatch,
+    RecursiveWatch, Registry, SessionEvent, Stat, WatchEvent, ZOOKEEPER_MAX_BUFFER,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -45,12 +69,55 @@ struct SubtreeWatch {
 /// What the server knows of a session.
 struct SessionEntry {
     events: broadcast::Sender<SessionEvent>,
+    /// False between [`MemoryServer::disconnect`] and [`MemoryServer::reconnect`].
+    connected: bool,
+    /// Faults for the next write requests, in order.
+    faults: VecDeque<Fault>,
+    /// One-shot watch events that happened while disconnected, delivered on reconnect.
+    held: Vec<(oneshot::Sender<Result<WatchEvent>>, WatchEvent)>,
+}
+
+impl SessionEntry {
+    fn new(events: broadcast::Sender<SessionEvent>) -> Self {
+        SessionEntry { events, connected: true, faults: VecDeque::new(), held: Vec::new() }
+    }
+
+    fn disconnect(&mut self) {
+        if self.connected {
+            self.connected = false;
+            let _ = self.events.send(SessionEvent::Suspended);
+        }
+    }
+
+    fn reconnect(&mut self) {
+        if !self.connected {
+            self.connected = true;
+            for (sender, event) in self.held.drain(..) {
+                let _ = sender.send(Ok(event));
+            }
+            let _ = self.events.send(SessionEvent::Connected);
+        }
+    }
+}
+
+/// A connection loss to inject around a session's next write request
+/// (create, set, delete or multi), see [`MemoryServer::inject_fault`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request never reaches the server: nothing is applied.
+    LoseBeforeApply,
+    /// The server applies the request (and fires watches) but the answer is
+    /// lost with the connection: the caller cannot tell it from the other.
+    LoseAfterApply,
 }
 
 #[derive(Default)]
 struct ServerState {
     nodes: BTreeMap<String, Node>,
     zxid: i64,
+    /// Inside a multi every op gets the same zxid, as in ZooKeeper where a
+    /// multi is one transaction; `zxid` is then already that transaction's.
+    one_transaction: bool,
     next_session: i64,
     sessions: HashMap<i64, SessionEntry>,
     data_watches: Vec<PendingWatch>,
@@ -89,13 +156,14 @@ impl MemoryServer {
         state.next_session += 1;
         let (events, _) = broadcast::channel(64);
         let _ = events.send(SessionEvent::Connected);
-        state.sessions.insert(id, SessionEntry { events: events.clone() });
+        state.sessions.insert(id, SessionEntry::new(events.clone()));
         let mut prefix = String::new();
         for part in root.split('/').filter(|p| !p.is_empty()) {
             let parent = if prefix.is_empty() { "/".to_string() } else { prefix.clone() };
             prefix = format!("{prefix}/{part}");
             if !state.nodes.contains_key(&prefix) {
-                state.apply_create(&parent, &prefix, b"", CreateMode::Persistent, id)?;
+                let (_, _, fired) = state.apply_create(&parent, &prefix, b"", CreateMode::Persistent, id)?;
+                state.notify(fired);
             }
         }
         Ok(MemoryRegistry { server: self.clone(), session: id, root, events })
@@ -105,6 +173,37 @@ impl MemoryServer {
     /// its ephemeral nodes are removed, watchers are told, and the client is dead.
     pub fn expire(&self, session: i64) {
         self.end_session(session, SessionEvent::Expired);
+    }
+
+    /// Loses `session`'s connection around its next write request (create,
+    /// set, delete or multi; several faults apply to successive writes): the
+    /// call fails with [`Error::ConnectionLoss`] and the write was, or was
+    /// not, applied. The session reports `Suspended` then `Connected`, as a
+    /// client that reconnects at once does. Unknown sessions are ignored.
+    pub fn inject_fault(&self, session: i64, fault: Fault) {
+        if let Some(entry) = self.lock().sessions.get_mut(&session) {
+            entry.faults.push_back(fault);
+        }
+    }
+
+    /// Cuts `session` off as a network partition would, short of expiry:
+    /// every request fails with [`Error::ConnectionLoss`] until
+    /// [`MemoryServer::reconnect`], its ephemeral nodes stay, and it
+    /// receives [`SessionEvent::Suspended`]. See the module doc for what
+    /// its watches see meanwhile.
+    pub fn disconnect(&self, session: i64) {
+        if let Some(entry) = self.lock().sessions.get_mut(&session) {
+            entry.disconnect();
+        }
+    }
+
+    /// Ends [`MemoryServer::disconnect`]: the session is usable again, its
+    /// one-shot watches fire for what changed meanwhile, and it receives
+    /// [`SessionEvent::Connected`].
+    pub fn reconnect(&self, session: i64) {
+        if let Some(entry) = self.lock().sessions.get_mut(&session) {
+            entry.reconnect();
+        }
     }
 
     /// Ids of the sessions that are alive.
@@ -146,15 +245,31 @@ fn now_millis() -> i64 {
 }
 
 impl ServerState {
+    /// Whether a request of `session` reaches the server now.
     fn check_session(&self, session: i64) -> Result<()> {
-        if self.sessions.contains_key(&session) {
-            Ok(())
-        } else {
-            Err(Error::SessionExpired)
+        match self.sessions.get(&session) {
+            None => Err(Error::SessionExpired),
+            Some(entry) if !entry.connected => Err(Error::ConnectionLoss),
+            Some(_) => Ok(()),
         }
     }
 
-    fn apply_create(&mut self, parent: &str, path: &str, data: &[u8], mode: CreateMode, session: i64) -> Result<(String, Fired)> {
+    /// The zxid of the next change (the current one inside a multi).
+    fn next_zxid(&mut self) -> i64 {
+        if !self.one_transaction {
+            self.zxid += 1;
+        }
+        self.zxid
+    }
+
+    fn apply_create(
+        &mut self,
+        parent: &str,
+        path: &str,
+        data: &[u8],
+        mode: CreateMode,
+        session: i64,
+    ) -> Result<(String, Stat, Fired)> {
         let parent_node = self.nodes.get_mut(parent).ok_or_else(|| Error::NoNode(path.to_string()))?;
         if parent_node.stat.ephemeral_owner != 0 {
             return Err(Error::NoChildrenForEphemerals(path.to_string()));
@@ -163,8 +278,7 @@ impl ServerState {
         if self.nodes.contains_key(&actual) {
             return Err(Error::NodeExists(actual));
         }
-        self.zxid += 1;
-        let (zxid, now) = (self.zxid, now_millis());
+        let (zxid, now) = (self.next_zxid(), now_millis());
         let parent_node = self.nodes.get_mut(parent).expect("checked above");
         parent_node.child_sequence += 1;
         parent_node.stat.num_children += 1;
@@ -182,7 +296,7 @@ impl ServerState {
             WatchEvent { kind: EventKind::Created, path: actual.clone() },
             WatchEvent { kind: EventKind::ChildrenChanged, path: parent.to_string() },
         ];
-        Ok((actual, fired))
+        Ok((actual, stat, fired))
     }
 
     fn apply_delete(&mut self, path: &str, version: i32) -> Result<Fired> {
@@ -198,7 +312,7 @@ impl ServerState {
         if let Some(parent_node) = self.nodes.get_mut(parent) {
             parent_node.stat.num_children -= 1;
         }
-        self.zxid += 1;
+        self.next_zxid();
         Ok(vec![
             WatchEvent { kind: EventKind::Deleted, path: path.to_string() },
             WatchEvent { kind: EventKind::ChildrenChanged, path: parent.to_string() },
@@ -206,12 +320,12 @@ impl ServerState {
     }
 
     fn apply_set(&mut self, path: &str, data: &[u8], version: i32) -> Result<(Stat, Fired)> {
-        self.zxid += 1;
-        let zxid = self.zxid;
-        let node = self.nodes.get_mut(path).ok_or_else(|| Error::NoNode(path.to_string()))?;
+        let node = self.nodes.get(path).ok_or_else(|| Error::NoNode(path.to_string()))?;
         if version != -1 && node.stat.version != version {
             return Err(Error::BadVersion(path.to_string()));
         }
+        let zxid = self.next_zxid();
+        let node = self.nodes.get_mut(path).expect("checked above");
         node.data = data.to_vec();
         node.stat.version += 1;
         node.stat.mzxid = zxid;
@@ -230,15 +344,23 @@ impl ServerState {
     /// Routes fired events to the watches that cover them, as ZooKeeper does:
     /// data watches see created/changed/deleted of their node, child watches
     /// see children-changed or deletion of their node, recursive watches see
-    /// every event but children-changed below their root.
+    /// every event but children-changed below their root. For a
+    /// disconnected session, one-shot events are held until it reconnects
+    /// and recursive ones are dropped (see the module doc).
     fn notify(&mut self, fired: Fired) {
+        let offline: HashSet<i64> = self.sessions.iter().filter(|(_, e)| !e.connected).map(|(id, _)| *id).collect();
+        let mut held = Vec::new();
         for event in fired {
             let for_data = !matches!(event.kind, EventKind::ChildrenChanged);
             let for_children = matches!(event.kind, EventKind::ChildrenChanged | EventKind::Deleted);
             let mut keep = Vec::with_capacity(self.data_watches.len());
             for watch in self.data_watches.drain(..) {
                 if for_data && watch.path == event.path {
-                    let _ = watch.sender.send(Ok(event.clone()));
+                    if offline.contains(&watch.session) {
+                        held.push((watch.session, watch.sender, event.clone()));
+                    } else {
+                        let _ = watch.sender.send(Ok(event.clone()));
+                    }
                 } else {
                     keep.push(watch);
                 }
@@ -247,7 +369,11 @@ impl ServerState {
             let mut keep = Vec::with_capacity(self.child_watches.len());
             for watch in self.child_watches.drain(..) {
                 if for_children && watch.path == event.path {
-                    let _ = watch.sender.send(Ok(event.clone()));
+                    if offline.contains(&watch.session) {
+                        held.push((watch.session, watch.sender, event.clone()));
+                    } else {
+                        let _ = watch.sender.send(Ok(event.clone()));
+                    }
                 } else {
                     keep.push(watch);
                 }
@@ -255,12 +381,17 @@ impl ServerState {
             self.child_watches = keep;
             if event.kind != EventKind::ChildrenChanged {
                 self.subtree_watches.retain(|w| {
-                    if covers(&w.path, &event.path) {
+                    if covers(&w.path, &event.path) && !offline.contains(&w.session) {
                         w.sender.send(event.clone()).is_ok()
                     } else {
                         !w.sender.is_closed()
                     }
                 });
+            }
+        }
+        for (session, sender, event) in held {
+            if let Some(entry) = self.sessions.get_mut(&session) {
+                entry.held.push((sender, event));
             }
         }
     }
@@ -318,6 +449,38 @@ impl MemoryRegistry {
         f(&mut state).map_err(|e| self.localize(e))
     }
 
+    /// Runs the write `f` on the server state of a live, connected session,
+    /// as a request of `size` bytes: refused like ZooKeeper refuses an
+    /// oversized request, or hit by the next injected [`Fault`].
+    fn write<T>(&self, size: usize, f: impl FnOnce(&mut ServerState) -> Result<T>) -> Result<T> {
+        let mut state = self.server.lock();
+        state.check_session(self.session)?;
+        let entry = state.sessions.get_mut(&self.session).expect("checked above");
+        if size > ZOOKEEPER_MAX_BUFFER {
+            entry.disconnect();
+            entry.reconnect();
+            return Err(Error::ConnectionLoss);
+        }
+        match entry.faults.pop_front() {
+            None => f(&mut state).map_err(|e| self.localize(e)),
+            Some(Fault::LoseBeforeApply) => {
+                entry.disconnect();
+                entry.reconnect();
+                Err(Error::ConnectionLoss)
+            }
+            Some(Fault::LoseAfterApply) => {
+                // Lost before the answer left: the session's own watches
+                // see the change only as a reconnecting client would.
+                entry.disconnect();
+                let _ = f(&mut state);
+                if let Some(entry) = state.sessions.get_mut(&self.session) {
+                    entry.reconnect();
+                }
+                Err(Error::ConnectionLoss)
+            }
+        }
+    }
+
     /// Registers a one-shot watch whose event is translated back into namespace paths.
     fn pending_watch(&self, path: String) -> (PendingWatch, OneshotWatch) {
         let (sender, receiver) = oneshot::channel::<Result<WatchEvent>>();
@@ -347,8 +510,9 @@ impl Registry for MemoryRegistry {
         if full == "/" || full == self.root {
             return Err(Error::NodeExists(path.to_string()));
         }
-        let created = self.with_state(|state| {
-            let (created, fired) = state.apply_create(parent_of(&full), &full, data, mode, self.session)?;
+        let size = request_size(&Op::Create { path: path.to_string(), data: data.to_vec(), mode });
+        let created = self.write(size, |state| {
+            let (created, _, fired) = state.apply_create(parent_of(&full), &full, data, mode, self.session)?;
             state.notify(fired);
             Ok(created)
         })?;
@@ -362,8 +526,10 @@ impl Registry for MemoryRegistry {
 
     async fn set(&self, path: &str, data: &[u8], version: Option<i32>) -> Result<Stat> {
         let full = self.full(path)?;
-        self.with_state(|state| {
-            let (stat, fired) = state.apply_set(&full, data, version.unwrap_or(-1))?;
+        let version = version.unwrap_or(-1);
+        let size = request_size(&Op::Set { path: path.to_string(), data: data.to_vec(), version });
+        self.write(size, |state| {
+            let (stat, fired) = state.apply_set(&full, data, version)?;
             state.notify(fired);
             Ok(stat)
         })
@@ -371,8 +537,10 @@ impl Registry for MemoryRegistry {
 
     async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {
         let full = self.full(path)?;
-        self.with_state(|state| {
-            let fired = state.apply_delete(&full, version.unwrap_or(-1))?;
+        let version = version.unwrap_or(-1);
+        let size = request_size(&Op::Delete { path: path.to_string(), version });
+        self.write(size, |state| {
+            let fired = state.apply_delete(&full, version)?;
             state.notify(fired);
             Ok(())
         })
@@ -393,7 +561,7 @@ impl Registry for MemoryRegistry {
         for op in &ops {
             full_ops.push(self.full(op.path())?);
         }
-        let results = self.with_state(|state| {
+        let results = self.write(multi_size(&ops), |state| {
             // Apply on a copy of the touched part of the tree: on failure the
             // original stays as it was; on success the copy replaces it.
             let mut scratch = ScratchState::of(state, &full_ops);
@@ -405,9 +573,9 @@ impl Registry for MemoryRegistry {
                     Op::Create { data, mode, .. } => scratch
                         .state
                         .apply_create(parent_of(full), full, data, *mode, self.session)
-                        .map(|(p, f)| {
+                        .map(|(path, stat, f)| {
                             fired.extend(f);
-                            OpResult::Create(p)
+                            OpResult::Create { path, stat }
                         }),
                     Op::Set { data, version, .. } => scratch.state.apply_set(full, data, *version).map(|(s, f)| {
                         fired.extend(f);
@@ -427,7 +595,7 @@ impl Registry for MemoryRegistry {
         Ok(results
             .into_iter()
             .map(|r| match r {
-                OpResult::Create(p) => OpResult::Create(self.local(&p)),
+                OpResult::Create { path, stat } => OpResult::Create { path: self.local(&path), stat },
                 other => other,
             })
             .collect())
@@ -532,7 +700,13 @@ impl ScratchState {
         }
         // Deletion checks need to know about children of touched nodes, which
         // `num_children` in the copied stat already tells.
-        let scratch = ServerState { nodes, zxid: state.zxid, next_session: state.next_session, ..Default::default() };
+        let scratch = ServerState {
+            nodes,
+            zxid: state.zxid + 1,
+            one_transaction: true,
+            next_session: state.next_session,
+            ..Default::default()
+        };
         ScratchState { state: scratch, touched }
     }
 

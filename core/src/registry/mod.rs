@@ -3,9 +3,13 @@
 //! [`Registry`] is an async trait over exactly what ZooKeeper offers, so that
 //! everything above it is written once and runs on either backend:
 //! [`ZookeeperRegistry`] for production and [`MemoryRegistry`] (an in-process
-//! model with sessions, ephemeral nodes and watches) for demos and tests.
-//! Paths are absolute *inside the namespace*: `/myJob/config`, never
-//! `/namespace/myJob/config`.
+//! model with sessions, ephemeral nodes, watches and injectable faults) for
+//! demos and tests. Paths are absolute *inside the namespace*:
+//! `/myJob/config`, never `/namespace/myJob/config`.
+//!
+//! Every call may fail with [`Error::ConnectionLoss`] (outcome unknown: read
+//! back) and every request must stay under ZooKeeper's size limit: build
+//! large writes as groups with [`pack_groups`] under [`MAX_REQUEST_BYTES`].
 
 mod center;
 mod counted;
@@ -14,7 +18,7 @@ mod zookeeper;
 
 pub use center::RegistryCenter;
 pub use counted::RequestCounts;
-pub use memory::{MemoryRegistry, MemoryServer};
+pub use memory::{Fault, MemoryRegistry, MemoryServer};
 pub use zookeeper::{ZookeeperOptions, ZookeeperRegistry};
 
 use crate::error::{Error, Result};
@@ -116,8 +120,15 @@ impl Op {
 pub enum OpResult {
     /// A check passed.
     Check,
-    /// A node was created at this path.
-    Create(String),
+    /// A node was created.
+    Create {
+        /// Its path (with the sequence suffix for sequential modes).
+        path: String,
+        /// Its metadata right after creation: `czxid` is the transaction
+        /// that created it, which grows with every (re-)creation and so
+        /// serves as a fencing token for whatever the node marks as started.
+        stat: Stat,
+    },
     /// A node's data was set; its new metadata.
     Set(Stat),
     /// A node was deleted.
@@ -201,8 +212,8 @@ pub trait Registry: Send + Sync + 'static {
     async fn exists(&self, path: &str) -> Result<Option<Stat>>;
 
     /// Data and metadata of many nodes (`None` where missing), read in as
-    /// few requests as the backend allows: one per [`MULTI_READ_CHUNK`]
-    /// paths on ZooKeeper.
+    /// few requests as the backend allows: one per chunk of [`read_chunks`]
+    /// on ZooKeeper.
     async fn get_many(&self, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
         let mut found = Vec::with_capacity(paths.len());
         for path in paths {
@@ -314,7 +325,118 @@ pub trait Registry: Send + Sync + 'static {
 }
 
 /// How many paths one batched read ([`Registry::get_many`]) asks for at once.
+///
+/// Chunking by count rather than by the (unknown in advance) size of the
+/// answer is enough because what the scheduler batch-reads are marks and
+/// owner ids of a few dozen bytes each: 500 of them answer in well under
+/// 100 KiB, far from the 1 MiB a client accepts, and a request of 500 paths
+/// stays far below [`MAX_REQUEST_BYTES`] too ([`read_chunks`] also cuts by
+/// request size for the odd batch of very long paths). Bigger nodes (the job
+/// configuration) are read one by one.
 pub const MULTI_READ_CHUNK: usize = 500;
+
+/// ZooKeeper's own limit on one request (`jute.maxbuffer`, 1 MiB − 1 byte by
+/// default): a server that reads a longer request closes the connection, so
+/// the client sees [`Error::ConnectionLoss`], nothing is applied, and every
+/// job sharing the session is disturbed. The memory backend refuses requests
+/// whose [`request_size`] exceeds it the same way.
+pub const ZOOKEEPER_MAX_BUFFER: usize = 1024 * 1024 - 1;
+
+/// The largest request the scheduler should send: [`ZOOKEEPER_MAX_BUFFER`]
+/// minus 64 KiB. The headroom absorbs what [`op_size`] can only bound
+/// (credentials-dependent ACLs, a namespace near [`NAMESPACE_ALLOWANCE`])
+/// and lets a multi packed by [`pack_groups`] grow by a few small ops
+/// (an epoch check, a completion mark) without re-packing; giving up 6 % of
+/// a multi costs at most one more request per large fire.
+pub const MAX_REQUEST_BYTES: usize = ZOOKEEPER_MAX_BUFFER - 64 * 1024;
+
+/// Bytes counted per path for the namespace prefix the server sees (paths in
+/// ops are relative to the namespace). [`ZookeeperOptions`] refuses longer
+/// namespaces so that the estimate stays an over-estimate.
+pub const NAMESPACE_ALLOWANCE: usize = 128;
+
+/// Bytes counted for the ACL list of a create: one `world:anyone` entry takes
+/// 27 bytes and a digest creator-only entry under 100; 256 covers both.
+const ACL_ALLOWANCE: usize = 256;
+
+/// A multi's request header (xid, type) and its closing `MultiHeader`.
+pub const MULTI_OVERHEAD: usize = 8 + 9;
+
+/// Over-estimate of the jute-serialized size of one op inside a multi:
+/// its `MultiHeader` (type, done, err: 9 bytes), the path as a
+/// length-prefixed string plus [`NAMESPACE_ALLOWANCE`], data as a
+/// length-prefixed buffer, the ACL list, flags, TTL and version fields.
+/// Over, never under: a multi packed to a limit by these numbers must not be
+/// refused by the server.
+pub fn op_size(op: &Op) -> usize {
+    let header = 9;
+    let path = 4 + op.path().len() + NAMESPACE_ALLOWANCE;
+    header
+        + path
+        + match op {
+            Op::Check { .. } | Op::Delete { .. } => 4,
+            Op::Set { data, .. } => 4 + data.len() + 4,
+            Op::Create { data, .. } => 4 + data.len() + ACL_ALLOWANCE + 4 + 8,
+        }
+}
+
+/// Over-estimate of the size of a multi request made of `ops`, as the server
+/// measures it against [`ZOOKEEPER_MAX_BUFFER`].
+pub fn multi_size(ops: &[Op]) -> usize {
+    MULTI_OVERHEAD + ops.iter().map(op_size).sum::<usize>()
+}
+
+/// Over-estimate of the size of a lone create, set or delete request.
+pub fn request_size(op: &Op) -> usize {
+    8 + op_size(op)
+}
+
+/// Packs groups of ops into as few multis as possible, first fit in the
+/// given order, keeping each group whole (a group is what must stay atomic:
+/// one item's check + create + delete) and each multi's [`multi_size`]
+/// within `limit`. A group that alone exceeds `limit` comes back as a multi
+/// of its own, so that its caller gets the error for that item only instead
+/// of losing every item packed with it. Groups must not depend on each
+/// other, since a later group may land in an earlier multi. Empty groups
+/// are dropped.
+pub fn pack_groups(groups: Vec<Vec<Op>>, limit: usize) -> Vec<Vec<Op>> {
+    let mut packed: Vec<(usize, Vec<Op>)> = Vec::new();
+    for group in groups.into_iter().filter(|g| !g.is_empty()) {
+        let size: usize = group.iter().map(op_size).sum();
+        if MULTI_OVERHEAD + size > limit {
+            packed.push((MULTI_OVERHEAD + size, group));
+            continue;
+        }
+        match packed.iter_mut().find(|(used, _)| *used <= limit && used + size <= limit) {
+            Some((used, multi)) => {
+                *used += size;
+                multi.extend(group);
+            }
+            None => packed.push((MULTI_OVERHEAD + size, group)),
+        }
+    }
+    packed.into_iter().map(|(_, multi)| multi).collect()
+}
+
+/// Cuts a batched read into requests of at most [`MULTI_READ_CHUNK`] paths
+/// and at most [`MAX_REQUEST_BYTES`]: the chunks [`Registry::get_many`]
+/// sends, shared with the request counters so that both agree.
+pub fn read_chunks(paths: &[String]) -> Vec<&[String]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut size) = (0, MULTI_OVERHEAD);
+    for (i, path) in paths.iter().enumerate() {
+        let one = 9 + 4 + path.len() + NAMESPACE_ALLOWANCE + 1;
+        if i > start && (i - start == MULTI_READ_CHUNK || size + one > MAX_REQUEST_BYTES) {
+            chunks.push(&paths[start..i]);
+            (start, size) = (i, MULTI_OVERHEAD);
+        }
+        size += one;
+    }
+    if start < paths.len() {
+        chunks.push(&paths[start..]);
+    }
+    chunks
+}
 
 /// The parent of an absolute path (`/a/b` → `/a`, `/a` → `/`).
 pub fn parent_of(path: &str) -> &str {
@@ -353,45 +475,90 @@ pub fn validate_path(path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Largest request the scheduler sends in one call. ZooKeeper refuses a
-/// request over `jute.maxbuffer` (1 MiB - 1 by default) by dropping the
-/// connection, which would disturb every job sharing the session; the
-/// headroom covers the request header and our size estimate's slack.
-pub const MAX_REQUEST_BYTES: usize = 1024 * 1024 - 64 * 1024;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// An upper estimate of one op's size inside a serialized multi request:
-/// header, path, data, one ACL entry and the mode/version fields.
-pub fn op_size(op: &Op) -> usize {
-    const HEADER: usize = 16;
-    const ACL: usize = 64;
-    let path = 4 + op.path().len();
-    HEADER
-        + path
-        + match op {
-            Op::Check { .. } | Op::Delete { .. } => 4,
-            Op::Create { data, .. } => 4 + data.len() + ACL + 4,
-            Op::Set { data, .. } => 4 + data.len() + 4,
-        }
-}
+    fn create(path: &str, bytes: usize) -> Op {
+        Op::Create { path: path.into(), data: vec![0; bytes], mode: CreateMode::Ephemeral }
+    }
 
-/// Packs groups of ops into as few multis as possible, each under `limit`
-/// bytes, never splitting a group (a group is what must stay atomic, e.g.
-/// one item's start). A group larger than `limit` goes alone.
-pub fn pack_groups(groups: Vec<Vec<Op>>, limit: usize) -> Vec<Vec<Op>> {
-    let mut packed: Vec<Vec<Op>> = Vec::new();
-    let mut current = Vec::new();
-    let mut size = 0;
-    for group in groups {
-        let group_size: usize = group.iter().map(op_size).sum();
-        if !current.is_empty() && size + group_size > limit {
-            packed.push(std::mem::take(&mut current));
-            size = 0;
+    /// Exact jute sizes of ops inside a multi, computed by hand from
+    /// ZooKeeper's `MultiOperationRecord` for a world:anyone ACL and a
+    /// namespace `/ns`: the estimate must never be below them.
+    #[test]
+    fn op_size_over_estimates_the_jute_encoding() {
+        let ns = "/ns".len();
+        let world_acl = 4 + 4 + (4 + 5) + (4 + 6);
+        let exact_create = 9 + (4 + ns + 6) + (4 + 100) + world_acl + 4;
+        let exact_check = 9 + (4 + ns + 6) + 4;
+        let exact_set = 9 + (4 + ns + 6) + (4 + 10) + 4;
+        assert!(op_size(&create("/a/b/c", 100)) >= exact_create);
+        assert!(op_size(&Op::Check { path: "/a/b/c".into(), version: 1 }) >= exact_check);
+        assert!(op_size(&Op::Delete { path: "/a/b/c".into(), version: 1 }) >= exact_check);
+        assert!(op_size(&Op::Set { path: "/a/b/c".into(), data: vec![1; 10], version: 1 }) >= exact_set);
+        // Slightly over, not wildly: data dominates large ops.
+        let big = create("/x", 500_000);
+        assert!(op_size(&big) < 500_000 + 1024);
+        assert_eq!(multi_size(&[]), MULTI_OVERHEAD);
+        assert_eq!(multi_size(&[big.clone(), big.clone()]), MULTI_OVERHEAD + 2 * op_size(&big));
+    }
+
+    #[test]
+    fn max_request_bytes_leaves_headroom_below_the_server_limit() {
+        assert_eq!(ZOOKEEPER_MAX_BUFFER, 1_048_575);
+        assert_eq!(MAX_REQUEST_BYTES, 1_048_575 - 65_536);
+    }
+
+    #[test]
+    fn pack_groups_fills_multis_without_splitting_groups() {
+        let group = |item: usize| {
+            vec![
+                Op::Check { path: format!("/job/sharding/{item}/instance"), version: 0 },
+                create(&format!("/job/sharding/{item}/running"), 50_000),
+            ]
+        };
+        let groups: Vec<Vec<Op>> = (0..100).map(group).collect();
+        let group_size: usize = group(0).iter().map(op_size).sum();
+        let per_multi = (MAX_REQUEST_BYTES - MULTI_OVERHEAD) / group_size;
+        let packed = pack_groups(groups.clone(), MAX_REQUEST_BYTES);
+        assert_eq!(packed.len(), 100_usize.div_ceil(per_multi));
+        for multi in &packed {
+            assert!(multi_size(multi) <= MAX_REQUEST_BYTES);
+            assert_eq!(multi.len() % 2, 0);
+            for pair in multi.chunks(2) {
+                assert!(pair[1].path().starts_with(parent_of(pair[0].path())), "{pair:?} split");
+            }
         }
-        size += group_size;
-        current.extend(group);
+        let flattened: Vec<Op> = packed.into_iter().flatten().collect();
+        assert_eq!(flattened, groups.into_iter().flatten().collect::<Vec<_>>());
     }
-    if !current.is_empty() {
-        packed.push(current);
+
+    #[test]
+    fn pack_groups_fills_gaps_and_isolates_oversized_groups() {
+        let big = vec![create("/big", 600_000)];
+        let small = vec![create("/small", 10)];
+        let huge = vec![create("/huge", 2_000_000)];
+        let packed = pack_groups(
+            vec![big.clone(), big.clone(), huge.clone(), vec![], small.clone()],
+            MAX_REQUEST_BYTES,
+        );
+        assert_eq!(packed, vec![[big.clone(), small].concat(), big, huge]);
+        assert!(pack_groups(Vec::new(), MAX_REQUEST_BYTES).is_empty());
+        // A limit below every group: each one alone, none lost.
+        let tiny = pack_groups(vec![vec![create("/a", 1)], vec![create("/b", 1)]], 10);
+        assert_eq!(tiny.len(), 2);
     }
-    packed
+
+    #[test]
+    fn read_chunks_cut_by_count_and_by_size() {
+        let paths: Vec<String> = (0..1001).map(|i| format!("/job/sharding/{i}/running")).collect();
+        let chunks = read_chunks(&paths);
+        assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![500, 500, 1]);
+        let long: Vec<String> = (0..20).map(|i| format!("/{i}{}", "x".repeat(100_000))).collect();
+        let chunks = read_chunks(&long);
+        assert!(chunks.len() > 2);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 20);
+        assert!(read_chunks(&[]).is_empty());
+    }
 }

@@ -2,13 +2,31 @@
 //!
 //! The client is rooted (chroot) at `/{namespace}`, which is created on
 //! connect, exactly as Curator's namespace does for Java ElasticJob.
+//!
+//! Two behaviours of `zookeeper-client` 0.11.2 are evened out here so that
+//! this backend matches the memory model the scheduler is tested against:
+//! - While the client is disconnected it keeps new requests in its queue
+//!   until it has reconnected (up to 1.4 session timeouts later; failed
+//!   reconnect attempts do not fail them, unlike the Java client) and then
+//!   sends them, possibly long after the caller gave up. We fail them at
+//!   once with [`Error::ConnectionLoss`] instead, so that a caller waits no
+//!   longer than a reconnect and a write it abandoned does not land behind
+//!   its back.
+//! - On reconnect it re-sends one-shot watches but not persistent ones
+//!   (`resend_watches` never selects `SetWatches2`), so a recursive watch
+//!   would go silent after the first connection loss. We add every live
+//!   recursive watch again before reporting [`SessionEvent::Connected`];
+//!   events between the loss and that moment are not replayed (ZooKeeper
+//!   does not replay them for persistent watches either), which is why
+//!   [`SessionEvent::Connected`] means "re-read what you watch".
 
 use super::{
-    CreateMode, EventKind, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat, WatchEvent,
-    MULTI_READ_CHUNK,
+    read_chunks, CreateMode, EventKind, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat,
+    WatchEvent, NAMESPACE_ALLOWANCE,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use zookeeper_client as zk;
@@ -66,6 +84,16 @@ impl ZookeeperOptions {
         if ns.is_empty() || ns.contains("//") || ns.split('/').any(|s| s == "." || s == "..") {
             return Err(Error::invalid("namespace", &self.namespace, "must be a non-empty ZooKeeper path"));
         }
+        // Request sizes are estimated with this much room for the prefix the
+        // server sees; a longer namespace could push a packed multi over
+        // ZooKeeper's limit.
+        if ns.len() + 1 > NAMESPACE_ALLOWANCE {
+            return Err(Error::invalid(
+                "namespace",
+                &self.namespace,
+                format!("must be shorter than {NAMESPACE_ALLOWANCE} bytes"),
+            ));
+        }
         if self.session_timeout < Duration::from_millis(100) {
             return Err(Error::invalid(
                 "sessionTimeoutMilliseconds",
@@ -77,13 +105,25 @@ impl ZookeeperOptions {
     }
 }
 
+/// The session's client, shared with the task that follows its state; taken
+/// out (dropped) on close, which ends the session, so nobody else may keep a
+/// clone of the client for longer than one request.
+type ClientSlot = Arc<RwLock<Option<zk::Client>>>;
+
+/// A live recursive watch, to be added again after each reconnect.
+struct Rearm {
+    path: String,
+    /// Hands the forwarding task its new watcher (it drops the old one).
+    swap: mpsc::UnboundedSender<zk::PersistentWatcher>,
+}
+
 /// A ZooKeeper session, implementing [`Registry`].
 pub struct ZookeeperRegistry {
-    /// The session's client; taken out (dropped) on close, which ends the session.
-    client: std::sync::RwLock<Option<zk::Client>>,
+    client: ClientSlot,
     session_id: i64,
     session_timeout: Duration,
     events: broadcast::Sender<SessionEvent>,
+    recursive: Arc<Mutex<Vec<Rearm>>>,
 }
 
 impl std::fmt::Debug for ZookeeperRegistry {
@@ -118,38 +158,125 @@ impl ZookeeperRegistry {
             .chroot(namespace.clone())
             .map_err(|_| Error::invalid("namespace", &options.namespace, "is not a valid ZooKeeper path"))?;
         let (events, _) = broadcast::channel(64);
-        let mut watcher = client.state_watcher();
-        let sender = events.clone();
-        tokio::spawn(async move {
-            loop {
-                let state = watcher.changed().await;
-                let event = match state {
-                    zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly => SessionEvent::Connected,
-                    zk::SessionState::Disconnected => SessionEvent::Suspended,
-                    zk::SessionState::Expired | zk::SessionState::AuthFailed => SessionEvent::Expired,
-                    zk::SessionState::Closed => SessionEvent::Closed,
-                };
-                let _ = sender.send(event);
-                if state.is_terminated() {
-                    break;
-                }
-            }
-        });
-        Ok(ZookeeperRegistry {
+        let watcher = client.state_watcher();
+        let registry = ZookeeperRegistry {
             session_id: client.session_id().0,
             session_timeout: client.session_timeout(),
-            client: std::sync::RwLock::new(Some(client)),
+            client: Arc::new(RwLock::new(Some(client))),
             events,
-        })
+            recursive: Arc::default(),
+        };
+        tokio::spawn(follow_state(watcher, registry.events.clone(), registry.client.clone(), registry.recursive.clone()));
+        Ok(registry)
     }
 
-    /// A handle on the live client, or [`Error::SessionExpired`] once closed.
+    /// A handle on the connected client for one request:
+    /// [`Error::ConnectionLoss`] while disconnected (see the module doc),
+    /// [`Error::SessionExpired`] once expired or closed.
     fn client(&self) -> Result<zk::Client> {
-        self.client.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::SessionExpired)
+        let client = self.client.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::SessionExpired)?;
+        match client.state() {
+            zk::SessionState::Disconnected => Err(Error::ConnectionLoss),
+            state if state.is_terminated() => Err(Error::SessionExpired),
+            _ => Ok(client),
+        }
+    }
+}
+
+/// The stat of a node a multi just created, for servers that answer a
+/// create inside a multi without it (ZOOKEEPER-4026, ZOOKEEPER-4667).
+/// Read back, `czxid` is still the creating transaction unless the node
+/// was deleted and created anew in between, which yields a later zxid:
+/// a fencing token stays monotonic either way. If the node is already
+/// gone (or cannot be read now), `czxid` and `mzxid` are `-1`: whoever
+/// removed it has taken over, and no token of this creation can win.
+async fn read_back_created(client: &zk::Client, path: &str) -> Stat {
+    match client.check_stat(path).await {
+        Ok(Some(s)) => stat(&s),
+        _ => Stat { czxid: -1, mzxid: -1, ..Stat::default() },
+    }
+}
+
+/// Turns the client's state changes into [`SessionEvent`]s, adding the
+/// recursive watches again after every reconnect before saying so.
+async fn follow_state(
+    mut watcher: zk::StateWatcher,
+    events: broadcast::Sender<SessionEvent>,
+    client: ClientSlot,
+    recursive: Arc<Mutex<Vec<Rearm>>>,
+) {
+    let mut last = zk::SessionState::SyncConnected;
+    loop {
+        let state = watcher.changed().await;
+        let event = match state {
+            zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly => {
+                // The client reports a state only when it changes, so seeing
+                // "connected" again means a disconnection came and went
+                // between two polls: report it too, lest anyone miss that
+                // events may have been lost.
+                if matches!(last, zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly) {
+                    let _ = events.send(SessionEvent::Suspended);
+                }
+                rearm(&client, &recursive).await;
+                SessionEvent::Connected
+            }
+            zk::SessionState::Disconnected => SessionEvent::Suspended,
+            zk::SessionState::Expired | zk::SessionState::AuthFailed => SessionEvent::Expired,
+            zk::SessionState::Closed => SessionEvent::Closed,
+        };
+        last = state;
+        let _ = events.send(event);
+        if state.is_terminated() {
+            recursive.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            break;
+        }
+    }
+}
+
+/// Adds every live recursive watch again on the new connection. A failure
+/// (the connection dropped again) is left to the next reconnect.
+async fn rearm(client: &ClientSlot, recursive: &Mutex<Vec<Rearm>>) {
+    let Some(client) = client.read().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+    let watches: Vec<(String, mpsc::UnboundedSender<zk::PersistentWatcher>)> = {
+        let mut live = recursive.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|r| !r.swap.is_closed());
+        live.iter().map(|r| (r.path.clone(), r.swap.clone())).collect()
+    };
+    for (path, swap) in watches {
+        if !matches!(client.state(), zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly) {
+            // Lost again: a request now would wait for the next reconnect,
+            // which re-arms everything anyway.
+            return;
+        }
+        match client.watch(&path, zk::AddWatchMode::PersistentRecursive).await {
+            Ok(watcher) => {
+                let _ = swap.send(watcher);
+            }
+            Err(e) => {
+                tracing::debug!(path, error = %e, "could not add a recursive watch again; next reconnect will");
+                return;
+            }
+        }
     }
 }
 
 /// Maps a client error to ours, naming the path where it matters.
+///
+/// What matters most is telling apart the three kinds of failure:
+/// - the server refused the request (nothing applied): the node errors, and
+///   [`Error::Registry`] for the rest;
+/// - the session is over ([`Error::SessionExpired`]): expiry, close, failed
+///   authentication, no host left to try;
+/// - anything else the client can return for a request whose answer never
+///   came is a lost connection with an unknown outcome
+///   ([`Error::ConnectionLoss`]). `zookeeper-client` fails every in-flight
+///   request with whatever broke the connection: `ConnectionLoss` for a
+///   closed socket, a message-only error for "no response from connection
+///   in N ms" or an I/O error, `UnexpectedError`/`UnmarshalError` for a
+///   garbled stream, `SessionMoved` when another server owns the session
+///   now; `Timeout` ends a request that waited for a reconnect. Mapping any
+///   of them to [`Error::Registry`] would let a caller believe a write that
+///   may have been applied was not.
 fn convert(error: zk::Error, path: &str) -> Error {
     match error {
         zk::Error::NoNode => Error::NoNode(path.to_string()),
@@ -157,9 +284,18 @@ fn convert(error: zk::Error, path: &str) -> Error {
         zk::Error::BadVersion => Error::BadVersion(path.to_string()),
         zk::Error::NotEmpty => Error::NotEmpty(path.to_string()),
         zk::Error::NoChildrenForEphemerals => Error::NoChildrenForEphemerals(path.to_string()),
-        zk::Error::SessionExpired | zk::Error::ClientClosed | zk::Error::AuthFailed => Error::SessionExpired,
-        zk::Error::ConnectionLoss | zk::Error::Timeout => Error::ConnectionLoss,
+        zk::Error::SessionExpired | zk::Error::ClientClosed | zk::Error::AuthFailed | zk::Error::NoHosts => {
+            Error::SessionExpired
+        }
+        zk::Error::ConnectionLoss
+        | zk::Error::Timeout
+        | zk::Error::SessionMoved
+        | zk::Error::Custom(_)
+        | zk::Error::UnexpectedError(_)
+        | zk::Error::UnmarshalError { .. } => Error::ConnectionLoss,
         zk::Error::BadArguments(reason) => Error::invalid("path", path, *reason),
+        // Refusals by the server (NoAuth, InvalidAcl, NotReadOnly, Throttled,
+        // QuotaExceeded, MarshallingError, Unimplemented, ...): nothing was applied.
         other => Error::Registry(format!("{other} (at `{path}`)")),
     }
 }
@@ -225,7 +361,7 @@ impl Registry for ZookeeperRegistry {
     async fn get_many(&self, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
         let client = self.client()?;
         let mut found = Vec::with_capacity(paths.len());
-        for chunk in paths.chunks(MULTI_READ_CHUNK) {
+        for chunk in read_chunks(paths) {
             let mut reader = client.new_multi_reader();
             for path in chunk {
                 reader.add_get_data(path).map_err(|e| convert(e, path))?;
@@ -284,16 +420,22 @@ impl Registry for ZookeeperRegistry {
             }
             zk::MultiWriteError::RequestFailed { source } => convert(source, ""),
         })?;
-        Ok(results
-            .into_iter()
-            .map(|r| match r {
+        let mut converted = Vec::with_capacity(results.len());
+        for result in results {
+            converted.push(match result {
                 zk::MultiWriteResult::Check => OpResult::Check,
                 zk::MultiWriteResult::Delete => OpResult::Delete,
-                zk::MultiWriteResult::Create { path, .. } => OpResult::Create(path),
+                zk::MultiWriteResult::Create { path, stat: s } if s.is_invalid() => {
+                    let stat = read_back_created(&client, &path).await;
+                    OpResult::Create { path, stat }
+                }
+                zk::MultiWriteResult::Create { path, stat: s } => OpResult::Create { path, stat: stat(&s) },
                 zk::MultiWriteResult::SetData { stat: s } => OpResult::Set(stat(&s)),
-                _ => OpResult::Check,
-            })
-            .collect())
+                // Applied, but the answer cannot be read: as good as lost.
+                _ => return Err(Error::ConnectionLoss),
+            });
+        }
+        Ok(converted)
     }
 
     async fn get_and_watch(&self, path: &str) -> Result<(Option<(Vec<u8>, Stat)>, OneshotWatch)> {
@@ -323,9 +465,12 @@ impl Registry for ZookeeperRegistry {
         let mut watcher =
             self.client()?.watch(path, zk::AddWatchMode::PersistentRecursive).await.map_err(|e| convert(e, path))?;
         let (sender, receiver) = mpsc::unbounded_channel();
+        let (swap, mut swapped) = mpsc::unbounded_channel();
+        self.recursive.lock().unwrap_or_else(|p| p.into_inner()).push(Rearm { path: path.to_string(), swap });
         tokio::spawn(async move {
             loop {
                 tokio::select! {
+                    Some(again) = swapped.recv() => watcher = again,
                     fired = watcher.changed() => {
                         let delivered = match event(&fired) {
                             Some(e) => sender.send(e).is_ok(),
@@ -355,7 +500,10 @@ impl Registry for ZookeeperRegistry {
     }
 
     fn is_alive(&self) -> bool {
-        self.client().map(|c| !c.state().is_terminated()).unwrap_or(false)
+        // Not `client()`: a disconnected session is still alive, and taking
+        // it for dead would make a registry center open a second session.
+        let slot = self.client.read().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().is_some_and(|c| !c.state().is_terminated())
     }
 
     async fn close(&self) {

@@ -3,7 +3,8 @@
 //! Freezing models a paused process or a network partition: bytes stop
 //! flowing both ways while the connections stay open, so the server stops
 //! hearing pings and expires the session on its own after the timeout —
-//! a real server-side expiry, not a simulated one.
+//! a real server-side expiry, not a simulated one. Severing models the
+//! opposite fault: every connection drops at once but the session lives.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -67,8 +68,13 @@ impl FreezableProxy {
         self.frozen.store(false, Ordering::SeqCst);
     }
 
-    /// Closes every proxied connection (a connection loss; clients reconnect).
-    pub fn cut(&self) {
+    /// Closes every current connection at once, both ends, while the proxy
+    /// keeps accepting new ones: what a client sees when the ZooKeeper
+    /// server it talks to loses leadership or the network blips. Requests in
+    /// flight (also ones held by [`FreezableProxy::freeze`], which are then
+    /// never delivered) fail with a connection loss, and the client
+    /// reconnects within its session, which the server keeps alive.
+    pub fn sever(&self) {
         for stream in self.connections.lock().unwrap().drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -79,7 +85,7 @@ impl Drop for FreezableProxy {
     fn drop(&mut self) {
         self.stopped.store(true, Ordering::SeqCst);
         self.thaw();
-        self.cut();
+        self.sever();
         // Wake the accept loop so it sees `stopped`.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
