@@ -134,8 +134,20 @@ impl std::fmt::Debug for ZookeeperRegistry {
 
 impl ZookeeperRegistry {
     /// Connects, creates the namespace node if needed, and starts reporting session events.
+    ///
+    /// The client's own tasks (its connection, pings and session events)
+    /// run on the registry's dedicated runtime ([`crate::runtime::registry_io`]),
+    /// never on the caller's: a handler that blocks the caller's threads
+    /// cannot starve the session keep-alive (invariant 5).
     pub async fn connect(options: ZookeeperOptions) -> Result<Self> {
         options.validate()?;
+        crate::runtime::registry_io()
+            .spawn(Self::connect_here(options))
+            .await
+            .map_err(|e| Error::Registry(format!("the registry runtime failed: {e}")))?
+    }
+
+    async fn connect_here(options: ZookeeperOptions) -> Result<Self> {
         let mut connector = zk::Client::connector()
             .with_session_timeout(options.session_timeout)
             .with_connection_timeout(options.connection_timeout);
