@@ -143,6 +143,9 @@ impl Inner {
             }
             let (outcome, signals) = {
                 let _marks = self.runs.marks.lock().await;
+                if self.stopping() {
+                    return Ok(());
+                }
                 let in_flight = self.runs.in_flight();
                 let start = StartRequest {
                     runner: self.instance.as_str(),

@@ -123,7 +123,7 @@ impl Inner {
     /// The scheduler's life: one incarnation per registry session until stopped.
     pub(super) async fn run(self: Arc<Self>, first: Arc<dyn Registry>) {
         tokio::spawn(self.clone().cron_clock());
-        tokio::spawn(self.clone().fire_loop());
+        let mut firing = Some(tokio::spawn(self.clone().fire_loop()));
         let mut stop = self.stop.subscribe();
         let mut next = Some(first);
         loop {
@@ -147,6 +147,10 @@ impl Inner {
             self.current.send_replace(None);
             match end {
                 SessionEnd::Stopped => {
+                    // No fire may start items once leaving has begun.
+                    if let Some(firing) = firing.take() {
+                        let _ = tokio::time::timeout(self.shutdown_timeout, firing).await;
+                    }
                     self.leave(&*session).await;
                     break;
                 }

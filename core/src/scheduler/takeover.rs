@@ -21,6 +21,9 @@ impl Inner {
             let free = inner.runs.free_permits().max(1);
             let claimed = {
                 let _marks = inner.runs.marks.lock().await;
+                if inner.stopping() {
+                    return;
+                }
                 let in_flight = inner.runs.in_flight();
                 match failover::claim(&*session, &inner.paths, inner.instance.as_str(), free, &in_flight).await {
                     Ok(claimed) => claimed
