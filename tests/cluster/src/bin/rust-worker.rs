@@ -8,7 +8,7 @@
 //!   [--failover true|false] [--misfire true|false] [--fail-item N]
 //!   [--honour-cancel true|false] [--hang-item N] [--block-runtime-item N
 //!   --block-ms MS] [--timeout-ms MS] [--max-parallel N]
-//!   [--shutdown-timeout-ms MS] [--config-yaml FILE]`
+//!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]`
 //! (the YAML replaces job, items, cron and flags).
 //!
 //! The handler writes `start`, sleeps `--sleep-ms` while listening to its
@@ -68,7 +68,7 @@ fn main() {
                 let mut config = JobConfig::new(&get("job"), &get("cron"), get("items").parse().unwrap());
                 config.failover = opt("failover", "true") == "true";
                 config.misfire = opt("misfire", "true") == "true";
-                config.overwrite = true;
+                config.overwrite = opt("overwrite", "true") == "true";
                 config
             }
         };
