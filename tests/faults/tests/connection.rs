@@ -61,7 +61,7 @@ fn connection_faults(name: &str, fault: Fault) {
             _ => vec![0, 1, 2],
         };
         std::thread::scope(|scope| {
-            let handles: Vec<_> = targets.iter().map(|&t| scope.spawn(|| fault(&proxies[t]))).collect();
+            let handles: Vec<_> = targets.iter().map(|&t| { let proxy = &proxies[t]; scope.spawn(move || fault(proxy)) }).collect();
             for h in handles {
                 windows.push(h.join().unwrap());
             }
