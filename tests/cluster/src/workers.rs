@@ -19,11 +19,22 @@ pub struct Worker {
 
 impl Worker {
     /// Starts `command` and waits (up to 60 s) for its `ready` line.
-    pub fn spawn(name: &str, mut command: Command) -> Worker {
+    pub fn spawn(name: &str, command: Command) -> Worker {
+        Worker::spawn_with_stderr(name, command, Stdio::inherit())
+    }
+
+    /// [`Worker::spawn`] with the worker's stderr (its log) appended to `log`,
+    /// for tests that read what the scheduler said.
+    pub fn spawn_logged(name: &str, command: Command, log: &Path) -> Worker {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("open worker log");
+        Worker::spawn_with_stderr(name, command, Stdio::from(file))
+    }
+
+    fn spawn_with_stderr(name: &str, mut command: Command, stderr: Stdio) -> Worker {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start worker {name}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
@@ -75,6 +86,11 @@ impl Worker {
     /// Resumes a frozen process (SIGCONT).
     pub fn resume(&self) {
         self.signal(libc::SIGCONT);
+    }
+
+    /// Whether the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Asks for a graceful shutdown (SIGTERM) and waits up to `timeout`, then kills.

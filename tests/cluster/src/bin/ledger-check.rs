@@ -2,7 +2,9 @@
 //! language. Prints the report as JSON; exits 1 on a duplicate or a miss.
 //!
 //! `ledger-check --ledger FILE --job NAME --items N [--fires T1,T2,...]
-//!  [--crashed ID,ID] [--duplicates-only]`
+//!  [--crashed ID,ID] [--windows FROM-TO,FROM-TO] [--catch-up T1,T2,...]
+//!  [--duplicates-only]` (misses of fires inside a window are `excused`
+//!  unless the fire is listed in `--catch-up`).
 
 use cluster_tests::ledger;
 use std::collections::HashMap;
@@ -35,11 +37,22 @@ fn main() {
     let fires: Vec<i64> = list("fires").iter().map(|f| f.parse().expect("--fires are epoch ms")).collect();
     let crashed = list("crashed");
     let crashed: Vec<&str> = crashed.iter().map(String::as_str).collect();
-    let report = ledger::check(&entries, &required("job"), items, &fires, &crashed);
+    let windows: Vec<(i64, i64)> = list("windows")
+        .iter()
+        .map(|w| {
+            let (from, to) = w.split_once('-').expect("--windows are FROM-TO");
+            (from.parse().expect("window start is epoch ms"), to.parse().expect("window end is epoch ms"))
+        })
+        .collect();
+    let catch_up: Vec<i64> = list("catch-up").iter().map(|f| f.parse().expect("--catch-up are epoch ms")).collect();
+    let options = ledger::CheckOptions { crashed: &crashed, windows: &windows, catch_up: &catch_up };
+    let report = ledger::check_with(&entries, &required("job"), items, &fires, &options);
     let json = serde_json::json!({
         "duplicates": report.duplicates.iter().map(|((item, fire), who)| serde_json::json!({"item": item, "fire": fire, "instances": who})).collect::<Vec<_>>(),
         "misses": report.misses.iter().map(|(item, fire)| serde_json::json!({"item": item, "fire": fire})).collect::<Vec<_>>(),
         "exactly_once": report.exactly_once,
+        "excused": report.excused.iter().map(|(item, fire)| serde_json::json!({"item": item, "fire": fire})).collect::<Vec<_>>(),
+        "cancelled": report.cancelled,
     });
     println!("{json}");
     let failed = !report.duplicates.is_empty() || (!opts.contains_key("duplicates-only") && !report.misses.is_empty());

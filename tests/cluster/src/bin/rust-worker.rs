@@ -1,20 +1,45 @@
 //! A Rust test worker: joins a job on a real ZooKeeper and records every
-//! item run in the execution ledger. Cluster tests start several of these
-//! (and the Python, Node and C equivalents) as separate processes.
+//! item run in the execution ledger. Cluster and fault-injection tests start
+//! several of these (and the Python, Node and C equivalents) as separate
+//! processes.
 //!
 //! Usage: `rust-worker --zk HOST:PORT --namespace NS --job NAME --items N
 //!   --cron EXPR --ledger FILE [--sleep-ms MS] [--session-timeout-ms MS]
 //!   [--failover true|false] [--misfire true|false] [--fail-item N]
-//!   [--config-yaml FILE]` (the YAML replaces job, items, cron and flags).
-//! Prints `ready <instance-id>` once registered; SIGTERM shuts down gracefully.
+//!   [--honour-cancel true|false] [--hang-item N] [--block-runtime-item N
+//!   --block-ms MS] [--timeout-ms MS] [--max-parallel N]
+//!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]`
+//! (the YAML replaces job, items, cron and flags).
+//!
+//! The handler writes `start`, sleeps `--sleep-ms` while listening to its
+//! cancellation, then writes `end` — or `cancelled` (with the time it
+//! noticed and the reason) when told to stop first and `--honour-cancel` is
+//! on. `--hang-item` never returns and ignores cancellation;
+//! `--block-runtime-item` blocks its tokio thread with `std::thread::sleep`.
+//! Prints `ready <instance-id>` once registered and, on stderr, one
+//! `EVENT <epoch-ms> ...` line per scheduler event other than executions;
+//! SIGTERM shuts down gracefully.
 
-use cluster_tests::ledger::{self, Entry};
+use cluster_tests::ledger::{Appender, Entry};
+use cluster_tests::workers::now_millis;
 use elasticjob::registry::{RegistryCenter, ZookeeperOptions};
-use elasticjob::{Job, JobConfig, JobScheduler};
+use elasticjob::{Job, JobConfig, JobEvent, JobScheduler};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// What the handler does, from the flags.
+#[derive(Clone, Copy)]
+struct Behaviour {
+    sleep_ms: u64,
+    fail_item: Option<u32>,
+    honour_cancel: bool,
+    hang_item: Option<u32>,
+    block_item: Option<u32>,
+    block_ms: u64,
+}
 
 fn main() {
     tracing_subscriber::fmt()
@@ -31,51 +56,95 @@ fn main() {
     }
     let get = |k: &str| opts.get(k).cloned().unwrap_or_else(|| panic!("missing --{k}"));
     let opt = |k: &str, d: &str| opts.get(k).cloned().unwrap_or_else(|| d.to_string());
+    let item_flag = |k: &str| opts.get(k).map(|v| v.parse::<u32>().unwrap_or_else(|_| panic!("--{k} is an item")));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let options = ZookeeperOptions::new(get("zk"), get("namespace"))
             .session_timeout(Duration::from_millis(opt("session-timeout-ms", "2000").parse().unwrap()));
-        let config = match opts.get("config-yaml") {
+        let mut config = match opts.get("config-yaml") {
             Some(file) => JobConfig::from_yaml(&std::fs::read_to_string(file).expect("read --config-yaml"))
                 .expect("valid --config-yaml"),
             None => {
                 let mut config = JobConfig::new(&get("job"), &get("cron"), get("items").parse().unwrap());
                 config.failover = opt("failover", "true") == "true";
                 config.misfire = opt("misfire", "true") == "true";
-                config.overwrite = true;
+                config.overwrite = opt("overwrite", "true") == "true";
                 config
             }
         };
-        let ledger_path = PathBuf::from(get("ledger"));
-        let sleep_ms: u64 = opt("sleep-ms", "100").parse().unwrap();
-        let fail_item: Option<u32> = opts.get("fail-item").map(|v| v.parse().unwrap());
+        if let Some(ms) = opts.get("timeout-ms") {
+            config.props.insert(elasticjob::config::EXECUTION_TIMEOUT_PROP.to_string(), ms.clone());
+        }
+        let ledger = Arc::new(Appender::open(&PathBuf::from(get("ledger"))).expect("open --ledger"));
+        let behaviour = Behaviour {
+            sleep_ms: opt("sleep-ms", "100").parse().unwrap(),
+            fail_item: item_flag("fail-item"),
+            honour_cancel: opt("honour-cancel", "true") == "true",
+            hang_item: item_flag("hang-item"),
+            block_item: item_flag("block-runtime-item"),
+            block_ms: opt("block-ms", "3000").parse().unwrap(),
+        };
         let instance = format!("{}@-@{}", elasticjob::instance::local_ip(), std::process::id());
         let me = instance.clone();
         let job = Job::from_fn(move |ctx| {
-            let ledger_path = ledger_path.clone();
+            let ledger = ledger.clone();
             let me = me.clone();
             async move {
-                let record = |phase: &str| Entry {
+                let record = |phase: &str, reason: Option<String>| Entry {
                     phase: phase.into(),
                     job: ctx.job_name.clone(),
                     item: ctx.sharding_item,
                     fire: ctx.fire_time,
                     instance: me.clone(),
                     lang: "rust".into(),
-                    at: cluster_tests::workers::now_millis(),
+                    at: now_millis(),
+                    token: ctx.fencing_token,
+                    reason,
                 };
-                ledger::append(&ledger_path, &record("start"))?;
-                tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
-                if fail_item == Some(ctx.sharding_item) {
+                ledger.append(&record("start", None))?;
+                if behaviour.hang_item == Some(ctx.sharding_item) {
+                    std::future::pending::<()>().await;
+                }
+                if behaviour.block_item == Some(ctx.sharding_item) {
+                    std::thread::sleep(Duration::from_millis(behaviour.block_ms));
+                } else {
+                    let sleep = tokio::time::sleep(Duration::from_millis(behaviour.sleep_ms));
+                    tokio::select! {
+                        _ = sleep => {}
+                        reason = ctx.cancellation.cancelled(), if behaviour.honour_cancel => {
+                            ledger.append(&record("cancelled", Some(reason.to_string())))?;
+                            return Ok(());
+                        }
+                    }
+                }
+                if behaviour.fail_item == Some(ctx.sharding_item) {
                     panic!("planted failure in item {}", ctx.sharding_item);
                 }
-                ledger::append(&ledger_path, &record("end"))?;
+                ledger.append(&record("end", None))?;
                 Ok(())
             }
         });
-        let scheduler = JobScheduler::builder(RegistryCenter::zookeeper(options), config, job)
-            .build()
-            .expect("valid worker configuration");
+        let mut builder = JobScheduler::builder(RegistryCenter::zookeeper(options), config, job);
+        if let Some(n) = opts.get("max-parallel") {
+            builder = builder.max_parallel(n.parse().expect("--max-parallel is a number"));
+        }
+        if let Some(ms) = opts.get("shutdown-timeout-ms") {
+            builder = builder.shutdown_timeout(Duration::from_millis(ms.parse().expect("--shutdown-timeout-ms")));
+        }
+        let scheduler = builder.build().expect("valid worker configuration");
+        let mut events = scheduler.events();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(JobEvent::Executed(_)) => {}
+                    Ok(event) => eprintln!("EVENT {} {event:?}", now_millis()),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("EVENT {} lagged {n}", now_millis())
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
         scheduler.start().await.expect("worker registers");
         println!("ready {}", scheduler.instance_id());
         std::io::stdout().flush().unwrap();
