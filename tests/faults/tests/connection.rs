@@ -24,7 +24,7 @@ fn freeze_1200ms(proxy: &FreezableProxy) -> (i64, i64) {
 
 fn sever(proxy: &FreezableProxy) -> (i64, i64) {
     let from = now_millis();
-    proxy.cut();
+    proxy.sever();
     (from, now_millis() + 2500)
 }
 
