@@ -201,3 +201,25 @@ pub fn leak_problems(before: &crate::ZnodeCount, after: &crate::ZnodeCount, job:
     }
     problems
 }
+
+/// A failing scenario shows the tail of every worker's log: the scheduler's
+/// decisions explain most failures, and the logs go with the temp dir.
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                eprintln!("---- last lines of {} ----", path.display());
+                for line in &lines[lines.len().saturating_sub(80)..] {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}

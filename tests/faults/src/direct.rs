@@ -106,6 +106,8 @@ fn transient(path: &str) -> bool {
             .iter()
             .any(|p| path.contains(p))
         || path.ends_with("/leader/election/instance")
+        // Containers created by their first request and kept, as Java keeps them.
+        || ["/trigger", "/leader/failover", "/leader/failover/items"].iter().any(|c| path.ends_with(c))
 }
 
 impl ZnodeCount {
