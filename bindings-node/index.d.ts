@@ -12,7 +12,7 @@ export interface JobConfig {
   cron?: string
   /** Time zone of the cron: IANA name or `GMT+08:00` (UTC when unset). */
   timeZone?: string
-  /** How many items the job is split into (at least 1). */
+  /** How many items the job is split into: 1 to 100000. */
   shardingTotalCount: number
   /** Per-item parameters, e.g. `0=Beijing,1=Shanghai`. */
   shardingItemParameters?: string
@@ -64,7 +64,35 @@ export interface ShardingContext {
   fireTime: number
   /** Whether this run takes over a crashed instance's item. */
   failover: boolean
+  /**
+   * Grows with every start of this item anywhere in the cluster: a store
+   * that keeps the highest token it accepted can refuse a stale writer.
+   * A `bigint`, because the 64-bit registry transaction id it comes from may
+   * exceed `Number.MAX_SAFE_INTEGER` and tokens must compare exactly
+   * (`JSON.stringify` needs it converted: `String(ctx.fencingToken)`).
+   */
+  fencingToken: bigint
+  /**
+   * Aborted when this run should stop: the execution timeout passed, the
+   * instance lost its registry session, the item moved to another instance,
+   * or shutdown timed out. Pass it on (`fetch(url, { signal: ctx.signal })`)
+   * or check `ctx.signal.aborted`; `ctx.signal.reason` is a
+   * {@link CancelledError}. The item stays marked running until the handler
+   * returns. One signal per handler call (dataflow: per fetch and process).
+   */
+  signal: AbortSignal
 }
+
+/** The `reason` of an aborted `ctx.signal`: why the run was told to stop. */
+export declare class CancelledError extends Error {
+  constructor(reason: CancelReason)
+  /** `TimeoutError` for a timeout, `AbortError` otherwise. */
+  readonly name: 'TimeoutError' | 'AbortError'
+  readonly reason: CancelReason
+}
+
+/** Why a run was told to stop. */
+export type CancelReason = 'timed-out' | 'session-lost' | 'item-moved' | 'shutdown'
 
 /** A ZooKeeper ensemble. */
 export declare class ZookeeperRegistry {
@@ -73,9 +101,9 @@ export declare class ZookeeperRegistry {
     servers: string
     /** Root node of the cluster's jobs. */
     namespace: string
-    /** Default 60000. */
+    /** Default 60000; 100 to 600000 (RangeError otherwise, TypeError if not a number). */
     sessionTimeoutMs?: number
-    /** Default 15000. */
+    /** Default 15000; 1 to 600000 (RangeError otherwise, TypeError if not a number). */
     connectionTimeoutMs?: number
     /** `user:password` digest credentials. */
     digest?: string
@@ -116,7 +144,7 @@ export interface JobSchedulerOptions<T = unknown> {
   script?: boolean
   /** Instance id; only to run several instances in one process. */
   instanceId?: string
-  /** How many items may run at once here. */
+  /** How many items may run at once here: an integer from 1 to 10000. */
   maxParallel?: number
 }
 

@@ -10,6 +10,40 @@
 const { EventEmitter } = require('node:events')
 const native = require('./native.js')
 
+/** The longest registry timeout, in milliseconds: ten minutes. */
+const MAX_TIMEOUT_MS = 600000
+/** The most handlers one scheduler may run at once. */
+const MAX_PARALLEL = 10000
+
+/**
+ * Checks a numeric option before it reaches the native module, which would
+ * otherwise wrap or truncate it: TypeError when it is not a number,
+ * RangeError when it is NaN, infinite, fractional where an integer is
+ * needed, or out of `[min, max]`. Both name the option and the value.
+ */
+function checkNumber(name, value, min, max, integer) {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number') throw new TypeError(`invalid ${name} \`${String(value)}\`: must be a number`)
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`invalid ${name} \`${value}\`: must be ${integer ? 'an integer' : 'a finite number'} from ${min} to ${max}`)
+  }
+  return value
+}
+
+/** Integer fields of a job configuration (32-bit, as ElasticJob stores them). */
+const INTEGER_CONFIG_FIELDS = ['shardingTotalCount', 'maxTimeDiffSeconds', 'reconcileIntervalMinutes']
+
+/**
+ * The configuration as JSON. Its integers are checked to survive the trip
+ * (JSON turns NaN and Infinity into null, and serde's error would not name
+ * the field); the core validates the values themselves.
+ */
+function configJson(config) {
+  if (config === null || typeof config !== 'object') throw new TypeError('invalid config: expected an object')
+  for (const name of INTEGER_CONFIG_FIELDS) checkNumber(name, config[name], -2147483648, 2147483647, true)
+  return JSON.stringify(config)
+}
+
 /** A ZooKeeper ensemble. */
 class ZookeeperRegistry {
   /**
@@ -17,6 +51,8 @@ class ZookeeperRegistry {
    */
   constructor(options) {
     const { servers, namespace, sessionTimeoutMs, connectionTimeoutMs, digest } = options || {}
+    checkNumber('sessionTimeoutMs', sessionTimeoutMs, 100, MAX_TIMEOUT_MS, false)
+    checkNumber('connectionTimeoutMs', connectionTimeoutMs, 1, MAX_TIMEOUT_MS, false)
     this.native = native.NativeRegistry.zookeeper(servers, namespace, sessionTimeoutMs, connectionTimeoutMs, digest)
   }
 }
@@ -31,7 +67,7 @@ class EmbeddedRegistry {
 
 /** Validates a configuration (ElasticJob's camelCase keys) and fills in defaults. */
 function jobConfig(config) {
-  return JSON.parse(native.normalizeConfig(JSON.stringify(config)))
+  return JSON.parse(native.normalizeConfig(configJson(config)))
 }
 
 /** Parses the YAML of a registry `config` node. */
@@ -41,7 +77,21 @@ function fromYaml(yaml) {
 
 /** The YAML the registry stores for a configuration. */
 function toYaml(config) {
-  return native.configToYaml(JSON.stringify(config))
+  return native.configToYaml(configJson(config))
+}
+
+/**
+ * Why a run was told to stop: the `reason` of a handler's aborted
+ * `ctx.signal`. `reason` is `timed-out`, `session-lost`, `item-moved` or
+ * `shutdown`; `name` is `TimeoutError` for a timeout and `AbortError`
+ * otherwise, as the web platform names abort reasons.
+ */
+class CancelledError extends Error {
+  constructor(reason) {
+    super(`elasticjob run cancelled: ${reason}`)
+    this.name = reason === 'timed-out' ? 'TimeoutError' : 'AbortError'
+    this.reason = reason
+  }
 }
 
 function describeError(error) {
@@ -64,6 +114,8 @@ class JobScheduler extends EventEmitter {
     super()
     const { registry, config, handler, fetch, process: processBatch, script, instanceId, maxParallel } = options || {}
     if (!registry || !registry.native) throw new TypeError('invalid registry: expected a ZookeeperRegistry or EmbeddedRegistry')
+    checkNumber('maxParallel', maxParallel, 1, MAX_PARALLEL, true)
+    const json = configJson(config)
     let kind
     if (typeof handler === 'function') kind = 'simple'
     else if (typeof fetch === 'function' && typeof processBatch === 'function') kind = 'dataflow'
@@ -71,7 +123,18 @@ class JobScheduler extends EventEmitter {
     else throw new TypeError('invalid handler: give handler(ctx), or fetch(ctx) and process(ctx, items), or script: true')
     const batches = new Map()
     let nextBatch = 1
+    // One AbortController per handler call, aborted when the core cancels
+    // the run; a `cancel` always arrives after the call it names.
+    const controllers = new Map()
     const invoke = async (call) => {
+      if (call.kind === 'cancel') {
+        const controller = controllers.get(call.id)
+        if (controller) controller.abort(new CancelledError(call.reason))
+        return '{}'
+      }
+      const controller = new AbortController()
+      controllers.set(call.id, controller)
+      call.ctx.signal = controller.signal
       try {
         if (call.kind === 'execute') {
           await handler(call.ctx)
@@ -90,9 +153,11 @@ class JobScheduler extends EventEmitter {
         return '{}'
       } catch (error) {
         return JSON.stringify({ error: describeError(error) })
+      } finally {
+        controllers.delete(call.id)
       }
     }
-    this.native = new native.NativeScheduler(registry.native, JSON.stringify(config), kind, invoke, instanceId, maxParallel)
+    this.native = new native.NativeScheduler(registry.native, json, kind, invoke, instanceId, maxParallel)
     this.running = false
   }
 
@@ -164,4 +229,4 @@ class Operator {
   async items(jobName) { return JSON.parse(await this.native.items(jobName)) }
 }
 
-module.exports = { ZookeeperRegistry, EmbeddedRegistry, JobScheduler, Operator, jobConfig, fromYaml, toYaml }
+module.exports = { ZookeeperRegistry, EmbeddedRegistry, JobScheduler, Operator, CancelledError, jobConfig, fromYaml, toYaml }

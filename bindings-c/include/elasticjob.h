@@ -50,32 +50,6 @@ typedef enum ej_status {
 } ej_status;
 
 /**
- * Which lifecycle operation [`ej_operator_apply`] performs.
- */
-typedef enum ej_operation {
-  /**
-   * Run every live instance's items now.
-   */
-  EJ_TRIGGER = 0,
-  /**
-   * Disable the job on `server_ip`, or everywhere when NULL.
-   */
-  EJ_DISABLE = 1,
-  /**
-   * Enable the job on `server_ip`, or everywhere when NULL.
-   */
-  EJ_ENABLE = 2,
-  /**
-   * Shut down the job's instances on `server_ip`, or all when NULL.
-   */
-  EJ_SHUTDOWN = 3,
-  /**
-   * Remove `server_ip` from the job, or the whole job when NULL.
-   */
-  EJ_REMOVE = 4,
-} ej_operation;
-
-/**
  * Kinds of [`ej_event`].
  */
 typedef enum ej_event_type {
@@ -104,6 +78,38 @@ typedef enum ej_event_type {
    */
   EJ_EVENT_STOPPED = 5,
 } ej_event_type;
+
+/**
+ * Which lifecycle operation [`ej_operator_apply`] performs.
+ */
+typedef enum ej_operation {
+  /**
+   * Run every live instance's items now.
+   */
+  EJ_TRIGGER = 0,
+  /**
+   * Disable the job on `server_ip`, or everywhere when NULL.
+   */
+  EJ_DISABLE = 1,
+  /**
+   * Enable the job on `server_ip`, or everywhere when NULL.
+   */
+  EJ_ENABLE = 2,
+  /**
+   * Shut down the job's instances on `server_ip`, or all when NULL.
+   */
+  EJ_SHUTDOWN = 3,
+  /**
+   * Remove `server_ip` from the job, or the whole job when NULL.
+   */
+  EJ_REMOVE = 4,
+} ej_operation;
+
+/**
+ * The stop signal of one run (opaque); reach it through the
+ * `ej_sharding_context_*` functions.
+ */
+typedef struct ej_cancellation ej_cancellation;
 
 /**
  * A batch under construction in a fetch callback (opaque).
@@ -166,6 +172,16 @@ typedef struct ej_sharding_context {
    * Whether this run takes over a crashed instance's item.
    */
   bool failover;
+  /**
+   * Grows with every start of this item anywhere in the cluster; see
+   * `ej_sharding_context_fencing_token`.
+   */
+  int64_t fencing_token;
+  /**
+   * This run's stop signal; use `ej_sharding_context_is_cancelled`,
+   * `ej_sharding_context_wait_cancelled` and `ej_sharding_context_cancel_reason`.
+   */
+  const struct ej_cancellation *cancellation;
 } ej_sharding_context;
 
 /**
@@ -282,6 +298,48 @@ enum ej_status ej_job_config_to_yaml(const struct ej_job_config *config, char **
 void ej_job_config_free(struct ej_job_config *config);
 
 /**
+ * Whether the run was told to stop (execution timeout passed, registry
+ * session lost, item moved to another instance, shutdown timed out):
+ * 1 if it was, 0 if not, -1 if `ctx` is NULL (see `ej_last_error()`).
+ * A handler that sees 1 should return soon; the item stays marked running
+ * until it does. Callable from any thread while the callback runs.
+ *
+ * # Safety
+ * `ctx` is null or the context of a callback that has not returned yet.
+ */
+int ej_sharding_context_is_cancelled(const struct ej_sharding_context *ctx);
+
+/**
+ * Blocks the calling thread until the run is told to stop or `timeout_ms`
+ * milliseconds pass: 1 if it was told, 0 on timeout, -1 if `ctx` is NULL.
+ * Use it instead of sleeping in a handler.
+ *
+ * # Safety
+ * `ctx` is null or the context of a callback that has not returned yet.
+ */
+int ej_sharding_context_wait_cancelled(const struct ej_sharding_context *ctx, uint32_t timeout_ms);
+
+/**
+ * Why the run was told to stop: "timed-out", "session-lost",
+ * "item-moved" or "shutdown"; NULL while it was not (or if `ctx` is NULL).
+ * A static string: do not free it.
+ *
+ * # Safety
+ * `ctx` is null or the context of a callback that has not returned yet.
+ */
+const char *ej_sharding_context_cancel_reason(const struct ej_sharding_context *ctx);
+
+/**
+ * The run's fencing token (also `ctx->fencing_token`): it grows with every
+ * start of the item anywhere in the cluster, so a store that remembers the
+ * highest token it accepted can refuse a stale writer. 0 if `ctx` is NULL.
+ *
+ * # Safety
+ * `ctx` is null or the context of a callback that has not returned yet.
+ */
+int64_t ej_sharding_context_fencing_token(const struct ej_sharding_context *ctx);
+
+/**
  * An operator on the registry's namespace.
  *
  * # Safety
@@ -290,13 +348,14 @@ void ej_job_config_free(struct ej_job_config *config);
 enum ej_status ej_operator_new(const struct ej_registry *registry, struct ej_operator **out);
 
 /**
- * Applies a lifecycle operation to a job.
+ * Applies a lifecycle operation to a job. `operation` is an
+ * `ej_operation` value; any other value is `EJ_INVALID_ARGUMENT`.
  *
  * # Safety
  * `op` is live; `job_name` is NUL-terminated; `server_ip` is NULL or NUL-terminated.
  */
 enum ej_status ej_operator_apply(const struct ej_operator *op,
-                                 enum ej_operation operation,
+                                 int operation,
                                  const char *job_name,
                                  const char *server_ip);
 
@@ -321,7 +380,9 @@ void ej_operator_free(struct ej_operator *op);
 
 /**
  * A registry on a ZooKeeper ensemble (`servers` like "127.0.0.1:2181").
- * `session_timeout_ms` 0 means ElasticJob's default (60 s). Connects lazily.
+ * `session_timeout_ms` 0 means ElasticJob's default (60 s); otherwise it
+ * must be 100 to 600000 (10 minutes), or the call fails with
+ * `EJ_INVALID_ARGUMENT`. Connects lazily.
  *
  * # Safety
  * String arguments are NUL-terminated; `out` is writable.

@@ -7,12 +7,14 @@
 #![allow(non_camel_case_types)]
 
 mod config;
+mod context;
 mod operator;
 mod registry;
 mod scheduler;
 mod status;
 
 pub use config::*;
+pub use context::*;
 pub use operator::*;
 pub use registry::*;
 pub use scheduler::*;

@@ -4,7 +4,7 @@ use crate::registry::ej_registry;
 use crate::runtime;
 use crate::status::*;
 use elasticjob::JobOperator;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 
 /// Operates the jobs of one namespace (opaque).
 pub struct ej_operator {
@@ -39,18 +39,40 @@ pub enum ej_operation {
     EJ_REMOVE = 4,
 }
 
-/// Applies a lifecycle operation to a job.
+impl ej_operation {
+    /// C passes enums as plain integers; any value may arrive, so it is
+    /// checked, never transmuted.
+    fn from_c(value: c_int) -> Result<Self, Failure> {
+        Ok(match value {
+            0 => ej_operation::EJ_TRIGGER,
+            1 => ej_operation::EJ_DISABLE,
+            2 => ej_operation::EJ_ENABLE,
+            3 => ej_operation::EJ_SHUTDOWN,
+            4 => ej_operation::EJ_REMOVE,
+            other => {
+                return Err(invalid(
+                    &format!("operation `{other}`"),
+                    "must be an ej_operation: EJ_TRIGGER (0), EJ_DISABLE (1), EJ_ENABLE (2), EJ_SHUTDOWN (3) or EJ_REMOVE (4)",
+                ))
+            }
+        })
+    }
+}
+
+/// Applies a lifecycle operation to a job. `operation` is an
+/// `ej_operation` value; any other value is `EJ_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `op` is live; `job_name` is NUL-terminated; `server_ip` is NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn ej_operator_apply(
     op: *const ej_operator,
-    operation: ej_operation,
+    operation: c_int,
     job_name: *const c_char,
     server_ip: *const c_char,
 ) -> ej_status {
     guard(|| {
+        let operation = ej_operation::from_c(operation)?;
         let op = &object(op, "operator")?.inner;
         let job = text(job_name, "job_name")?;
         let ip = optional_text(server_ip, "server_ip")?;

@@ -11,7 +11,9 @@ pub struct ej_registry {
 }
 
 /// A registry on a ZooKeeper ensemble (`servers` like "127.0.0.1:2181").
-/// `session_timeout_ms` 0 means ElasticJob's default (60 s). Connects lazily.
+/// `session_timeout_ms` 0 means ElasticJob's default (60 s); otherwise it
+/// must be 100 to 600000 (10 minutes), or the call fails with
+/// `EJ_INVALID_ARGUMENT`. Connects lazily.
 ///
 /// # Safety
 /// String arguments are NUL-terminated; `out` is writable.
@@ -27,6 +29,7 @@ pub unsafe extern "C" fn ej_registry_zookeeper_new(
         if session_timeout_ms > 0 {
             options = options.session_timeout(Duration::from_millis(session_timeout_ms as u64));
         }
+        options.validate()?;
         put(out, ej_registry { center: RegistryCenter::zookeeper(options) }, "out")
     })
 }

@@ -2,6 +2,7 @@
 //! on the library's blocking worker threads, several at once.
 
 use crate::config::ej_job_config;
+use crate::context::ej_cancellation;
 use crate::registry::ej_registry;
 use crate::runtime;
 use crate::status::*;
@@ -30,6 +31,12 @@ pub struct ej_sharding_context {
     pub fire_time: i64,
     /// Whether this run takes over a crashed instance's item.
     pub failover: bool,
+    /// Grows with every start of this item anywhere in the cluster; see
+    /// `ej_sharding_context_fencing_token`.
+    pub fencing_token: i64,
+    /// This run's stop signal; use `ej_sharding_context_is_cancelled`,
+    /// `ej_sharding_context_wait_cancelled` and `ej_sharding_context_cancel_reason`.
+    pub cancellation: *const ej_cancellation,
 }
 
 /// Runs one item; returns 0 on success, anything else on failure (see `ej_set_failure_message`).
@@ -78,12 +85,13 @@ struct UserData(*mut c_void);
 unsafe impl Send for UserData {}
 unsafe impl Sync for UserData {}
 
-/// Owned C strings behind an `ej_sharding_context`.
+/// Owned C strings and the stop signal behind an `ej_sharding_context`.
 struct ContextStrings {
     job_name: CString,
     task_id: CString,
     job_parameter: CString,
     sharding_parameter: CString,
+    cancellation: ej_cancellation,
 }
 
 fn c_string(s: &str) -> CString {
@@ -97,6 +105,7 @@ impl ContextStrings {
             task_id: c_string(&ctx.task_id),
             job_parameter: c_string(&ctx.job_parameter),
             sharding_parameter: c_string(&ctx.sharding_parameter),
+            cancellation: ej_cancellation { inner: ctx.cancellation.clone() },
         }
     }
 
@@ -110,6 +119,8 @@ impl ContextStrings {
             sharding_parameter: self.sharding_parameter.as_ptr(),
             fire_time: ctx.fire_time,
             failover: ctx.failover,
+            fencing_token: ctx.fencing_token,
+            cancellation: &self.cancellation,
         }
     }
 }

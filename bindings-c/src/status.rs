@@ -96,6 +96,21 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Failure>) -> ej_status {
     }
 }
 
+/// The boundary of an export that returns a value rather than a status: a
+/// failure leaves its message for `ej_last_error()` and yields `on_failure`,
+/// and so does a panic.
+pub(crate) fn guard_value<T>(on_failure: T, body: impl FnOnce() -> Result<T, Failure>) -> T {
+    let mut value = None;
+    let status = guard(|| {
+        value = Some(body()?);
+        Ok(())
+    });
+    match (status, value) {
+        (ej_status::EJ_OK, Some(value)) => value,
+        _ => on_failure,
+    }
+}
+
 pub(crate) fn invalid(what: &str, why: &str) -> Failure {
     Failure(ej_status::EJ_INVALID_ARGUMENT, format!("invalid {what}: {why}"))
 }

@@ -69,13 +69,23 @@ fn run(program: &Path) -> String {
 #[test]
 fn the_api_test_passes_with_the_shared_library() {
     let stdout = run(&compile("api_test", false));
-    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
 }
 
 #[test]
 fn a_program_linked_against_the_static_library_runs() {
     let stdout = run(&compile("api_test", true));
-    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+}
+
+/// Pending on the core's scheduler rewrite, which fires the run's
+/// cancellation when the execution timeout passes (today it only stops
+/// waiting). Run it with `cargo test -p elasticjob-c -- --ignored`.
+#[test]
+#[ignore = "pending on core: the scheduler does not fire the cancellation on timeout yet"]
+fn a_timed_out_c_handler_observes_the_cancellation() {
+    let stdout = run(&compile("cancel_test", false));
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
 }
 
 #[test]

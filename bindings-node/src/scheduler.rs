@@ -6,11 +6,12 @@ use crate::config;
 use crate::registry::NativeRegistry;
 use crate::to_js;
 use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobOperator, JobScheduler, Outcome, ShardingContext};
-use napi::bindgen_prelude::Promise;
-use napi::threadsafe_function::ThreadsafeFunction;
+use napi::bindgen_prelude::{BigInt, Promise};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use serde::Deserialize;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -35,6 +36,9 @@ pub struct JsShardingContext {
     pub fire_time: i64,
     /// Whether this run takes over a crashed instance's item.
     pub failover: bool,
+    /// Grows with every start of this item anywhere in the cluster; a
+    /// bigint, since a 64-bit registry transaction id may exceed 2^53.
+    pub fencing_token: BigInt,
 }
 
 impl From<&ShardingContext> for JsShardingContext {
@@ -48,20 +52,30 @@ impl From<&ShardingContext> for JsShardingContext {
             sharding_parameter: c.sharding_parameter.clone(),
             fire_time: c.fire_time,
             failover: c.failover,
+            fencing_token: BigInt::from(c.fencing_token),
         }
     }
 }
 
-/// One call into JavaScript: which handler, for which item (and batch).
+/// One call into JavaScript: which handler, for which item (and batch);
+/// or `cancel`: abort the signal of the earlier call with the same `id`.
 #[napi(object)]
 pub struct JsCall {
-    /// `execute`, `fetch` or `process`.
+    /// `execute`, `fetch`, `process` or `cancel`.
     pub kind: String,
-    /// The item's context.
-    pub ctx: JsShardingContext,
+    /// Identifies the handler call (its AbortController on the JS side).
+    pub id: u32,
+    /// The item's context (absent for `cancel`).
+    pub ctx: Option<JsShardingContext>,
     /// For `process`: the batch id `fetch` returned.
     pub batch: Option<u32>,
+    /// For `cancel`: why (`timed-out`, `session-lost`, `item-moved`, `shutdown`).
+    pub reason: Option<String>,
 }
+
+/// Ids of handler calls; wrapping around after 2^32 calls is harmless, as
+/// ids only need to differ among calls running at once.
+static NEXT_CALL_ID: AtomicU32 = AtomicU32::new(1);
 
 /// What the JS side answers (JSON): an error with its stack, or a batch id.
 #[derive(Deserialize, Default)]
@@ -73,10 +87,34 @@ struct JsAnswer {
 type Invoke = ThreadsafeFunction<JsCall, Promise<String>, JsCall, Status, false>;
 type InvokeSlot = Arc<Mutex<Option<Arc<Invoke>>>>;
 
+/// Calls a JS handler and waits for its answer. The run's cancellation is
+/// forwarded as a `cancel` call through the same thread-safe function, so
+/// JS always sees it after the call it cancels (the queue is FIFO), and
+/// aborts that call's `AbortSignal`.
 async fn invoke(slot: &InvokeSlot, kind: &str, ctx: &ShardingContext, batch: Option<u32>) -> HandlerResult<Option<u32>> {
     let function = slot.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or("the scheduler was shut down")?;
-    let call = JsCall { kind: kind.to_string(), ctx: ctx.into(), batch };
-    let promise = function.call_async(call).await.map_err(|e| format!("calling the {kind} handler failed: {e}"))?;
+    let id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
+    let call = JsCall { kind: kind.to_string(), id, ctx: Some(ctx.into()), batch, reason: None };
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let status = function.call_with_return_value(call, ThreadsafeFunctionCallMode::NonBlocking, move |answer, _| {
+        let _ = sender.send(answer);
+        Ok(())
+    });
+    if status != Status::Ok {
+        return Err(format!("calling the {kind} handler failed: {status}").into());
+    }
+    let hook_slot = slot.clone();
+    ctx.cancellation.on_cancel(move |reason| {
+        let function = hook_slot.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(function) = function {
+            let cancel = JsCall { kind: "cancel".into(), id, ctx: None, batch: None, reason: Some(reason.as_str().into()) };
+            function.call(cancel, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    });
+    let promise = receiver
+        .await
+        .map_err(|_| format!("calling the {kind} handler failed: the call was dropped"))?
+        .map_err(|e| format!("calling the {kind} handler failed: {e}"))?;
     let answer = promise.await.map_err(|e| format!("the {kind} handler failed: {e}"))?;
     let answer: JsAnswer = serde_json::from_str(&answer).unwrap_or_default();
     match answer.error {

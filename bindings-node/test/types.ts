@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` by the tests: the public types as a user sees them.
-import { EmbeddedRegistry, JobScheduler, Operator, ShardingContext, ZookeeperRegistry, jobConfig } from '..'
+import { CancelledError, EmbeddedRegistry, JobScheduler, Operator, ShardingContext, ZookeeperRegistry, jobConfig } from '..'
 
 const registry = new ZookeeperRegistry({ servers: '127.0.0.1:2181', namespace: 'demo', sessionTimeoutMs: 5000 })
 const config = jobConfig({ jobName: 'orders', cron: '0/5 * * * * ?', shardingTotalCount: 4, failover: true })
@@ -10,7 +10,10 @@ const scheduler = new JobScheduler({
   handler: async (ctx: ShardingContext): Promise<void> => {
     const item: number = ctx.shardingItem
     const parameter: string = ctx.shardingParameter
-    console.log(item, parameter)
+    const token: bigint = ctx.fencingToken
+    const signal: AbortSignal = ctx.signal
+    if (signal.aborted && signal.reason instanceof CancelledError) console.log(signal.reason.reason)
+    console.log(item, parameter, token)
   },
 })
 scheduler.on('execution', (event) => {

@@ -3,7 +3,8 @@
 use elasticjob::{RegistryCenter, ZookeeperOptions};
 use pyo3::prelude::*;
 use pyo3::PyClassInitializer;
-use std::time::Duration;
+use crate::seconds::{seconds, MAX_REGISTRY_TIMEOUT_SECONDS};
+use crate::to_py;
 
 /// Base of the registry classes; schedulers and operators accept any of them.
 #[pyclass(subclass, module = "elasticjob._native")]
@@ -12,6 +13,8 @@ pub struct Registry {
 }
 
 /// A ZooKeeper ensemble: `ZookeeperRegistry("127.0.0.1:2181", "my-namespace")`.
+/// Timeouts in seconds: `session_timeout` 0.1 to 600, `connection_timeout`
+/// 0.001 to 600; anything else (NaN, infinities, negatives) is a `ValueError`.
 #[pyclass(extends = Registry, module = "elasticjob._native")]
 pub struct ZookeeperRegistry;
 
@@ -26,19 +29,13 @@ impl ZookeeperRegistry {
         connection_timeout: f64,
         digest: Option<String>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let seconds = |field: &str, value: f64| {
-            if value.is_finite() && value > 0.0 {
-                Ok(Duration::from_secs_f64(value))
-            } else {
-                Err(pyo3::exceptions::PyValueError::new_err(format!("invalid {field} `{value}`: must be a positive number of seconds")))
-            }
-        };
         let mut options = ZookeeperOptions::new(servers, namespace)
-            .session_timeout(seconds("session_timeout", session_timeout)?)
-            .connection_timeout(seconds("connection_timeout", connection_timeout)?);
+            .session_timeout(seconds("session_timeout", session_timeout, 0.1, MAX_REGISTRY_TIMEOUT_SECONDS)?)
+            .connection_timeout(seconds("connection_timeout", connection_timeout, 0.001, MAX_REGISTRY_TIMEOUT_SECONDS)?);
         if let Some(digest) = digest {
             options = options.digest(digest);
         }
+        options.validate().map_err(to_py)?;
         Ok(PyClassInitializer::from(Registry { center: RegistryCenter::zookeeper(options) }).add_subclass(ZookeeperRegistry))
     }
 }

@@ -3,12 +3,13 @@
 
 use crate::config::JobConfig;
 use crate::registry::Registry;
+use crate::seconds::{seconds, MAX_WAIT_SECONDS};
+use crate::signal::CancelSignal;
 use crate::{runtime, to_py};
 use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobScheduler, Outcome};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// What a handler receives for one item.
@@ -30,21 +31,29 @@ pub struct ShardingContext {
     pub fire_time: i64,
     /// Whether this run takes over a crashed instance's item.
     pub failover: bool,
+    /// Grows with every start of this item anywhere in the cluster: a store
+    /// that keeps the highest token it accepted can refuse a stale writer.
+    pub fencing_token: i64,
+    /// Set when this run should stop (timeout, session lost, item moved, shutdown).
+    pub cancelled: Py<CancelSignal>,
 }
 
 #[pymethods]
 impl ShardingContext {
     fn __repr__(&self) -> String {
         format!(
-            "ShardingContext(job_name={:?}, sharding_item={}, sharding_parameter={:?}, fire_time={})",
-            self.job_name, self.sharding_item, self.sharding_parameter, self.fire_time
+            "ShardingContext(job_name={:?}, sharding_item={}, sharding_parameter={:?}, fire_time={}, fencing_token={})",
+            self.job_name, self.sharding_item, self.sharding_parameter, self.fire_time, self.fencing_token
         )
     }
 }
 
-impl From<elasticjob::ShardingContext> for ShardingContext {
-    fn from(c: elasticjob::ShardingContext) -> Self {
-        ShardingContext {
+impl ShardingContext {
+    /// The Python view of a core context (needs the GIL for the signal object).
+    fn new(py: Python<'_>, c: elasticjob::ShardingContext) -> PyResult<Self> {
+        Ok(ShardingContext {
+            cancelled: Py::new(py, CancelSignal { inner: c.cancellation })?,
+            fencing_token: c.fencing_token,
             job_name: c.job_name,
             task_id: c.task_id,
             sharding_total_count: c.sharding_total_count,
@@ -53,7 +62,7 @@ impl From<elasticjob::ShardingContext> for ShardingContext {
             sharding_parameter: c.sharding_parameter,
             fire_time: c.fire_time,
             failover: c.failover,
-        }
+        })
     }
 }
 
@@ -83,7 +92,7 @@ fn simple_job(execute: Py<PyAny>) -> Job {
         let execute = execute.clone();
         async move {
             call_python(move |py| {
-                execute.call1(py, (ShardingContext::from(ctx),))?;
+                execute.call1(py, (ShardingContext::new(py, ctx)?,))?;
                 Ok(())
             })
             .await
@@ -106,7 +115,7 @@ impl DataflowJob for PythonDataflow {
     async fn fetch(&self, ctx: &elasticjob::ShardingContext) -> HandlerResult<Vec<Py<PyAny>>> {
         let (fetch, ctx) = (self.fetch.clone(), ctx.clone());
         call_python(move |py| {
-            let batch = fetch.call1(py, (ShardingContext::from(ctx),))?;
+            let batch = fetch.call1(py, (ShardingContext::new(py, ctx)?,))?;
             if batch.is_none(py) {
                 return Ok(Vec::new());
             }
@@ -119,7 +128,7 @@ impl DataflowJob for PythonDataflow {
         let (process, ctx) = (self.process.clone(), ctx.clone());
         call_python(move |py| {
             let list = PyList::new(py, items)?;
-            process.call1(py, (ShardingContext::from(ctx), list))?;
+            process.call1(py, (ShardingContext::new(py, ctx)?, list))?;
             Ok(())
         })
         .await
@@ -191,10 +200,10 @@ impl Scheduler {
         py.detach(|| runtime().block_on(inner.shutdown()));
     }
 
-    /// The next event as a dict, or None after `timeout` seconds.
+    /// The next event as a dict, or None after `timeout` seconds (0 to 86400).
     #[pyo3(signature = (timeout = 1.0))]
     fn next_event<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let wait = Duration::from_secs_f64(timeout.max(0.0));
+        let wait = seconds("timeout", timeout, 0.0, MAX_WAIT_SECONDS)?;
         let event = py.detach(|| {
             let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
             runtime().block_on(async {

@@ -171,6 +171,13 @@ impl JobConfig {
         if self.sharding_total_count < 1 {
             return Err(Error::invalid("shardingTotalCount", self.sharding_total_count, "must be at least 1"));
         }
+        if self.sharding_total_count > MAX_SHARDING_TOTAL_COUNT {
+            return Err(Error::invalid(
+                "shardingTotalCount",
+                self.sharding_total_count,
+                format!("must be at most {MAX_SHARDING_TOTAL_COUNT}"),
+            ));
+        }
         if !self.cron.trim().is_empty() {
             CronSchedule::parse(&self.cron, self.time_zone.as_deref())?;
         } else if let Some(zone) = &self.time_zone {
@@ -285,6 +292,11 @@ const TEXT_KEYS: &[&str] = &[
 const KEYS_SKIPPED_WHEN_EMPTY: &[&str] =
     &["jobErrorHandlerType", "jobExecutorServiceHandlerType", "jobListenerTypes", "jobShardingStrategyType", "label", "props", "timeZone"];
 
+/// The most items a job may have. Every instance keeps per-item state and
+/// the registry a node per item, so an absurd count (say `2147483647`) would
+/// exhaust memory instead of failing: it is refused by validation.
+pub const MAX_SHARDING_TOTAL_COUNT: i32 = 100_000;
+
 /// Prop that limits how long one item may run (our extension to ElasticJob).
 pub const EXECUTION_TIMEOUT_PROP: &str = "executionTimeoutMillis";
 
@@ -356,6 +368,8 @@ timeZone: GMT+08:00
         let cases: Vec<(JobConfig, &str, &str)> = vec![
             (JobConfig { sharding_total_count: -2, ..base.clone() }, "shardingTotalCount", "-2"),
             (JobConfig { sharding_total_count: 0, ..base.clone() }, "shardingTotalCount", "0"),
+            (JobConfig { sharding_total_count: i32::MAX, ..base.clone() }, "shardingTotalCount", "2147483647"),
+            (JobConfig { sharding_total_count: 100_001, ..base.clone() }, "shardingTotalCount", "100001"),
             (JobConfig { cron: "0 0 12 ? * 9".into(), ..base.clone() }, "cron", "0 0 12 ? * 9"),
             (JobConfig { job_name: "a/b".into(), ..base.clone() }, "jobName", "a/b"),
             (JobConfig { job_name: "".into(), ..base.clone() }, "jobName", "``"),
@@ -374,6 +388,17 @@ timeZone: GMT+08:00
         let mut timeout = base.clone();
         timeout.props.insert(EXECUTION_TIMEOUT_PROP.into(), "soon".into());
         assert!(error_of(timeout).contains("soon"));
+    }
+
+    #[test]
+    fn the_item_count_has_a_stated_maximum() {
+        let mut config = JobConfig::new("job", "", MAX_SHARDING_TOTAL_COUNT);
+        config.validate().unwrap();
+        config.sharding_total_count = MAX_SHARDING_TOTAL_COUNT + 1;
+        let message = error_of(config);
+        assert!(message.contains("at most 100000"), "{message}");
+        let err = JobConfig::from_yaml("jobName: j\nshardingTotalCount: 2147483647\n").unwrap_err().to_string();
+        assert!(err.contains("shardingTotalCount") && err.contains("2147483647"), "{err}");
     }
 
     #[test]

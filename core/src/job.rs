@@ -218,28 +218,93 @@ impl Job {
     }
 }
 
+/// How long a cancelled script's process group has between SIGTERM and SIGKILL.
+const SCRIPT_KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs a script job's command for one item. The script runs in a process
+/// group of its own, so that when the run is cancelled (timeout, session
+/// lost, item moved, shutdown) the whole group is stopped, children the
+/// script started included: SIGTERM, then SIGKILL after a short grace.
 async fn run_script(command: Option<String>, ctx: &ShardingContext) -> HandlerResult {
     let command = command
         .filter(|c| !c.trim().is_empty())
         .ok_or("script job needs the prop `script.command.line`")?;
+    if let Some(reason) = ctx.cancellation.reason() {
+        return Err(format!("script `{command}` was not started: the run was cancelled ({reason})").into());
+    }
     let json = serde_json::to_string(ctx)?;
     // `sh -c '<command> "$@"' sh <json>` hands the JSON over as one argument,
     // whatever quotes it contains.
-    let output = tokio::process::Command::new("sh")
+    let child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{command} \"$@\""))
         .arg("sh")
         .arg(json)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
-        .output()
-        .await
+        .spawn()
         .map_err(|e| format!("cannot run script `{command}`: {e}"))?;
+    // The group id is the shell's pid (process_group(0)).
+    let mut group = ProcessGroup(child.id());
+    let output = child.wait_with_output();
+    tokio::pin!(output);
+    let output = tokio::select! {
+        output = &mut output => output.map_err(|e| format!("cannot run script `{command}`: {e}"))?,
+        reason = ctx.cancellation.cancelled() => {
+            group.signal("TERM").await;
+            if tokio::time::timeout(SCRIPT_KILL_GRACE, &mut output).await.is_err() {
+                group.signal("KILL").await;
+                let _ = tokio::time::timeout(SCRIPT_KILL_GRACE, &mut output).await;
+            }
+            group.0 = None;
+            return Err(format!("script `{command}` was cancelled ({reason}): its process group was stopped").into());
+        }
+    };
+    group.0 = None;
     if output.status.success() {
         Ok(())
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: String = stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
         Err(format!("script `{command}` exited with {}: {}", output.status, tail.trim()).into())
+    }
+}
+
+/// A script's process group while it may still hold processes. Dropping it
+/// before the script is known to be done (the run's future was dropped)
+/// kills the whole group, so no child of the script outlives its run.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    /// Sends `signal` (a name such as `TERM`) to every process of the group.
+    /// Through the shell's `kill`, which the script already needs: it keeps
+    /// the core free of a libc dependency for one call.
+    async fn signal(&self, signal: &str) {
+        let Some(group) = self.0 else { return };
+        let sent = tokio::process::Command::new("sh")
+            .args(["-c", "kill -s \"$0\" -- \"-$1\" 2>/dev/null", signal, &group.to_string()])
+            .stdin(std::process::Stdio::null())
+            .status()
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(group, signal, "cannot signal a script's process group: {e}");
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let Some(group) = self.0.take() else { return };
+        // Off the runtime's threads: spawning and reaping `kill` blocks briefly.
+        std::thread::spawn(move || {
+            let _ = std::process::Command::new("sh")
+                .args(["-c", "kill -s KILL -- \"-$0\" 2>/dev/null", &group.to_string()])
+                .stdin(std::process::Stdio::null())
+                .status();
+        });
     }
 }
 
@@ -316,5 +381,72 @@ mod tests {
         assert!(err.contains("boom") && err.contains("3"), "{err}");
         let missing = Job::script().run(ctx(0), &JobSettings::default()).await.unwrap_err().to_string();
         assert!(missing.contains("script.command.line"), "{missing}");
+    }
+
+    /// Whether a process is alive (a zombie waiting to be reaped is not).
+    fn alive(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !stat.rsplit(')').next().unwrap_or_default().trim_start().starts_with('Z'),
+            Err(_) => false,
+        }
+    }
+
+    async fn wait_for_file(path: &std::path::Path) -> String {
+        for _ in 0..200 {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                if text.ends_with('\n') {
+                    return text.trim().to_string();
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("{} never appeared", path.display());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_script_and_its_children_are_killed() {
+        // Plain: SIGTERM stops both. `trap '' TERM`: the shell and its child
+        // ignore SIGTERM, so the group needs the SIGKILL after the grace.
+        for trap in ["", "trap '' TERM"] {
+            let dir = tempfile::tempdir().unwrap();
+            let script = dir.path().join("spawns.sh");
+            std::fs::write(
+                &script,
+                format!("{trap}\necho $$ > {0}/parent.pid\nsleep 60 &\necho $! > {0}/child.pid\nwait\n", dir.path().display()),
+            )
+            .unwrap();
+            let settings = JobSettings { script_command: Some(format!("sh {}", script.display())), ..Default::default() };
+            let context = ctx(0);
+            let signal = context.cancellation.clone();
+            let started = std::time::Instant::now();
+            let run = tokio::spawn(Job::script().run(context, &settings));
+            let parent = wait_for_file(&dir.path().join("parent.pid")).await;
+            let child = wait_for_file(&dir.path().join("child.pid")).await;
+            assert!(alive(&parent) && alive(&child), "the script runs until cancelled");
+            signal.cancel(crate::cancel::CancelReason::TimedOut);
+            let err = run.await.unwrap().unwrap_err().to_string();
+            assert!(err.contains("cancelled") && err.contains("timed-out"), "{err}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "the run ends soon after the cancellation");
+            for _ in 0..100 {
+                if !alive(&parent) && !alive(&child) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(!alive(&parent), "the script ({trap:?}) still runs");
+            assert!(!alive(&child), "the script's child `sleep 60` ({trap:?}) still runs");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_script_of_an_already_cancelled_run_is_not_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let settings = JobSettings { script_command: Some(format!("touch {}", marker.display())), ..Default::default() };
+        let context = ctx(0);
+        context.cancellation.cancel(crate::cancel::CancelReason::Shutdown);
+        let err = Job::script().run(context, &settings).await.unwrap_err().to_string();
+        assert!(err.contains("shutdown"), "{err}");
+        assert!(!marker.exists());
     }
 }

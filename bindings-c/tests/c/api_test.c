@@ -2,6 +2,8 @@
  * dataflow jobs, failure reporting. Plain asserts; prints "N passed, 0 failed". */
 #include "elasticjob.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,12 +178,102 @@ TEST(operator_disables_and_triggers) {
     ej_registry_free(registry);
 }
 
+TEST(bad_input_is_an_error_never_a_crash) {
+    ej_registry *registry = NULL;
+    ej_job_config *config = NULL;
+    ej_scheduler *scheduler = NULL;
+    ej_operator *op = NULL;
+    /* Item counts above the stated maximum (100000). */
+    CHECK(ej_job_config_new("huge", "", INT_MAX, &config) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "shardingTotalCount") != NULL && strstr(ej_last_error(), "2147483647") != NULL);
+    CHECK(config == NULL);
+    CHECK(ej_job_config_new("huge", "", 100001, &config) == EJ_INVALID_ARGUMENT);
+    CHECK(ej_job_config_new("huge", "", 100000, &config) == EJ_OK);
+    CHECK(ej_job_config_from_yaml("jobName: huge\nshardingTotalCount: 2147483647\n", &config) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "2147483647") != NULL);
+    CHECK(ej_job_config_set(config, "shardingTotalCount", "2147483647") == EJ_OK);
+    CHECK(ej_registry_embedded_new("c-bad", &registry) == EJ_OK);
+    CHECK(ej_scheduler_new_script(registry, config, NULL, &scheduler) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "shardingTotalCount") != NULL && scheduler == NULL);
+    /* Enum values C can pass that are not an ej_operation. */
+    CHECK(ej_operator_new(registry, &op) == EJ_OK);
+    int bad_operations[] = {-1, 5, 1000, INT_MIN, INT_MAX};
+    for (size_t i = 0; i < sizeof bad_operations / sizeof bad_operations[0]; i++) {
+        CHECK(ej_operator_apply(op, bad_operations[i], "huge", NULL) == EJ_INVALID_ARGUMENT);
+        CHECK(strstr(ej_last_error(), "operation") != NULL && strstr(ej_last_error(), "EJ_TRIGGER") != NULL);
+    }
+    CHECK(ej_operator_apply(op, 7, "huge", NULL) == EJ_INVALID_ARGUMENT && strstr(ej_last_error(), "`7`") != NULL);
+    /* Absurd session timeouts (0 is the default). */
+    ej_registry *zk = NULL;
+    CHECK(ej_registry_zookeeper_new("127.0.0.1:1", "ns", UINT32_MAX, &zk) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "sessionTimeout") != NULL && strstr(ej_last_error(), "4294967295") != NULL && zk == NULL);
+    CHECK(ej_registry_zookeeper_new("127.0.0.1:1", "ns", 600001, &zk) == EJ_INVALID_ARGUMENT);
+    CHECK(ej_registry_zookeeper_new("127.0.0.1:1", "ns", 99, &zk) == EJ_INVALID_ARGUMENT);
+    CHECK(ej_registry_zookeeper_new("127.0.0.1:1", "ns", 600000, &zk) == EJ_OK);
+    /* The context functions on NULL. */
+    CHECK(ej_sharding_context_is_cancelled(NULL) == -1 && strstr(ej_last_error(), "ctx") != NULL);
+    CHECK(ej_sharding_context_wait_cancelled(NULL, 10) == -1);
+    CHECK(ej_sharding_context_cancel_reason(NULL) == NULL);
+    CHECK(ej_sharding_context_fencing_token(NULL) == 0);
+    ej_registry_free(zk);
+    ej_operator_free(op);
+    ej_job_config_free(config);
+    ej_registry_free(registry);
+}
+
+struct observed {
+    pthread_mutex_t lock;
+    int runs;
+    int cancelled;
+    int waited;
+    int64_t token;
+    int token_matches;
+};
+
+static int observe(const ej_sharding_context *ctx, void *user_data) {
+    struct observed *seen = user_data;
+    int cancelled = ej_sharding_context_is_cancelled(ctx);
+    int waited = ej_sharding_context_wait_cancelled(ctx, 20);
+    const char *reason = ej_sharding_context_cancel_reason(ctx);
+    pthread_mutex_lock(&seen->lock);
+    seen->runs++;
+    seen->cancelled += cancelled != 0 || reason != NULL;
+    seen->waited += waited;
+    seen->token = ej_sharding_context_fencing_token(ctx);
+    seen->token_matches = seen->token == ctx->fencing_token && ctx->cancellation != NULL;
+    pthread_mutex_unlock(&seen->lock);
+    return 0;
+}
+
+TEST(a_running_context_is_not_cancelled_and_has_a_fencing_token) {
+    ej_registry *registry = NULL;
+    ej_job_config *config = NULL;
+    ej_scheduler *scheduler = NULL;
+    struct observed seen = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, -1, 0};
+    CHECK(ej_registry_embedded_new("c-context", &registry) == EJ_OK);
+    CHECK(ej_job_config_new("c-context", "", 2, &config) == EJ_OK);
+    CHECK(ej_scheduler_new_simple(registry, config, observe, &seen, NULL, &scheduler) == EJ_OK);
+    CHECK(ej_scheduler_start(scheduler) == EJ_OK);
+    CHECK(ej_scheduler_trigger(scheduler) == EJ_OK);
+    for (int i = 0; i < 100 && seen.runs < 2; i++) usleep(50 * 1000);
+    CHECK(ej_scheduler_shutdown(scheduler) == EJ_OK);
+    pthread_mutex_lock(&seen.lock);
+    CHECK(seen.runs == 2 && seen.cancelled == 0 && seen.waited == 0);
+    CHECK(seen.token >= 0 && seen.token_matches);
+    pthread_mutex_unlock(&seen.lock);
+    ej_scheduler_free(scheduler);
+    ej_job_config_free(config);
+    ej_registry_free(registry);
+}
+
 int main(void) {
     RUN(null_and_invalid_arguments_are_errors);
     RUN(config_setters_and_yaml);
     RUN(a_failing_callback_is_reported_and_later_fires_still_run);
     RUN(dataflow_streams_until_fetch_is_empty);
     RUN(operator_disables_and_triggers);
+    RUN(bad_input_is_an_error_never_a_crash);
+    RUN(a_running_context_is_not_cancelled_and_has_a_fencing_token);
     printf("%d passed, 0 failed\n", passed);
     return 0;
 }

@@ -24,6 +24,7 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional
 
 from ._native import (
+    CancelSignal,
     ElasticJobError,
     EmbeddedRegistry,
     JobConfig,
@@ -35,6 +36,7 @@ from ._native import (
 from ._native import Scheduler as _Scheduler
 
 __all__ = [
+    "CancelSignal",
     "DataflowJob",
     "ElasticJobError",
     "EmbeddedRegistry",
@@ -50,7 +52,14 @@ __all__ = [
 
 
 class SimpleJob:
-    """A job that runs :meth:`execute` once per item and fire."""
+    """A job that runs :meth:`execute` once per item and fire.
+
+    A run may be told to stop (execution timeout, registry session lost, item
+    moved to another instance, shutdown): a plain ``execute`` checks
+    ``ctx.cancelled.is_set()`` or waits with ``ctx.cancelled.wait(seconds)``
+    and returns early; an ``async def execute`` is cancelled like any asyncio
+    task (``asyncio.CancelledError`` is raised at its current ``await``).
+    """
 
     def execute(self, ctx: ShardingContext) -> Any:
         """Runs one item. May be ``async def``. An exception fails this run only."""
@@ -85,26 +94,43 @@ class _EventLoop:
     _loop: Optional[asyncio.AbstractEventLoop] = None
 
     @classmethod
-    def run(cls, awaitable: Any) -> Any:
+    def run(cls, awaitable: Any, signal: Optional[CancelSignal] = None) -> Any:
+        """Runs ``awaitable`` as a task of the loop and waits for its result;
+        the task is cancelled when ``signal`` is set."""
         with cls._lock:
             if cls._loop is None:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="elasticjob-asyncio", daemon=True).start()
                 cls._loop = loop
-        return asyncio.run_coroutine_threadsafe(cls._ensure_coroutine(awaitable), cls._loop).result()
+        return asyncio.run_coroutine_threadsafe(cls._as_task(awaitable, signal), cls._loop).result()
 
     @staticmethod
-    async def _ensure_coroutine(awaitable: Any) -> Any:
-        return await awaitable
+    async def _as_task(awaitable: Any, signal: Optional[CancelSignal]) -> Any:
+        task = asyncio.ensure_future(awaitable)
+        if signal is not None:
+            loop = asyncio.get_running_loop()
+
+            def cancel(reason: str) -> None:
+                # Called on a library thread: only the loop's own thread may
+                # touch the task, so hand the cancellation over to it.
+                try:
+                    loop.call_soon_threadsafe(task.cancel, f"elasticjob: run cancelled ({reason})")
+                except RuntimeError:
+                    pass  # the loop is closed: the interpreter is exiting
+
+            signal._on_cancel(cancel)
+        return await task
 
 
 def _sync(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Wraps a handler method so coroutines it returns run to completion."""
+    """Wraps a handler method so coroutines it returns run to completion on
+    the binding's loop, cancelled when the run's ``ctx.cancelled`` is set."""
 
     def call(*args: Any) -> Any:
         result = method(*args)
         if inspect.isawaitable(result):
-            return _EventLoop.run(result)
+            signal = getattr(args[0], "cancelled", None) if args else None
+            return _EventLoop.run(result, signal)
         return result
 
     return call

@@ -49,6 +49,18 @@ class JobConfig:
     label: Optional[str]
     static_sharding: bool
 
+class CancelSignal:
+    """A run's stop signal (``ctx.cancelled``); like ``threading.Event``, set only by the scheduler."""
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Blocks (GIL released) until set or ``timeout`` seconds (0 to 86400; None: no limit) pass."""
+        ...
+    @property
+    def reason(self) -> Optional[str]:
+        """``"timed-out"``, ``"session-lost"``, ``"item-moved"``, ``"shutdown"``, or None while unset."""
+        ...
+    def _on_cancel(self, callback: Callable[[str], Any]) -> None: ...
+
 class ShardingContext:
     job_name: str
     task_id: str
@@ -58,6 +70,8 @@ class ShardingContext:
     sharding_parameter: str
     fire_time: int
     failover: bool
+    fencing_token: int
+    cancelled: CancelSignal
 
 class Registry: ...
 

@@ -76,7 +76,14 @@ impl ZookeeperOptions {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the options before any connection is tried; the error names the
+    /// field and value. Timeouts have stated bounds: the session timeout is
+    /// 100 ms to 10 minutes (ZooKeeper itself caps it at 20 ticks, 40 s by
+    /// default, and a longer one only delays failover), the connection
+    /// timeout 1 ms to 10 minutes. Bindings call it when options are made,
+    /// so bad input fails at once instead of at the first connection.
+    pub fn validate(&self) -> Result<()> {
+        const MAX_TIMEOUT: Duration = Duration::from_secs(600);
         if self.servers.trim().is_empty() {
             return Err(Error::invalid("serverLists", &self.servers, "must name at least one host:port"));
         }
@@ -94,11 +101,18 @@ impl ZookeeperOptions {
                 format!("must be shorter than {NAMESPACE_ALLOWANCE} bytes"),
             ));
         }
-        if self.session_timeout < Duration::from_millis(100) {
+        if self.session_timeout < Duration::from_millis(100) || self.session_timeout > MAX_TIMEOUT {
             return Err(Error::invalid(
                 "sessionTimeoutMilliseconds",
                 self.session_timeout.as_millis(),
-                "must be at least 100 ms",
+                "must be at least 100 ms and at most 600000 ms (10 minutes)",
+            ));
+        }
+        if self.connection_timeout < Duration::from_millis(1) || self.connection_timeout > MAX_TIMEOUT {
+            return Err(Error::invalid(
+                "connectionTimeoutMilliseconds",
+                self.connection_timeout.as_millis(),
+                "must be at least 1 ms and at most 600000 ms (10 minutes)",
             ));
         }
         Ok(())
