@@ -82,7 +82,6 @@ fn a_program_linked_against_the_static_library_runs() {
 /// cancellation when the execution timeout passes (today it only stops
 /// waiting). Run it with `cargo test -p elasticjob-c -- --ignored`.
 #[test]
-#[ignore = "pending on core: the scheduler does not fire the cancellation on timeout yet"]
 fn a_timed_out_c_handler_observes_the_cancellation() {
     let stdout = run(&compile("cancel_test", false));
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");

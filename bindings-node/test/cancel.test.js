@@ -1,28 +1,11 @@
 'use strict'
 // Telling handlers to stop (ctx.signal, an AbortSignal), ctx.fencingToken,
 // and absurd options that must be clear errors, never a crash.
-//
-// Tests wrapped in pendingOnCore need the core's scheduler rewrite, which
-// fires the run's cancellation when the execution timeout passes (today the
-// core only stops waiting). They run in full; while they fail they are
-// reported as TODO, and once they pass they fail until the wrapper goes.
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const ej = require('..')
 const native = require('../native.js')
 const { sleep, waitFor } = require('./helpers')
-
-function pendingOnCore(name, body) {
-  test(`${name} [pending on core]`, async (t) => {
-    try {
-      await body(t)
-    } catch (error) {
-      t.todo(`pending on core (the scheduler rewrite fires the cancellation): ${error.message}`)
-      return
-    }
-    assert.fail('this test passes now: remove its pendingOnCore wrapper')
-  })
-}
 
 function timedScheduler(namespace, handler, items = 1) {
   const scheduler = new ej.JobScheduler({
@@ -55,7 +38,7 @@ test('the context has a bigint fencing token and an AbortSignal that is not abor
   assert.notEqual(seen[0].signal, seen[1].signal, 'one signal per handler call')
 })
 
-pendingOnCore('a timed-out async handler sees ctx.signal aborted with the reason', async () => {
+test('a timed-out async handler sees ctx.signal aborted with the reason', async () => {
   const observed = {}
   const { scheduler, executions } = timedScheduler('node-timeout', async (ctx) => {
     const started = Date.now()
@@ -83,7 +66,7 @@ pendingOnCore('a timed-out async handler sees ctx.signal aborted with the reason
   assert.ok(observed.took < 3000, `took ${observed.took} ms`)
 })
 
-pendingOnCore('a handler polling ctx.signal.aborted stops after the timeout', async () => {
+test('a handler polling ctx.signal.aborted stops after the timeout', async () => {
   const observed = {}
   const { scheduler, executions } = timedScheduler('node-poll', async (ctx) => {
     const started = Date.now()
@@ -101,7 +84,7 @@ pendingOnCore('a handler polling ctx.signal.aborted stops after the timeout', as
   assert.equal(observed.aborted, true, `ran ${observed.took} ms unaware`)
 })
 
-pendingOnCore('fencing tokens are positive and grow across fires', async () => {
+test('fencing tokens are positive and grow across fires', async () => {
   const tokens = []
   const scheduler = new ej.JobScheduler({
     registry: new ej.EmbeddedRegistry({ namespace: 'node-fence' }),

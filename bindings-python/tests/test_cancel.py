@@ -1,12 +1,6 @@
 """Telling handlers to stop: ``ctx.cancelled`` (sync handlers), asyncio task
 cancellation (``async def`` handlers), ``ctx.fencing_token``; and absurd
 arguments that must be clear errors, never a ``PanicException`` or a crash.
-
-The tests marked ``pending_on_core`` need the core's scheduler rewrite, which
-fires the run's cancellation when the execution timeout passes (today the
-core only stops waiting for the handler). They are strict xfails: once the
-core fires the signal they pass, pytest reports XPASS as a failure, and the
-marker must go.
 """
 
 import _thread
@@ -18,10 +12,6 @@ import time
 import pytest
 
 import elasticjob
-
-pending_on_core = pytest.mark.xfail(
-    strict=True, reason="pending on core: the scheduler rewrite fires ctx.cancellation on timeout"
-)
 
 TIMEOUT_MS = 300
 
@@ -65,7 +55,6 @@ def test_the_context_has_an_int_fencing_token_and_an_unset_signal():
         assert "unset" in repr(signal)
 
 
-@pending_on_core
 def test_fencing_tokens_are_positive_and_grow_across_fires():
     tokens = []
     registry = elasticjob.EmbeddedRegistry("py-fence")
@@ -78,7 +67,6 @@ def test_fencing_tokens_are_positive_and_grow_across_fires():
     assert tokens == sorted(set(tokens)), f"tokens must grow with every start: {tokens}"
 
 
-@pending_on_core
 def test_a_sync_handler_polling_ctx_cancelled_sees_the_timeout():
     observed = {}
 
@@ -99,7 +87,6 @@ def test_a_sync_handler_polling_ctx_cancelled_sees_the_timeout():
     assert observed["took"] < 3, f"the handler ran {observed['took']:.1f} s: it was never told to stop"
 
 
-@pending_on_core
 def test_a_sync_handler_blocked_in_ctx_cancelled_wait_wakes_on_the_timeout():
     observed = {}
 
@@ -117,7 +104,6 @@ def test_a_sync_handler_blocked_in_ctx_cancelled_wait_wakes_on_the_timeout():
     assert observed["took"] < 3, observed
 
 
-@pending_on_core
 def test_an_async_handler_is_cancelled_as_an_asyncio_task_on_the_timeout():
     observed = {}
 
