@@ -155,7 +155,8 @@ impl Inner {
             if waiting.is_empty() {
                 return Ok(());
             }
-            if started.elapsed() >= self.max_reshard_wait {
+            let limit = self.max_reshard_wait.unwrap_or_else(|| (session.session_timeout() * 2).max(super::MIN_RESHARD_WAIT));
+            if started.elapsed() >= limit {
                 tracing::warn!(
                     job = %self.job_name, items = ?waiting, waited_ms = started.elapsed().as_millis() as u64,
                     "items still running after the resharding wait: resharding anyway, they keep their marks until they end"

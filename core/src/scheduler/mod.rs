@@ -36,7 +36,7 @@ pub struct JobSchedulerBuilder {
     instance_id: Option<String>,
     max_parallel: Option<usize>,
     shutdown_timeout: Duration,
-    max_reshard_wait: Duration,
+    max_reshard_wait: Option<Duration>,
 }
 
 impl JobSchedulerBuilder {
@@ -61,11 +61,12 @@ impl JobSchedulerBuilder {
     }
 
     /// How long this instance, as leader, waits for running items before it
-    /// reshards anyway (default [`DEFAULT_MAX_RESHARD_WAIT`]). Items still
-    /// running then are reported, told to stop if they move, and keep their
-    /// `running` mark until their handler returns, so nobody starts them twice.
+    /// reshards anyway (default: twice the registry's session timeout, at
+    /// least [`MIN_RESHARD_WAIT`]). Items still running then are reported,
+    /// told to stop if they move, and keep their `running` mark until their
+    /// handler returns, so nobody starts them twice.
     pub fn max_reshard_wait(mut self, wait: Duration) -> Self {
-        self.max_reshard_wait = wait;
+        self.max_reshard_wait = Some(wait);
         self
     }
 
@@ -110,8 +111,9 @@ impl JobSchedulerBuilder {
     }
 }
 
-/// How long a leader waits for running items before resharding anyway, by default.
-pub const DEFAULT_MAX_RESHARD_WAIT: Duration = Duration::from_secs(10);
+/// The shortest default wait of a leader for running items before it
+/// reshards anyway (the default is twice the session timeout).
+pub const MIN_RESHARD_WAIT: Duration = Duration::from_secs(5);
 
 fn parse_cron(config: &JobConfig) -> Result<Option<CronSchedule>> {
     if config.cron.trim().is_empty() {
@@ -155,7 +157,8 @@ struct Inner {
     reshard_lock: tokio::sync::Mutex<()>,
     stop: watch::Sender<bool>,
     shutdown_timeout: Duration,
-    max_reshard_wait: Duration,
+    /// `None`: twice the session timeout, at least [`MIN_RESHARD_WAIT`].
+    max_reshard_wait: Option<Duration>,
     /// Raised when a registry call finds the session expired, in case the
     /// client has not announced it (yet).
     session_lost: Notify,
@@ -174,7 +177,7 @@ impl JobScheduler {
             instance_id: None,
             max_parallel: None,
             shutdown_timeout: Duration::from_secs(60),
-            max_reshard_wait: DEFAULT_MAX_RESHARD_WAIT,
+            max_reshard_wait: None,
         }
     }
 
