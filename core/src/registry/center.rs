@@ -77,13 +77,20 @@ impl RegistryCenter {
     }
 
     /// Forgets a session that failed (expired under its client's feet), so
-    /// the next [`RegistryCenter::session`] connects anew. Other sessions are kept.
+    /// the next [`RegistryCenter::session`] connects anew. Other sessions are
+    /// kept. The old client is closed in the background: a client that
+    /// cannot reach the server would otherwise hold up the new session.
     pub async fn discard(&self, session_id: i64) {
-        let mut current = self.inner.current.lock().await;
-        if current.as_ref().is_some_and(|s| s.session_id() == session_id) {
-            if let Some(old) = current.take() {
-                old.close().await;
+        let old = {
+            let mut current = self.inner.current.lock().await;
+            if current.as_ref().is_some_and(|s| s.session_id() == session_id) {
+                current.take()
+            } else {
+                None
             }
+        };
+        if let Some(old) = old {
+            tokio::spawn(async move { old.close().await });
         }
     }
 

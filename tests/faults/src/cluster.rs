@@ -216,7 +216,8 @@ impl Drop for Cluster {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
                 let lines: Vec<&str> = text.lines().collect();
                 eprintln!("---- last lines of {} ----", path.display());
-                for line in &lines[lines.len().saturating_sub(80)..] {
+                let keep = std::env::var("ELASTICJOB_FAULT_LOG_LINES").ok().and_then(|n| n.parse().ok()).unwrap_or(80);
+                for line in &lines[lines.len().saturating_sub(keep)..] {
                     eprintln!("{line}");
                 }
             }

@@ -178,6 +178,7 @@ fn g_config_changed_while_the_connection_is_frozen() {
     let end = now_millis();
     let after = direct.count();
     let stored = direct.get_string(&config_path).unwrap_or_default();
+    let missing = wait_registered(&direct, &cluster.job, std::slice::from_ref(&id), Duration::from_secs(1));
     worker.terminate(Duration::from_secs(8));
     let entries = cluster.entries();
     let settled = thawed_at + 2000;
@@ -195,7 +196,7 @@ fn g_config_changed_while_the_connection_is_frozen() {
     assert!(off_cron.is_empty(), "fires on the old cron after the thaw + 2 s: {}", head(&off_cron));
     assert!(report.duplicates.is_empty(), "duplicates: {}", head(&report.duplicates));
     assert!(report.misses.is_empty(), "fires of the new cron that did not run: {}", head(&report.misses));
-    assert!(wait_registered(&direct, &cluster.job, std::slice::from_ref(&id), Duration::from_secs(1)).is_empty());
+    assert!(missing.is_empty(), "the worker is not registered after the thaw");
     assert!(leaks.is_empty(), "{leaks:?}");
 }
 
