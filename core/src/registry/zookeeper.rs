@@ -446,13 +446,39 @@ impl Registry for ZookeeperRegistry {
             }
             zk::MultiWriteError::RequestFailed { source } => convert(source, ""),
         })?;
+        // A multi is one transaction: every node it creates has its zxid.
+        // Servers with ZOOKEEPER-4026 answer creates without a stat; then the
+        // zxid comes from a set in the same multi, or one node read back,
+        // never one read per created node.
+        let mut transaction = results.iter().find_map(|r| match r {
+            zk::MultiWriteResult::SetData { stat: s } => Some(stat(s)),
+            zk::MultiWriteResult::Create { stat: s, .. } if !s.is_invalid() => Some(stat(s)),
+            _ => None,
+        });
         let mut converted = Vec::with_capacity(results.len());
-        for result in results {
+        for (result, op) in results.into_iter().zip(&ops) {
             converted.push(match result {
                 zk::MultiWriteResult::Check => OpResult::Check,
                 zk::MultiWriteResult::Delete => OpResult::Delete,
                 zk::MultiWriteResult::Create { path, stat: s } if s.is_invalid() => {
-                    let stat = read_back_created(&client, &path).await;
+                    let known = match transaction {
+                        Some(known) => known,
+                        None => {
+                            let mut read = read_back_created(&client, &path).await;
+                            (read.mzxid, read.mtime) = (read.czxid, read.ctime);
+                            *transaction.insert(read)
+                        }
+                    };
+                    let ephemeral = matches!(op, Op::Create { mode, .. } if mode.is_ephemeral());
+                    let stat = Stat {
+                        version: 0,
+                        ephemeral_owner: if ephemeral { self.session_id } else { 0 },
+                        czxid: known.mzxid,
+                        mzxid: known.mzxid,
+                        ctime: known.mtime,
+                        mtime: known.mtime,
+                        num_children: 0,
+                    };
                     OpResult::Create { path, stat }
                 }
                 zk::MultiWriteResult::Create { path, stat: s } => OpResult::Create { path, stat: stat(&s) },

@@ -182,6 +182,10 @@ impl Inner {
                     RunPlan { item: started.item, fires, fencing_token: started.fencing_token, cancellation }
                 })
                 .collect();
+            tracing::debug!(
+                job = %self.job_name, fire_time = request.time, kind = ?request.kind, started = outcome.started.len(),
+                late_ms = super::now_millis() - request.time, "items started"
+            );
             self.spawn_runs(session.clone(), plans, RunKind::Owned);
             if outcome.moved.is_empty() {
                 return Ok(());

@@ -120,6 +120,13 @@ impl Runs {
     }
 }
 
+/// How long a Rust handler told to stop may take to return by itself
+/// (and report what it did) before its future is dropped.
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
+
+/// How long completions wait for more runs to end, so they share a write.
+const COMPLETION_BATCH_WINDOW: Duration = Duration::from_millis(20);
+
 /// One item to run: the fires to run it for, in order, and its token.
 pub(super) struct RunPlan {
     pub item: u32,
@@ -149,6 +156,7 @@ impl Inner {
         tokio::spawn(async move {
             let config = Arc::new(inner.config());
             let settings = Arc::new(settings_of(&config));
+            let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
             let mut runs = JoinSet::new();
             for plan in plans {
                 let run = ItemRun {
@@ -156,12 +164,18 @@ impl Inner {
                     pool: inner.runs.pool.clone(),
                     config: config.clone(),
                     settings: settings.clone(),
+                    parameters: parameters.clone(),
                     instance: inner.instance.to_string(),
                     failover: kind == RunKind::Takeover,
                 };
                 runs.spawn(run.run(plan));
             }
             while let Some(first) = runs.join_next().await {
+                // Each completion is a registry write (a disk sync on the
+                // server): gather the runs that end shortly after this one.
+                if !runs.is_empty() {
+                    tokio::time::sleep(COMPLETION_BATCH_WINDOW).await;
+                }
                 let mut ended = vec![first];
                 while let Some(more) = runs.try_join_next() {
                     ended.push(more);
@@ -178,6 +192,11 @@ impl Inner {
                     }
                 }
                 for (fire_time, items) in misfired {
+                    for &item in &items {
+                        if let Err(e) = execution::clear_misfire(&*session, &inner.paths, item).await {
+                            inner.fail("clearing a misfire mark failed", e);
+                        }
+                    }
                     inner.request_fire(super::fire::FireRequest::misfire(fire_time, items));
                 }
             }
@@ -201,12 +220,6 @@ impl Inner {
                 result
             }
         };
-        let misfire_on = self.state_read().config.misfire;
-        if misfire_on {
-            for (finished, _) in ended {
-                let _ = execution::clear_misfire(&**session, &self.paths, finished.item).await;
-            }
-        }
         if let Err(e) = result {
             self.fail("completing finished items failed", e);
         }
@@ -236,6 +249,7 @@ struct ItemRun {
     pool: Arc<Semaphore>,
     config: Arc<JobConfig>,
     settings: Arc<JobSettings>,
+    parameters: Arc<BTreeMap<u32, String>>,
     instance: String,
     failover: bool,
 }
@@ -244,7 +258,6 @@ impl ItemRun {
     /// Runs the item for each of its fires in order, until told to stop.
     async fn run(self, plan: RunPlan) -> (Finished, Vec<Execution>) {
         let _permit = self.pool.clone().acquire_owned().await.expect("the pool is never closed");
-        let parameters = self.config.sharding_item_parameters_map().unwrap_or_default();
         let mut executions = Vec::with_capacity(plan.fires.len());
         for fire_time in plan.fires {
             if plan.cancellation.is_cancelled() {
@@ -262,7 +275,7 @@ impl ItemRun {
                 sharding_total_count: self.config.item_count(),
                 job_parameter: self.config.job_parameter.clone(),
                 sharding_item: plan.item,
-                sharding_parameter: parameters.get(&plan.item).cloned().unwrap_or_default(),
+                sharding_parameter: self.parameters.get(&plan.item).cloned().unwrap_or_default(),
                 fire_time,
                 failover: self.failover,
                 fencing_token: plan.fencing_token,
@@ -311,10 +324,11 @@ impl ItemRun {
         }
     }
 
-    /// After the stop signal: drops a Rust future, and in every case waits
-    /// until the handler has really returned.
-    async fn stop(&self, handler: tokio::task::JoinHandle<crate::job::HandlerResult>) {
-        if self.job.is_abortable() {
+    /// After the stop signal: a Rust future that does not return within
+    /// [`CANCEL_GRACE`] is dropped; in every case the run ends only when the
+    /// handler has really returned.
+    async fn stop(&self, mut handler: tokio::task::JoinHandle<crate::job::HandlerResult>) {
+        if self.job.is_abortable() && tokio::time::timeout(CANCEL_GRACE, &mut handler).await.is_err() {
             handler.abort();
         }
         let _ = handler.await;
