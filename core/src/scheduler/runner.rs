@@ -13,6 +13,7 @@
 use super::{now_millis, Inner};
 use crate::cancel::{CancelReason, Cancellation};
 use crate::config::JobConfig;
+use crate::error::Error;
 use crate::event::{Execution, JobEvent, Outcome};
 use crate::execution::{self, Finished};
 use crate::failover;
@@ -158,6 +159,8 @@ impl Inner {
             let settings = Arc::new(settings_of(&config));
             let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
             let mut runs = JoinSet::new();
+            // Which item each run task is, so even a run that panicked frees its slot.
+            let mut tasks = std::collections::HashMap::new();
             for plan in plans {
                 let run = ItemRun {
                     job: inner.job.clone(),
@@ -168,19 +171,34 @@ impl Inner {
                     instance: inner.instance.to_string(),
                     failover: kind == RunKind::Takeover,
                 };
-                runs.spawn(run.run(plan));
+                let finished = Finished { item: plan.item, fencing_token: plan.fencing_token };
+                let id = runs.spawn(run.run(plan)).id();
+                tasks.insert(id, finished);
             }
-            while let Some(first) = runs.join_next().await {
+            while let Some(first) = runs.join_next_with_id().await {
                 // Each completion is a registry write (a disk sync on the
                 // server): gather the runs that end shortly after this one.
                 if !runs.is_empty() {
                     tokio::time::sleep(COMPLETION_BATCH_WINDOW).await;
                 }
                 let mut ended = vec![first];
-                while let Some(more) = runs.try_join_next() {
+                while let Some(more) = runs.try_join_next_with_id() {
                     ended.push(more);
                 }
-                let ended: Vec<(Finished, Vec<Execution>)> = ended.into_iter().filter_map(Result::ok).collect();
+                let ended: Vec<(Finished, Vec<Execution>)> = ended
+                    .into_iter()
+                    .filter_map(|joined| match joined {
+                        Ok((id, ended)) => {
+                            tasks.remove(&id);
+                            Some(ended)
+                        }
+                        Err(e) => {
+                            let finished = tasks.remove(&e.id())?;
+                            inner.fail(&format!("the run of item {} failed", finished.item), Error::IllegalState(e.to_string()));
+                            Some((finished, Vec::new()))
+                        }
+                    })
+                    .collect();
                 inner.complete(&session, &ended, kind).await;
                 let mut misfired: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
                 for (finished, executions) in ended {
@@ -328,7 +346,10 @@ impl ItemRun {
     /// [`CANCEL_GRACE`] is dropped; in every case the run ends only when the
     /// handler has really returned.
     async fn stop(&self, mut handler: tokio::task::JoinHandle<crate::job::HandlerResult>) {
-        if self.job.is_abortable() && tokio::time::timeout(CANCEL_GRACE, &mut handler).await.is_err() {
+        if self.job.is_abortable() {
+            if tokio::time::timeout(CANCEL_GRACE, &mut handler).await.is_ok() {
+                return;
+            }
             handler.abort();
         }
         let _ = handler.await;
