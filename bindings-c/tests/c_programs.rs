@@ -78,13 +78,12 @@ fn a_program_linked_against_the_static_library_runs() {
     assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
 }
 
-/// Pending on the core's scheduler rewrite, which fires the run's
-/// cancellation when the execution timeout passes (today it only stops
-/// waiting). Run it with `cargo test -p elasticjob-c -- --ignored`.
+/// A timed-out C handler is told to stop (it polls or blocks on the
+/// signal), and one that ignores it is never doubled (scenario j).
 #[test]
-fn a_timed_out_c_handler_observes_the_cancellation() {
+fn a_timed_out_c_handler_observes_the_cancellation_and_is_never_doubled() {
     let stdout = run(&compile("cancel_test", false));
-    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
 }
 
 #[test]

@@ -146,3 +146,35 @@ test('item counts above the maximum and non-integers are errors naming shardingT
   assert.throws(() => ej.jobConfig({ jobName: 'huge', shardingTotalCount: '4' }), (error) => error instanceof TypeError && /shardingTotalCount/.test(error.message))
   assert.equal(ej.jobConfig({ jobName: 'big', shardingTotalCount: 100000 }).shardingTotalCount, 100000)
 })
+
+test('a timed-out handler that ignores the signal is never started again until it returns', async () => {
+  // Scenario j: JS code cannot be stopped from outside; the core aborts the
+  // signal at the timeout and keeps the item running until the promise settles.
+  let running = 0
+  let most = 0
+  const runs = []
+  const scheduler = new ej.JobScheduler({
+    registry: new ej.EmbeddedRegistry({ namespace: 'node-never-doubled' }),
+    config: { jobName: 'never-doubled', cron: '* * * * * ?', shardingTotalCount: 1, props: { executionTimeoutMillis: '200' } },
+    handler: async (ctx) => {
+      running += 1
+      most = Math.max(most, running)
+      const started = Date.now()
+      await sleep(1500) // ignores ctx.signal on purpose
+      running -= 1
+      runs.push({ started, ended: Date.now(), reason: ctx.signal.reason && ctx.signal.reason.reason })
+    },
+  })
+  await scheduler.start()
+  try {
+    await waitFor(() => runs.length >= 2, 10000, 'two runs of the item')
+  } finally {
+    await scheduler.shutdown()
+  }
+  assert.equal(most, 1, JSON.stringify(runs))
+  runs.sort((a, b) => a.started - b.started)
+  for (let n = 1; n < runs.length; n++) {
+    assert.ok(runs[n].started >= runs[n - 1].ended, `a run started before the timed-out one returned: ${JSON.stringify(runs)}`)
+  }
+  assert.equal(runs[0].reason, 'timed-out')
+})

@@ -218,3 +218,31 @@ def test_item_counts_above_the_maximum_are_value_errors(count):
     with pytest.raises(ValueError, match=str(count)):
         elasticjob.JobConfig.from_yaml(f"jobName: huge\nshardingTotalCount: {count}\n")
     assert elasticjob.JobConfig("big", "", 100000).sharding_total_count == 100000
+
+
+def test_a_timed_out_handler_that_ignores_the_signal_is_never_doubled():
+    """Scenario j: the core tells the handler to stop at the timeout, but a
+    Python thread cannot be killed; the item stays running here until the
+    call returns, so no fire starts it again meanwhile."""
+    lock = threading.Lock()
+    state = {"running": 0, "max": 0, "runs": []}
+
+    def handler(ctx):
+        with lock:
+            state["running"] += 1
+            state["max"] = max(state["max"], state["running"])
+        started = time.monotonic()
+        time.sleep(1.5)  # ignores ctx.cancelled on purpose
+        with lock:
+            state["running"] -= 1
+            state["runs"].append((started, time.monotonic(), ctx.cancelled.reason))
+
+    config = elasticjob.JobConfig("never-doubled", "* * * * * ?", 1, props={"executionTimeoutMillis": "200"})
+    registry = elasticjob.EmbeddedRegistry("py-never-doubled")
+    with elasticjob.JobScheduler(registry, config, handler):
+        wait_until(lambda: len(state["runs"]) >= 2, 10, "two runs of the item")
+    assert state["max"] == 1, state
+    runs = sorted(state["runs"])
+    for (_, ended, reason), (next_start, _, _) in zip(runs, runs[1:]):
+        assert next_start >= ended - 0.01, f"a run started before the timed-out one returned: {runs}"
+        assert reason == "timed-out"

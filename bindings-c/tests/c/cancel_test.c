@@ -100,8 +100,65 @@ TEST(a_timed_out_handler_observes_the_cancellation) {
     ej_registry_free(registry);
 }
 
+/* Scenario j: a handler that ignores the signal cannot be stopped from
+ * outside; its item stays running until it returns, so no later fire starts
+ * it again meanwhile. */
+struct overlap {
+    pthread_mutex_t lock;
+    int running, most, runs;
+    long long last_end, earliest_gap;
+};
+
+static int stubborn_handler(const ej_sharding_context *ctx, void *user_data) {
+    (void)ctx;
+    struct overlap *o = user_data;
+    pthread_mutex_lock(&o->lock);
+    long long started = now_ms();
+    if (o->runs > 0 && started - o->last_end < o->earliest_gap) o->earliest_gap = started - o->last_end;
+    o->running++;
+    if (o->running > o->most) o->most = o->running;
+    pthread_mutex_unlock(&o->lock);
+    usleep(1500 * 1000); /* ignores the cancellation on purpose */
+    pthread_mutex_lock(&o->lock);
+    o->running--;
+    o->runs++;
+    o->last_end = now_ms();
+    pthread_mutex_unlock(&o->lock);
+    return 0;
+}
+
+TEST(a_timed_out_handler_is_never_started_again_before_it_returns) {
+    ej_registry *registry = NULL;
+    ej_job_config *config = NULL;
+    ej_scheduler *scheduler = NULL;
+    struct overlap o = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 1000000};
+    CHECK(ej_registry_embedded_new("c-never-doubled", &registry) == EJ_OK);
+    CHECK(ej_job_config_new("c-never-doubled", "* * * * * ?", 1, &config) == EJ_OK);
+    CHECK(ej_job_config_set(config, "props.executionTimeoutMillis", "200") == EJ_OK);
+    CHECK(ej_scheduler_new_simple(registry, config, stubborn_handler, &o, NULL, &scheduler) == EJ_OK);
+    CHECK(ej_scheduler_start(scheduler) == EJ_OK);
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&o.lock);
+        int runs = o.runs;
+        pthread_mutex_unlock(&o.lock);
+        if (runs >= 2) break;
+        usleep(50 * 1000);
+    }
+    CHECK(ej_scheduler_shutdown(scheduler) == EJ_OK);
+    pthread_mutex_lock(&o.lock);
+    printf("runs %d, most at once %d, earliest start after an end %lld ms\n", o.runs, o.most, o.earliest_gap);
+    CHECK(o.runs >= 2);
+    CHECK(o.most == 1);
+    CHECK(o.earliest_gap >= 0);
+    pthread_mutex_unlock(&o.lock);
+    ej_scheduler_free(scheduler);
+    ej_job_config_free(config);
+    ej_registry_free(registry);
+}
+
 int main(void) {
     RUN(a_timed_out_handler_observes_the_cancellation);
+    RUN(a_timed_out_handler_is_never_started_again_before_it_returns);
     printf("%d passed, 0 failed\n", passed);
     return 0;
 }

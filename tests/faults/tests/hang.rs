@@ -63,6 +63,8 @@ fn k_a_hung_handler_does_not_stall_resharding_or_other_items() {
     let live: Vec<String> = workers.iter().filter(|w| w.instance_id != victim_id).map(|w| w.instance_id.clone()).collect();
     let missing = wait_registered(&direct, &cluster.job, &live, Duration::from_secs(1));
     let waits: usize = ["w0", "w1", "joiner"].iter().map(|n| cluster.log_lines(n, "wait").len()).sum();
+    let stuck_reports: usize =
+        ["w0", "w1", "joiner"].iter().map(|n| cluster.log_lines(n, "still running after the resharding wait").len()).sum();
     for w in &mut workers {
         w.terminate(Duration::from_secs(3));
     }
@@ -79,11 +81,16 @@ fn k_a_hung_handler_does_not_stall_resharding_or_other_items() {
         &entries,
         &report,
         takeover_ms.max(join_ms),
-        &format!("join_to_first_start_ms={} kill_to_takeover_ms={} bound_ms={BOUND_MS} log_wait_lines={waits}", join_ms.unwrap_or(-1), takeover_ms.unwrap_or(-1)),
+        &format!(
+            "join_to_first_start_ms={} kill_to_takeover_ms={} bound_ms={BOUND_MS} log_wait_lines={waits} stuck_reports={stuck_reports}",
+            join_ms.unwrap_or(-1),
+            takeover_ms.unwrap_or(-1)
+        ),
     );
     assert!(join_ms.is_some_and(|ms| ms <= BOUND_MS), "the joiner started nothing within {BOUND_MS} ms of joining: the leader still waits on the hung item");
     assert!(taken_over && takeover_ms.is_some_and(|ms| ms <= BOUND_MS), "the killed worker's items {victim_items:?} did not run elsewhere within {BOUND_MS} ms");
     assert!(report.duplicates.is_empty(), "duplicates: {}", head(&report.duplicates));
     assert!(report.misses.is_empty(), "items 1..3 missed outside {windows:?}: {}", head(&report.misses));
     assert!(missing.is_empty(), "not registered: {missing:?}");
+    assert!(stuck_reports > 0, "the leader never reported the hung item");
 }
