@@ -219,15 +219,16 @@ async fn start_one(
             outcome.moved.push(item);
             return Ok(());
         }
-        match error {
-            Error::ConnectionLoss => {
-                // Applied or not? Our own mark, and for a cron fire our own
-                // fire in `fired`, say it was.
-                if let Some(token) = own_start(registry, paths, request, item).await? {
-                    outcome.started.push(Started { item, fencing_token: token, previous: pending.previous });
-                    return Ok(());
-                }
+        // Applied by this or an earlier try whose answer was lost? Our own
+        // mark, and for a cron fire our own fire in `fired`, say so.
+        if error == Error::ConnectionLoss || is_conflict(&error) {
+            if let Some(token) = own_start(registry, paths, request, item).await? {
+                outcome.started.push(Started { item, fencing_token: token, previous: pending.previous });
+                return Ok(());
             }
+        }
+        match error {
+            Error::ConnectionLoss => {}
             Error::NodeExists(path) if path == paths.item_running(item) => {
                 let mark = retry(|| registry.get(&path)).await?;
                 match mark {
@@ -624,6 +625,27 @@ mod tests {
         assert!(chunks.len() > 1 && chunks.iter().all(|c| c.iter().map(|(_, o)| op_size(&o[0])).sum::<usize>() <= MAX_REQUEST_BYTES));
         complete_items(&r, &paths, "a", &finished(&outcome)).await.unwrap();
         assert!(marks_of(&r, &paths, "a", 12_000).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn starts_and_completions_with_unknown_outcomes_are_resolved_by_reading_back() {
+        use crate::registry::Fault;
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let items = vec![owned(&r, &paths, 0, "a").await, owned(&r, &paths, 1, "a").await];
+        let none = BTreeSet::new();
+        for (fire, fault) in [(1000, Fault::LoseAfterApply), (2000, Fault::LoseBeforeApply)] {
+            server.inject_fault(r.session_id(), fault);
+            let outcome = start_items(&r, &paths, &request("a", Fence::Cron(fire), 0, &none), &items).await.unwrap();
+            assert_eq!(self::items(&outcome), vec![0, 1], "{fault:?}");
+            assert!(outcome.started.iter().all(|s| s.fencing_token > 0));
+            let fired = LastFire::parse(&r.get(&paths.item_fired(1)).await.unwrap().unwrap().0).unwrap();
+            assert_eq!(fired.fire_time, fire);
+            server.inject_fault(r.session_id(), fault);
+            complete_items(&r, &paths, "a", &finished(&outcome)).await.unwrap();
+            assert!(marks_of(&r, &paths, "a", 2).await.unwrap().is_empty(), "{fault:?}");
+        }
     }
 
     #[tokio::test]
