@@ -5,29 +5,25 @@
 //! thread with a session's keep-alive.
 
 use std::sync::OnceLock;
+use tokio::runtime::Runtime;
 
 /// The process-wide runtime, started on first use.
-pub fn shared() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("elasticjob")
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    })
+pub fn shared() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| build(2, "elasticjob"))
 }
 
 /// The runtime of registry clients' connection tasks: one thread of its own.
-pub fn registry_io() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("elasticjob-registry")
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    })
+pub fn registry_io() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| build(1, "elasticjob-registry"))
+}
+
+fn build(threads: usize, name: &str) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .expect("the process can start threads for a tokio runtime")
 }

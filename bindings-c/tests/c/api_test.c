@@ -10,18 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed = 0;
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n",       \
-                    __FILE__, __LINE__, #cond, ej_last_error());                \
-            printf("%d passed, 1 failed\n", passed);                            \
-            exit(1);                                                            \
-        }                                                                       \
-    } while (0)
-#define TEST(name) static void name(void)
-#define RUN(name) do { name(); passed++; printf("ok %s\n", #name); } while (0)
+#include "check.h"
 
 TEST(null_and_invalid_arguments_are_errors) {
     ej_registry *registry = NULL;

@@ -135,7 +135,7 @@ impl Inner {
                 })
                 .await?
                 .into_iter()
-                .filter(|(item, _)| only.as_ref().is_none_or(|only| only.contains(item)))
+                .filter(|(item, _)| only.as_ref().map_or(true, |only| only.contains(item)))
                 .map(|(item, owner_version)| OwnedItem { item, owner_version })
                 .collect();
             if owned.is_empty() {
