@@ -6,17 +6,12 @@
 //! for the start-up timeout and panic. This module starts and stops JVMs
 //! itself and waits for a *quorum* instead. Same JVM flags, 200 ms tick.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use zk_harness::server::four_letter;
+use zk_harness::server::{four_letter, free_port};
 
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
-}
 
 struct Node {
     dir: PathBuf,

@@ -13,8 +13,20 @@ const MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A free TCP port on 127.0.0.1 (free when asked; the server binds it next).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+/// Never the same port twice in one process: the system may hand a port
+/// it just freed out again, and an ensemble with two equal ports is an
+/// invalid configuration.
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port =
+            TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Sends a four-letter command and returns the answer, if the server answers.
