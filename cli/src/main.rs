@@ -2,7 +2,7 @@
 //! the core's `JobOperator` (or `JobScheduler` for `run`).
 //!
 //! ```text
-//! ejob --zk HOST:PORT --namespace NS <command>
+//! ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] <command>
 //!   jobs                          every job with status, instances, cron, items
 //!   instances JOB                 live instances (leader marked)
 //!   items JOB                     items with owner and state
@@ -13,17 +13,21 @@
 //!   dump JOB                      the job's registry nodes and their data
 //!   run FILE.yaml...              run script jobs (script.command.line) until Ctrl-C
 //! ```
+//!
+//! `--digest` (or `ELASTICJOB_DIGEST`) gives the credentials of a namespace
+//! whose nodes were created creator-only; the environment variable keeps
+//! the password out of the process list and shell history.
 
-use elasticjob::{Job, JobConfig, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
+use elasticjob::{Error, Job, JobConfig, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: ejob --zk HOST:PORT --namespace NS <jobs | instances JOB | items JOB | trigger JOB | \
+const USAGE: &str = "usage: ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] <jobs | instances JOB | items JOB | trigger JOB | \
 disable JOB [IP] | enable JOB [IP] | disable-item JOB ITEM | enable-item JOB ITEM | shutdown JOB [IP] | \
 remove JOB [IP] | dump JOB | run FILE.yaml...>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (zk, namespace, command) = match parse(&args) {
+    let Parsed { zk, namespace, digest, command } = match parse(&args) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("ejob: {message}\n{USAGE}");
@@ -31,7 +35,11 @@ fn main() -> ExitCode {
         }
     };
     let runtime = elasticjob::runtime::shared();
-    let center = RegistryCenter::zookeeper(ZookeeperOptions::new(zk, namespace));
+    let mut options = ZookeeperOptions::new(zk, namespace);
+    if let Some(digest) = digest {
+        options = options.digest(digest);
+    }
+    let center = RegistryCenter::zookeeper(options);
     match runtime.block_on(execute(&center, &command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -41,15 +49,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse(args: &[String]) -> Result<(String, String, Vec<String>), String> {
+/// The command line, options resolved against the environment.
+struct Parsed {
+    zk: String,
+    namespace: String,
+    digest: Option<String>,
+    command: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut zk = std::env::var("ELASTICJOB_ZK").ok();
     let mut namespace = std::env::var("ELASTICJOB_NAMESPACE").ok();
+    let mut digest = std::env::var("ELASTICJOB_DIGEST").ok().filter(|d| !d.is_empty());
     let mut rest = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--zk" => zk = Some(iter.next().ok_or("--zk needs HOST:PORT")?.clone()),
             "--namespace" => namespace = Some(iter.next().ok_or("--namespace needs a name")?.clone()),
+            "--digest" => digest = Some(iter.next().ok_or("--digest needs USER:PASSWORD")?.clone()),
             "-h" | "--help" => return Err("help".into()),
             _ => rest.push(arg.clone()),
         }
@@ -59,7 +77,18 @@ fn parse(args: &[String]) -> Result<(String, String, Vec<String>), String> {
     if rest.is_empty() {
         return Err("missing command".into());
     }
-    Ok((zk, namespace, rest))
+    Ok(Parsed { zk, namespace, digest, command: rest })
+}
+
+/// An error as the operator should read it: a refusal by the nodes' ACLs
+/// says which credentials to give, since that is nearly always the cause.
+fn explain(error: Error) -> String {
+    match error {
+        Error::NotAuthorized(_) => {
+            format!("{error} (give the namespace's credentials with --digest USER:PASSWORD or ELASTICJOB_DIGEST)")
+        }
+        other => other.to_string(),
+    }
 }
 
 async fn execute(center: &RegistryCenter, command: &[String]) -> Result<(), String> {
@@ -73,7 +102,7 @@ async fn execute(center: &RegistryCenter, command: &[String]) -> Result<(), Stri
     let done = match command[0].as_str() {
         "jobs" => {
             println!("{:<24} {:<13} {:>9} {:>6}  cron", "job", "status", "instances", "items");
-            for job in operator.jobs().await.map_err(|e| e.to_string())? {
+            for job in operator.jobs().await.map_err(explain)? {
                 println!(
                     "{:<24} {:<13} {:>9} {:>6}  {}",
                     job.config.job_name,
@@ -86,14 +115,14 @@ async fn execute(center: &RegistryCenter, command: &[String]) -> Result<(), Stri
             Ok(())
         }
         "instances" => {
-            for i in operator.instances(&arg(1, "a JOB")?).await.map_err(|e| e.to_string())? {
+            for i in operator.instances(&arg(1, "a JOB")?).await.map_err(explain)? {
                 let marks = format!("{}{}", if i.leader { " leader" } else { "" }, if i.enabled { "" } else { " disabled" });
                 println!("{}{marks}", i.instance_id);
             }
             Ok(())
         }
         "items" => {
-            for i in operator.items(&arg(1, "a JOB")?).await.map_err(|e| e.to_string())? {
+            for i in operator.items(&arg(1, "a JOB")?).await.map_err(explain)? {
                 let failover = i.failover_instance.map(|f| format!(" (failover: {f})")).unwrap_or_default();
                 let state = i.state.as_str();
                 println!("{:>5} {:<13} {}{failover}", i.item, state, i.instance_id.unwrap_or_else(|| "-".into()));
@@ -111,19 +140,19 @@ async fn execute(center: &RegistryCenter, command: &[String]) -> Result<(), Stri
         "run" => return run(center, &command[1..]).await,
         other => return Err(format!("unknown command `{other}`")),
     };
-    done.map_err(|e| e.to_string())
+    done.map_err(explain)
 }
 
 /// Prints every node under the job with its data, depth first.
 async fn dump(center: &RegistryCenter, job: &str) -> Result<(), String> {
-    let session = center.session().await.map_err(|e| e.to_string())?;
+    let session = center.session().await.map_err(explain)?;
     let root = format!("/{job}");
-    if session.exists(&root).await.map_err(|e| e.to_string())?.is_none() {
+    if session.exists(&root).await.map_err(explain)?.is_none() {
         return Err(format!("invalid jobName `{job}`: no such job in this namespace"));
     }
     let mut pending = vec![root];
     while let Some(path) = pending.pop() {
-        let data = session.get_string(&path).await.map_err(|e| e.to_string())?.unwrap_or_default();
+        let data = session.get_string(&path).await.map_err(explain)?.unwrap_or_default();
         let shown = data.trim_end().replace('\n', "\\n");
         println!("{path}{}", if shown.is_empty() { String::new() } else { format!(" = {shown}") });
         let mut children = session.children(&path).await.unwrap_or_default();
@@ -145,8 +174,8 @@ async fn run(center: &RegistryCenter, files: &[String]) -> Result<(), String> {
         if !config.props.contains_key("script.command.line") {
             return Err(format!("{file}: invalid props `script.command.line`: a script job needs a command"));
         }
-        let scheduler = JobScheduler::builder(center.clone(), config, Job::script()).build().map_err(|e| e.to_string())?;
-        scheduler.start().await.map_err(|e| e.to_string())?;
+        let scheduler = JobScheduler::builder(center.clone(), config, Job::script()).build().map_err(explain)?;
+        scheduler.start().await.map_err(explain)?;
         println!("running job `{}` as {}", scheduler.job_name(), scheduler.instance_id());
         schedulers.push(scheduler);
     }

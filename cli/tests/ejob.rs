@@ -91,11 +91,15 @@ fn runs_script_jobs_from_yaml_until_terminated() {
     let zk = ZkServer::start();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ran.txt");
+    // The command runs without a shell: redirection lives in a script.
+    let appender = dir.path().join("append.sh");
+    std::fs::write(&appender, "echo \"$2\" >> \"$1\"\n").unwrap();
     let yaml = dir.path().join("job.yaml");
     std::fs::write(
         &yaml,
         format!(
-            "jobName: scripted\ncron: '* * * * * ?'\nshardingTotalCount: 2\nprops:\n  script.command.line: echo >> {}\n",
+            "jobName: scripted\ncron: '* * * * * ?'\nshardingTotalCount: 2\nprops:\n  script.command.line: sh {} {}\n",
+            appender.display(),
             out.display()
         ),
     )
@@ -116,4 +120,36 @@ fn runs_script_jobs_from_yaml_until_terminated() {
 fn unsafe_terminate(pid: u32) {
     let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
     assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_protected_jobs_need_the_digest() {
+    let zk = ZkServer::start();
+    let options = ZookeeperOptions::new(zk.connect_string(), "cli").digest("ops:s3cret");
+    let center = RegistryCenter::zookeeper(options);
+    let job = Job::from_fn(|_| async { Ok(()) });
+    let scheduler = JobScheduler::builder(center.clone(), JobConfig::new("guarded", "", 2), job).build().unwrap();
+    scheduler.start().await.unwrap();
+
+    let jobs = stdout(&ejob(&zk, &["--digest", "ops:s3cret", "jobs"]));
+    assert!(jobs.contains("guarded"), "{jobs}");
+    let from_env = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["--zk", &zk.connect_string(), "--namespace", "cli", "dump", "guarded"])
+        .env("ELASTICJOB_DIGEST", "ops:s3cret")
+        .output()
+        .unwrap();
+    assert!(stdout(&from_env).contains("/guarded/config = "));
+
+    for args in [&["jobs"][..], &["--digest", "ops:wrong", "jobs"], &["dump", "guarded"], &["trigger", "guarded"]] {
+        let refused = ejob(&zk, args);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}: a plain failure, not a panic: {stderr}");
+        assert!(stderr.contains("not authorized") && stderr.contains("--digest"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let malformed = ejob(&zk, &["--digest", "nocolon", "jobs"]);
+    let stderr = String::from_utf8_lossy(&malformed.stderr);
+    assert!(stderr.contains("invalid digest") && !stderr.contains("nocolon"), "{stderr}");
+    scheduler.shutdown().await;
+    center.close().await;
 }

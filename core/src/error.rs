@@ -50,6 +50,12 @@ pub enum Error {
     /// The scheduler or job is not in a state that allows the operation.
     #[error("{0}")]
     IllegalState(String),
+    /// The registry refused the request on a node's ACL: the node was
+    /// created creator-only by a client with other (or no) digest
+    /// credentials. Nothing was applied. A variant of its own so that
+    /// callers can tell "wrong credentials" from a registry failure.
+    #[error("not authorized to access registry node `{0}`: it is restricted to other digest credentials")]
+    NotAuthorized(String),
 }
 
 impl Error {

@@ -221,24 +221,70 @@ impl Job {
 /// How long a cancelled script's process group has between SIGTERM and SIGKILL.
 const SCRIPT_KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Runs a script job's command for one item. The script runs in a process
-/// group of its own, so that when the run is cancelled (timeout, session
-/// lost, item moved, shutdown) the whole group is stopped, children the
-/// script started included: SIGTERM, then SIGKILL after a short grace.
+/// Splits `script.command.line` into the program and its arguments the way
+/// Java ElasticJob does (commons-exec's `CommandLine.parse`): whitespace
+/// separates arguments; single or double quotes group one, and are removed
+/// (`''` is an empty argument); inside one kind of quote the other is an
+/// ordinary character. Nothing else is special: no variables, no escapes,
+/// no pipes, redirections, globs or `;`. The command comes from the
+/// registry's `config` node, so it must never reach a shell; a user who
+/// wants one writes `sh -c '...'` themselves.
+///
+/// Unlike commons-exec, tabs and newlines separate too (a YAML block scalar
+/// may hold them), where Java would keep them inside an argument.
+fn split_command_line(line: &str) -> crate::Result<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    // Whether the current word had quotes: `''` makes an empty argument.
+    let mut quoted = false;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match quote {
+            Some(open) if c == open => quote = None,
+            Some(_) => word.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                quoted = true;
+            }
+            None if c.is_whitespace() => {
+                if quoted || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                    quoted = false;
+                }
+            }
+            None => word.push(c),
+        }
+    }
+    if let Some(open) = quote {
+        return Err(crate::Error::invalid("script.command.line", line, format!("has an unbalanced {open} quote")));
+    }
+    if quoted || !word.is_empty() {
+        words.push(word);
+    }
+    if words.is_empty() {
+        return Err(crate::Error::invalid("script.command.line", line, "names no program to run"));
+    }
+    Ok(words)
+}
+
+/// Runs a script job's command for one item: the program of
+/// `script.command.line` with its arguments (see [`split_command_line`]) and
+/// the sharding context as JSON in one last argument, executed directly,
+/// without a shell. It runs in a process group of its own, so that when the
+/// run is cancelled (timeout, session lost, item moved, shutdown) the whole
+/// group is stopped, children the script started included: SIGTERM, then
+/// SIGKILL after a short grace.
 async fn run_script(command: Option<String>, ctx: &ShardingContext) -> HandlerResult {
     let command = command
         .filter(|c| !c.trim().is_empty())
         .ok_or("script job needs the prop `script.command.line`")?;
+    let words = split_command_line(&command)?;
     if let Some(reason) = ctx.cancellation.reason() {
         return Err(format!("script `{command}` was not started: the run was cancelled ({reason})").into());
     }
     let json = serde_json::to_string(ctx)?;
-    // `sh -c '<command> "$@"' sh <json>` hands the JSON over as one argument,
-    // whatever quotes it contains.
-    let child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{command} \"$@\""))
-        .arg("sh")
+    let child = tokio::process::Command::new(&words[0])
+        .args(&words[1..])
         .arg(json)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -246,17 +292,17 @@ async fn run_script(command: Option<String>, ctx: &ShardingContext) -> HandlerRe
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot run script `{command}`: {e}"))?;
-    // The group id is the shell's pid (process_group(0)).
+        .map_err(|e| format!("cannot run script `{command}`: cannot start program `{}`: {e}", words[0]))?;
+    // The group id is the program's pid (process_group(0)).
     let mut group = ProcessGroup(child.id());
     let output = child.wait_with_output();
     tokio::pin!(output);
     let output = tokio::select! {
         output = &mut output => output.map_err(|e| format!("cannot run script `{command}`: {e}"))?,
         reason = ctx.cancellation.cancelled() => {
-            group.signal("TERM").await;
+            group.signal(libc::SIGTERM);
             if tokio::time::timeout(SCRIPT_KILL_GRACE, &mut output).await.is_err() {
-                group.signal("KILL").await;
+                group.signal(libc::SIGKILL);
                 let _ = tokio::time::timeout(SCRIPT_KILL_GRACE, &mut output).await;
             }
             group.0 = None;
@@ -279,32 +325,30 @@ async fn run_script(command: Option<String>, ctx: &ShardingContext) -> HandlerRe
 struct ProcessGroup(Option<u32>);
 
 impl ProcessGroup {
-    /// Sends `signal` (a name such as `TERM`) to every process of the group.
-    /// Through the shell's `kill`, which the script already needs: it keeps
-    /// the core free of a libc dependency for one call.
-    async fn signal(&self, signal: &str) {
+    /// Sends `signal` to every process of the group. `killpg` directly: no
+    /// helper process to spawn (and reap), and no dependency on a shell.
+    fn signal(&self, signal: libc::c_int) {
         let Some(group) = self.0 else { return };
-        let sent = tokio::process::Command::new("sh")
-            .args(["-c", "kill -s \"$0\" -- \"-$1\" 2>/dev/null", signal, &group.to_string()])
-            .stdin(std::process::Stdio::null())
-            .status()
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(group, signal, "cannot signal a script's process group: {e}");
+        let Ok(group) = libc::pid_t::try_from(group) else { return };
+        // SAFETY: killpg is a system call on two integers; it reads and
+        // writes no memory of ours. (The id is the script's own group, made
+        // by process_group(0); it is forgotten as soon as the script is known
+        // to be done, so it is not one reused by an unrelated group short of
+        // a full wrap-around of the pid space.)
+        if unsafe { libc::killpg(group, signal) } != 0 {
+            let error = std::io::Error::last_os_error();
+            // ESRCH: every process of the group has exited already.
+            if error.raw_os_error() != Some(libc::ESRCH) {
+                tracing::warn!(group, signal, "cannot signal a script's process group: {error}");
+            }
         }
     }
 }
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
-        let Some(group) = self.0.take() else { return };
-        // Off the runtime's threads: spawning and reaping `kill` blocks briefly.
-        std::thread::spawn(move || {
-            let _ = std::process::Command::new("sh")
-                .args(["-c", "kill -s KILL -- \"-$0\" 2>/dev/null", &group.to_string()])
-                .stdin(std::process::Stdio::null())
-                .status();
-        });
+        self.signal(libc::SIGKILL);
+        self.0 = None;
     }
 }
 
@@ -363,24 +407,104 @@ mod tests {
         assert_eq!(*job.1.lock().unwrap(), vec![1, 2, 3]);
     }
 
+    /// Writes a script that saves each of its arguments after the first on a
+    /// line of its own into the file named by the first.
+    fn recorder(dir: &std::path::Path) -> std::path::PathBuf {
+        let script = dir.join("record.sh");
+        std::fs::write(&script, "out=$1\nshift\nfor arg in \"$@\"; do printf '%s\\n' \"$arg\" >>\"$out\"; done\n").unwrap();
+        script
+    }
+
     #[tokio::test]
     async fn script_gets_context_json_and_reports_exit_status() {
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("arg.json");
-        let settings =
-            JobSettings { script_command: Some(format!("printf '%s' >{}", out.display())), ..Default::default() };
+        let out = dir.path().join("args.txt");
+        let command = format!("sh {} {}", recorder(dir.path()).display(), out.display());
+        let settings = JobSettings { script_command: Some(command), ..Default::default() };
         Job::script().run(ctx(1), &settings).await.unwrap();
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
         assert_eq!(json["jobName"], "j");
         assert_eq!(json["shardingItem"], 1);
         assert_eq!(json["shardingParameter"], "Beijing");
         assert_eq!(json["shardingTotalCount"], 2);
 
-        let failing = JobSettings { script_command: Some("echo boom >&2; exit 3".into()), ..Default::default() };
+        // A shell only when the user asks for one, as they may.
+        let failing =
+            JobSettings { script_command: Some("sh -c 'echo boom >&2; exit 3'".into()), ..Default::default() };
         let err = Job::script().run(ctx(0), &failing).await.unwrap_err().to_string();
         assert!(err.contains("boom") && err.contains("3"), "{err}");
         let missing = Job::script().run(ctx(0), &JobSettings::default()).await.unwrap_err().to_string();
         assert!(missing.contains("script.command.line"), "{missing}");
+        let absent = JobSettings { script_command: Some("/nonexistent/program --flag".into()), ..Default::default() };
+        let err = Job::script().run(ctx(0), &absent).await.unwrap_err().to_string();
+        assert!(err.contains("cannot start program `/nonexistent/program`"), "{err}");
+    }
+
+    #[test]
+    fn command_lines_split_like_commons_exec() {
+        let split = |line: &str| split_command_line(line).unwrap();
+        assert_eq!(split("  a b   c "), ["a", "b", "c"]);
+        assert_eq!(split("printf \"%s %s\" 'x y' ''"), ["printf", "%s %s", "x y", ""]);
+        assert_eq!(split("a\"b c\"d"), ["ab cd"], "quotes group inside a word and are removed");
+        assert_eq!(split("'it\"s' \"don't\""), ["it\"s", "don't"], "the other quote is an ordinary character");
+        assert_eq!(split("a\tb\nc"), ["a", "b", "c"]);
+        assert_eq!(split("x $HOME *.txt a|b >out 2>&1 `id` \\n"), ["x", "$HOME", "*.txt", "a|b", ">out", "2>&1", "`id`", "\\n"]);
+        for empty in ["", "   ", "\t\n"] {
+            let err = split_command_line(empty).unwrap_err().to_string();
+            assert!(err.contains("script.command.line") && err.contains("no program"), "{err}");
+        }
+        for (line, quote) in [("echo \"abc", '"'), ("echo 'a b", '\'')] {
+            let err = split_command_line(line).unwrap_err();
+            assert!(
+                matches!(&err, crate::Error::InvalidConfig { field, value, .. } if field == "script.command.line" && value == line),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(&format!("unbalanced {quote} quote")), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn shell_syntax_in_a_command_is_passed_as_literal_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("args.txt");
+        let marker = dir.path().join("pwned");
+        let redirected = dir.path().join("redirected");
+        let command = format!(
+            "sh {} {} %s;echo pwned ; touch {} $(touch {}) >{} $HOME *",
+            recorder(dir.path()).display(),
+            out.display(),
+            marker.display(),
+            marker.display(),
+            redirected.display()
+        );
+        let settings = JobSettings { script_command: Some(command), ..Default::default() };
+        Job::script().run(ctx(0), &settings).await.unwrap();
+        let recorded = std::fs::read_to_string(&out).unwrap();
+        let args: Vec<&str> = recorded.lines().collect();
+        let marker = marker.display().to_string();
+        let expected = [
+            "%s;echo",
+            "pwned",
+            ";",
+            "touch",
+            &marker,
+            "$(touch",
+            &format!("{marker})"),
+            &format!(">{}", redirected.display()),
+            "$HOME",
+            "*",
+        ];
+        assert_eq!(args[..expected.len()], expected, "every word arrives as it was written");
+        assert!(args[expected.len()].starts_with("{\"jobName\""), "then the context: {recorded}");
+        assert!(!std::path::Path::new(&marker).exists(), "no command after `;` or in `$(...)` ran");
+        assert!(!redirected.exists(), "no redirection happened");
+
+        // printf runs alone, with `%s;echo` as its format: a shell would have run echo too.
+        let echo = JobSettings { script_command: Some("printf %s;echo pwned".into()), ..Default::default() };
+        Job::script().run(ctx(0), &echo).await.unwrap();
+        let unbalanced = JobSettings { script_command: Some("echo 'oops".into()), ..Default::default() };
+        let err = Job::script().run(ctx(0), &unbalanced).await.unwrap_err().to_string();
+        assert!(err.contains("script.command.line") && err.contains("echo 'oops"), "{err}");
     }
 
     /// Whether a process is alive (a zombie waiting to be reaped is not).

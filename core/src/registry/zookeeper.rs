@@ -19,6 +19,13 @@
 //!   events between the loss and that moment are not replayed (ZooKeeper
 //!   does not replay them for persistent watches either), which is why
 //!   [`SessionEvent::Connected`] means "re-read what you watch".
+//!
+//! Access control follows Java ElasticJob (Curator with `digest`): with
+//! credentials, every node this client creates, the namespace included, is
+//! `CREATOR_ALL_ACL` (all rights for the `auth` identity, i.e. whoever holds
+//! the same `user:password`, nothing for anyone else); without credentials
+//! nodes stay world-open, since there is no identity to restrict them to.
+//! A refusal by those ACLs is [`Error::NotAuthorized`].
 
 use super::{
     read_chunks, CreateMode, EventKind, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat,
@@ -42,7 +49,10 @@ pub struct ZookeeperOptions {
     pub session_timeout: Duration,
     /// How long to wait for the first connection.
     pub connection_timeout: Duration,
-    /// `user:password` for ZooKeeper digest authentication, if the ensemble needs it.
+    /// `user:password` for ZooKeeper digest authentication. With it, every
+    /// node this client creates is readable and writable only by clients
+    /// authenticated as the same user (`CREATOR_ALL_ACL`, as Java ElasticJob
+    /// does); without it, nodes are world-open.
     pub digest: Option<String>,
 }
 
@@ -70,7 +80,8 @@ impl ZookeeperOptions {
         self
     }
 
-    /// Sets digest credentials (`user:password`).
+    /// Sets digest credentials (`user:password`): the session authenticates
+    /// with them and creates every node creator-only (see [`ZookeeperOptions::digest`]).
     pub fn digest(mut self, digest: impl Into<String>) -> Self {
         self.digest = Some(digest.into());
         self
@@ -100,6 +111,15 @@ impl ZookeeperOptions {
                 &self.namespace,
                 format!("must be shorter than {NAMESPACE_ALLOWANCE} bytes"),
             ));
+        }
+        if let Some(digest) = &self.digest {
+            // The format of ZooKeeper's digest scheme and of ElasticJob's
+            // `digest`. A value without a user (a password alone, say) would
+            // quietly become an identity no other client shares, locking
+            // everyone else out of the nodes it creates.
+            if !digest.split_once(':').is_some_and(|(user, _)| !user.is_empty()) {
+                return Err(Error::invalid("digest", "<hidden>", "must be `user:password`"));
+            }
         }
         if self.session_timeout < Duration::from_millis(100) || self.session_timeout > MAX_TIMEOUT {
             return Err(Error::invalid(
@@ -134,6 +154,9 @@ struct Rearm {
 /// A ZooKeeper session, implementing [`Registry`].
 pub struct ZookeeperRegistry {
     client: ClientSlot,
+    /// The ACL of every node this session creates: creator-only with a
+    /// digest, world-open without (see the module doc).
+    acls: zk::Acls<'static>,
     session_id: i64,
     session_timeout: Duration,
     events: broadcast::Sender<SessionEvent>,
@@ -175,7 +198,10 @@ impl ZookeeperRegistry {
             other => convert(other, ""),
         })?;
         let namespace = format!("/{}", options.namespace.trim_matches('/'));
-        let create = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        let acls = if options.digest.is_some() { zk::Acls::creator_all() } else { zk::Acls::anyone_all() };
+        // A namespace that already exists keeps the ACL it has: one created
+        // world-open by an older or credential-less client stays usable.
+        let create = zk::CreateMode::Persistent.with_acls(acls);
         match root.mkdir(&namespace, &create).await {
             Ok(()) | Err(zk::Error::NodeExists) => {}
             Err(e) => return Err(convert(e, &namespace)),
@@ -186,6 +212,7 @@ impl ZookeeperRegistry {
         let (events, _) = broadcast::channel(64);
         let watcher = client.state_watcher();
         let registry = ZookeeperRegistry {
+            acls,
             session_id: client.session_id().0,
             session_timeout: client.session_timeout(),
             client: Arc::new(RwLock::new(Some(client))),
@@ -320,7 +347,8 @@ fn convert(error: zk::Error, path: &str) -> Error {
         | zk::Error::UnexpectedError(_)
         | zk::Error::UnmarshalError { .. } => Error::ConnectionLoss,
         zk::Error::BadArguments(reason) => Error::invalid("path", path, *reason),
-        // Refusals by the server (NoAuth, InvalidAcl, NotReadOnly, Throttled,
+        zk::Error::NoAuth => Error::NotAuthorized(path.to_string()),
+        // Refusals by the server (InvalidAcl, NotReadOnly, Throttled,
         // QuotaExceeded, MarshallingError, Unimplemented, ...): nothing was applied.
         other => Error::Registry(format!("{other} (at `{path}`)")),
     }
@@ -371,7 +399,7 @@ fn forward(watcher: zk::OneshotWatcher) -> OneshotWatch {
 #[async_trait]
 impl Registry for ZookeeperRegistry {
     async fn create(&self, path: &str, data: &[u8], create_mode: CreateMode) -> Result<String> {
-        let options = mode(create_mode).with_acls(zk::Acls::anyone_all());
+        let options = mode(create_mode).with_acls(self.acls);
         let (_, sequence) = self.client()?.create(path, data, &options).await.map_err(|e| convert(e, path))?;
         Ok(if create_mode.is_sequential() { format!("{path}{sequence}") } else { path.to_string() })
     }
@@ -433,7 +461,7 @@ impl Registry for ZookeeperRegistry {
             let added = match op {
                 Op::Check { path, version } => writer.add_check_version(path, *version),
                 Op::Create { path, data, mode: m } => {
-                    writer.add_create(path, data, &mode(*m).with_acls(zk::Acls::anyone_all()))
+                    writer.add_create(path, data, &mode(*m).with_acls(self.acls))
                 }
                 Op::Set { path, data, version } => writer.add_set_data(path, data, Some(*version)),
                 Op::Delete { path, version } => writer.add_delete(path, Some(*version)),
