@@ -52,6 +52,11 @@ impl FireRequest {
         FireRequest { kind: FireKind::Trigger, time: now_millis(), items: None }
     }
 
+    /// A trigger of `items` only: they were busy when the trigger came.
+    pub(super) fn trigger_items(items: Vec<u32>) -> Self {
+        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: Some(items) }
+    }
+
     /// A misfire re-run of `items` for the cron fire at `time`.
     pub(super) fn misfire(time: i64, items: Vec<u32>) -> Self {
         FireRequest { kind: FireKind::Misfire, time, items: Some(items) }
@@ -159,7 +164,12 @@ impl Inner {
                     outcome.started.iter().map(|s| self.runs.occupy(s.item, session.session_id())).collect();
                 (outcome, signals)
             };
-            if request.kind != FireKind::Trigger {
+            if request.kind == FireKind::Trigger {
+                // A trigger is never dropped for a busy item: it runs once more when free.
+                for &item in &outcome.still_running {
+                    self.runs.note_trigger(item);
+                }
+            } else {
                 self.misfired(session, &outcome.still_running, request.time).await;
             }
             if !outcome.busy_elsewhere.is_empty() {

@@ -32,6 +32,8 @@ struct Slot {
     cancellation: Cancellation,
     /// The latest fire that came while this run was busy (misfire on).
     misfire: Option<i64>,
+    /// A trigger came while this run was busy: run once more when it ends.
+    triggered: bool,
 }
 
 /// The runs in flight in this process.
@@ -43,6 +45,9 @@ pub(super) struct Runs {
     /// marks, so a mark is never taken for stale between its creation and
     /// its slot.
     pub(super) marks: tokio::sync::Mutex<()>,
+    /// A completion failed since the last clean-up: some mark of ours may be
+    /// stale. Spares every instance a read of every mark at each resharding.
+    stale_hint: std::sync::atomic::AtomicBool,
 }
 
 impl Runs {
@@ -52,7 +57,13 @@ impl Runs {
             slots: Mutex::new(BTreeMap::new()),
             ended: Notify::new(),
             marks: tokio::sync::Mutex::new(()),
+            stale_hint: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether a mark of ours may be stale (and forgets it: the caller cleans up).
+    pub(super) fn take_stale_hint(&self) -> bool {
+        self.stale_hint.swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Slot>> {
@@ -67,15 +78,23 @@ impl Runs {
     /// Takes the slot of a freshly started item; returns its stop signal.
     pub(super) fn occupy(&self, item: u32, session: i64) -> Cancellation {
         let cancellation = Cancellation::new();
-        self.slots().insert(item, Slot { session, cancellation: cancellation.clone(), misfire: None });
+        self.slots().insert(item, Slot { session, cancellation: cancellation.clone(), misfire: None, triggered: false });
         cancellation
     }
 
-    /// Frees an item's slot; returns the fire that misfired meanwhile, if any.
-    fn release(&self, item: u32) -> Option<i64> {
+    /// Frees an item's slot; returns the fire that misfired meanwhile, if
+    /// any, and whether a trigger came meanwhile.
+    fn release(&self, item: u32) -> (Option<i64>, bool) {
         let slot = self.slots().remove(&item);
         self.ended.notify_waiters();
-        slot.and_then(|s| s.misfire)
+        slot.map_or((None, false), |s| (s.misfire, s.triggered))
+    }
+
+    /// Records that a trigger came while `item` was busy here.
+    pub(super) fn note_trigger(&self, item: u32) {
+        if let Some(slot) = self.slots().get_mut(&item) {
+            slot.triggered = true;
+        }
     }
 
     /// Records that the fire at `fire_time` came while `item` was busy here.
@@ -201,13 +220,21 @@ impl Inner {
                     .collect();
                 inner.complete(&session, &ended, kind).await;
                 let mut misfired: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+                let mut triggered = Vec::new();
                 for (finished, executions) in ended {
                     for execution in executions {
                         inner.report(&config, execution);
                     }
-                    if let Some(fire_time) = inner.runs.release(finished.item) {
+                    let (misfire, trigger) = inner.runs.release(finished.item);
+                    if let Some(fire_time) = misfire {
                         misfired.entry(fire_time).or_default().push(finished.item);
                     }
+                    if trigger {
+                        triggered.push(finished.item);
+                    }
+                }
+                if !triggered.is_empty() {
+                    inner.request_fire(super::fire::FireRequest::trigger_items(triggered));
                 }
                 for (fire_time, items) in misfired {
                     for &item in &items {
@@ -239,6 +266,7 @@ impl Inner {
             }
         };
         if let Err(e) = result {
+            self.runs.stale_hint.store(true, std::sync::atomic::Ordering::SeqCst);
             self.fail("completing finished items failed", e);
         }
     }

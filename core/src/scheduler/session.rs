@@ -390,8 +390,11 @@ impl Inner {
             (JobNode::Server(_), _) => self.flag_resharding_as_leader(&**session).await?,
             (JobNode::Leader, EventKind::Deleted) => self.run_for_leader(&**session).await?,
             (JobNode::ShardingNecessary, EventKind::Created | EventKind::DataChanged) => {
-                // Every instance clears its stale marks so the leader's wait ends.
-                self.clear_own_stale_marks(&**session).await?;
+                // An instance whose completion failed clears its stale marks
+                // so the leader's wait ends.
+                if self.runs.take_stale_hint() {
+                    self.clear_own_stale_marks(&**session).await?;
+                }
                 if self.is_leader(&**session).await? {
                     self.reshard_in_background(session.clone());
                 }

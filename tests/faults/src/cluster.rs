@@ -202,11 +202,12 @@ pub fn leak_problems(before: &crate::ZnodeCount, after: &crate::ZnodeCount, job:
     problems
 }
 
-/// A failing scenario shows the tail of every worker's log: the scheduler's
-/// decisions explain most failures, and the logs go with the temp dir.
+/// A failing scenario shows the tail of every worker's log (any scenario
+/// does with `ELASTICJOB_FAULT_SHOW_LOGS` set): the scheduler's decisions
+/// explain most failures, and the logs go with the temp dir.
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("ELASTICJOB_FAULT_SHOW_LOGS").is_none() {
             return;
         }
         let Ok(entries) = std::fs::read_dir(self.dir.path()) else { return };

@@ -13,7 +13,8 @@ use zk_harness::ZkServer;
 /// client writes `trigger/{first}` = `9999999999999` and `trigger/{second}`
 /// = now + 60000, and 3 s later `trigger/{first}` = `garbage\xff`. Every
 /// scheduled fire from 1 s after ready to 1.5 s before the end runs every
-/// item exactly once (no window excused), and both workers keep running.
+/// item exactly once (no window excused), every trigger request runs its
+/// instance's items once, and both workers keep running.
 #[test]
 fn f_future_and_garbage_triggers_leave_scheduled_fires_alone() {
     let zk = ZkServer::start();
@@ -49,6 +50,9 @@ fn f_future_and_garbage_triggers_leave_scheduled_fires_alone() {
     let leaks = leak_problems(&before, &after, &cluster.job);
     summary("f-future-garbage-triggers", &entries, &report, None, &format!("unscheduled_runs={unscheduled} triggers_left={left}"));
     assert!(exited.is_empty(), "workers died: {exited:?}");
+    // Three requests, each running its instance's two items once (after
+    // them if they were busy): a trigger is never dropped.
+    assert_eq!(unscheduled, 6, "triggered runs");
     assert!(report.duplicates.is_empty(), "duplicates: {}", head(&report.duplicates));
     assert!(report.misses.is_empty(), "scheduled fires missed: {}", head(&report.misses));
     assert!(missing.is_empty(), "not registered: {missing:?}");
