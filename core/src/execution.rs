@@ -441,22 +441,70 @@ async fn complete_one(registry: &dyn Registry, paths: &JobPaths, runner: &str, r
     }
 }
 
-/// Marks items as misfired by the fire at `fire_time` (they were still running).
+/// Marks items as misfired by the fire at `fire_time` (they were still
+/// running), in as few multis as the size limit allows: a fire can find
+/// thousands of items busy, and one write each would stall the fire loop.
 pub async fn set_misfire(registry: &dyn Registry, paths: &JobPaths, items: &[u32], fire_time: i64) -> Result<()> {
-    for &item in items {
-        let (path, data) = (paths.item_misfire(item), fire_time.to_string());
-        retry(|| registry.put(&path, data.as_bytes())).await?;
-    }
-    Ok(())
+    let marks: Vec<String> = items.iter().map(|&item| paths.item_misfire(item)).collect();
+    let found = retry(|| registry.get_many(&marks)).await?;
+    let data = fire_time.to_string().into_bytes();
+    let groups: Vec<(String, Vec<Op>)> = marks
+        .into_iter()
+        .zip(found)
+        .map(|(path, existing)| {
+            let op = match existing {
+                Some(_) => Op::Set { path: path.clone(), data: data.clone(), version: -1 },
+                None => Op::Create { path: path.clone(), data: data.clone(), mode: CreateMode::Persistent },
+            };
+            (path, vec![op])
+        })
+        .collect();
+    write_each_on_conflict(registry, groups, |path| {
+        let data = data.clone();
+        async move { retry(|| registry.put(&path, &data)).await }
+    })
+    .await
 }
 
-/// Clears an item's misfire mark, if any.
-pub async fn clear_misfire(registry: &dyn Registry, paths: &JobPaths, item: u32) -> Result<()> {
-    let path = paths.item_misfire(item);
-    match retry(|| registry.delete(&path, None)).await {
-        Ok(()) | Err(Error::NoNode(_)) => Ok(()),
-        Err(e) => Err(e),
+/// Clears the misfire marks of `items`, in as few multis as the size limit allows.
+pub async fn clear_misfires(registry: &dyn Registry, paths: &JobPaths, items: &[u32]) -> Result<()> {
+    let groups: Vec<(String, Vec<Op>)> = items
+        .iter()
+        .map(|&item| {
+            let path = paths.item_misfire(item);
+            (path.clone(), vec![Op::Delete { path, version: -1 }])
+        })
+        .collect();
+    write_each_on_conflict(registry, groups, |path| async move {
+        match retry(|| registry.delete(&path, None)).await {
+            Ok(()) | Err(Error::NoNode(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    })
+    .await
+}
+
+/// Sends idempotent per-path writes in size-limited multis; a multi that
+/// conflicts (someone changed a node meanwhile) or whose outcome is unknown
+/// is redone path by path with `each`.
+async fn write_each_on_conflict<F, Fut>(registry: &dyn Registry, groups: Vec<(String, Vec<Op>)>, each: F) -> Result<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    for chunk in chunk_by_size(groups, MAX_REQUEST_BYTES - MULTI_OVERHEAD, |(_, ops)| ops) {
+        let ops = chunk.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect();
+        match registry.multi(ops).await {
+            Ok(_) => {}
+            Err(e) if is_conflict(&e) || e == Error::ConnectionLoss => {
+                for (path, _) in chunk {
+                    each(path).await?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
+    Ok(())
 }
 
 /// The items whose `running` mark names `runner`, with the marks' stats.
@@ -654,8 +702,10 @@ mod tests {
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         set_misfire(&r, &paths, &[0, 1], 5000).await.unwrap();
-        clear_misfire(&r, &paths, 0).await.unwrap();
-        clear_misfire(&r, &paths, 0).await.unwrap();
+        set_misfire(&r, &paths, &[1, 2], 6000).await.unwrap();
+        assert_eq!(r.get_string(&paths.item_misfire(1)).await.unwrap().as_deref(), Some("6000"));
+        clear_misfires(&r, &paths, &[0, 3]).await.unwrap();
+        clear_misfires(&r, &paths, &[0]).await.unwrap();
         assert!(r.exists(&paths.item_misfire(0)).await.unwrap().is_none());
         assert!(r.exists(&paths.item_misfire(1)).await.unwrap().is_some());
     }

@@ -134,15 +134,17 @@ impl Inner {
             self.ensure_sharded(session).await?;
             let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
             let count = self.item_count();
-            let owned: Vec<OwnedItem> =
-                crate::resolve::retry(|| {
-                    sharding::local_items(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), count)
-                })
-                .await?
-                .into_iter()
-                .filter(|(item, _)| only.as_ref().map_or(true, |only| only.contains(item)))
-                .map(|(item, owner_version)| OwnedItem { item, owner_version })
-                .collect();
+            let among: Vec<u32> = match &only {
+                Some(only) => only.iter().copied().filter(|&item| item < count).collect(),
+                None => (0..count).collect(),
+            };
+            let owned: Vec<OwnedItem> = crate::resolve::retry(|| {
+                sharding::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), &among)
+            })
+            .await?
+            .into_iter()
+            .map(|(item, owner_version)| OwnedItem { item, owner_version })
+            .collect();
             if owned.is_empty() {
                 return Ok(());
             }
@@ -297,11 +299,24 @@ impl Inner {
 }
 
 /// The queued requests that still run, in order: every trigger and misfire
-/// re-run, and the latest [`QUEUE_LIMIT`] cron fires younger than the catch-up window.
+/// re-run (those for the same fire merged into one: a big job's runs end in
+/// many small batches), and the latest [`QUEUE_LIMIT`] cron fires younger
+/// than the catch-up window.
 fn due(batch: Vec<FireRequest>, now: i64) -> Vec<FireRequest> {
     let crons = batch.iter().filter(|r| r.kind == FireKind::Cron).count();
     let mut skip = crons.saturating_sub(QUEUE_LIMIT);
-    batch
+    let mut merged: Vec<FireRequest> = Vec::with_capacity(batch.len());
+    for request in batch {
+        let same = merged.iter_mut().find(|m| {
+            request.kind != FireKind::Cron && m.kind == request.kind && m.items.is_some() && request.items.is_some()
+                && (m.kind == FireKind::Trigger || m.time == request.time)
+        });
+        match (same, request.items) {
+            (Some(m), Some(items)) => m.items.get_or_insert_with(Vec::new).extend(items),
+            (_, items) => merged.push(FireRequest { items, ..request }),
+        }
+    }
+    merged
         .into_iter()
         .filter(|r| {
             if r.kind != FireKind::Cron {
@@ -334,8 +349,12 @@ mod tests {
         let mut batch: Vec<FireRequest> = (0..20).map(|n| FireRequest::cron(now - 20_000 + n * 1000)).collect();
         batch.insert(3, FireRequest::misfire(now - 30_000, vec![1]));
         batch.push(FireRequest::cron(now - CATCH_UP_WINDOW_MS - 1));
+        batch.insert(5, FireRequest::misfire(now - 30_000, vec![2]));
+        batch.insert(7, FireRequest::misfire(now - 29_000, vec![3]));
         let kept = due(batch, now);
-        assert_eq!(kept.iter().filter(|r| r.kind == FireKind::Misfire).count(), 1);
+        let misfires: Vec<&FireRequest> = kept.iter().filter(|r| r.kind == FireKind::Misfire).collect();
+        assert_eq!(misfires.len(), 2, "re-runs of one fire are merged");
+        assert_eq!(misfires[0].items, Some(vec![1, 2]));
         let crons: Vec<i64> = kept.iter().filter(|r| r.kind == FireKind::Cron).map(|r| r.time).collect();
         assert_eq!(crons.len(), QUEUE_LIMIT - 1, "the oldest over the limit and the too old one are dropped");
         assert!(crons.windows(2).all(|w| w[0] < w[1]));

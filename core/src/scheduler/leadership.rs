@@ -104,8 +104,10 @@ impl Inner {
             if !self.is_leader(session).await? {
                 return Ok(());
             }
+            let began = tokio::time::Instant::now();
             let Some(flag_version) = retry(|| sharding::begin(session, &self.paths)).await? else { return Ok(()) };
             self.wait_for_running_items(session).await?;
+            tracing::debug!(job = %self.job_name, waited_ms = began.elapsed().as_millis() as u64, "resharding: running items settled");
             let config = self.config();
             let plan = ShardingPlan {
                 job_name: &config.job_name,
@@ -114,14 +116,17 @@ impl Inner {
             };
             match sharding::finish(session, &self.paths, &plan, flag_version).await {
                 Ok(Some(assignment)) => {
-                    tracing::info!(job = %config.job_name, ?assignment, "resharded");
+                    tracing::info!(job = %config.job_name, took_ms = began.elapsed().as_millis() as u64, ?assignment, "resharded");
                     self.emit(JobEvent::Sharded(assignment));
                     return Ok(());
                 }
                 Ok(None) => return Ok(()),
                 // The flag was raised again (an instance came or went), or
                 // the outcome is unknown: begin again.
-                Err(Error::BadVersion(_)) | Err(Error::NoNode(_)) | Err(Error::ConnectionLoss) => continue,
+                Err(e @ (Error::BadVersion(_) | Error::NoNode(_) | Error::ConnectionLoss)) => {
+                    tracing::debug!(job = %config.job_name, took_ms = began.elapsed().as_millis() as u64, "resharding again: {e}");
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -237,10 +237,8 @@ impl Inner {
                     inner.request_fire(super::fire::FireRequest::trigger_items(triggered));
                 }
                 for (fire_time, items) in misfired {
-                    for &item in &items {
-                        if let Err(e) = execution::clear_misfire(&*session, &inner.paths, item).await {
-                            inner.fail("clearing a misfire mark failed", e);
-                        }
+                    if let Err(e) = execution::clear_misfires(&*session, &inner.paths, &items).await {
+                        inner.fail("clearing misfire marks failed", e);
                     }
                     inner.request_fire(super::fire::FireRequest::misfire(fire_time, items));
                 }

@@ -161,12 +161,15 @@ async fn write_assignment(
         Err(Error::NoNode(path)) | Err(Error::NodeExists(path)) if path.starts_with(&paths.sharding()) => {}
         other => return other.map(|_| assignment),
     }
-    let mut found = BTreeMap::new();
-    for item in 0..plan.total_count {
-        let item_exists = registry.exists(&paths.item(item)).await?.is_some();
-        let owner_exists = item_exists && registry.exists(&paths.item_instance(item)).await?.is_some();
-        found.insert(item, (item_exists, owner_exists));
-    }
+    // Batched reads: a large job must not pay one round trip per item here.
+    let item_paths: Vec<String> = (0..plan.total_count).map(|item| paths.item(item)).collect();
+    let owner_paths: Vec<String> = (0..plan.total_count).map(|item| paths.item_instance(item)).collect();
+    let items_found = registry.get_many(&item_paths).await?;
+    let owners_found = registry.get_many(&owner_paths).await?;
+    let found: BTreeMap<u32, (bool, bool)> = (0..plan.total_count)
+        .zip(items_found.iter().zip(&owners_found))
+        .map(|(item, (node, owner))| (item, (node.is_some(), owner.is_some())))
+        .collect();
     write_in_chunks(registry, paths, owner_ops(paths, &assignment, |item| found[&item]), flag_version).await?;
     Ok(assignment)
 }
@@ -229,13 +232,29 @@ pub async fn local_items(
     ip: &str,
     count: u32,
 ) -> Result<Vec<(u32, i32)>> {
+    let all: Vec<u32> = (0..count).collect();
+    local_items_among(registry, paths, instance_id, ip, &all).await
+}
+
+/// [`local_items`] restricted to `items` (a misfire or trigger re-run of a
+/// few items need not read every owner of a large job).
+pub async fn local_items_among(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    instance_id: &str,
+    ip: &str,
+    items: &[u32],
+) -> Result<Vec<(u32, i32)>> {
     if !is_server_enabled(registry, paths, ip).await? {
         return Ok(Vec::new());
     }
-    let mine: Vec<(u32, i32)> = owners(registry, paths, count)
+    let owner_paths: Vec<String> = items.iter().map(|&item| paths.item_instance(item)).collect();
+    let mine: Vec<(u32, i32)> = registry
+        .get_many(&owner_paths)
         .await?
         .into_iter()
-        .filter_map(|(item, owner)| owner.filter(|(id, _)| id == instance_id).map(|(_, version)| (item, version)))
+        .zip(items)
+        .filter_map(|(owner, &item)| owner.filter(|(id, _)| id == instance_id.as_bytes()).map(|(_, stat)| (item, stat.version)))
         .collect();
     let disabled: Vec<String> = mine.iter().map(|(item, _)| paths.item_disabled(*item)).collect();
     let disabled = registry.get_many(&disabled).await?;

@@ -9,7 +9,8 @@ use fault_tests::Direct;
 use std::time::{Duration, Instant};
 use zk_harness::ZkServer;
 
-/// `workers` workers share `items` items, cron `0/5 * * * * ?`, handlers
+/// `workers` workers share `items` items, cron `0/10 * * * * ?` (room for
+/// a debug build on 2 shared cores to run 10,000 items a worker), handlers
 /// ~0 ms. The first fire after ready is a warm-up (its sharding writes
 /// thousands of nodes); the three fires after it must each complete every
 /// item exactly once, within 75 s of ready.
@@ -18,12 +19,12 @@ fn many_items(name: &str, workers: usize, items: u32) {
     let cluster = Cluster::new(name);
     let direct = Direct::connect(&zk.connect_string(), &cluster.namespace);
     let flags = [("sleep-ms", "0")];
-    let cron = "0/5 * * * * ?";
+    let cron = "0/10 * * * * ?";
     let mut running: Vec<Worker> =
         (0..workers).map(|n| cluster.spawn(&format!("w{n}"), &zk.connect_string(), items, cron, &flags, &[])).collect();
     let ready = now_millis();
-    let first = (ready / 5000 + 1) * 5000;
-    let fires: Vec<i64> = (1..=3).map(|n| first + n * 5000).collect();
+    let first = (ready / 10_000 + 1) * 10_000;
+    let fires: Vec<i64> = (1..=3).map(|n| first + n * 10_000).collect();
     let deadline = Instant::now() + Duration::from_secs(75);
     let mut before = None;
     let mut entries: Vec<Entry>;
