@@ -393,6 +393,22 @@ enum ej_status ej_registry_zookeeper_new(const char *servers,
                                          struct ej_registry **out);
 
 /**
+ * Like [`ej_registry_zookeeper_new`], with ZooKeeper digest credentials
+ * (`"user:password"`; NULL for none). With credentials every node the
+ * registry creates is readable and writable only by the same credentials
+ * (ZooKeeper's `CREATOR_ALL_ACL`, as Java ElasticJob does). A digest
+ * without `user:` is `EJ_INVALID_ARGUMENT`; the message never shows it.
+ *
+ * # Safety
+ * String arguments are NUL-terminated (`digest` may be NULL); `out` is writable.
+ */
+enum ej_status ej_registry_zookeeper_new_digest(const char *servers,
+                                                const char *namespace_,
+                                                uint32_t session_timeout_ms,
+                                                const char *digest,
+                                                struct ej_registry **out);
+
+/**
  * The in-process registry: no server, one process (demos, tests).
  *
  * # Safety

@@ -199,6 +199,14 @@ TEST(bad_input_is_an_error_never_a_crash) {
     CHECK(ej_registry_zookeeper_new("127.0.0.1:1", "ns", 600001, &zk) == EJ_INVALID_ARGUMENT);
     CHECK(ej_registry_zookeeper_new("127.0.0.1:1", "ns", 99, &zk) == EJ_INVALID_ARGUMENT);
     CHECK(ej_registry_zookeeper_new("127.0.0.1:1", "ns", 600000, &zk) == EJ_OK);
+    /* Digest credentials: `user:password`, never echoed in the error. */
+    ej_registry *guarded = NULL;
+    CHECK(ej_registry_zookeeper_new_digest("127.0.0.1:1", "ns", 0, "no-user-part", &guarded) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "digest") != NULL && strstr(ej_last_error(), "no-user-part") == NULL && guarded == NULL);
+    CHECK(ej_registry_zookeeper_new_digest("127.0.0.1:1", "ns", 0, "ops:secret", &guarded) == EJ_OK);
+    ej_registry_free(guarded);
+    CHECK(ej_registry_zookeeper_new_digest("127.0.0.1:1", "ns", 0, NULL, &guarded) == EJ_OK);
+    ej_registry_free(guarded);
     /* The context functions on NULL. */
     CHECK(ej_sharding_context_is_cancelled(NULL) == -1 && strstr(ej_last_error(), "ctx") != NULL);
     CHECK(ej_sharding_context_wait_cancelled(NULL, 10) == -1);
