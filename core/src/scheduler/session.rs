@@ -198,9 +198,9 @@ impl Inner {
             return if self.stopping() { SessionEnd::Stopped } else { SessionEnd::Lost };
         };
         self.clone().resync(session.clone());
-        let reconcile_every = self.reconcile_interval();
-        let mut reconcile_tick =
-            tokio::time::interval_at(tokio::time::Instant::now() + reconcile_every, reconcile_every);
+        let mut reconcile_tick = self
+            .reconcile_interval()
+            .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
         let mut pause_check = tokio::time::interval(PAUSE_CHECK);
         let mut last_check = std::time::Instant::now();
         let mut suspended_since: Option<std::time::Instant> = None;
@@ -256,7 +256,7 @@ impl Inner {
                         return SessionEnd::Lost;
                     }
                 }
-                _ = reconcile_tick.tick() => {
+                _ = tick_or_never(&mut reconcile_tick) => {
                     let inner = self.clone();
                     let session = session.clone();
                     tokio::spawn(async move {
@@ -288,10 +288,8 @@ impl Inner {
         }
     }
 
-    fn reconcile_interval(&self) -> Duration {
-        let minutes = self.state_read().config.reconcile_interval_minutes;
-        // Disabled (0 or less) still checks hourly that nothing is stuck.
-        Duration::from_secs(if minutes > 0 { minutes as u64 * 60 } else { 3600 })
+    fn reconcile_interval(&self) -> Option<Duration> {
+        reconcile_period(self.state_read().config.reconcile_interval_minutes)
     }
 
     /// Re-reads everything a missed event could have announced: config,
@@ -426,6 +424,22 @@ impl Inner {
     }
 }
 
+/// `reconcileIntervalMinutes` as a period: `0` turns self-diagnosis off,
+/// as in ElasticJob (resyncs after every reconnect still run).
+fn reconcile_period(minutes: i32) -> Option<Duration> {
+    (minutes > 0).then(|| Duration::from_secs(minutes as u64 * 60))
+}
+
+/// The next tick of an interval, or never when there is none.
+async fn tick_or_never(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// One stream of the events under every subtree an instance follows.
 async fn watch_job(session: &dyn Registry, paths: &JobPaths) -> Result<RecursiveWatch> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -441,4 +455,15 @@ async fn watch_job(session: &dyn Registry, paths: &JobPaths) -> Result<Recursive
         });
     }
     Ok(RecursiveWatch(receiver))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reconcile_interval_of_zero_turns_self_diagnosis_off() {
+        assert_eq!(reconcile_period(0), None);
+        assert_eq!(reconcile_period(10), Some(Duration::from_secs(600)));
+    }
 }
