@@ -24,14 +24,7 @@ pub unsafe extern "C" fn ej_registry_zookeeper_new(
     session_timeout_ms: u32,
     out: *mut *mut ej_registry,
 ) -> ej_status {
-    guard(|| {
-        let mut options = ZookeeperOptions::new(text(servers, "servers")?, text(namespace, "namespace")?);
-        if session_timeout_ms > 0 {
-            options = options.session_timeout(Duration::from_millis(session_timeout_ms as u64));
-        }
-        options.validate()?;
-        put(out, ej_registry { center: RegistryCenter::zookeeper(options) }, "out")
-    })
+    ej_registry_zookeeper_new_digest(servers, namespace, session_timeout_ms, std::ptr::null(), out)
 }
 
 /// Like [`ej_registry_zookeeper_new`], with ZooKeeper digest credentials

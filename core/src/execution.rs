@@ -22,7 +22,7 @@
 
 use crate::error::{Error, Result};
 use crate::paths::JobPaths;
-use crate::registry::{op_size, CreateMode, Op, OpResult, Registry, Stat, MAX_REQUEST_BYTES, MULTI_OVERHEAD};
+use crate::registry::{op_size, pack, CreateMode, Op, OpResult, Registry, Stat, MAX_REQUEST_BYTES};
 use crate::resolve::retry;
 use std::collections::BTreeSet;
 
@@ -153,8 +153,8 @@ pub async fn start_items(
         }
     }
     let epoch_check = Op::Check { path: paths.sharding(), version: request.epoch };
-    let limit = MAX_REQUEST_BYTES - MULTI_OVERHEAD - op_size(&epoch_check);
-    for chunk in chunk_by_size(pending, limit, |p| &p.ops) {
+    let limit = MAX_REQUEST_BYTES - op_size(&epoch_check);
+    for chunk in pack(pending, limit, |p| &p.ops) {
         let mut ops = vec![epoch_check.clone()];
         ops.extend(chunk.iter().flat_map(|p| p.ops.iter().cloned()));
         match registry.multi(ops).await {
@@ -361,26 +361,6 @@ fn created_zxid(result: &OpResult) -> Option<i64> {
     }
 }
 
-/// Splits items' op groups into multis under `limit` bytes, never splitting one item's group.
-fn chunk_by_size<T>(groups: Vec<T>, limit: usize, ops: impl Fn(&T) -> &Vec<Op>) -> Vec<Vec<T>> {
-    let mut chunks: Vec<Vec<T>> = Vec::new();
-    let mut current = Vec::new();
-    let mut size = 0;
-    for group in groups {
-        let group_size: usize = ops(&group).iter().map(op_size).sum();
-        if !current.is_empty() && size + group_size > limit {
-            chunks.push(std::mem::take(&mut current));
-            size = 0;
-        }
-        size += group_size;
-        current.push(group);
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
-}
-
 /// Conflicts are other instances' doing; anything else is a registry failure.
 fn is_conflict(error: &Error) -> bool {
     matches!(error, Error::NodeExists(_) | Error::BadVersion(_) | Error::NoNode(_))
@@ -409,19 +389,7 @@ pub async fn complete_items(registry: &dyn Registry, paths: &JobPaths, runner: &
         .iter()
         .map(|run| (*run, vec![Op::Delete { path: paths.item_running(run.item), version: 0 }]))
         .collect();
-    for chunk in chunk_by_size(groups, MAX_REQUEST_BYTES - MULTI_OVERHEAD, |(_, ops)| ops) {
-        let ops = chunk.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect();
-        match registry.multi(ops).await {
-            Ok(_) => {}
-            Err(e) if is_conflict(&e) || e == Error::ConnectionLoss => {
-                for (run, _) in chunk {
-                    complete_one(registry, paths, runner, run).await?;
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    write_each_on_conflict(registry, groups, |run| complete_one(registry, paths, runner, run)).await
 }
 
 /// Deletes one run's mark if it is still that run's. Nobody else can create
@@ -460,8 +428,8 @@ pub async fn set_misfire(registry: &dyn Registry, paths: &JobPaths, items: &[u32
         })
         .collect();
     write_each_on_conflict(registry, groups, |path| {
-        let data = data.clone();
-        async move { retry(|| registry.put(&path, &data)).await }
+        let data = &data;
+        async move { retry(|| registry.put(&path, data)).await }
     })
     .await
 }
@@ -484,21 +452,22 @@ pub async fn clear_misfires(registry: &dyn Registry, paths: &JobPaths, items: &[
     .await
 }
 
-/// Sends idempotent per-path writes in size-limited multis; a multi that
+/// Sends each group's writes in size-limited multis; a multi that
 /// conflicts (someone changed a node meanwhile) or whose outcome is unknown
-/// is redone path by path with `each`.
-async fn write_each_on_conflict<F, Fut>(registry: &dyn Registry, groups: Vec<(String, Vec<Op>)>, each: F) -> Result<()>
+/// is redone group by group with `each`, which must be safe to run after
+/// a partial or complete success.
+async fn write_each_on_conflict<T, F, Fut>(registry: &dyn Registry, groups: Vec<(T, Vec<Op>)>, each: F) -> Result<()>
 where
-    F: Fn(String) -> Fut,
+    F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
-    for chunk in chunk_by_size(groups, MAX_REQUEST_BYTES - MULTI_OVERHEAD, |(_, ops)| ops) {
+    for chunk in pack(groups, MAX_REQUEST_BYTES, |(_, ops)| ops) {
         let ops = chunk.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect();
         match registry.multi(ops).await {
             Ok(_) => {}
             Err(e) if is_conflict(&e) || e == Error::ConnectionLoss => {
-                for (path, _) in chunk {
-                    each(path).await?;
+                for (group, _) in chunk {
+                    each(group).await?;
                 }
             }
             Err(e) => return Err(e),
@@ -669,7 +638,7 @@ mod tests {
         let groups: Vec<(u32, Vec<Op>)> = (0..30_000)
             .map(|item| (item, vec![Op::Delete { path: paths.item_running(item), version: 0 }]))
             .collect();
-        let chunks = chunk_by_size(groups, MAX_REQUEST_BYTES, |(_, ops)| ops);
+        let chunks = pack(groups, MAX_REQUEST_BYTES, |(_, ops)| ops);
         assert!(chunks.len() > 1 && chunks.iter().all(|c| c.iter().map(|(_, o)| op_size(&o[0])).sum::<usize>() <= MAX_REQUEST_BYTES));
         complete_items(&r, &paths, "a", &finished(&outcome)).await.unwrap();
         assert!(marks_of(&r, &paths, "a", 12_000).await.unwrap().is_empty());

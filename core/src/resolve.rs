@@ -39,11 +39,6 @@ where
     }
 }
 
-/// Whether an error says the outcome of a write is unknown.
-pub fn is_unknown_outcome(error: &Error) -> bool {
-    matches!(error, Error::ConnectionLoss)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -400,19 +400,28 @@ pub fn request_size(op: &Op) -> usize {
 /// other, since a later group may land in an earlier multi. Empty groups
 /// are dropped.
 pub fn pack_groups(groups: Vec<Vec<Op>>, limit: usize) -> Vec<Vec<Op>> {
-    let mut packed: Vec<(usize, Vec<Op>)> = Vec::new();
-    for group in groups.into_iter().filter(|g| !g.is_empty()) {
-        let size: usize = group.iter().map(op_size).sum();
+    let groups: Vec<Vec<Op>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+    pack(groups, limit, |group| group).into_iter().map(|multi| multi.into_iter().flatten().collect()).collect()
+}
+
+/// [`pack_groups`] for groups that carry what they are about (an item, a
+/// run): packs `groups` into multis of at most `limit` bytes by the ops
+/// `ops` gives for each, first fit, never splitting one, and hands back
+/// the groups themselves so a caller can tell which multi held what.
+pub fn pack<T>(groups: Vec<T>, limit: usize, ops: impl Fn(&T) -> &[Op]) -> Vec<Vec<T>> {
+    let mut packed: Vec<(usize, Vec<T>)> = Vec::new();
+    for group in groups {
+        let size: usize = ops(&group).iter().map(op_size).sum();
         if MULTI_OVERHEAD + size > limit {
-            packed.push((MULTI_OVERHEAD + size, group));
+            packed.push((MULTI_OVERHEAD + size, vec![group]));
             continue;
         }
         match packed.iter_mut().find(|(used, _)| *used <= limit && used + size <= limit) {
             Some((used, multi)) => {
                 *used += size;
-                multi.extend(group);
+                multi.push(group);
             }
-            None => packed.push((MULTI_OVERHEAD + size, group)),
+            None => packed.push((MULTI_OVERHEAD + size, vec![group])),
         }
     }
     packed.into_iter().map(|(_, multi)| multi).collect()

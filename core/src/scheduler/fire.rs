@@ -181,7 +181,7 @@ impl Inner {
                 );
             }
             let missed = match fence {
-                Fence::Cron(time) => self.fires_missed(&**session, &outcome.started, time).await?,
+                Fence::Cron(time) => self.fires_missed(&outcome.started, time),
                 Fence::Trigger => BTreeMap::new(),
             };
             let plans = outcome
@@ -228,10 +228,10 @@ impl Inner {
     /// misfire on, this instance runs them first. The `fired` fence moved
     /// over them atomically, so nobody else can run them. Only fires of the
     /// last [`CATCH_UP_WINDOW_MS`], at most [`CATCH_UP_LIMIT`] per item.
-    async fn fires_missed(&self, _session: &dyn Registry, started: &[Started], fire_time: i64) -> Result<BTreeMap<u32, Vec<i64>>> {
+    fn fires_missed(&self, started: &[Started], fire_time: i64) -> BTreeMap<u32, Vec<i64>> {
         let mut missed = BTreeMap::new();
         if !self.state_read().config.misfire {
-            return Ok(missed);
+            return missed;
         }
         let me = self.instance.as_str();
         let oldest = fire_time - CATCH_UP_WINDOW_MS;
@@ -251,7 +251,7 @@ impl Inner {
                 missed.insert(s.item, fires);
             }
         }
-        Ok(missed)
+        missed
     }
 
     /// `maxTimeDiffSeconds`: refuses to fire when this clock and the registry's disagree too much.
