@@ -29,6 +29,7 @@ pub mod error;
 pub mod event;
 pub mod execution;
 pub mod failover;
+pub mod freeze;
 pub mod instance;
 pub mod job;
 pub mod operate;

@@ -31,8 +31,8 @@ enum SessionEnd {
     Lost,
 }
 
-/// How often the pause detector looks at the clock.
-const PAUSE_CHECK: Duration = Duration::from_millis(250);
+/// How often serving looks at how long the connection has been gone.
+const CONNECTION_CHECK: Duration = Duration::from_millis(250);
 
 impl Inner {
     /// Publishes config, server and instance nodes, elects, flags
@@ -189,8 +189,8 @@ impl Inner {
         }
     }
 
-    /// Serves one session: watch events, session changes, reconcile, and the
-    /// pause detector. Returns only when stopped or the session is gone.
+    /// Serves one session: watch events, session changes, reconcile, and
+    /// freezes of the process. Returns only when stopped or the session is gone.
     async fn serve(self: Arc<Self>, session: Arc<dyn Registry>) -> SessionEnd {
         let mut stop = self.stop.subscribe();
         let mut session_events = session.session_events();
@@ -201,8 +201,8 @@ impl Inner {
         let mut reconcile_tick = self
             .reconcile_interval()
             .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
-        let mut pause_check = tokio::time::interval(PAUSE_CHECK);
-        let mut last_check = std::time::Instant::now();
+        let mut freezes = crate::freeze::freezes();
+        let mut connection_check = tokio::time::interval(CONNECTION_CHECK);
         let mut suspended_since: Option<std::time::Instant> = None;
         let timeout = session.session_timeout();
         loop {
@@ -243,16 +243,26 @@ impl Inner {
                         return SessionEnd::Lost;
                     }
                 }
-                _ = pause_check.tick() => {
-                    // A process frozen (or a connection gone) for longer than
-                    // the session timeout has lost its session on the server,
-                    // whatever the client believes: stop its runs at once.
-                    let frozen = last_check.elapsed();
-                    last_check = std::time::Instant::now();
-                    let disconnected = suspended_since.is_some_and(|since| since.elapsed() > timeout);
-                    if frozen > timeout || disconnected {
-                        tracing::warn!(job = %self.job_name, frozen_ms = frozen.as_millis() as u64, disconnected,
-                            "out of touch with the registry for longer than the session timeout: the session is lost");
+                freeze = freezes.recv() => {
+                    // A process frozen for longer than the session timeout
+                    // has lost its session on the server, whatever the
+                    // client believes: stop its runs at once. Missed
+                    // notices (lag) may have hidden such a freeze.
+                    let frozen = match freeze {
+                        Ok(freeze) => freeze.length,
+                        Err(broadcast::error::RecvError::Lagged(_)) => Duration::MAX,
+                        Err(broadcast::error::RecvError::Closed) => unreachable!("the freeze clock lives as long as the process"),
+                    };
+                    if frozen > timeout {
+                        tracing::warn!(job = %self.job_name, frozen_ms = frozen.as_millis() as u64,
+                            "the process stood still for longer than the session timeout: the session is lost");
+                        return SessionEnd::Lost;
+                    }
+                }
+                _ = connection_check.tick() => {
+                    if suspended_since.is_some_and(|since| since.elapsed() > timeout) {
+                        tracing::warn!(job = %self.job_name,
+                            "disconnected from the registry for longer than the session timeout: the session is lost");
                         return SessionEnd::Lost;
                     }
                 }

@@ -7,7 +7,7 @@
 //!   --cron EXPR --ledger FILE [--sleep-ms MS] [--session-timeout-ms MS]
 //!   [--failover true|false] [--misfire true|false] [--fail-item N]
 //!   [--honour-cancel true|false] [--hang-item N] [--block-runtime-item N
-//!   --block-ms MS] [--timeout-ms MS] [--max-parallel N]
+//!   --block-ms MS] [--runtime-threads N] [--timeout-ms MS] [--max-parallel N]
 //!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]`
 //! (the YAML replaces job, items, cron and flags).
 //!
@@ -15,7 +15,9 @@
 //! cancellation, then writes `end` — or `cancelled` (with the time it
 //! noticed and the reason) when told to stop first and `--honour-cancel` is
 //! on. `--hang-item` never returns and ignores cancellation;
-//! `--block-runtime-item` blocks its tokio thread with `std::thread::sleep`.
+//! `--block-runtime-item` blocks its tokio thread with `std::thread::sleep`;
+//! with `--runtime-threads 1` (default 2) that is every thread the
+//! scheduler itself runs on.
 //! Prints `ready <instance-id>` once registered and, on stderr, one
 //! `EVENT <epoch-ms> ...` line per scheduler event other than executions;
 //! SIGTERM shuts down gracefully.
@@ -57,7 +59,8 @@ fn main() {
     let get = |k: &str| opts.get(k).cloned().unwrap_or_else(|| panic!("missing --{k}"));
     let opt = |k: &str, d: &str| opts.get(k).cloned().unwrap_or_else(|| d.to_string());
     let item_flag = |k: &str| opts.get(k).map(|v| v.parse::<u32>().unwrap_or_else(|_| panic!("--{k} is an item")));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let threads = opt("runtime-threads", "2").parse().expect("--runtime-threads is a number");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().unwrap();
     runtime.block_on(async {
         let options = ZookeeperOptions::new(get("zk"), get("namespace"))
             .session_timeout(Duration::from_millis(opt("session-timeout-ms", "2000").parse().unwrap()));
