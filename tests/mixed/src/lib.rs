@@ -20,6 +20,9 @@ pub enum Lang {
     Node,
     /// `bindings-c/tests/c/worker.c`, compiled here.
     C,
+    /// A real Apache ElasticJob-Lite 3.0.4 worker: `tests/java-worker`,
+    /// built with Maven (`scripts/test-all` does it).
+    Java,
 }
 
 /// The four, in a fixed order.
@@ -106,6 +109,14 @@ pub fn start(lang: Lang, spec: &WorkerSpec<'_>) -> Worker {
             assert!(native.exists(), "build the Node binding first (npx napi build in bindings-node)");
             let mut c = Command::new("node");
             c.arg(root().join("bindings-node/test/worker.js")).args(&flags);
+            c
+        }
+        Lang::Java => {
+            let jar = root().join("tests/java-worker/target/java-worker.jar");
+            assert!(jar.exists(), "build the Java worker first: mvn -q -B package in tests/java-worker");
+            assert!(spec.config_yaml.is_none(), "the Java worker takes its job from flags, not YAML");
+            let mut c = Command::new("java");
+            c.arg("-jar").arg(jar).args(&flags);
             c
         }
         Lang::C => {
