@@ -36,6 +36,10 @@ pub struct ShardingContext {
     /// The scheduled fire time this execution belongs to, epoch milliseconds.
     /// Every instance agrees on it; a failover or misfire re-run keeps it.
     pub fire_time: i64,
+    /// False when this run takes over an item whose lost runner did not
+    /// record its fire (a Java ElasticJob instance never does): then
+    /// `fire_time` is the take-over time, as Java's own failover runs it.
+    pub fire_time_known: bool,
     /// Whether this run takes over an item of a crashed instance.
     pub failover: bool,
     /// Grows with every start of this item anywhere in the cluster (the
@@ -60,6 +64,7 @@ impl ShardingContext {
             sharding_item,
             sharding_parameter: String::new(),
             fire_time,
+            fire_time_known: true,
             failover: false,
             fencing_token: 0,
             cancellation: Cancellation::new(),
@@ -366,6 +371,7 @@ mod tests {
             sharding_item: item,
             sharding_parameter: "Beijing".into(),
             fire_time: 1_000,
+            fire_time_known: true,
             failover: false,
             fencing_token: 1,
             cancellation: Cancellation::new(),

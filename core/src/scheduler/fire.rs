@@ -191,7 +191,7 @@ impl Inner {
                 .map(|(started, cancellation)| {
                     let mut fires = missed.get(&started.item).cloned().unwrap_or_default();
                     fires.push(request.time);
-                    RunPlan { item: started.item, fires, fencing_token: started.fencing_token, cancellation }
+                    RunPlan { item: started.item, fires, fire_time_known: true, fencing_token: started.fencing_token, cancellation }
                 })
                 .collect();
             tracing::debug!(

@@ -151,6 +151,8 @@ const COMPLETION_BATCH_WINDOW: Duration = Duration::from_millis(20);
 pub(super) struct RunPlan {
     pub item: u32,
     pub fires: Vec<i64>,
+    /// False for a take-over whose fire is unknown (see [`ShardingContext::fire_time_known`]).
+    pub fire_time_known: bool,
     pub fencing_token: i64,
     pub cancellation: Cancellation,
 }
@@ -321,6 +323,7 @@ impl ItemRun {
                 sharding_item: plan.item,
                 sharding_parameter: self.parameters.get(&plan.item).cloned().unwrap_or_default(),
                 fire_time,
+                fire_time_known: plan.fire_time_known,
                 failover: self.failover,
                 fencing_token: plan.fencing_token,
                 cancellation: plan.cancellation.clone(),

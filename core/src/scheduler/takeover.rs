@@ -40,11 +40,17 @@ impl Inner {
                 .into_iter()
                 .map(|(c, cancellation)| {
                     let fire_time = c.fire_time.unwrap_or_else(|| {
-                        tracing::warn!(item = c.item, "the lost runner did not record its fire: running it as of now");
+                        tracing::info!(item = c.item, "the lost runner did not record its fire (a Java instance never does): running it as of now");
                         now_millis()
                     });
                     tracing::info!(job = %inner.job_name, item = c.item, fire_time, "taking over a lost instance's item");
-                    RunPlan { item: c.item, fires: vec![fire_time], fencing_token: c.fencing_token, cancellation }
+                    RunPlan {
+                        item: c.item,
+                        fires: vec![fire_time],
+                        fire_time_known: c.fire_time.is_some(),
+                        fencing_token: c.fencing_token,
+                        cancellation,
+                    }
                 })
                 .collect();
             inner.spawn_runs(session, plans, RunKind::Takeover);

@@ -12,6 +12,14 @@
 //! not a dangling one: the core told it to stop and it did. A test may
 //! excuse misses inside stated windows (a quorum loss, a failover) and
 //! still require that some fires are eventually caught up.
+//!
+//! A run that cannot tell its fire is written with [`UNKNOWN_FIRE`]: a
+//! take-over of a crashed runner's item whose fire was not recorded (Java
+//! ElasticJob records none), or a Java run that started late (Java hands a
+//! handler no fire time). The checker counts it as the run of a crashed
+//! runner's unfinished fire of that item, the latest one started before
+//! it; one that matches no such start is reported apart
+//! (`unattributed_runs`), neither a duplicate nor a completion.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +27,9 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
+
+/// The `fire` of a run that cannot tell which fire it runs.
+pub const UNKNOWN_FIRE: i64 = -1;
 
 /// One ledger line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +109,9 @@ pub struct Report {
     pub excused: Vec<(u32, i64)>,
     /// How many runs ended `cancelled` (told to stop, and stopped).
     pub cancelled: usize,
+    /// Runs of an unknown fire that matched no unfinished run of a crashed
+    /// instance.
+    pub unattributed_runs: usize,
 }
 
 /// What a test tolerates beyond exactly-once.
@@ -129,6 +143,7 @@ pub fn check(entries: &[Entry], job: &str, items: u32, fires: &[i64], crashed: &
 /// [`check`] with windows of excused misses and fires that must be caught up.
 pub fn check_with(entries: &[Entry], job: &str, items: u32, fires: &[i64], options: &CheckOptions<'_>) -> Report {
     let crashed = options.crashed;
+    let (entries, unattributed_runs) = name_unknown_fires(entries, job, crashed);
     let mut starts: BTreeMap<(u32, i64), Vec<&Entry>> = BTreeMap::new();
     let mut ends: BTreeMap<(u32, i64), Vec<&Entry>> = BTreeMap::new();
     let mut cancels: BTreeMap<(u32, i64), Vec<&Entry>> = BTreeMap::new();
@@ -141,7 +156,8 @@ pub fn check_with(entries: &[Entry], job: &str, items: u32, fires: &[i64], optio
             _ => {}
         }
     }
-    let mut report = Report { cancelled: cancels.values().map(Vec::len).sum(), ..Report::default() };
+    let mut report =
+        Report { cancelled: cancels.values().map(Vec::len).sum(), unattributed_runs, ..Report::default() };
     let keys: BTreeSet<(u32, i64)> = starts.keys().chain(ends.keys()).copied().collect();
     for key in keys {
         let started = starts.get(&key).map(Vec::as_slice).unwrap_or_default();
@@ -184,6 +200,48 @@ pub fn check_with(entries: &[Entry], job: &str, items: u32, fires: &[i64], optio
         }
     }
     report
+}
+
+/// `entries` of `job` with each run of an unknown fire given the fire
+/// of the crashed run it re-ran (see the module doc), and how many matched
+/// none. A crashed run is matched at most once.
+fn name_unknown_fires(entries: &[Entry], job: &str, crashed: &[&str]) -> (Vec<Entry>, usize) {
+    let mut entries: Vec<Entry> = entries.iter().filter(|e| e.job == job).cloned().collect();
+    let closed = |entries: &[Entry], s: &Entry| {
+        entries.iter().any(|e| e.phase != "start" && e.instance == s.instance && e.item == s.item && e.fire == s.fire)
+    };
+    let mut taken: BTreeSet<(u32, i64)> = BTreeSet::new();
+    let mut unmatched = 0;
+    let mut takeovers: Vec<usize> =
+        (0..entries.len()).filter(|&i| entries[i].fire == UNKNOWN_FIRE && entries[i].phase == "start").collect();
+    takeovers.sort_by_key(|&i| entries[i].at);
+    for i in takeovers {
+        let (item, at, instance) = (entries[i].item, entries[i].at, entries[i].instance.clone());
+        let crashed_run = entries
+            .iter()
+            .filter(|s| s.phase == "start" && s.item == item && s.at <= at && s.fire != UNKNOWN_FIRE)
+            .filter(|s| crashed.contains(&s.instance.as_str()) && !taken.contains(&(s.item, s.fire)))
+            .filter(|s| !closed(&entries, s))
+            .max_by_key(|s| s.at)
+            .map(|s| s.fire);
+        match crashed_run {
+            Some(fire) => {
+                taken.insert((item, fire));
+                // This start and the first close after it by the same instance.
+                entries[i].fire = fire;
+                if let Some(close) = entries
+                    .iter_mut()
+                    .filter(|e| e.phase != "start" && e.fire == UNKNOWN_FIRE && e.item == item && e.instance == instance && e.at >= at)
+                    .min_by_key(|e| e.at)
+                {
+                    close.fire = fire;
+                }
+            }
+            None => unmatched += 1,
+        }
+    }
+    entries.retain(|e| e.fire != UNKNOWN_FIRE);
+    (entries, unmatched)
 }
 
 #[cfg(test)]
@@ -345,5 +403,21 @@ mod tests {
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"\n").unwrap();
         append(&path, &entry("end", 0, 1, "a")).unwrap();
         assert_eq!(read(&path).len(), 2);
+    }
+
+    #[test]
+    fn a_takeover_of_an_unknown_fire_completes_the_crashed_run_once() {
+        let mut entries = clean_run();
+        entries.push(entry("start", 0, 3000, "java"));
+        let takeover = |phase: &str, at: i64| Entry { at, ..entry(phase, 0, UNKNOWN_FIRE, "b") };
+        entries.extend([takeover("start", 5000), takeover("end", 5100)]);
+        let report = check(&entries, "j", 2, &[1000, 2000, 3000], &["java"]);
+        assert_eq!(report.misses, vec![(1, 3000)], "item 0's fire 3000 is re-run, item 1's never ran");
+        assert!(report.duplicates.is_empty() && report.unattributed_runs == 0, "{report:?}");
+
+        // A second take-over of the same crashed run has nothing left to match.
+        entries.extend([takeover("start", 6000), takeover("end", 6100)]);
+        let report = check(&entries, "j", 2, &[1000, 2000], &["java"]);
+        assert_eq!(report.unattributed_runs, 1, "{report:?}");
     }
 }

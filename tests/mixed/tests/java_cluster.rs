@@ -60,3 +60,105 @@ fn java_and_our_workers_share_a_job_exactly_once() {
     assert!(report.is_clean(), "{report:?}");
     assert!(languages.contains("java") && languages.contains("rust"), "{languages:?}");
 }
+
+/// A Java worker is killed with kill -9 while its items run; only our
+/// workers survive. Each of its running items is re-run once by one of ours
+/// (failover), and the job keeps firing: no duplicates, no misses outside
+/// the Java worker's own unfinished fire.
+#[test]
+fn ours_take_over_a_crashed_java_workers_running_items() {
+    let zk = ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_path = dir.path().join("ledger.jsonl");
+    let connect = zk.connect_string();
+    let spec = WorkerSpec {
+        zk: &connect,
+        namespace: "java-crash",
+        job: "java-crash",
+        items: 6,
+        cron: "* * * * * ?",
+        ledger: &ledger_path,
+        // Short enough that a Java run never overlaps the next fire (its
+        // ledger fire is the start time floored to the second).
+        sleep_ms: 400,
+        session_timeout_ms: SESSION_TIMEOUT_MS,
+        config_yaml: None,
+    };
+    let mut java = start(Lang::Java, &spec);
+    let mut ours: Vec<Worker> = [Lang::Rust, Lang::Rust].iter().map(|&lang| start(lang, &spec)).collect();
+    let ready = now_millis();
+    std::thread::sleep(Duration::from_secs(8));
+    sleep_until_offset_in_second(200);
+    let killed = java.instance_id.clone();
+    java.kill9();
+    let killed_at = now_millis();
+    std::thread::sleep(Duration::from_secs(10));
+    let done = now_millis();
+    for w in &mut ours {
+        w.terminate(Duration::from_secs(15));
+    }
+    let entries = ledger::read(&ledger_path);
+    let fires = fires_between(ready + 2000, done - 1500, 1000);
+    // Until the session timeout has passed, the dead worker's items are
+    // still assigned to it: those fires are lost (as in Java), and the one
+    // it was running is re-run by failover.
+    let window = [(killed_at, killed_at + SESSION_TIMEOUT_MS as i64 + 1000)];
+    let report = ledger::check_with(&entries, "java-crash", 6, &fires, &ledger::CheckOptions { crashed: &[&killed], windows: &window, catch_up: &[] });
+    println!("java-crash: {report:?}");
+    let in_flight: Vec<u32> = entries.iter().filter(|e| e.instance == killed && e.phase == "start" && e.at >= killed_at - 1000)
+        .filter(|s| !entries.iter().any(|e| e.phase == "end" && e.instance == killed && e.item == s.item && e.fire == s.fire))
+        .map(|e| e.item).collect();
+    println!("killed mid-run: items {in_flight:?}");
+    assert!(!in_flight.is_empty(), "the Java worker was not killed mid-run");
+    assert!(report.is_clean(), "{report:?}");
+    let takeovers = entries.iter().filter(|e| e.lang == "rust" && e.phase == "end" && e.fire == ledger::UNKNOWN_FIRE).count();
+    assert_eq!(takeovers, in_flight.len(), "our take-overs re-ran something that was not running");
+}
+
+/// One of our workers is killed with kill -9 while its items run; only a
+/// Java worker survives. Java queues and re-runs each of its running items
+/// (its failover runs know no fire: the checker matches them to the
+/// crashed runs), and keeps firing every item after resharding. Java's
+/// late runs while it recovers (misfire re-runs of fires held up by
+/// resharding) cannot name their fire and are counted apart; fires missed
+/// until the session timeout + 1 s are excused.
+#[test]
+fn java_takes_over_a_crashed_rust_workers_running_items() {
+    let zk = ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_path = dir.path().join("ledger.jsonl");
+    let connect = zk.connect_string();
+    let spec = WorkerSpec {
+        zk: &connect,
+        namespace: "rust-crash",
+        job: "rust-crash",
+        // Java runs a fire's items on a pool of 2 × CPUs threads; with
+        // more items than that its runs of one fire spill into the next
+        // second, and its ledger fire (the start time floored) goes wrong.
+        items: 4,
+        cron: "* * * * * ?",
+        ledger: &ledger_path,
+        sleep_ms: 300,
+        session_timeout_ms: SESSION_TIMEOUT_MS,
+        config_yaml: None,
+    };
+    let mut java = start(Lang::Java, &spec);
+    let mut rust = start(Lang::Rust, &spec);
+    let ready = now_millis();
+    std::thread::sleep(Duration::from_secs(8));
+    sleep_until_offset_in_second(200);
+    let killed = rust.instance_id.clone();
+    rust.kill9();
+    let killed_at = now_millis();
+    std::thread::sleep(Duration::from_secs(10));
+    let done = now_millis();
+    java.terminate(Duration::from_secs(15));
+    let entries = ledger::read(&ledger_path);
+    let fires = fires_between(ready + 2000, done - 1500, 1000);
+    let window = [(killed_at, killed_at + SESSION_TIMEOUT_MS as i64 + 1000)];
+    let report = ledger::check_with(&entries, "rust-crash", 4, &fires, &ledger::CheckOptions { crashed: &[&killed], windows: &window, catch_up: &[] });
+    println!("rust-crash: {report:?}");
+    let taken_over = entries.iter().filter(|e| e.lang == "java" && e.fire == ledger::UNKNOWN_FIRE).count();
+    assert!(taken_over > 0, "Java re-ran nothing of the crashed worker");
+    assert!(report.is_clean(), "{report:?}");
+}

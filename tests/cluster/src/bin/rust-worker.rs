@@ -97,7 +97,8 @@ fn main() {
                     phase: phase.into(),
                     job: ctx.job_name.clone(),
                     item: ctx.sharding_item,
-                    fire: ctx.fire_time,
+                    // A take-over of an unknown fire: the checker matches it to the crashed run.
+                    fire: if ctx.fire_time_known { ctx.fire_time } else { cluster_tests::ledger::UNKNOWN_FIRE },
                     instance: me.clone(),
                     lang: "rust".into(),
                     at: now_millis(),

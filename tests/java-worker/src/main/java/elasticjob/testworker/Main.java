@@ -23,14 +23,17 @@ import org.apache.shardingsphere.elasticjob.simple.job.SimpleJob;
  * it ends.
  *
  * <p>ElasticJob hands a handler no fire time, so the worker derives it: the
- * start time floored to the cron period ({@code --period-ms}). A run that
- * takes over a crashed instance's item ({@code sharding/{i}/failover} names
- * this instance) cannot know the fire it re-runs; it is written with
- * {@code "fire": -1} and the checker matches it to the crashed run.
+ * start time floored to the cron period ({@code --period-ms}), for a run
+ * that starts within {@code --late-ms} (250) of the period's start. A run
+ * that takes over a crashed instance's item ({@code sharding/{i}/failover}
+ * names this instance) or starts later (a misfire re-run, a fire held up
+ * by resharding) cannot know its fire; it is written with
+ * {@code "fire": -1}, and the checker matches it to a crashed run or
+ * counts it apart.
  *
  * <p>Usage: {@code java -jar java-worker.jar --zk HOST:PORT --namespace NS
  * --job NAME --items N --cron EXPR --ledger FILE [--period-ms MS]
- * [--sleep-ms MS] [--session-timeout-ms MS] [--failover true|false]
+ * [--late-ms MS] [--sleep-ms MS] [--session-timeout-ms MS] [--failover true|false]
  * [--misfire true|false] [--overwrite true|false]}. Prints
  * {@code ready <instance-id>} once scheduled; SIGTERM shuts down.
  */
@@ -60,12 +63,13 @@ public final class Main {
         String instance = IpUtils.getIp() + "@-@" + ManagementFactory.getRuntimeMXBean().getName().split("@")[0];
         Ledger ledger = new Ledger(required(opts, "ledger"), instance);
         long period = Long.parseLong(opts.getOrDefault("period-ms", "1000"));
+        long late = Long.parseLong(opts.getOrDefault("late-ms", "250"));
         long sleep = Long.parseLong(opts.getOrDefault("sleep-ms", "100"));
         SimpleJob job = ctx -> {
             long now = System.currentTimeMillis();
             String failoverNode = "/" + jobName + "/sharding/" + ctx.getShardingItem() + "/failover";
             boolean failover = instance.equals(registry.get(failoverNode));
-            long fire = failover ? -1 : now - now % period;
+            long fire = failover || now % period > late ? -1 : now - now % period;
             ledger.append("start", ctx, fire);
             try {
                 Thread.sleep(sleep);
