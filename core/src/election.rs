@@ -1,10 +1,13 @@
 //! Leader election. The leader is whoever holds the ephemeral
 //! `leader/election/instance` node; creating it is the election, its
 //! disappearance (leader gone or resigned) starts the next one. Java
-//! ElasticJob guards the same create with a latch and checks for an existing
-//! leader first, so both kinds of instance can share a job.
+//! ElasticJob checks for a leader and then writes itself in (deleting what
+//! is there) inside the Curator latch `leader/election/latch`; ours creates
+//! atomically, and also inside that latch, so that no Java instance can
+//! write itself over a leader of ours between its check and its write.
 
 use crate::error::{Error, Result};
+use crate::latch;
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry};
 
@@ -15,11 +18,15 @@ pub async fn leader(registry: &dyn Registry, paths: &JobPaths) -> Result<Option<
 
 /// Tries to become leader; returns whether this instance is the leader now.
 pub async fn elect(registry: &dyn Registry, paths: &JobPaths, instance_id: &str) -> Result<bool> {
-    match registry.create_with_parents(&paths.leader_instance(), instance_id.as_bytes(), CreateMode::Ephemeral).await {
-        Ok(_) => Ok(true),
-        Err(Error::NodeExists(_)) => Ok(leader(registry, paths).await?.as_deref() == Some(instance_id)),
-        Err(e) => Err(e),
-    }
+    let held = latch::acquire(registry, &paths.election_latch(), 2 * registry.session_timeout()).await?;
+    let elected =
+        match registry.create_with_parents(&paths.leader_instance(), instance_id.as_bytes(), CreateMode::Ephemeral).await {
+            Ok(_) => Ok(true),
+            Err(Error::NodeExists(_)) => leader(registry, paths).await.map(|leader| leader.as_deref() == Some(instance_id)),
+            Err(e) => Err(e),
+        };
+    held.release(registry).await;
+    elected
 }
 
 /// Gives up leadership if this instance holds it.

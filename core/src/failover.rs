@@ -12,6 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::execution::LastFire;
+use crate::latch;
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Op, Registry, Stat};
 use crate::resolve::retry;
@@ -101,8 +102,28 @@ pub struct ClaimedItem {
 }
 
 /// Claims at most `limit` queued items for `instance_id`, skipping items
-/// this process is running right now.
+/// this process is running right now. Java instances take an item (check,
+/// then write, deleting what they replace) inside the Curator latch
+/// `leader/failover/latch`; ours claims atomically, inside that latch too,
+/// so a Java taker never writes itself over an item ours just took.
 pub async fn claim(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    instance_id: &str,
+    limit: usize,
+    in_flight: &std::collections::BTreeSet<u32>,
+) -> Result<Vec<ClaimedItem>> {
+    let path = paths.failover_items();
+    if retry(|| children_or_empty(registry, &path)).await?.is_empty() {
+        return Ok(Vec::new());
+    }
+    let held = latch::acquire(registry, &paths.failover_latch(), 2 * registry.session_timeout()).await?;
+    let claimed = claim_in_latch(registry, paths, instance_id, limit, in_flight).await;
+    held.release(registry).await;
+    claimed
+}
+
+async fn claim_in_latch(
     registry: &dyn Registry,
     paths: &JobPaths,
     instance_id: &str,

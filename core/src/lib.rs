@@ -32,6 +32,7 @@ pub mod failover;
 pub mod freeze;
 pub mod instance;
 pub mod job;
+pub mod latch;
 pub mod operate;
 pub mod paths;
 pub mod reconcile;

@@ -127,6 +127,16 @@ impl JobPaths {
         self.under("leader/failover/items")
     }
 
+    /// The Curator latch Java instances elect the leader under.
+    pub fn election_latch(&self) -> String {
+        self.under("leader/election/latch")
+    }
+
+    /// The Curator latch Java instances take failover items under.
+    pub fn failover_latch(&self) -> String {
+        self.under("leader/failover/latch")
+    }
+
     /// `leader/failover/items/{item}`.
     pub fn failover_item(&self, item: u32) -> String {
         self.under(&format!("leader/failover/items/{item}"))
