@@ -2,8 +2,9 @@
 //! `jobErrorHandlerType` as in ElasticJob 3.x, and configured by its props.
 //!
 //! - `LOG` (the default) logs the failure; `IGNORE` does nothing;
-//! - `THROW` hands the failure to the user: a [`JobEvent::Thrown`], which
-//!   each binding raises in its own idiom (see the README);
+//! - `THROW` logs the failure and hands it to the user: a
+//!   [`JobEvent::Thrown`], which each binding raises in its own idiom (see
+//!   the README);
 //! - the notifiers `WEBHOOK`, `EMAIL`, `DINGTALK`, `WECHAT`, `FEISHU` and
 //!   `SLACK` log the failure and send it out.
 //!
@@ -84,9 +85,11 @@ impl ErrorHandler {
         Ok(ErrorHandler::Notify(Arc::new(notifier)))
     }
 
-    /// Whether failures are logged.
+    /// Whether failures are logged: by every handler but `IGNORE` (a thrown
+    /// failure nobody catches is still seen, as in Java, where the thrown
+    /// exception is logged by the scheduler).
     pub fn logs(&self) -> bool {
-        matches!(self, ErrorHandler::Log | ErrorHandler::Notify(_))
+        !matches!(self, ErrorHandler::Ignore)
     }
 }
 
