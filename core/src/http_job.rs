@@ -159,9 +159,19 @@ pub(crate) fn excerpt(body: &str) -> String {
 }
 
 /// Runs one item: one request; a non-2xx answer, a timeout or a failed
-/// connection fails the run with a message that says which.
+/// connection fails the run with a message that says which. Told to stop,
+/// it drops the request at once rather than wait to be dropped.
 pub(crate) async fn run_http(settings: Option<&HttpSettings>, ctx: &ShardingContext) -> HandlerResult {
     let settings = settings.ok_or_else(|| format!("an HTTP job needs the prop `{URI_PROP}` and `{METHOD_PROP}`"))?;
+    tokio::select! {
+        result = request(settings, ctx) => result,
+        reason = ctx.cancellation.cancelled() => {
+            Err(format!("http job {} {} was cancelled ({reason}): the request was dropped", settings.method, settings.url).into())
+        }
+    }
+}
+
+async fn request(settings: &HttpSettings, ctx: &ShardingContext) -> HandlerResult {
     let (method, url) = (&settings.method, &settings.url);
     let fail = |e: reqwest::Error| {
         let what = describe(&e, settings.connect_timeout, settings.read_timeout, CONNECT_TIMEOUT_PROP, READ_TIMEOUT_PROP);
@@ -277,6 +287,23 @@ mod tests {
         let s = settings(&[(URI_PROP, &uri), (METHOD_PROP, "GET")]);
         let err = Job::http().run(ctx(0), &s).await.unwrap_err().to_string();
         assert!(err.contains("cannot connect") && err.contains(&uri), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_run_drops_its_request_at_once() {
+        let sink = HttpSink::answering(Reply::new(200, "late").after(Duration::from_secs(5)));
+        let s = settings(&[(URI_PROP, &sink.url("/slow")), (METHOD_PROP, "GET")]);
+        let context = ctx(0);
+        let signal = context.cancellation.clone();
+        let run = tokio::spawn(Job::http().run(context, &s));
+        while sink.requests().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let started = std::time::Instant::now();
+        signal.cancel(crate::cancel::CancelReason::Shutdown);
+        let err = run.await.unwrap().unwrap_err().to_string();
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert!(err.contains("cancelled") && err.contains("shutdown"), "{err}");
     }
 
     #[tokio::test]

@@ -131,3 +131,28 @@ async fn throw_hands_the_failure_to_the_user_and_log_does_not() {
         scheduler.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_http_request_is_dropped_at_the_execution_timeout_and_thrown() {
+    let sink = HttpSink::answering(zk_harness::Reply::new(200, "late").after(Duration::from_secs(10)));
+    let mut config = JobConfig::new("http-hang", "", 1);
+    config.job_error_handler_type = Some("THROW".into());
+    config.props.insert("http.uri".into(), sink.url("/slow"));
+    config.props.insert("http.method".into(), "GET".into());
+    config.props.insert("http.read.timeout.milliseconds".into(), "30000".into());
+    config.props.insert("executionTimeoutMillis".into(), "300".into());
+    let scheduler = JobScheduler::builder(center(), config, Job::http()).build().unwrap();
+    let mut events = scheduler.events();
+    scheduler.start().await.unwrap();
+    scheduler.trigger().await.unwrap();
+    let thrown = loop {
+        match tokio::time::timeout(Duration::from_secs(20), events.recv()).await.expect("a thrown failure").unwrap() {
+            JobEvent::Thrown(e) => break e,
+            _ => continue,
+        }
+    };
+    assert_eq!(thrown.outcome, Outcome::TimedOut);
+    let took = thrown.finished_at - thrown.started_at;
+    assert!(took < 3000, "the request was dropped, not waited for: {took} ms");
+    scheduler.shutdown().await;
+}
