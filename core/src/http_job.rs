@@ -65,16 +65,19 @@ impl HttpSettings {
         let method = reqwest::Method::from_bytes(method_text.to_ascii_uppercase().as_bytes())
             .map_err(|_| Error::invalid(METHOD_PROP, method_text, "is not an HTTP method"))?;
         let data = props.0.get(DATA_PROP).filter(|d| !d.is_empty()).cloned();
+        // ElasticJob's rule: POST and PUT carry the data as their body,
+        // every other method as the query string.
         let writes = method == reqwest::Method::POST || method == reqwest::Method::PUT;
-        let body = if writes { data } else {
-            if let Some(query) = data {
+        let body = match data {
+            Some(data) if !writes => {
                 let joined = match url.query() {
-                    Some(existing) if !existing.is_empty() => format!("{existing}&{query}"),
-                    _ => query,
+                    Some(existing) if !existing.is_empty() => format!("{existing}&{data}"),
+                    _ => data,
                 };
                 url.set_query(Some(&joined));
+                None
             }
-            None
+            data => data,
         };
         let content_type = match props.get(CONTENT_TYPE_PROP) {
             None => None,
