@@ -30,7 +30,11 @@ export interface JobConfig {
   reconcileIntervalMinutes?: number
   /** `AVG_ALLOCATION` (default), `ODEVITY` or `ROUND_ROBIN`. */
   jobShardingStrategyType?: string
-  /** `LOG` (default), `THROW` or `IGNORE`. */
+  /**
+   * `LOG` (default), `IGNORE`, `THROW` (failed runs are emitted as `error`
+   * events carrying a {@link JobExecutionError}), or a notifier configured by
+   * props: `WEBHOOK`, `EMAIL`, `DINGTALK`, `WECHAT`, `FEISHU`, `SLACK`.
+   */
   jobErrorHandlerType?: string
   /** Java thread-pool type, kept for compatibility. */
   jobExecutorServiceHandlerType?: string
@@ -38,7 +42,7 @@ export interface JobConfig {
   jobListenerTypes?: string[]
   /** Free text shown to operators. */
   description?: string
-  /** `streaming.process`, `script.command.line`, `executionTimeoutMillis`, ... */
+  /** `streaming.process`, `script.command.line`, `http.uri`, `webhook.url`, `executionTimeoutMillis`, ... */
   props?: Record<string, string>
   /** Start with this server disabled. */
   disabled?: boolean
@@ -92,6 +96,19 @@ export declare class CancelledError extends Error {
 }
 
 /** Why a run was told to stop. */
+/** A failed run of a job whose `jobErrorHandlerType` is `THROW` (an `error` event). */
+export declare class JobExecutionError extends Error {
+  readonly name: 'JobExecutionError'
+  readonly type: 'thrown'
+  readonly jobName: string
+  readonly item: number
+  readonly fireTime: number
+  readonly instanceId: string
+  readonly failover: boolean
+  /** The run's failure: the handler's message and stack, the HTTP status, `timed out`, ... */
+  readonly error: string
+}
+
 export type CancelReason = 'timed-out' | 'session-lost' | 'item-moved' | 'shutdown'
 
 /** A ZooKeeper ensemble. */
@@ -142,6 +159,13 @@ export interface JobSchedulerOptions<T = unknown> {
   process?: (ctx: ShardingContext, items: T[]) => unknown | Promise<unknown>
   /** Script job: runs the prop `script.command.line` per item. */
   script?: boolean
+  /**
+   * HTTP job: one request per item, configured by the props `http.uri`,
+   * `http.method` (both required), `http.data`, `http.content.type`,
+   * `http.connect.timeout.milliseconds`, `http.read.timeout.milliseconds`;
+   * the context travels as JSON in the `shardingContext` header.
+   */
+  http?: boolean
   /** Instance id; only to run several instances in one process. */
   instanceId?: string
   /** How many items may run at once here: an integer from 1 to 10000. */
@@ -162,7 +186,7 @@ export declare class JobScheduler<T = unknown> extends EventEmitter {
   on(event: 'execution', listener: (event: ExecutionEvent) => void): this
   on(event: 'sharding', listener: (event: { type: 'sharding'; assignment: Record<string, number[]> }) => void): this
   on(event: 'misfire', listener: (event: { type: 'misfire'; items: number[]; fireTime: number }) => void): this
-  on(event: 'error', listener: (event: { type: 'error'; error: string }) => void): this
+  on(event: 'error', listener: (event: { type: 'error'; error: string } | JobExecutionError) => void): this
   on(event: 'stopped', listener: (event: { type: 'stopped' }) => void): this
 }
 

@@ -94,6 +94,24 @@ class CancelledError extends Error {
   }
 }
 
+/**
+ * A failed item run of a job whose `jobErrorHandlerType` is `THROW`: emitted
+ * as an `error` event (when someone listens for `error`).
+ */
+class JobExecutionError extends Error {
+  constructor(event) {
+    super(`job ${event.jobName} item ${event.item} failed: ${event.error}`)
+    this.name = 'JobExecutionError'
+    this.type = 'thrown'
+    this.jobName = event.jobName
+    this.item = event.item
+    this.fireTime = event.fireTime
+    this.instanceId = event.instanceId
+    this.failover = event.failover
+    this.error = event.error
+  }
+}
+
 function describeError(error) {
   if (error instanceof Error) return error.stack || `${error.name}: ${error.message}`
   return String(error)
@@ -102,17 +120,19 @@ function describeError(error) {
 /**
  * Runs one job in this process. Events: `execution` (every item run),
  * `sharding` (this instance resharded as leader), `misfire`, `error`
- * (only emitted when someone listens), `stopped`.
+ * (only emitted when someone listens: a failure outside handlers, or a
+ * `JobExecutionError` for a failed run when `jobErrorHandlerType` is
+ * `THROW`), `stopped`.
  */
 class JobScheduler extends EventEmitter {
   /**
    * @param {{registry: ZookeeperRegistry|EmbeddedRegistry, config: object,
    *   handler?: (ctx: object) => any, fetch?: (ctx: object) => any, process?: (ctx: object, items: any[]) => any,
-   *   script?: boolean, instanceId?: string, maxParallel?: number}} options
+   *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number}} options
    */
   constructor(options) {
     super()
-    const { registry, config, handler, fetch, process: processBatch, script, instanceId, maxParallel } = options || {}
+    const { registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel } = options || {}
     if (!registry || !registry.native) throw new TypeError('invalid registry: expected a ZookeeperRegistry or EmbeddedRegistry')
     checkNumber('maxParallel', maxParallel, 1, MAX_PARALLEL, true)
     const json = configJson(config)
@@ -120,7 +140,8 @@ class JobScheduler extends EventEmitter {
     if (typeof handler === 'function') kind = 'simple'
     else if (typeof fetch === 'function' && typeof processBatch === 'function') kind = 'dataflow'
     else if (script === true) kind = 'script'
-    else throw new TypeError('invalid handler: give handler(ctx), or fetch(ctx) and process(ctx, items), or script: true')
+    else if (http === true) kind = 'http'
+    else throw new TypeError('invalid handler: give handler(ctx), or fetch(ctx) and process(ctx, items), or script: true, or http: true')
     const batches = new Map()
     let nextBatch = 1
     // One AbortController per handler call, aborted when the core cancels
@@ -194,6 +215,10 @@ class JobScheduler extends EventEmitter {
         continue
       }
       const event = JSON.parse(json)
+      if (event.type === 'thrown') {
+        if (this.listenerCount('error') > 0) this.emit('error', new JobExecutionError(event))
+        continue
+      }
       if (event.type === 'error' && this.listenerCount('error') === 0) continue
       this.emit(event.type, event)
       if (event.type === 'stopped') return
@@ -229,4 +254,4 @@ class Operator {
   async items(jobName) { return JSON.parse(await this.native.items(jobName)) }
 }
 
-module.exports = { ZookeeperRegistry, EmbeddedRegistry, JobScheduler, Operator, CancelledError, jobConfig, fromYaml, toYaml }
+module.exports = { ZookeeperRegistry, EmbeddedRegistry, JobScheduler, Operator, CancelledError, JobExecutionError, jobConfig, fromYaml, toYaml }

@@ -77,6 +77,11 @@ typedef enum ej_event_type {
    * The scheduler stopped.
    */
   EJ_EVENT_STOPPED = 5,
+  /**
+   * An item run failed and the job's `jobErrorHandlerType` is `THROW`
+   * (`item`, `fire_time`, `message`); also given to the error callback.
+   */
+  EJ_EVENT_THROWN = 6,
 } ej_event_type;
 
 /**
@@ -217,6 +222,42 @@ typedef int (*ej_process_fn)(const struct ej_sharding_context *ctx,
                              void *const *items,
                              size_t count,
                              void *user_data);
+
+/**
+ * A failed item run of a job whose `jobErrorHandlerType` is `THROW`.
+ * Strings are valid during the callback only.
+ */
+typedef struct ej_job_error {
+  /**
+   * The job's name.
+   */
+  const char *job_name;
+  /**
+   * The item that failed.
+   */
+  uint32_t item;
+  /**
+   * The fire it belongs to, epoch milliseconds.
+   */
+  int64_t fire_time;
+  /**
+   * The instance that ran it.
+   */
+  const char *instance_id;
+  /**
+   * Whether it ran in place of a crashed instance.
+   */
+  bool failover;
+  /**
+   * Why it failed (the handler's message, the HTTP status, "timed out", ...).
+   */
+  const char *message;
+} ej_job_error;
+
+/**
+ * Receives the failures of a `THROW` job (see `ej_scheduler_set_error_handler`).
+ */
+typedef void (*ej_error_fn)(const struct ej_job_error *error, void *user_data);
 
 /**
  * Something the scheduler reports. Clear with `ej_event_clear`.
@@ -470,6 +511,36 @@ enum ej_status ej_scheduler_new_script(const struct ej_registry *registry,
                                        const struct ej_job_config *config,
                                        const struct ej_scheduler_options *options,
                                        struct ej_scheduler **out);
+
+/**
+ * A scheduler for an HTTP job: one request per item, configured by the
+ * props `http.uri`, `http.method` (both required), `http.data`,
+ * `http.content.type`, `http.connect.timeout.milliseconds` and
+ * `http.read.timeout.milliseconds`; the sharding context travels as JSON in
+ * the `shardingContext` header, and a non-2xx answer fails the run.
+ *
+ * # Safety
+ * As for `ej_scheduler_new_simple`.
+ */
+enum ej_status ej_scheduler_new_http(const struct ej_registry *registry,
+                                     const struct ej_job_config *config,
+                                     const struct ej_scheduler_options *options,
+                                     struct ej_scheduler **out);
+
+/**
+ * Sets the callback that receives every failed or timed-out item run when
+ * the job's `jobErrorHandlerType` is `THROW` (NULL removes it). Set it
+ * before `ej_scheduler_start` to miss nothing. It is called on a library
+ * thread, one failure at a time, and must not free the scheduler; once
+ * `ej_scheduler_free` returns it is never called again.
+ *
+ * # Safety
+ * `scheduler` is live; `user_data` stays valid until the scheduler is freed
+ * or another callback is set.
+ */
+enum ej_status ej_scheduler_set_error_handler(const struct ej_scheduler *scheduler,
+                                              ej_error_fn handler,
+                                              void *user_data);
 
 /**
  * Registers this instance and starts firing.

@@ -1,5 +1,6 @@
 //! `ej_scheduler`: one job in this process with C callbacks. Callbacks run
-//! on the library's blocking worker threads, several at once.
+//! on the library's blocking worker threads, several at once; the error
+//! callback (`THROW`) runs on one of them, one call at a time.
 
 use crate::config::ej_job_config;
 use crate::context::ej_cancellation;
@@ -196,11 +197,39 @@ impl DataflowJob for CDataflow {
     }
 }
 
+/// A failed item run of a job whose `jobErrorHandlerType` is `THROW`.
+/// Strings are valid during the callback only.
+#[repr(C)]
+pub struct ej_job_error {
+    /// The job's name.
+    pub job_name: *const c_char,
+    /// The item that failed.
+    pub item: u32,
+    /// The fire it belongs to, epoch milliseconds.
+    pub fire_time: i64,
+    /// The instance that ran it.
+    pub instance_id: *const c_char,
+    /// Whether it ran in place of a crashed instance.
+    pub failover: bool,
+    /// Why it failed (the handler's message, the HTTP status, "timed out", ...).
+    pub message: *const c_char,
+}
+
+/// Receives the failures of a `THROW` job (see `ej_scheduler_set_error_handler`).
+pub type ej_error_fn = Option<unsafe extern "C" fn(error: *const ej_job_error, user_data: *mut c_void)>;
+
+/// The registered error callback; locked while it runs, so freeing the
+/// scheduler waits for a call in progress and no call starts after.
+type ErrorSlot = Arc<Mutex<Option<(unsafe extern "C" fn(*const ej_job_error, *mut c_void), UserData)>>>;
+
 /// One job of this process (opaque).
 pub struct ej_scheduler {
     inner: Arc<JobScheduler>,
     events: Mutex<broadcast::Receiver<JobEvent>>,
     instance_id: CString,
+    errors: ErrorSlot,
+    /// Delivers `Thrown` events to the error callback, once one is set.
+    error_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 unsafe fn build(
@@ -225,7 +254,8 @@ unsafe fn build(
     let inner = builder.build()?;
     let events = Mutex::new(inner.events());
     let instance_id = c_string(inner.instance_id());
-    put(out, ej_scheduler { inner: Arc::new(inner), events, instance_id }, "out")
+    let scheduler = ej_scheduler { inner: Arc::new(inner), events, instance_id, errors: Arc::default(), error_task: Mutex::default() };
+    put(out, scheduler, "out")
 }
 
 /// A scheduler for a simple job: `execute` runs once per item and fire.
@@ -282,6 +312,83 @@ pub unsafe extern "C" fn ej_scheduler_new_script(
     out: *mut *mut ej_scheduler,
 ) -> ej_status {
     guard(|| build(registry, config, options, Job::script(), out))
+}
+
+/// A scheduler for an HTTP job: one request per item, configured by the
+/// props `http.uri`, `http.method` (both required), `http.data`,
+/// `http.content.type`, `http.connect.timeout.milliseconds` and
+/// `http.read.timeout.milliseconds`; the sharding context travels as JSON in
+/// the `shardingContext` header, and a non-2xx answer fails the run.
+///
+/// # Safety
+/// As for `ej_scheduler_new_simple`.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_new_http(
+    registry: *const ej_registry,
+    config: *const ej_job_config,
+    options: *const ej_scheduler_options,
+    out: *mut *mut ej_scheduler,
+) -> ej_status {
+    guard(|| build(registry, config, options, Job::http(), out))
+}
+
+/// Sets the callback that receives every failed or timed-out item run when
+/// the job's `jobErrorHandlerType` is `THROW` (NULL removes it). Set it
+/// before `ej_scheduler_start` to miss nothing. It is called on a library
+/// thread, one failure at a time, and must not free the scheduler; once
+/// `ej_scheduler_free` returns it is never called again.
+///
+/// # Safety
+/// `scheduler` is live; `user_data` stays valid until the scheduler is freed
+/// or another callback is set.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_set_error_handler(
+    scheduler: *const ej_scheduler,
+    handler: ej_error_fn,
+    user_data: *mut c_void,
+) -> ej_status {
+    guard(|| {
+        let scheduler = object(scheduler, "scheduler")?;
+        *scheduler.errors.lock().unwrap_or_else(|p| p.into_inner()) = handler.map(|f| (f, UserData(user_data)));
+        let mut task = scheduler.error_task.lock().unwrap_or_else(|p| p.into_inner());
+        if task.is_none() {
+            let events = scheduler.inner.events();
+            *task = Some(runtime().spawn(deliver_errors(events, scheduler.errors.clone())));
+        }
+        Ok(())
+    })
+}
+
+/// Hands each `Thrown` event to the error callback, on a blocking thread.
+async fn deliver_errors(mut events: broadcast::Receiver<JobEvent>, slot: ErrorSlot) {
+    loop {
+        let execution = match events.recv().await {
+            Ok(JobEvent::Thrown(execution)) => execution,
+            Ok(JobEvent::Stopped) | Err(broadcast::error::RecvError::Closed) => return,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+        };
+        let slot = slot.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let handler = slot.lock().unwrap_or_else(|p| p.into_inner());
+            let Some((call, data)) = *handler else { return };
+            let message = match execution.outcome {
+                Outcome::Failed(text) => text,
+                Outcome::TimedOut => "timed out".into(),
+                other => format!("{other:?}"),
+            };
+            let (job_name, instance_id, message) = (c_string(&execution.job_name), c_string(&execution.instance_id), c_string(&message));
+            let error = ej_job_error {
+                job_name: job_name.as_ptr(),
+                item: execution.item,
+                fire_time: execution.fire_time,
+                instance_id: instance_id.as_ptr(),
+                failover: execution.failover,
+                message: message.as_ptr(),
+            };
+            unsafe { call(&error, data.0) };
+        })
+        .await;
+    }
 }
 
 /// Registers this instance and starts firing.
@@ -348,6 +455,9 @@ pub enum ej_event_type {
     EJ_EVENT_ERROR = 4,
     /// The scheduler stopped.
     EJ_EVENT_STOPPED = 5,
+    /// An item run failed and the job's `jobErrorHandlerType` is `THROW`
+    /// (`item`, `fire_time`, `message`); also given to the error callback.
+    EJ_EVENT_THROWN = 6,
 }
 
 /// Something the scheduler reports. Clear with `ej_event_clear`.
@@ -413,6 +523,17 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
                 out.message = message(text);
             }
             Some(JobEvent::Stopped) => out.kind = ej_event_type::EJ_EVENT_STOPPED,
+            Some(JobEvent::Thrown(e)) => {
+                out.kind = ej_event_type::EJ_EVENT_THROWN;
+                out.item = e.item;
+                out.fire_time = e.fire_time;
+                out.failover = e.failover;
+                out.message = message(match e.outcome {
+                    Outcome::Failed(text) => text,
+                    Outcome::TimedOut => "timed out".into(),
+                    other => format!("{other:?}"),
+                });
+            }
             Some(JobEvent::StuckItems { items, waited }) => {
                 out.kind = ej_event_type::EJ_EVENT_ERROR;
                 out.item = items.keys().next().copied().unwrap_or_default();
@@ -446,4 +567,10 @@ pub unsafe extern "C" fn ej_scheduler_free(scheduler: *mut ej_scheduler) {
     }
     let scheduler = Box::from_raw(scheduler);
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(scheduler.inner.shutdown())));
+    // Waits for an error callback in progress; none starts after this.
+    scheduler.errors.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let task = scheduler.error_task.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(task) = task {
+        task.abort();
+    }
 }

@@ -86,6 +86,29 @@ fn a_timed_out_c_handler_observes_the_cancellation_and_is_never_doubled() {
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
 }
 
+/// An HTTP job and a THROW job through the C API on a real ZooKeeper; the
+/// HTTP job's requests reach a sink started here.
+#[test]
+fn http_jobs_and_thrown_failures_work_through_the_c_api() {
+    let zk = zk_harness::ZkServer::start();
+    let sink = zk_harness::HttpSink::start();
+    let program = compile("http_throw_test", false);
+    let output = Command::new(&program).args([zk.connect_string(), sink.url("")]).output().expect("C program runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && stdout.contains("3 passed, 0 failed"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let mut parameters: Vec<String> = sink
+        .requests()
+        .iter()
+        .map(|r| {
+            assert_eq!((r.method.as_str(), r.target.as_str(), r.body.as_str()), ("POST", "/c-run", "from=c"));
+            let ctx: serde_json::Value = serde_json::from_str(r.header("shardingContext").expect("context header")).unwrap();
+            ctx["shardingParameter"].as_str().unwrap().to_string()
+        })
+        .collect();
+    parameters.sort();
+    assert_eq!(parameters, ["x", "y"]);
+}
+
 #[test]
 fn valgrind_finds_no_leak_or_invalid_access_in_the_binding() {
     let program = compile("api_test", false);

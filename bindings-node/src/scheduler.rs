@@ -154,7 +154,7 @@ pub struct NativeScheduler {
 
 #[napi]
 impl NativeScheduler {
-    /// `kind` is `simple`, `dataflow` or `script`; `invoke(call)` runs handlers.
+    /// `kind` is `simple`, `dataflow`, `script` or `http`; `invoke(call)` runs handlers.
     #[napi(constructor)]
     pub fn new(
         registry: &NativeRegistry,
@@ -177,6 +177,7 @@ impl NativeScheduler {
             }
             "dataflow" => Job::dataflow(JsDataflow { slot: slot.clone() }).signal_only(),
             "script" => Job::script(),
+            "http" => Job::http(),
             other => return Err(Error::new(Status::InvalidArg, format!("invalid job kind `{other}`"))),
         };
         let mut builder = JobScheduler::builder(registry.center.clone(), config, job);
@@ -251,6 +252,17 @@ fn event_json(event: JobEvent) -> serde_json::Value {
                 "type": "execution", "item": e.item, "fireTime": e.fire_time, "instanceId": e.instance_id,
                 "failover": e.failover, "startedAt": e.started_at, "finishedAt": e.finished_at,
                 "success": success, "error": error,
+            })
+        }
+        JobEvent::Thrown(e) => {
+            let error = match e.outcome {
+                Outcome::Failed(message) => message,
+                Outcome::TimedOut => "timed out".to_string(),
+                other => format!("{other:?}"),
+            };
+            serde_json::json!({
+                "type": "thrown", "jobName": e.job_name, "item": e.item, "fireTime": e.fire_time,
+                "instanceId": e.instance_id, "failover": e.failover, "error": error,
             })
         }
         JobEvent::Sharded(assignment) => serde_json::json!({ "type": "sharding", "assignment": assignment }),

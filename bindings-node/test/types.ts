@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` by the tests: the public types as a user sees them.
-import { CancelledError, EmbeddedRegistry, JobScheduler, Operator, ShardingContext, ZookeeperRegistry, jobConfig } from '..'
+import { CancelledError, EmbeddedRegistry, JobExecutionError, JobScheduler, Operator, ShardingContext, ZookeeperRegistry, jobConfig } from '..'
 
 const registry = new ZookeeperRegistry({ servers: '127.0.0.1:2181', namespace: 'demo', sessionTimeoutMs: 5000 })
 const config = jobConfig({ jobName: 'orders', cron: '0/5 * * * * ?', shardingTotalCount: 4, failover: true })
@@ -19,6 +19,17 @@ const scheduler = new JobScheduler({
 scheduler.on('execution', (event) => {
   if (!event.success) console.error(event.item, event.error)
 })
+scheduler.on('error', (event) => {
+  if (event instanceof JobExecutionError) console.error(event.jobName, event.item, event.fireTime, event.error)
+  else console.error(event.error)
+})
+
+const http = new JobScheduler({
+  registry,
+  config: { jobName: 'ping', shardingTotalCount: 1, props: { 'http.uri': 'http://127.0.0.1:8080/ping', 'http.method': 'GET' } },
+  http: true,
+})
+void http
 
 const feed = new JobScheduler<{ id: number }>({
   registry: new EmbeddedRegistry(),

@@ -145,7 +145,7 @@ pub struct Scheduler {
 #[pymethods]
 impl Scheduler {
     #[new]
-    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, instance_id = None, max_parallel = None))]
+    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         registry: PyRef<'_, Registry>,
@@ -154,18 +154,20 @@ impl Scheduler {
         fetch: Option<Py<PyAny>>,
         process: Option<Py<PyAny>>,
         script: bool,
+        http: bool,
         instance_id: Option<String>,
         max_parallel: Option<usize>,
     ) -> PyResult<Self> {
-        let job = match (execute, fetch, process, script) {
-            (Some(execute), None, None, false) => simple_job(execute),
-            (None, Some(fetch), Some(process), false) => {
+        let job = match (execute, fetch, process, script, http) {
+            (Some(execute), None, None, false, false) => simple_job(execute),
+            (None, Some(fetch), Some(process), false, false) => {
                 Job::dataflow(PythonDataflow { fetch: Arc::new(fetch), process: Arc::new(process) }).signal_only()
             }
-            (None, None, None, true) => Job::script(),
+            (None, None, None, true, false) => Job::script(),
+            (None, None, None, false, true) => Job::http(),
             _ => {
                 return Err(pyo3::exceptions::PyValueError::new_err(
-                    "invalid job `handler`: give execute, or fetch and process, or script=True",
+                    "invalid job `handler`: give execute, or fetch and process, or script=True, or http=True",
                 ))
             }
         };
@@ -258,6 +260,20 @@ fn event_dict(py: Python<'_>, event: JobEvent) -> PyResult<Bound<'_, PyDict>> {
                 Outcome::Cancelled(reason) => (false, Some(format!("cancelled: {reason}"))),
             };
             dict.set_item("success", success)?;
+            dict.set_item("error", error)?;
+        }
+        JobEvent::Thrown(e) => {
+            dict.set_item("type", "thrown")?;
+            dict.set_item("job_name", e.job_name)?;
+            dict.set_item("item", e.item)?;
+            dict.set_item("fire_time", e.fire_time)?;
+            dict.set_item("instance_id", e.instance_id)?;
+            dict.set_item("failover", e.failover)?;
+            let error = match e.outcome {
+                Outcome::Failed(message) => message,
+                Outcome::TimedOut => "timed out".to_string(),
+                other => format!("{other:?}"),
+            };
             dict.set_item("error", error)?;
         }
         JobEvent::Sharded(assignment) => {

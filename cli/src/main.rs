@@ -11,7 +11,7 @@
 //!   disable-item JOB ITEM | enable-item JOB ITEM
 //!   shutdown JOB [IP] | remove JOB [IP]
 //!   dump JOB                      the job's registry nodes and their data
-//!   run FILE.yaml...              run script jobs (script.command.line) until Ctrl-C
+//!   run FILE.yaml...              run script jobs (script.command.line) or HTTP jobs (http.uri) until Ctrl-C
 //! ```
 //!
 //! `--digest` (or `ELASTICJOB_DIGEST`) gives the credentials of a namespace
@@ -162,7 +162,9 @@ async fn dump(center: &RegistryCenter, job: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the script jobs of the given YAML files until Ctrl-C or SIGTERM.
+/// Runs the script or HTTP jobs of the given YAML files until Ctrl-C or
+/// SIGTERM: a job with the prop `http.uri` (or ElasticJob 3.0.0's
+/// `http.url`) is an HTTP job, one with `script.command.line` a script job.
 async fn run(center: &RegistryCenter, files: &[String]) -> Result<(), String> {
     if files.is_empty() {
         return Err("`run` needs at least one job YAML file".into());
@@ -171,10 +173,16 @@ async fn run(center: &RegistryCenter, files: &[String]) -> Result<(), String> {
     for file in files {
         let yaml = std::fs::read_to_string(file).map_err(|e| format!("cannot read `{file}`: {e}"))?;
         let config = JobConfig::from_yaml(&yaml).map_err(|e| format!("{file}: {e}"))?;
-        if !config.props.contains_key("script.command.line") {
-            return Err(format!("{file}: invalid props `script.command.line`: a script job needs a command"));
-        }
-        let scheduler = JobScheduler::builder(center.clone(), config, Job::script()).build().map_err(explain)?;
+        let job = if config.props.contains_key("http.uri") || config.props.contains_key("http.url") {
+            Job::http()
+        } else if config.props.contains_key("script.command.line") {
+            Job::script()
+        } else {
+            return Err(format!(
+                "{file}: invalid props: a script job needs `script.command.line`, an HTTP job `http.uri`"
+            ));
+        };
+        let scheduler = JobScheduler::builder(center.clone(), config, job).build().map_err(|e| format!("{file}: {}", explain(e)))?;
         scheduler.start().await.map_err(explain)?;
         println!("running job `{}` as {}", scheduler.job_name(), scheduler.instance_id());
         schedulers.push(scheduler);

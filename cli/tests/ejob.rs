@@ -117,6 +117,41 @@ fn runs_script_jobs_from_yaml_until_terminated() {
     assert!(lines.contains("\"jobName\":\"scripted\""), "the script got the context JSON: {lines}");
 }
 
+#[test]
+fn runs_http_jobs_from_yaml_until_terminated() {
+    let zk = ZkServer::start();
+    let sink = zk_harness::HttpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("job.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "jobName: pinged\ncron: '* * * * * ?'\nshardingTotalCount: 2\nprops:\n  http.uri: {}\n  http.method: GET\n",
+            sink.url("/ping")
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["--zk", &zk.connect_string(), "--namespace", "cli", "run", yaml.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let requests = sink.wait_for(2, Duration::from_secs(15));
+    unsafe_terminate(child.id());
+    assert!(child.wait().unwrap().success());
+    assert!(requests.len() >= 2, "both items were requested: {requests:?}");
+    assert!(requests.iter().all(|r| r.method == "GET" && r.target == "/ping" && r.header("shardingContext").is_some()));
+
+    let neither = dir.path().join("neither.yaml");
+    std::fs::write(&neither, "jobName: idle\nshardingTotalCount: 1\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["--zk", &zk.connect_string(), "--namespace", "cli", "run", neither.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("http.uri"), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
 fn unsafe_terminate(pid: u32) {
     let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
     assert!(status.success());

@@ -27,7 +27,9 @@ pub struct JobConfig {
     /// Re-run items of crashed instances on survivors.
     #[serde(default)]
     pub failover: bool,
-    /// How handler failures are reported: `LOG` (default), `THROW`, `IGNORE`.
+    /// How handler failures are handled: `LOG` (default), `IGNORE`, `THROW`,
+    /// or a notifier (`WEBHOOK`, `EMAIL`, `DINGTALK`, `WECHAT`, `FEISHU`,
+    /// `SLACK`) configured by props; see [`crate::notify`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_error_handler_type: Option<String>,
     /// Thread pool type of Java ElasticJob; kept for compatibility.
@@ -61,7 +63,8 @@ pub struct JobConfig {
     #[serde(default)]
     pub overwrite: bool,
     /// Extra settings: `streaming.process` (dataflow), `script.command.line`
-    /// (script), and our `executionTimeoutMillis`.
+    /// (script), `http.*` (HTTP jobs), the error notifiers' settings, and
+    /// our `executionTimeoutMillis`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "string_map")]
     pub props: BTreeMap<String, String>,
     /// Minutes between self-diagnosis passes; `0` turns it off.
@@ -195,11 +198,7 @@ impl JobConfig {
                 return Err(Error::invalid("jobShardingStrategyType", kind, "must be AVG_ALLOCATION, ODEVITY or ROUND_ROBIN"));
             }
         }
-        if let Some(kind) = &self.job_error_handler_type {
-            if !matches!(kind.trim(), "" | "LOG" | "THROW" | "IGNORE") {
-                return Err(Error::invalid("jobErrorHandlerType", kind, "must be LOG, THROW or IGNORE"));
-            }
-        }
+        crate::notify::ErrorHandler::from_config(self)?;
         if let Some(value) = self.props.get(EXECUTION_TIMEOUT_PROP) {
             if value.trim().parse::<u64>().map_or(true, |ms| ms == 0) {
                 return Err(Error::invalid(EXECUTION_TIMEOUT_PROP, value, "must be a positive number of milliseconds"));

@@ -72,6 +72,10 @@ pub enum JobEvent {
         /// How long the leader waited.
         waited: std::time::Duration,
     },
+    /// An item run failed or timed out and the job's `jobErrorHandlerType`
+    /// is `THROW`: the failure is the user's to handle (each binding raises
+    /// it in its own idiom). It follows the run's [`JobEvent::Executed`].
+    Thrown(Execution),
     /// Something went wrong outside a handler (registry trouble, clock skew, ...).
     Error(String),
     /// The scheduler stopped (asked to, or told to by an operator).

@@ -1,8 +1,11 @@
 //! What users implement: the handler traits, and the sharding context each
-//! call receives. The three job types of ElasticJob are all reduced to one
-//! internal shape, "run this item once", so the scheduler has a single path.
+//! call receives. The job types of ElasticJob (simple, dataflow, script,
+//! HTTP) are all reduced to one internal shape, "run this item once", so the
+//! scheduler has a single path.
 
 use crate::cancel::Cancellation;
+use crate::config::JobConfig;
+use crate::http_job::{run_http, HttpSettings};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::future::Future;
@@ -119,15 +122,36 @@ pub enum JobKind {
     Dataflow,
     /// A command line run per item.
     Script,
+    /// An HTTP request per item (see [`crate::http_job`]).
+    Http,
 }
 
-/// Per-run settings taken from the job configuration's props.
+/// Per-run settings taken from the job configuration's props, parsed once
+/// per configuration.
 #[derive(Debug, Clone, Default)]
 pub struct JobSettings {
     /// `streaming.process`: keep fetching until empty.
     pub streaming: bool,
     /// `script.command.line`: the command of a script job.
     pub script_command: Option<String>,
+    /// The `http.*` props of an HTTP job.
+    pub http: Option<Arc<HttpSettings>>,
+}
+
+impl JobSettings {
+    /// The settings a job of `kind` needs from `config`; fails, naming the
+    /// prop and its value, when they are missing or wrong.
+    pub fn from_config(config: &JobConfig, kind: JobKind) -> crate::Result<Self> {
+        let http = match kind {
+            JobKind::Http => Some(Arc::new(HttpSettings::from_props(&config.props)?)),
+            _ => None,
+        };
+        Ok(JobSettings {
+            streaming: config.props.get("streaming.process").is_some_and(|v| v.trim() == "true"),
+            script_command: config.props.get("script.command.line").cloned(),
+            http,
+        })
+    }
 }
 
 impl std::fmt::Debug for Job {
@@ -184,6 +208,19 @@ impl Job {
             runner: Arc::new(|ctx, settings| {
                 let command = settings.script_command.clone();
                 Box::pin(async move { run_script(command, &ctx).await })
+            }),
+        }
+    }
+
+    /// An HTTP job: one request per item, configured by the `http.*` props
+    /// (see [`crate::http_job`]). Dropping the run stops the request.
+    pub fn http() -> Self {
+        Job {
+            kind: JobKind::Http,
+            abortable: true,
+            runner: Arc::new(|ctx, settings| {
+                let http = settings.http.clone();
+                Box::pin(async move { run_http(http.as_deref(), &ctx).await })
             }),
         }
     }

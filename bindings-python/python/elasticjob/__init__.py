@@ -40,7 +40,9 @@ __all__ = [
     "DataflowJob",
     "ElasticJobError",
     "EmbeddedRegistry",
+    "HttpJob",
     "JobConfig",
+    "JobExecutionError",
     "JobScheduler",
     "Operator",
     "Registry",
@@ -85,6 +87,29 @@ class DataflowJob:
 class ScriptJob:
     """A job that runs the prop ``script.command.line`` per item, with the
     sharding context as JSON in the last argument."""
+
+
+class HttpJob:
+    """A job that sends one HTTP request per item, configured by the props
+    ``http.uri``, ``http.method`` (both required), ``http.data``,
+    ``http.content.type``, ``http.connect.timeout.milliseconds`` and
+    ``http.read.timeout.milliseconds``; the sharding context travels as JSON
+    in the ``shardingContext`` header. A non-2xx answer fails the run."""
+
+
+class JobExecutionError(ElasticJobError):
+    """A failed item run of a job whose ``job_error_handler_type`` is
+    ``"THROW"``, handed to the callables given to
+    :meth:`JobScheduler.add_error_handler`."""
+
+    def __init__(self, event: Dict[str, Any]) -> None:
+        super().__init__(f"job {event['job_name']!r} item {event['item']} failed: {event['error']}")
+        self.job_name: str = event["job_name"]
+        self.item: int = event["item"]
+        self.fire_time: int = event["fire_time"]
+        self.instance_id: str = event["instance_id"]
+        self.failover: bool = event["failover"]
+        self.error: str = event["error"]
 
 
 class _EventLoop:
@@ -167,18 +192,21 @@ class JobScheduler:
             handlers = {"fetch": _sync(job.fetch), "process": _sync(job.process)}
         elif isinstance(job, ScriptJob):
             handlers = {"script": True}
+        elif isinstance(job, HttpJob):
+            handlers = {"http": True}
         elif isinstance(job, SimpleJob):
             handlers = {"execute": _sync(job.execute)}
         elif callable(job):
             handlers = {"execute": _sync(job)}
         else:
             raise TypeError(
-                f"invalid job `{job!r}`: expected a SimpleJob, DataflowJob, ScriptJob or a callable"
+                f"invalid job `{job!r}`: expected a SimpleJob, DataflowJob, ScriptJob, HttpJob or a callable"
             )
         self._native = _Scheduler(
             registry, config, instance_id=instance_id, max_parallel=max_parallel, **handlers
         )
         self._listeners: List[Callable[[Dict[str, Any]], None]] = []
+        self._error_handlers: List[Callable[[JobExecutionError], None]] = []
         self._listener_thread: Optional[threading.Thread] = None
 
     def start(self) -> "JobScheduler":
@@ -197,12 +225,22 @@ class JobScheduler:
         _live.discard(self)
 
     def next_event(self, timeout: float = 1.0) -> Optional[Dict[str, Any]]:
-        """The next event (``type``: execution, sharding, misfire, error, stopped) or None."""
+        """The next event (``type``: execution, thrown, sharding, misfire, error, stuck, stopped) or None."""
         return self._native.next_event(timeout)
 
     def add_listener(self, listener: Callable[[Dict[str, Any]], None]) -> None:
         """Calls ``listener(event)`` on a background thread for every event."""
         self._listeners.append(listener)
+        self._start_dispatch()
+
+    def add_error_handler(self, handler: Callable[[JobExecutionError], None]) -> None:
+        """With ``job_error_handler_type="THROW"``, calls ``handler(error)``
+        on a background thread with a :class:`JobExecutionError` for every
+        failed or timed-out item run (the same thread as listeners)."""
+        self._error_handlers.append(handler)
+        self._start_dispatch()
+
+    def _start_dispatch(self) -> None:
         if self._listener_thread is None:
             self._listener_thread = threading.Thread(target=self._dispatch, name="elasticjob-events", daemon=True)
             self._listener_thread.start()
@@ -216,6 +254,10 @@ class JobScheduler:
                 continue
             for listener in list(self._listeners):
                 listener(event)
+            if event["type"] == "thrown":
+                error = JobExecutionError(event)
+                for handler in list(self._error_handlers):
+                    handler(error)
             if event["type"] == "stopped":
                 return
 

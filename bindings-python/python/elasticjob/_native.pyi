@@ -98,6 +98,7 @@ class Scheduler:
         fetch: Optional[Callable[[ShardingContext], List[Any]]] = None,
         process: Optional[Callable[[ShardingContext, List[Any]], Any]] = None,
         script: bool = False,
+        http: bool = False,
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
     ) -> None: ...

@@ -21,7 +21,8 @@ use crate::cron::CronSchedule;
 use crate::error::{Error, Result};
 use crate::event::JobEvent;
 use crate::instance::InstanceId;
-use crate::job::Job;
+use crate::job::{Job, JobSettings};
+use crate::notify::{ErrorHandler, NotificationStats, Notifications};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
 use std::sync::{Arc, Mutex, RwLock};
@@ -72,8 +73,7 @@ impl JobSchedulerBuilder {
 
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
-        self.config.validate()?;
-        let cron = parse_cron(&self.config)?;
+        let shared = Shared::parse(self.config, self.job.kind())?;
         let instance = match self.instance_id {
             Some(id) => InstanceId::parse(&id)?,
             None => InstanceId::local(),
@@ -87,13 +87,14 @@ impl JobSchedulerBuilder {
         let (fire_requests, fire_queue) = mpsc::unbounded_channel();
         Ok(JobScheduler {
             inner: Arc::new(Inner {
-                job_name: self.config.job_name.clone(),
+                job_name: shared.config.job_name.clone(),
                 center: self.center,
-                paths: JobPaths::new(&self.config.job_name),
+                paths: JobPaths::new(&shared.config.job_name),
                 instance,
                 job: self.job,
-                state: RwLock::new(Shared { config: self.config, cron }),
+                state: RwLock::new(shared),
                 events,
+                notifications: Notifications::default(),
                 runs: runner::Runs::new(parallel),
                 fire_requests,
                 fire_queue: Mutex::new(Some(fire_queue)),
@@ -128,10 +129,24 @@ pub struct JobScheduler {
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-/// The configuration in force and its parsed cron.
+/// The configuration in force and what is parsed from it once: the cron,
+/// the job type's settings, the error handler.
 struct Shared {
     config: JobConfig,
     cron: Option<CronSchedule>,
+    settings: Arc<JobSettings>,
+    errors: ErrorHandler,
+}
+
+impl Shared {
+    /// Validates `config` for a job of `kind` and parses it.
+    fn parse(config: JobConfig, kind: crate::job::JobKind) -> Result<Shared> {
+        config.validate()?;
+        let cron = parse_cron(&config)?;
+        let settings = Arc::new(JobSettings::from_config(&config, kind)?);
+        let errors = ErrorHandler::from_config(&config)?;
+        Ok(Shared { config, cron, settings, errors })
+    }
 }
 
 /// What the parts of one scheduler share.
@@ -143,6 +158,8 @@ struct Inner {
     job: Job,
     state: RwLock<Shared>,
     events: broadcast::Sender<JobEvent>,
+    /// Failures on their way to the error notifier.
+    notifications: Notifications,
     /// Runs in flight in this process, across sessions.
     runs: runner::Runs,
     /// Fires to start, in order (cron ticks, triggers, misfire re-runs).
@@ -220,6 +237,11 @@ impl JobScheduler {
         self.inner.events.subscribe()
     }
 
+    /// How many error notifications were sent, failed or dropped.
+    pub fn notification_stats(&self) -> NotificationStats {
+        self.inner.notifications.stats()
+    }
+
     /// This instance's id.
     pub fn instance_id(&self) -> &str {
         self.inner.instance.as_str()
@@ -258,6 +280,13 @@ impl Inner {
 
     fn config(&self) -> JobConfig {
         self.state_read().config.clone()
+    }
+
+    /// The configuration in force with its job settings and error handler,
+    /// read together.
+    fn snapshot(&self) -> (JobConfig, Arc<JobSettings>, ErrorHandler) {
+        let state = self.state_read();
+        (state.config.clone(), state.settings.clone(), state.errors.clone())
     }
 
     fn item_count(&self) -> u32 {

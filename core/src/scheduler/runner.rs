@@ -18,6 +18,7 @@ use crate::event::{Execution, JobEvent, Outcome};
 use crate::execution::{self, Finished};
 use crate::failover;
 use crate::job::{Job, JobSettings, ShardingContext};
+use crate::notify::{ErrorHandler, Failure};
 use crate::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -176,8 +177,8 @@ impl Inner {
         }
         let inner = self.clone();
         tokio::spawn(async move {
-            let config = Arc::new(inner.config());
-            let settings = Arc::new(settings_of(&config));
+            let (config, settings, errors) = inner.snapshot();
+            let config = Arc::new(config);
             let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
             let mut runs = JoinSet::new();
             // Which item each run task is, so even a run that panicked frees its slot.
@@ -225,7 +226,7 @@ impl Inner {
                 let mut triggered = Vec::new();
                 for (finished, executions) in ended {
                     for execution in executions {
-                        inner.report(&config, execution);
+                        inner.report(&errors, execution);
                     }
                     let (misfire, trigger) = inner.runs.release(finished.item);
                     if let Some(fire_time) = misfire {
@@ -271,21 +272,25 @@ impl Inner {
         }
     }
 
-    fn report(&self, config: &JobConfig, execution: Execution) {
-        if !execution.outcome.is_success() && config.job_error_handler_type.as_deref() != Some("IGNORE") {
+    /// Reports a finished run, and hands a failure to the job's error
+    /// handler. A run the scheduler cancelled (shutdown, session lost, item
+    /// moved) is logged but is no failure of the job: it is not thrown or
+    /// notified.
+    fn report(&self, errors: &ErrorHandler, execution: Execution) {
+        if !execution.outcome.is_success() && errors.logs() {
             tracing::error!(
                 job = %execution.job_name, item = execution.item, fire_time = execution.fire_time,
                 "job execution failed: {:?}", execution.outcome
             );
         }
+        let failure = Failure::of(&execution);
         self.emit(JobEvent::Executed(execution));
-    }
-}
-
-fn settings_of(config: &JobConfig) -> JobSettings {
-    JobSettings {
-        streaming: config.props.get("streaming.process").is_some_and(|v| v.trim() == "true"),
-        script_command: config.props.get("script.command.line").cloned(),
+        let Some(failure) = failure else { return };
+        match errors {
+            ErrorHandler::Throw => self.emit(JobEvent::Thrown(failure.execution)),
+            ErrorHandler::Notify(notifier) => self.notifications.submit(notifier.clone(), failure),
+            ErrorHandler::Log | ErrorHandler::Ignore => {}
+        }
     }
 }
 

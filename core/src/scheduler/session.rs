@@ -10,7 +10,7 @@
 //! fencing tokens are stale) and the instance registers anew, keeping what
 //! an operator decided (a `DISABLED` server stays disabled).
 
-use super::{parse_cron, Inner, Shared};
+use super::{Inner, Shared};
 use crate::cancel::CancelReason;
 use crate::config::JobConfig;
 use crate::error::{Error, Result};
@@ -108,11 +108,10 @@ impl Inner {
     }
 
     fn apply_config(&self, config: JobConfig) -> Result<bool> {
-        config.validate()?;
-        let cron = parse_cron(&config)?;
+        let shared = Shared::parse(config, self.job.kind())?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let changed = state.config.cron != config.cron || state.config.time_zone != config.time_zone;
-        *state = Shared { config, cron };
+        let changed = state.config.cron != shared.config.cron || state.config.time_zone != shared.config.time_zone;
+        *state = shared;
         drop(state);
         if changed {
             self.schedule_changed.notify_one();

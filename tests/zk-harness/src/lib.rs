@@ -7,11 +7,17 @@
 //! JVMs die with the test process. Python, Node and C tests use the same
 //! servers through the `zk-harness` binary. [`FreezableProxy`] sits between
 //! a client and a server to model a paused process or a partition.
+//! [`HttpSink`] and [`SmtpSink`] stand in for the web services and mail
+//! servers that HTTP jobs and error notifiers talk to, on loopback ports.
 
 #![warn(missing_docs)]
 
+pub mod http_sink;
 pub mod proxy;
 pub mod server;
+pub mod smtp_sink;
 
+pub use http_sink::{closed_port, HttpSink, Reply, Request};
 pub use proxy::FreezableProxy;
 pub use server::{ZkEnsemble, ZkServer};
+pub use smtp_sink::{Mail, SmtpSink};
