@@ -103,8 +103,8 @@ impl JobPaths {
 
     /// The subtrees an instance must follow (not `sharding`, whose churn
     /// every fire would otherwise reach every instance).
-    pub fn watched(&self) -> [String; 5] {
-        [self.config(), self.instances(), self.servers(), self.leader(), self.triggers()]
+    pub fn watched(&self) -> [String; 6] {
+        [self.config(), self.instances(), self.servers(), self.leader(), self.triggers(), self.polyglot()]
     }
 
     /// `leader/election/instance`: the leader's instance id (ephemeral).
@@ -157,6 +157,28 @@ impl JobPaths {
         self.under("systemTime/current")
     }
 
+    /// `polyglot`: nodes of ours that Java ElasticJob ignores.
+    pub fn polyglot(&self) -> String {
+        self.under("polyglot")
+    }
+
+    /// `polyglot/instances`: one ephemeral child per live instance of ours.
+    pub fn our_instances(&self) -> String {
+        self.under("polyglot/instances")
+    }
+
+    /// `polyglot/instances/{instanceId}`: says the instance is one of ours,
+    /// not a Java ElasticJob instance.
+    pub fn our_instance(&self, instance_id: &str) -> String {
+        self.under(&format!("polyglot/instances/{instance_id}"))
+    }
+
+    /// `polyglot/java-seen`: when (epoch ms) a Java instance last joined or
+    /// left the job.
+    pub fn java_seen(&self) -> String {
+        self.under("polyglot/java-seen")
+    }
+
     /// What a path inside the job is about, for routing watch events.
     pub fn classify<'a>(&self, path: &'a str) -> Option<JobNode<'a>> {
         let rest = path.strip_prefix(self.root.as_str())?.strip_prefix('/')?;
@@ -174,6 +196,8 @@ impl JobPaths {
             ["leader", "sharding", "processing"] => JobNode::ShardingProcessing,
             ["leader", "failover", "items", item] => JobNode::FailoverItem(item.parse().ok()?),
             ["trigger", id] => JobNode::Trigger(id),
+            ["polyglot", "instances", id] => JobNode::OurInstance(id),
+            ["polyglot", "java-seen"] => JobNode::JavaSeen,
             _ => return None,
         })
     }
@@ -200,6 +224,10 @@ pub enum JobNode<'a> {
     FailoverItem(u32),
     /// `trigger/{instanceId}`.
     Trigger(&'a str),
+    /// `polyglot/instances/{instanceId}`.
+    OurInstance(&'a str),
+    /// `polyglot/java-seen`.
+    JavaSeen,
 }
 
 #[cfg(test)]

@@ -227,14 +227,20 @@ impl Inner {
     /// were lost, or the items moved to this instance in between): with
     /// misfire on, this instance runs them first. The `fired` fence moved
     /// over them atomically, so nobody else can run them. Only fires of the
-    /// last [`CATCH_UP_WINDOW_MS`], at most [`CATCH_UP_LIMIT`] per item.
+    /// last [`CATCH_UP_WINDOW_MS`], at most [`CATCH_UP_LIMIT`] per item, and
+    /// none a Java instance may have run (see [`super::java_peers`]).
     fn fires_missed(&self, started: &[Started], fire_time: i64) -> BTreeMap<u32, Vec<i64>> {
         let mut missed = BTreeMap::new();
         if !self.state_read().config.misfire {
             return missed;
         }
+        // Java instances run fires without recording them: none from
+        // before the last time one came or went, and none while one is here.
+        let Some(catch_up_from) = self.java_peers.lock().unwrap_or_else(|p| p.into_inner()).catch_up_from() else {
+            return missed;
+        };
         let me = self.instance.as_str();
-        let oldest = fire_time - CATCH_UP_WINDOW_MS;
+        let oldest = (fire_time - CATCH_UP_WINDOW_MS).max(catch_up_from);
         for s in started {
             let Some(last) = s.previous.as_ref().filter(|last| last.instance != me) else { continue };
             let mut fires = Vec::new();

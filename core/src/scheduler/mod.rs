@@ -11,6 +11,7 @@
 //! - [`takeover`]: taking over a lost instance's running items (failover).
 
 mod fire;
+mod java_peers;
 mod leadership;
 mod runner;
 mod session;
@@ -106,6 +107,7 @@ impl JobSchedulerBuilder {
                 max_reshard_wait: self.max_reshard_wait,
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
+                java_peers: Mutex::new(java_peers::JavaPeers::default()),
             }),
             task: tokio::sync::Mutex::new(None),
         })
@@ -182,6 +184,8 @@ struct Inner {
     /// Ids of this scheduler's earlier sessions: an instance node one of
     /// them still holds is ours, not another process's.
     past_sessions: Mutex<Vec<i64>>,
+    /// Which live instances are Java ElasticJob's, and since when catch-up is safe.
+    java_peers: Mutex<java_peers::JavaPeers>,
 }
 
 impl JobScheduler {

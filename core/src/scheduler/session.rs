@@ -68,7 +68,9 @@ impl Inner {
                 Err(e) => return Err(e),
             }
         }
+        self.announce_ours(session).await?;
         self.create_instance_node(session, &config).await?;
+        self.refresh_java_peers(session).await?;
         self.run_for_leader(session).await?;
         retry(|| sharding::set_necessary(session, paths)).await?;
         self.clear_own_stale_marks(session).await?;
@@ -313,9 +315,11 @@ impl Inner {
                 let node = paths.instance(self.instance.as_str());
                 if retry(|| session.exists(&node)).await?.is_none() {
                     tracing::warn!(job = %self.job_name, "instance node missing after a reconnect: registering it again");
+                    self.announce_ours(&*session).await?;
                     self.create_instance_node(&*session, &config).await?;
                     retry(|| sharding::set_necessary(&*session, paths)).await?;
                 }
+                self.refresh_java_peers(&*session).await?;
                 if retry(|| crate::election::leader(&*session, paths)).await?.is_none() {
                     self.run_for_leader(&*session).await?;
                 }
@@ -389,6 +393,7 @@ impl Inner {
                 }
             }
             (JobNode::Instance(id), kind) if id != me && kind != EventKind::DataChanged => {
+                self.refresh_java_peers(&**session).await?;
                 if kind == EventKind::Deleted && self.config().failover {
                     failover::queue_lost_items(&**session, &self.paths, id, self.item_count()).await?;
                 }
@@ -410,6 +415,7 @@ impl Inner {
             (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
             (JobNode::Trigger(id), EventKind::Created) if id == me => self.take_trigger(session).await?,
             (JobNode::Config, EventKind::DataChanged | EventKind::Created) => self.reload_config(&**session).await?,
+            (JobNode::JavaSeen, EventKind::DataChanged | EventKind::Created) => self.refresh_java_peers(&**session).await?,
             _ => {}
         }
         Ok(())
@@ -429,6 +435,7 @@ impl Inner {
             Ok(()) | Err(Error::NoNode(_)) => {}
             Err(e) => self.emit(JobEvent::Error(format!("removing the instance node failed: {e}"))),
         }
+        self.withdraw_ours(session).await;
         tracing::info!(instance = %self.instance, "left the cluster");
     }
 }

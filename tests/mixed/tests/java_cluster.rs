@@ -162,3 +162,52 @@ fn java_takes_over_a_crashed_rust_workers_running_items() {
     assert!(taken_over > 0, "Java re-ran nothing of the crashed worker");
     assert!(report.is_clean(), "{report:?}");
 }
+
+/// A rolling migration: three Java workers run the job; one by one, each
+/// is joined by a replacement in another language (Python, Node, C) and
+/// then leaves with SIGTERM between fires, while the job fires every
+/// second; a Rust worker joins at the start. Every (item, fire) from two
+/// seconds after the Java cluster is up to the end runs exactly once.
+#[test]
+fn a_java_fleet_is_replaced_instance_by_instance_without_a_gap() {
+    let zk = ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_path = dir.path().join("ledger.jsonl");
+    let connect = zk.connect_string();
+    let spec = WorkerSpec {
+        zk: &connect,
+        namespace: "migration",
+        job: "migration",
+        items: 6,
+        cron: "* * * * * ?",
+        ledger: &ledger_path,
+        sleep_ms: 100,
+        session_timeout_ms: SESSION_TIMEOUT_MS,
+        config_yaml: None,
+    };
+    let mut java: Vec<Worker> = (0..3).map(|_| start(Lang::Java, &spec)).collect();
+    let ready = now_millis();
+    let mut ours = vec![start(Lang::Rust, &spec)];
+    for (old, lang) in java.iter_mut().zip([Lang::Python, Lang::Node, Lang::C]) {
+        std::thread::sleep(Duration::from_secs(3));
+        ours.push(start(lang, &spec));
+        std::thread::sleep(Duration::from_secs(3));
+        sleep_until_offset_in_second(200);
+        old.terminate(Duration::from_secs(20));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let done = now_millis();
+    for w in &mut ours {
+        w.terminate(Duration::from_secs(15));
+    }
+    let entries = ledger::read(&ledger_path);
+    let fires = fires_between(ready + 2000, done - 1500, 1000);
+    let report = ledger::check(&entries, "migration", 6, &fires, &[]);
+    let languages: BTreeSet<String> = entries.iter().map(|e| e.lang.clone()).collect();
+    println!("migration: {} (item, fire) pairs exactly once over {} fires; {report:?}", report.exactly_once, fires.len());
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.unattributed_runs, 0, "Java runs that could not name their fire: {report:?}");
+    assert_eq!(languages.len(), 5, "every language ran items: {languages:?}");
+    let last_java = entries.iter().filter(|e| e.lang == "java").map(|e| e.at).max().unwrap_or(0);
+    assert!(last_java < done - 4000, "a Java worker still ran items after it left");
+}
