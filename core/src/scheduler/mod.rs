@@ -24,6 +24,7 @@ use crate::instance::InstanceId;
 use crate::job::Job;
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
+use crate::sharding::{ShardingStrategy, Strategies};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
@@ -37,6 +38,8 @@ pub struct JobSchedulerBuilder {
     max_parallel: Option<usize>,
     shutdown_timeout: Duration,
     max_reshard_wait: Option<Duration>,
+    /// Registered by [`JobSchedulerBuilder::sharding_strategy`]; checked by `build`.
+    strategies: Vec<(String, Arc<dyn ShardingStrategy>)>,
 }
 
 impl JobSchedulerBuilder {
@@ -47,7 +50,9 @@ impl JobSchedulerBuilder {
         self
     }
 
-    /// How many items of this instance may run at once (default: twice the CPU count).
+    /// How many items of this instance may run at once. Wins over
+    /// `jobExecutorServiceHandlerType` (which gives twice the CPU count for
+    /// `CPU`, the default, and 1 for `SINGLE_THREAD`).
     pub fn max_parallel(mut self, n: usize) -> Self {
         self.max_parallel = Some(n.max(1));
         self
@@ -70,17 +75,39 @@ impl JobSchedulerBuilder {
         self
     }
 
+    /// Registers a sharding strategy of your own under `name`; a job whose
+    /// `jobShardingStrategyType` is `name` is sharded by it. Only the leader
+    /// runs it, so register it in every instance: a leader without it (or a
+    /// strategy that fails or answers wrongly) refuses to reshard, reports
+    /// [`Error::ShardingStrategy`] as an error event and leaves the
+    /// assignment as it was. A built-in name cannot be taken.
+    pub fn sharding_strategy(mut self, name: &str, strategy: impl ShardingStrategy) -> Self {
+        self.strategies.push((name.to_string(), Arc::new(strategy)));
+        self
+    }
+
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
         self.config.validate()?;
+        let mut strategies = Strategies::default();
+        for (name, strategy) in self.strategies {
+            strategies.register(&name, strategy)?;
+        }
+        // A typo in this instance's own configuration fails here, not at the
+        // first resharding; a name from the registry is resolved by the leader.
+        strategies.resolve(self.config.sharding_strategy_type()).map_err(|_| {
+            Error::invalid(
+                "jobShardingStrategyType",
+                self.config.sharding_strategy_type(),
+                "is neither a built-in strategy (AVG_ALLOCATION, ODEVITY, ROUND_ROBIN, SINGLE_SHARDING_BALANCE) nor one registered with sharding_strategy()",
+            )
+        })?;
         let cron = parse_cron(&self.config)?;
         let instance = match self.instance_id {
             Some(id) => InstanceId::parse(&id)?,
             None => InstanceId::local(),
         };
-        let parallel = self.max_parallel.unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4)
-        });
+        let parallel = self.max_parallel.unwrap_or_else(|| self.config.executor_type().pool_size());
         let (events, _) = broadcast::channel(1024);
         let (stop, _) = watch::channel(false);
         let (current, _) = watch::channel(None);
@@ -103,6 +130,8 @@ impl JobSchedulerBuilder {
                 stop,
                 shutdown_timeout: self.shutdown_timeout,
                 max_reshard_wait: self.max_reshard_wait,
+                max_parallel: self.max_parallel,
+                strategies,
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
             }),
@@ -159,6 +188,10 @@ struct Inner {
     shutdown_timeout: Duration,
     /// `None`: twice the session timeout, at least [`MIN_RESHARD_WAIT`].
     max_reshard_wait: Option<Duration>,
+    /// The builder's `max_parallel`, which wins over the executor type.
+    max_parallel: Option<usize>,
+    /// User sharding strategies, by name.
+    strategies: Strategies,
     /// Raised when a registry call finds the session expired, in case the
     /// client has not announced it (yet).
     session_lost: Notify,
@@ -178,6 +211,7 @@ impl JobScheduler {
             max_parallel: None,
             shutdown_timeout: Duration::from_secs(60),
             max_reshard_wait: None,
+            strategies: Vec::new(),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use crate::executor::Pool;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -38,7 +39,8 @@ struct Slot {
 
 /// The runs in flight in this process.
 pub(super) struct Runs {
-    pool: Arc<Semaphore>,
+    /// Bounds the handlers in flight (`jobExecutorServiceHandlerType`).
+    pub(super) pool: Pool,
     slots: Mutex<BTreeMap<u32, Slot>>,
     ended: Notify,
     /// Held while starting items and while clearing this instance's stale
@@ -53,7 +55,7 @@ pub(super) struct Runs {
 impl Runs {
     pub(super) fn new(parallel: usize) -> Self {
         Runs {
-            pool: Arc::new(Semaphore::new(parallel)),
+            pool: Pool::new(parallel),
             slots: Mutex::new(BTreeMap::new()),
             ended: Notify::new(),
             marks: tokio::sync::Mutex::new(()),
@@ -120,7 +122,7 @@ impl Runs {
 
     /// Handler permits free right now.
     pub(super) fn free_permits(&self) -> usize {
-        self.pool.available_permits()
+        self.pool.permits().available_permits()
     }
 
     /// Waits until no run is in flight or `limit` passes; returns whether idle.
@@ -177,13 +179,14 @@ impl Inner {
             let config = Arc::new(inner.config());
             let settings = Arc::new(settings_of(&config));
             let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
+            let pool = inner.runs.pool.permits();
             let mut runs = JoinSet::new();
             // Which item each run task is, so even a run that panicked frees its slot.
             let mut tasks = std::collections::HashMap::new();
             for plan in plans {
                 let run = ItemRun {
                     job: inner.job.clone(),
-                    pool: inner.runs.pool.clone(),
+                    pool: pool.clone(),
                     config: config.clone(),
                     settings: settings.clone(),
                     parameters: parameters.clone(),

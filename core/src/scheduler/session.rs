@@ -112,6 +112,7 @@ impl Inner {
         let cron = parse_cron(&config)?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         let changed = state.config.cron != config.cron || state.config.time_zone != config.time_zone;
+        self.runs.pool.resize(self.max_parallel.unwrap_or_else(|| config.executor_type().pool_size()));
         *state = Shared { config, cron };
         drop(state);
         if changed {
