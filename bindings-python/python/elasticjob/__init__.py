@@ -21,7 +21,7 @@ import atexit
 import inspect
 import threading
 import weakref
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from ._native import (
     CancelSignal,
@@ -46,6 +46,7 @@ __all__ = [
     "Registry",
     "ScriptJob",
     "ShardingContext",
+    "ShardingStrategy",
     "SimpleJob",
     "ZookeeperRegistry",
 ]
@@ -85,6 +86,26 @@ class DataflowJob:
 class ScriptJob:
     """A job that runs the prop ``script.command.line`` per item, with the
     sharding context as JSON in the last argument."""
+
+
+class ShardingStrategy:
+    """A sharding strategy of your own (ElasticJob's ``JobShardingStrategy``).
+
+    Register it with ``JobScheduler(..., sharding_strategies={"NAME": strategy})``
+    in every instance; a job whose ``job_sharding_strategy_type`` is ``"NAME"``
+    is sharded by it. Only the leader calls it, once per resharding. A plain
+    function with the same signature works too.
+    """
+
+    def sharding(self, instances: List[str], total: int, job_name: str) -> Dict[str, List[int]]:
+        """Returns instance id -> items, every item of ``range(total)`` exactly
+        once, only ids from ``instances`` (given in ElasticJob's order). A wrong
+        answer or an exception is reported as an error event and nothing is
+        reassigned."""
+        raise NotImplementedError("subclasses of ShardingStrategy implement sharding(instances, total, job_name)")
+
+
+StrategyFunction = Callable[[List[str], int, str], Dict[str, List[int]]]
 
 
 class _EventLoop:
@@ -161,7 +182,12 @@ class JobScheduler:
         *,
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
+        sharding_strategies: Optional[Mapping[str, Union[ShardingStrategy, StrategyFunction]]] = None,
     ) -> None:
+        strategies = {
+            name: strategy.sharding if isinstance(strategy, ShardingStrategy) else strategy
+            for name, strategy in (sharding_strategies or {}).items()
+        }
         handlers: Dict[str, Any] = {}
         if isinstance(job, DataflowJob):
             handlers = {"fetch": _sync(job.fetch), "process": _sync(job.process)}
@@ -176,7 +202,8 @@ class JobScheduler:
                 f"invalid job `{job!r}`: expected a SimpleJob, DataflowJob, ScriptJob or a callable"
             )
         self._native = _Scheduler(
-            registry, config, instance_id=instance_id, max_parallel=max_parallel, **handlers
+            registry, config, instance_id=instance_id, max_parallel=max_parallel,
+            sharding_strategies=strategies, **handlers
         )
         self._listeners: List[Callable[[Dict[str, Any]], None]] = []
         self._listener_thread: Optional[threading.Thread] = None
