@@ -190,3 +190,42 @@ fn a_built_in_name_or_an_unknown_type_fails_the_build() {
     assert!(err.to_string().contains("jobShardingStrategyType") && err.to_string().contains("ALL_TO_ONE_TYPO"), "{err}");
     JobScheduler::builder(RegistryCenter::memory(&memory, "ns"), config("SINGLE_SHARDING_BALANCE"), job()).build().unwrap();
 }
+
+/// SINGLE_SHARDING_BALANCE with one item: after every run the item moves on
+/// to the next instance in ElasticJob's order (Java's
+/// `SingleShardingJobFacade`), here through the owner node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sharding_balance_moves_the_item_on_after_every_run() {
+    let ns = namespace();
+    let fires: Arc<Mutex<Vec<(i64, String)>>> = Default::default();
+    let mut config = JobConfig::new("balanced", "* * * * * ?", 1);
+    config.job_sharding_strategy_type = Some("SINGLE_SHARDING_BALANCE".into());
+    let ids = ["10.0.0.1@-@a", "10.0.0.2@-@b", "10.0.0.3@-@c"];
+    let mut schedulers = Vec::new();
+    for id in ids {
+        let (fires, name) = (fires.clone(), id.to_string());
+        let job = Job::from_fn(move |ctx| {
+            fires.lock().unwrap().push((ctx.fire_time, name.clone()));
+            async { Ok(()) }
+        });
+        let scheduler = JobScheduler::builder(center(&ns), config.clone(), job).instance_id(id).build().unwrap();
+        scheduler.start().await.unwrap();
+        schedulers.push(scheduler);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    fires.lock().unwrap().clear();
+    wait_until("five fires ran", || fires.lock().unwrap().len() >= 5).await;
+    for scheduler in &schedulers {
+        scheduler.shutdown().await;
+    }
+    let mut runs = fires.lock().unwrap().clone();
+    runs.sort();
+    // ElasticJob's order is reverse-sorted: c, b, a; each run hands on to the next.
+    let available: Vec<String> = ids.iter().rev().map(|s| s.to_string()).collect();
+    for pair in runs.windows(2) {
+        let ip = pair[0].1.split("@-@").next().unwrap();
+        let expected = elasticjob::sharding::balance::next_after(&available, ip).unwrap();
+        assert_eq!(&pair[1].1, expected, "after {} ran, the next fire belongs to the next instance: {runs:?}", pair[0].1);
+        assert!(pair[1].0 > pair[0].0, "one run per fire: {runs:?}");
+    }
+}

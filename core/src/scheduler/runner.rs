@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::event::{Execution, JobEvent, Outcome};
 use crate::execution::{self, Finished};
 use crate::failover;
+use crate::sharding::balance;
 use crate::job::{Job, JobSettings, ShardingContext};
 use crate::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -269,6 +270,14 @@ impl Inner {
         if let Err(e) = result {
             self.runs.stale_hint.store(true, std::sync::atomic::Ordering::SeqCst);
             self.fail("completing finished items failed", e);
+            return;
+        }
+        if kind == RunKind::Owned && balance::rotates(&self.config()) && ended.iter().any(|(f, _)| f.item == 0) {
+            match balance::hand_on(&**session, &self.paths, self.instance.as_str(), self.instance.ip()).await {
+                Ok(Some(next)) => tracing::debug!(job = %self.job_name, %next, "item 0 handed on (SINGLE_SHARDING_BALANCE)"),
+                Ok(None) => {}
+                Err(e) => self.fail("handing item 0 on (SINGLE_SHARDING_BALANCE) failed", e),
+            }
         }
     }
 

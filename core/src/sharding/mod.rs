@@ -2,6 +2,7 @@
 //! built-in ones and users' own), and the service that applies an
 //! assignment in the registry.
 
+pub mod balance;
 pub mod custom;
 pub mod service;
 pub mod strategy;
