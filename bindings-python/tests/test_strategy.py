@@ -13,6 +13,10 @@ def all_to_the_second(instances, total, job_name):
     return {chosen: list(range(total))}
 
 
+async def async_to_the_second(instances, total, job_name):
+    return all_to_the_second(instances, total, job_name)
+
+
 class Twice(elasticjob.ShardingStrategy):
     def sharding(self, instances, total, job_name):
         return {instances[0]: [0, 0]}
@@ -39,9 +43,10 @@ def test_a_python_strategy_decides_who_runs_what(zk):
                 runs.append((ctx.sharding_item, name))
         return execute
 
+    # The first (the leader) answers from an async def: same answer.
     schedulers = [
         elasticjob.JobScheduler(registry, config, recorder(name), instance_id=f"127.0.0.1@-@py-{name}",
-                                sharding_strategies={"TO_B": all_to_the_second})
+                                sharding_strategies={"TO_B": async_to_the_second if name == "a" else all_to_the_second})
         for name in ("a", "b", "c")
     ]
     for scheduler in schedulers:
@@ -128,3 +133,19 @@ def test_an_unknown_executor_type_is_a_value_error_naming_it():
         assert "jobExecutorServiceHandlerType" in str(e) and "GPU" in str(e)
     else:
         raise AssertionError("GPU is not an executor type")
+
+
+def test_an_async_strategy_is_awaited():
+    async def everything_to_the_first(instances, total, job_name):
+        return {instances[0]: list(range(total))}
+
+    config = elasticjob.JobConfig("j", "", 2, job_sharding_strategy_type="ASYNC")
+    events = []
+    scheduler = elasticjob.JobScheduler(elasticjob.EmbeddedRegistry("py-async-strategy"), config, lambda ctx: None,
+                                        sharding_strategies={"ASYNC": everything_to_the_first})
+    scheduler.add_listener(events.append)
+    with scheduler:
+        scheduler.trigger()
+        wait_until(lambda: any(e["type"] == "sharding" for e in events), "resharded")
+    sharded = next(e for e in events if e["type"] == "sharding")
+    assert sharded["assignment"] == {scheduler.instance_id: [0, 1]}

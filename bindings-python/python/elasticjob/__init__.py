@@ -94,7 +94,7 @@ class ShardingStrategy:
     Register it with ``JobScheduler(..., sharding_strategies={"NAME": strategy})``
     in every instance; a job whose ``job_sharding_strategy_type`` is ``"NAME"``
     is sharded by it. Only the leader calls it, once per resharding. A plain
-    function with the same signature works too.
+    function with the same signature works too; either may be ``async def``.
     """
 
     def sharding(self, instances: List[str], total: int, job_name: str) -> Dict[str, List[int]]:
@@ -105,7 +105,7 @@ class ShardingStrategy:
         raise NotImplementedError("subclasses of ShardingStrategy implement sharding(instances, total, job_name)")
 
 
-StrategyFunction = Callable[[List[str], int, str], Dict[str, List[int]]]
+StrategyFunction = Callable[[List[str], int, str], Any]
 
 
 class _EventLoop:
@@ -185,7 +185,7 @@ class JobScheduler:
         sharding_strategies: Optional[Mapping[str, Union[ShardingStrategy, StrategyFunction]]] = None,
     ) -> None:
         strategies = {
-            name: strategy.sharding if isinstance(strategy, ShardingStrategy) else strategy
+            name: _sync(strategy.sharding if isinstance(strategy, ShardingStrategy) else strategy)
             for name, strategy in (sharding_strategies or {}).items()
         }
         handlers: Dict[str, Any] = {}

@@ -69,6 +69,11 @@ impl std::fmt::Debug for Strategy {
 impl Strategy {
     /// Computes and checks the assignment of items `0..total` to `instances`.
     pub async fn assign(&self, job_name: &str, instances: &[String], total: u32) -> Result<Assignment> {
+        self.assign_within(job_name, instances, total, STRATEGY_TIMEOUT).await
+    }
+
+    /// [`Strategy::assign`], giving a user strategy at most `timeout`.
+    async fn assign_within(&self, job_name: &str, instances: &[String], total: u32, timeout: Duration) -> Result<Assignment> {
         match self {
             Strategy::BuiltIn(algorithm) => {
                 let now = chrono::Utc::now().timestamp_millis();
@@ -80,8 +85,8 @@ impl Strategy {
                     let (strategy, instances, job_name) = (strategy.clone(), instances.to_vec(), job_name.to_string());
                     tokio::task::spawn_blocking(move || strategy.sharding(&instances, total, &job_name))
                 };
-                let answer = match tokio::time::timeout(STRATEGY_TIMEOUT, call).await {
-                    Err(_) => return Err(refused(format!("did not return within {} s", STRATEGY_TIMEOUT.as_secs()))),
+                let answer = match tokio::time::timeout(timeout, call).await {
+                    Err(_) => return Err(refused(format!("did not return within {} ms", timeout.as_millis()))),
                     Ok(Err(join)) => return Err(refused(format!("panicked: {}", panic_text(join)))),
                     Ok(Ok(Err(e))) => return Err(refused(format!("failed: {e}"))),
                     Ok(Ok(Ok(assignment))) => assignment,
@@ -232,6 +237,13 @@ mod tests {
         let panicking = custom(|_: &[String], _: u32, _: &str| panic!("boom"));
         let message = panicking.assign("job", &ids(&["a"]), 1).await.unwrap_err().to_string();
         assert!(message.contains("`MINE`") && message.contains("panicked: boom"), "{message}");
+
+        let hanging = custom(|_: &[String], _: u32, _: &str| {
+            std::thread::sleep(Duration::from_millis(500));
+            Ok(Assignment::new())
+        });
+        let message = hanging.assign_within("job", &ids(&["a"]), 1, Duration::from_millis(50)).await.unwrap_err().to_string();
+        assert!(message.contains("`MINE`") && message.contains("did not return within 50 ms"), "{message}");
     }
 
     #[test]
