@@ -207,7 +207,9 @@ typedef int (*ej_sharding_fn)(const char *const *instances,
 /**
  * A strategy to register: a job whose `jobShardingStrategyType` equals
  * `name` is sharded by `sharding`. `name` is copied; `user_data` must stay
- * valid until the scheduler is freed and be safe to use from any thread.
+ * valid until the scheduler is freed (no call is under way once
+ * `ej_scheduler_shutdown` or `ej_scheduler_free` returns) and be safe to
+ * use from any thread.
  */
 typedef struct ej_sharding_strategy {
   /**

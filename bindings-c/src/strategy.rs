@@ -26,7 +26,9 @@ pub type ej_sharding_fn = Option<
 
 /// A strategy to register: a job whose `jobShardingStrategyType` equals
 /// `name` is sharded by `sharding`. `name` is copied; `user_data` must stay
-/// valid until the scheduler is freed and be safe to use from any thread.
+/// valid until the scheduler is freed (no call is under way once
+/// `ej_scheduler_shutdown` or `ej_scheduler_free` returns) and be safe to
+/// use from any thread.
 #[repr(C)]
 pub struct ej_sharding_strategy {
     /// The `jobShardingStrategyType` that selects it.

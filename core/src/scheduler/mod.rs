@@ -242,11 +242,14 @@ impl JobScheduler {
 
     /// Stops firing, waits for running items (up to the shutdown timeout,
     /// then tells them to stop), gives up leadership and leaves the cluster.
+    /// Once it returns no resharding is under way, so no user sharding
+    /// strategy is being called (bindings free their callbacks then).
     pub async fn shutdown(&self) {
         self.inner.stop.send_replace(true);
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }
+        drop(self.inner.reshard_lock.lock().await);
     }
 
     /// Subscribes to what the scheduler reports.
