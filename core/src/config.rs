@@ -442,7 +442,7 @@ timeZone: GMT+08:00
     fn executor_types_and_the_newer_key() {
         let single = JobConfig::from_yaml("jobName: j\nshardingTotalCount: 2\njobExecutorServiceHandlerType: SINGLE_THREAD\n").unwrap();
         assert_eq!(single.executor_type(), ExecutorType::SingleThread);
-        // ElasticJob 3.1 renamed the key; both are read.
+        // ElasticJob 3.0.5 renamed the key; both are read.
         let renamed = JobConfig::from_yaml("jobName: j\nshardingTotalCount: 2\njobExecutorThreadPoolSizeProviderType: SINGLE_THREAD\n").unwrap();
         assert_eq!(renamed.executor_type(), ExecutorType::SingleThread);
         assert_eq!(JobConfig::new("j", "", 1).executor_type(), ExecutorType::Cpu);

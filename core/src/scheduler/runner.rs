@@ -16,14 +16,14 @@ use crate::config::JobConfig;
 use crate::error::Error;
 use crate::event::{Execution, JobEvent, Outcome};
 use crate::execution::{self, Finished};
+use crate::executor::Pool;
 use crate::failover;
-use crate::sharding::balance;
 use crate::job::{Job, JobSettings, ShardingContext};
 use crate::registry::Registry;
+use crate::sharding::balance;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use crate::executor::Pool;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
