@@ -50,6 +50,7 @@ test('a wrong answer or a throw is reported as an error event and nothing runs',
     ['TWICE', (instances) => ({ [instances[0]]: [0, 0] }), 'item 0 twice'],
     ['THROWS', () => { throw new Error('no capacity data') }, 'no capacity data'],
     ['NOT_NUMBERS', (instances) => ({ [instances[0]]: ['zero'] }), 'not an object of instance id to an array of items'],
+    ['REJECTS', async () => { throw new Error('async refusal') }, 'async refusal'],
   ]) {
     const runs = []
     const errors = []
@@ -70,6 +71,24 @@ test('a wrong answer or a throw is reported as an error event and nothing runs',
     assert.deepEqual(runs, [], `${name}: a refused assignment runs nothing`)
   }
   await zk.close()
+})
+
+test('a Promise-returning strategy is awaited', async () => {
+  const scheduler = new JobScheduler({
+    registry: new EmbeddedRegistry({ namespace: 'node-strategy-async' }),
+    config: { jobName: 'j', shardingTotalCount: 2, jobShardingStrategyType: 'ASYNC' },
+    handler: () => {},
+    shardingStrategies: { ASYNC: async (instances, total) => { await h.sleep(10); return { [instances[0]]: [...Array(total).keys()] } } },
+  })
+  const sharded = new Promise((resolve) => scheduler.once('sharding', resolve))
+  await scheduler.start()
+  try {
+    await scheduler.trigger()
+    const event = await sharded
+    assert.deepEqual(event.assignment, { [scheduler.instanceId]: [0, 1] })
+  } finally {
+    await scheduler.shutdown()
+  }
 })
 
 test('an unregistered strategy type or a non-function fails the constructor', () => {

@@ -172,6 +172,12 @@ class JobScheduler:
 
     Use as a context manager, or call :meth:`start` and :meth:`shutdown`.
     Schedulers still running when the interpreter exits are shut down.
+
+    ``max_parallel`` bounds how many of this instance's items run at once and
+    wins over the configuration's ``job_executor_service_handler_type``
+    (``CPU``: twice the CPU count; ``SINGLE_THREAD``: one). ``sharding_strategies``
+    maps names to :class:`ShardingStrategy` objects or functions; a job whose
+    ``job_sharding_strategy_type`` is one of the names is sharded by it.
     """
 
     def __init__(
