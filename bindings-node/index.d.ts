@@ -28,7 +28,7 @@ export interface JobConfig {
   maxTimeDiffSeconds?: number
   /** Minutes between self-diagnosis passes (default 10). */
   reconcileIntervalMinutes?: number
-  /** `AVG_ALLOCATION` (default), `ODEVITY` or `ROUND_ROBIN`. */
+  /** `AVG_ALLOCATION` (default), `ODEVITY`, `ROUND_ROBIN`, `SINGLE_SHARDING_BALANCE`, or a name in `shardingStrategies`. */
   jobShardingStrategyType?: string
   /**
    * `LOG` (default), `IGNORE`, `THROW` (failed runs are emitted as `error`
@@ -36,7 +36,7 @@ export interface JobConfig {
    * props: `WEBHOOK`, `EMAIL`, `DINGTALK`, `WECHAT`, `FEISHU`, `SLACK`.
    */
   jobErrorHandlerType?: string
-  /** Java thread-pool type, kept for compatibility. */
+  /** `CPU` (default: twice the CPU count of items at once) or `SINGLE_THREAD` (one at a time). */
   jobExecutorServiceHandlerType?: string
   /** Java listener names, kept for compatibility. */
   jobListenerTypes?: string[]
@@ -168,9 +168,26 @@ export interface JobSchedulerOptions<T = unknown> {
   http?: boolean
   /** Instance id; only to run several instances in one process. */
   instanceId?: string
-  /** How many items may run at once here: an integer from 1 to 10000. */
+  /** How many items may run at once here: an integer from 1 to 10000.
+   * Wins over `jobExecutorServiceHandlerType`. */
   maxParallel?: number
+  /**
+   * Sharding strategies of your own, by name: a job whose
+   * `jobShardingStrategyType` is the name is sharded by it. Only the leader
+   * calls it; register it in every instance. It returns instance id → items
+   * (every item of 0..total-1 exactly once, only given ids), or a Promise of
+   * that. A wrong answer or a throw is reported as an `error` event and
+   * nothing is reassigned.
+   */
+  shardingStrategies?: Record<string, ShardingStrategy>
 }
+
+/** (live instance ids in ElasticJob's order, shardingTotalCount, job name) → instance id → items. */
+export type ShardingStrategy = (
+  instances: string[],
+  total: number,
+  jobName: string,
+) => Record<string, number[]> | Promise<Record<string, number[]>>
 
 /** Runs one job in this process. */
 export declare class JobScheduler<T = unknown> extends EventEmitter {

@@ -128,11 +128,13 @@ class JobScheduler extends EventEmitter {
   /**
    * @param {{registry: ZookeeperRegistry|EmbeddedRegistry, config: object,
    *   handler?: (ctx: object) => any, fetch?: (ctx: object) => any, process?: (ctx: object, items: any[]) => any,
-   *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number}} options
+   *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number,
+   *   shardingStrategies?: Record<string, (instances: string[], total: number, jobName: string) => any>}} options
    */
   constructor(options) {
     super()
-    const { registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel } = options || {}
+    const { registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel, shardingStrategies } =
+      options || {}
     if (!registry || !registry.native) throw new TypeError('invalid registry: expected a ZookeeperRegistry or EmbeddedRegistry')
     checkNumber('maxParallel', maxParallel, 1, MAX_PARALLEL, true)
     const json = configJson(config)
@@ -178,7 +180,23 @@ class JobScheduler extends EventEmitter {
         controllers.delete(call.id)
       }
     }
-    this.native = new native.NativeScheduler(registry.native, json, kind, invoke, instanceId, maxParallel)
+    const strategies = { ...(shardingStrategies || {}) }
+    for (const [name, strategy] of Object.entries(strategies)) {
+      if (typeof strategy !== 'function') {
+        throw new TypeError(`invalid shardingStrategies.${name}: expected a function (instances, total, jobName)`)
+      }
+    }
+    // Only the leader calls a strategy; the core checks its answer.
+    const shard = async (call) => {
+      try {
+        const assignment = await strategies[call.name](call.instances, call.total, call.jobName)
+        return JSON.stringify({ assignment: assignment === undefined ? null : assignment })
+      } catch (error) {
+        return JSON.stringify({ error: describeError(error) })
+      }
+    }
+    const names = Object.keys(strategies)
+    this.native = new native.NativeScheduler(registry.native, json, kind, invoke, instanceId, maxParallel, names, shard)
     this.running = false
   }
 

@@ -5,7 +5,7 @@
  * leaves a message for ej_last_error() on the calling thread. Objects are
  * opaque; each ej_*_new has an ej_*_free. Strings are UTF-8 and copied.
  *
- * Threads: callbacks (execute, fetch, process) run on worker threads owned
+ * Threads: callbacks (execute, fetch, process, sharding) run on worker threads owned
  * by the library, never on the thread that called ej_scheduler_start, and
  * several run at once (one per item, up to the parallelism limit): user_data
  * must be safe to use from several threads. All other functions may be
@@ -195,6 +195,43 @@ typedef struct ej_sharding_context {
 typedef int (*ej_execute_fn)(const struct ej_sharding_context *ctx, void *user_data);
 
 /**
+ * Decides who owns which item. `instances` holds `instance_count` ids (in
+ * ElasticJob's order), valid during the call only. `owners` has `total`
+ * entries, all -1 on entry: set `owners[item]` to the index in `instances`
+ * of the item's owner. Return 0 on success; anything else fails the
+ * resharding (see `ej_set_failure_message`). Called only on the leader, on
+ * a library worker thread.
+ */
+typedef int (*ej_sharding_fn)(const char *const *instances,
+                              size_t instance_count,
+                              uint32_t total,
+                              const char *job_name,
+                              int32_t *owners,
+                              void *user_data);
+
+/**
+ * A strategy to register: a job whose `jobShardingStrategyType` equals
+ * `name` is sharded by `sharding`. `name` is copied; `user_data` must stay
+ * valid until the scheduler is freed (no call is under way once
+ * `ej_scheduler_shutdown` or `ej_scheduler_free` returns) and be safe to
+ * use from any thread.
+ */
+typedef struct ej_sharding_strategy {
+  /**
+   * The `jobShardingStrategyType` that selects it.
+   */
+  const char *name;
+  /**
+   * The function.
+   */
+  ej_sharding_fn sharding;
+  /**
+   * Handed back to `sharding`.
+   */
+  void *user_data;
+} ej_sharding_strategy;
+
+/**
  * Optional settings for a scheduler (pass NULL for defaults).
  */
 typedef struct ej_scheduler_options {
@@ -203,9 +240,18 @@ typedef struct ej_scheduler_options {
    */
   const char *instance_id;
   /**
-   * How many items may run at once here (0 = twice the CPU count).
+   * How many items may run at once here (0 = as `jobExecutorServiceHandlerType`
+   * says: twice the CPU count for `CPU`, the default, 1 for `SINGLE_THREAD`).
    */
   uint32_t max_parallel;
+  /**
+   * Sharding strategies of your own (copied; NULL if the count is 0).
+   */
+  const struct ej_sharding_strategy *sharding_strategies;
+  /**
+   * How many entries `sharding_strategies` has.
+   */
+  size_t sharding_strategy_count;
 } ej_scheduler_options;
 
 /**
@@ -607,7 +653,7 @@ void ej_scheduler_free(struct ej_scheduler *scheduler);
 const char *ej_last_error(void);
 
 /**
- * Inside an execute/fetch/process callback: the message to report with the
+ * Inside an execute/fetch/process/sharding callback: the message to report with the
  * non-zero return value (copied). Ignored outside a callback.
  *
  * # Safety

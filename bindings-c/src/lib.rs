@@ -12,6 +12,7 @@ mod operator;
 mod registry;
 mod scheduler;
 mod status;
+mod strategy;
 
 pub use config::*;
 pub use context::*;
@@ -19,5 +20,6 @@ pub use operator::*;
 pub use registry::*;
 pub use scheduler::*;
 pub use status::*;
+pub use strategy::*;
 
 pub(crate) use elasticjob::runtime::shared as runtime;

@@ -75,8 +75,13 @@ pub unsafe extern "C" fn ej_items_push(items: *mut ej_items, item: *mut c_void) 
 pub struct ej_scheduler_options {
     /// Instance id (NULL = "{ip}@-@{pid}"); set it only to run several instances in one process.
     pub instance_id: *const c_char,
-    /// How many items may run at once here (0 = twice the CPU count).
+    /// How many items may run at once here (0 = as `jobExecutorServiceHandlerType`
+    /// says: twice the CPU count for `CPU`, the default, 1 for `SINGLE_THREAD`).
     pub max_parallel: u32,
+    /// Sharding strategies of your own (copied; NULL if the count is 0).
+    pub sharding_strategies: *const crate::strategy::ej_sharding_strategy,
+    /// How many entries `sharding_strategies` has.
+    pub sharding_strategy_count: usize,
 }
 
 /// The caller's `user_data`, handed back to callbacks on worker threads.
@@ -248,6 +253,9 @@ unsafe fn build(
         }
         if options.max_parallel > 0 {
             builder = builder.max_parallel(options.max_parallel as usize);
+        }
+        for (name, strategy) in crate::strategy::strategies(options.sharding_strategies, options.sharding_strategy_count)? {
+            builder = builder.sharding_strategy(&name, strategy);
         }
     }
     let _entered = runtime().enter();

@@ -32,7 +32,7 @@ pub extern "C" fn ej_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
-/// Inside an execute/fetch/process callback: the message to report with the
+/// Inside an execute/fetch/process/sharding callback: the message to report with the
 /// non-zero return value (copied). Ignored outside a callback.
 ///
 /// # Safety

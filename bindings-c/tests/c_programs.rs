@@ -125,6 +125,17 @@ fn valgrind_finds_no_leak_or_invalid_access_in_the_binding() {
     );
 }
 
+/// C sharding strategies decide the assignment on a real ZooKeeper, a
+/// wrong answer is reported and not applied; SINGLE_THREAD never overlaps.
+#[test]
+fn c_sharding_strategies_and_the_single_thread_executor() {
+    let zk = zk_harness::ZkServer::start();
+    let program = compile("strategy_test", false);
+    let output = Command::new(&program).arg(zk.connect_string()).output().expect("C program runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && stdout.contains("4 passed, 0 failed"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+}
+
 fn c_worker(program: &Path, zk: &str, job: &str, ledger: &Path, sleep_ms: u32, cron: &str) -> Worker {
     let mut command = Command::new(program);
     command.args([zk, "c-cluster", job, "4", cron, ledger.to_str().unwrap(), &sleep_ms.to_string(), "2000"]);

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod registry;
 pub mod scheduler;
+pub mod strategy;
 
 use napi::{Error, Status};
 

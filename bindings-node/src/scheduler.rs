@@ -4,6 +4,7 @@
 
 use crate::config;
 use crate::registry::NativeRegistry;
+use crate::strategy::{JsStrategy, StrategyFunction, StrategySlot};
 use crate::to_js;
 use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobOperator, JobScheduler, Outcome, ShardingContext};
 use napi::bindgen_prelude::{BigInt, Promise};
@@ -149,13 +150,17 @@ impl DataflowJob for JsDataflow {
 pub struct NativeScheduler {
     inner: Arc<JobScheduler>,
     slot: InvokeSlot,
+    strategies: StrategySlot,
     events: Arc<tokio::sync::Mutex<broadcast::Receiver<JobEvent>>>,
 }
 
 #[napi]
 impl NativeScheduler {
-    /// `kind` is `simple`, `dataflow`, `script` or `http`; `invoke(call)` runs handlers.
+    /// `kind` is `simple`, `dataflow`, `script` or `http`; `invoke(call)`
+    /// runs handlers; `shard(call)` answers the strategies registered under
+    /// `strategy_names`.
     #[napi(constructor)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         registry: &NativeRegistry,
         config_json: String,
@@ -163,6 +168,8 @@ impl NativeScheduler {
         #[napi(ts_arg_type = "(call: JsCall) => Promise<string>")] invoke_js: Invoke,
         instance_id: Option<String>,
         max_parallel: Option<u32>,
+        strategy_names: Option<Vec<String>>,
+        #[napi(ts_arg_type = "(call: JsStrategyCall) => Promise<string>")] shard_js: Option<StrategyFunction>,
     ) -> Result<Self> {
         let config = config::parse(&config_json)?;
         let slot: InvokeSlot = Arc::new(Mutex::new(Some(Arc::new(invoke_js))));
@@ -187,9 +194,13 @@ impl NativeScheduler {
         if let Some(n) = max_parallel {
             builder = builder.max_parallel(n as usize);
         }
+        let strategies: StrategySlot = Arc::new(Mutex::new(shard_js.map(Arc::new)));
+        for name in strategy_names.unwrap_or_default() {
+            builder = builder.sharding_strategy(&name, JsStrategy { name: name.clone(), slot: strategies.clone() });
+        }
         let inner = builder.build().map_err(to_js)?;
         let events = Arc::new(tokio::sync::Mutex::new(inner.events()));
-        Ok(NativeScheduler { inner: Arc::new(inner), slot, events })
+        Ok(NativeScheduler { inner: Arc::new(inner), slot, strategies, events })
     }
 
     /// Registers this instance and starts firing.
@@ -210,6 +221,7 @@ impl NativeScheduler {
     pub async fn shutdown(&self) -> Result<()> {
         self.inner.shutdown().await;
         self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.strategies.lock().unwrap_or_else(|p| p.into_inner()).take();
         Ok(())
     }
 

@@ -20,6 +20,7 @@ impl JobConfig {
         failover = false, misfire = true, monitor_execution = true,
         max_time_diff_seconds = -1, reconcile_interval_minutes = 10,
         job_sharding_strategy_type = None, job_error_handler_type = None,
+        job_executor_service_handler_type = None,
         description = String::new(), props = None, disabled = false, overwrite = false,
         label = None, static_sharding = false, time_zone = None
     ))]
@@ -37,6 +38,7 @@ impl JobConfig {
         reconcile_interval_minutes: i32,
         job_sharding_strategy_type: Option<String>,
         job_error_handler_type: Option<String>,
+        job_executor_service_handler_type: Option<String>,
         description: String,
         props: Option<BTreeMap<String, String>>,
         disabled: bool,
@@ -55,6 +57,7 @@ impl JobConfig {
         inner.reconcile_interval_minutes = reconcile_interval_minutes;
         inner.job_sharding_strategy_type = job_sharding_strategy_type;
         inner.job_error_handler_type = job_error_handler_type;
+        inner.job_executor_service_handler_type = job_executor_service_handler_type;
         inner.description = description;
         inner.props = props.unwrap_or_default();
         inner.disabled = disabled;
@@ -140,6 +143,10 @@ impl JobConfig {
     #[getter]
     fn job_error_handler_type(&self) -> Option<String> {
         self.inner.job_error_handler_type.clone()
+    }
+    #[getter]
+    fn job_executor_service_handler_type(&self) -> Option<String> {
+        self.inner.job_executor_service_handler_type.clone()
     }
     #[getter]
     fn description(&self) -> String {

@@ -9,6 +9,7 @@ mod registry;
 mod scheduler;
 mod seconds;
 mod signal;
+mod strategy;
 
 use pyo3::prelude::*;
 

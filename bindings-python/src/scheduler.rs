@@ -67,7 +67,7 @@ impl ShardingContext {
 }
 
 /// The text of a Python exception with its traceback.
-fn describe(py: Python<'_>, error: PyErr) -> String {
+pub(crate) fn describe(py: Python<'_>, error: PyErr) -> String {
     use pyo3::types::PyTracebackMethods;
     let trace = error.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
     format!("{trace}{}", error.value(py).repr().map(|r| r.to_string()).unwrap_or_else(|_| error.to_string()))
@@ -145,7 +145,7 @@ pub struct Scheduler {
 #[pymethods]
 impl Scheduler {
     #[new]
-    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None))]
+    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None, sharding_strategies = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         registry: PyRef<'_, Registry>,
@@ -157,6 +157,7 @@ impl Scheduler {
         http: bool,
         instance_id: Option<String>,
         max_parallel: Option<usize>,
+        sharding_strategies: Option<std::collections::BTreeMap<String, Py<PyAny>>>,
     ) -> PyResult<Self> {
         let job = match (execute, fetch, process, script, http) {
             (Some(execute), None, None, false, false) => simple_job(execute),
@@ -177,6 +178,9 @@ impl Scheduler {
         }
         if let Some(n) = max_parallel {
             builder = builder.max_parallel(n);
+        }
+        for (name, strategy) in sharding_strategies.unwrap_or_default() {
+            builder = builder.sharding_strategy(&name, crate::strategy::PythonStrategy(strategy));
         }
         let _guard = runtime().enter();
         let inner = builder.build().map_err(to_py)?;

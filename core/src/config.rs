@@ -5,7 +5,7 @@
 
 use crate::cron::CronSchedule;
 use crate::error::{Error, Result};
-use crate::sharding::ShardingAlgorithm;
+use crate::executor::ExecutorType;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,7 +32,8 @@ pub struct JobConfig {
     /// `SLACK`) configured by props; see [`crate::notify`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_error_handler_type: Option<String>,
-    /// Thread pool type of Java ElasticJob; kept for compatibility.
+    /// How many items of one instance run at once: `CPU` (default, twice
+    /// the CPU count) or `SINGLE_THREAD` (one at a time).
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "jobExecutorThreadPoolSizeProviderType")]
     pub job_executor_service_handler_type: Option<String>,
     /// Names of job listeners (Java plug-ins); kept for compatibility.
@@ -43,7 +44,9 @@ pub struct JobConfig {
     /// A parameter handed to every item.
     #[serde(default, deserialize_with = "string_or_null")]
     pub job_parameter: String,
-    /// `AVG_ALLOCATION` (default), `ODEVITY` or `ROUND_ROBIN`.
+    /// `AVG_ALLOCATION` (default), `ODEVITY`, `ROUND_ROBIN`,
+    /// `SINGLE_SHARDING_BALANCE`, or the name of a strategy registered with
+    /// [`crate::JobSchedulerBuilder::sharding_strategy`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_sharding_strategy_type: Option<String>,
     /// Free-form label of the instances.
@@ -193,10 +196,10 @@ impl JobConfig {
         if self.reconcile_interval_minutes < 0 {
             return Err(Error::invalid("reconcileIntervalMinutes", self.reconcile_interval_minutes, "must be 0 (off) or more"));
         }
-        if let Some(kind) = &self.job_sharding_strategy_type {
-            if ShardingAlgorithm::from_type_name(kind).is_none() {
-                return Err(Error::invalid("jobShardingStrategyType", kind, "must be AVG_ALLOCATION, ODEVITY or ROUND_ROBIN"));
-            }
+        // jobShardingStrategyType may name a user strategy that only the
+        // scheduler knows: it is checked there (and by the leader).
+        if let Some(kind) = &self.job_executor_service_handler_type {
+            ExecutorType::from_type_name(kind)?;
         }
         crate::notify::ErrorHandler::from_config(self)?;
         if let Some(value) = self.props.get(EXECUTION_TIMEOUT_PROP) {
@@ -259,11 +262,16 @@ impl JobConfig {
         Ok(map)
     }
 
-    /// The sharding algorithm (`jobShardingStrategyType`).
-    pub fn sharding_algorithm(&self) -> ShardingAlgorithm {
-        self.job_sharding_strategy_type
+    /// `jobShardingStrategyType` as given (empty: the default, `AVG_ALLOCATION`).
+    pub fn sharding_strategy_type(&self) -> &str {
+        self.job_sharding_strategy_type.as_deref().map_or("", str::trim)
+    }
+
+    /// `jobExecutorServiceHandlerType`, once validated (default `CPU`).
+    pub fn executor_type(&self) -> ExecutorType {
+        self.job_executor_service_handler_type
             .as_deref()
-            .and_then(ShardingAlgorithm::from_type_name)
+            .and_then(|kind| ExecutorType::from_type_name(kind).ok())
             .unwrap_or_default()
     }
 
@@ -337,7 +345,8 @@ timeZone: GMT+08:00
         assert_eq!(config.job_name, "javaSimpleJob");
         assert_eq!(config.sharding_total_count, 3);
         assert!(config.failover && config.misfire && config.monitor_execution && config.overwrite);
-        assert_eq!(config.sharding_algorithm(), ShardingAlgorithm::RoundRobin);
+        assert_eq!(config.sharding_strategy_type(), "ROUND_ROBIN");
+        assert_eq!(config.executor_type(), ExecutorType::Cpu);
         assert_eq!(config.props["streaming.process"], "true");
         assert_eq!(config.job_listener_types, vec!["logListener"]);
         assert!(config.extra.contains_key("jobExtraConfigurations"), "unknown keys are kept");
@@ -377,7 +386,7 @@ timeZone: GMT+08:00
             (JobConfig { time_zone: Some("Nowhere/Land".into()), ..base.clone() }, "timeZone", "Nowhere/Land"),
             (JobConfig { max_time_diff_seconds: -5, ..base.clone() }, "maxTimeDiffSeconds", "-5"),
             (JobConfig { reconcile_interval_minutes: -1, ..base.clone() }, "reconcileIntervalMinutes", "-1"),
-            (JobConfig { job_sharding_strategy_type: Some("RANDOM".into()), ..base.clone() }, "jobShardingStrategyType", "RANDOM"),
+            (JobConfig { job_executor_service_handler_type: Some("GPU".into()), ..base.clone() }, "jobExecutorServiceHandlerType", "GPU"),
             (JobConfig { job_error_handler_type: Some("MAIL".into()), ..base.clone() }, "jobErrorHandlerType", "MAIL"),
         ];
         for (config, field, value) in cases {
@@ -426,6 +435,21 @@ timeZone: GMT+08:00
         assert!(err.contains("failover") && err.contains("maybe"), "{err}");
         let err = config.set("colour", "blue").unwrap_err().to_string();
         assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn executor_types_and_the_newer_key() {
+        let single = JobConfig::from_yaml("jobName: j\nshardingTotalCount: 2\njobExecutorServiceHandlerType: SINGLE_THREAD\n").unwrap();
+        assert_eq!(single.executor_type(), ExecutorType::SingleThread);
+        // ElasticJob 3.0.5 renamed the key; both are read.
+        let renamed = JobConfig::from_yaml("jobName: j\nshardingTotalCount: 2\njobExecutorThreadPoolSizeProviderType: SINGLE_THREAD\n").unwrap();
+        assert_eq!(renamed.executor_type(), ExecutorType::SingleThread);
+        assert_eq!(JobConfig::new("j", "", 1).executor_type(), ExecutorType::Cpu);
+        let mut config = JobConfig::new("j", "", 1);
+        config.set("jobExecutorServiceHandlerType", "SINGLE_THREAD").unwrap();
+        config.validate().unwrap();
+        config.set("jobShardingStrategyType", "MY_OWN").unwrap();
+        config.validate().expect("a user strategy's name is checked by the scheduler, not here");
     }
 
     #[test]

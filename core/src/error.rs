@@ -50,6 +50,16 @@ pub enum Error {
     /// The scheduler or job is not in a state that allows the operation.
     #[error("{0}")]
     IllegalState(String),
+    /// A sharding strategy gave no usable assignment (it failed, panicked,
+    /// hung, gave a wrong answer, or is not registered in this instance):
+    /// the leader refused to reshard and left the registry as it was.
+    #[error("sharding strategy `{name}` (jobShardingStrategyType) {reason}; resharding refused, the assignment is unchanged")]
+    ShardingStrategy {
+        /// The `jobShardingStrategyType` value.
+        name: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// The registry refused the request on a node's ACL: the node was
     /// created creator-only by a client with other (or no) digest
     /// credentials. Nothing was applied. A variant of its own so that

@@ -44,7 +44,7 @@ mod tests {
     use super::*;
     use crate::registry::{CreateMode, MemoryServer};
     use crate::sharding::service::{reshard, ShardingPlan};
-    use crate::sharding::ShardingAlgorithm;
+    use crate::sharding::{ShardingAlgorithm, Strategy};
 
     #[tokio::test]
     async fn the_leader_flags_resharding_for_items_of_a_vanished_owner() {
@@ -57,7 +57,7 @@ mod tests {
         }
         election::elect(&r, &paths, "10.0.0.1@-@1").await.unwrap();
         sharding::set_necessary(&r, &paths).await.unwrap();
-        let plan = ShardingPlan { job_name: "job", total_count: 2, algorithm: ShardingAlgorithm::AverageAllocation };
+        let plan = ShardingPlan { job_name: "job", total_count: 2, strategy: Strategy::BuiltIn(ShardingAlgorithm::AverageAllocation) };
         reshard(&r, &paths, &plan).await.unwrap().unwrap();
         assert_eq!(run(&r, &paths, &config, "10.0.0.1@-@1").await.unwrap(), Diagnosis::default());
         // An owner vanishes without the leader noticing (e.g. a missed event).

@@ -21,7 +21,7 @@ import atexit
 import inspect
 import threading
 import weakref
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from ._native import (
     CancelSignal,
@@ -48,6 +48,7 @@ __all__ = [
     "Registry",
     "ScriptJob",
     "ShardingContext",
+    "ShardingStrategy",
     "SimpleJob",
     "ZookeeperRegistry",
 ]
@@ -110,6 +111,26 @@ class JobExecutionError(ElasticJobError):
         self.instance_id: str = event["instance_id"]
         self.failover: bool = event["failover"]
         self.error: str = event["error"]
+
+
+class ShardingStrategy:
+    """A sharding strategy of your own (ElasticJob's ``JobShardingStrategy``).
+
+    Register it with ``JobScheduler(..., sharding_strategies={"NAME": strategy})``
+    in every instance; a job whose ``job_sharding_strategy_type`` is ``"NAME"``
+    is sharded by it. Only the leader calls it, once per resharding. A plain
+    function with the same signature works too; either may be ``async def``.
+    """
+
+    def sharding(self, instances: List[str], total: int, job_name: str) -> Dict[str, List[int]]:
+        """Returns instance id -> items, every item of ``range(total)`` exactly
+        once, only ids from ``instances`` (given in ElasticJob's order). A wrong
+        answer or an exception is reported as an error event and nothing is
+        reassigned."""
+        raise NotImplementedError("subclasses of ShardingStrategy implement sharding(instances, total, job_name)")
+
+
+StrategyFunction = Callable[[List[str], int, str], Any]
 
 
 class _EventLoop:
@@ -176,6 +197,12 @@ class JobScheduler:
 
     Use as a context manager, or call :meth:`start` and :meth:`shutdown`.
     Schedulers still running when the interpreter exits are shut down.
+
+    ``max_parallel`` bounds how many of this instance's items run at once and
+    wins over the configuration's ``job_executor_service_handler_type``
+    (``CPU``: twice the CPU count; ``SINGLE_THREAD``: one). ``sharding_strategies``
+    maps names to :class:`ShardingStrategy` objects or functions; a job whose
+    ``job_sharding_strategy_type`` is one of the names is sharded by it.
     """
 
     def __init__(
@@ -186,7 +213,12 @@ class JobScheduler:
         *,
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
+        sharding_strategies: Optional[Mapping[str, Union[ShardingStrategy, StrategyFunction]]] = None,
     ) -> None:
+        strategies = {
+            name: _sync(strategy.sharding if isinstance(strategy, ShardingStrategy) else strategy)
+            for name, strategy in (sharding_strategies or {}).items()
+        }
         handlers: Dict[str, Any] = {}
         if isinstance(job, DataflowJob):
             handlers = {"fetch": _sync(job.fetch), "process": _sync(job.process)}
@@ -203,7 +235,8 @@ class JobScheduler:
                 f"invalid job `{job!r}`: expected a SimpleJob, DataflowJob, ScriptJob, HttpJob or a callable"
             )
         self._native = _Scheduler(
-            registry, config, instance_id=instance_id, max_parallel=max_parallel, **handlers
+            registry, config, instance_id=instance_id, max_parallel=max_parallel,
+            sharding_strategies=strategies, **handlers
         )
         self._listeners: List[Callable[[Dict[str, Any]], None]] = []
         self._error_handlers: List[Callable[[JobExecutionError], None]] = []

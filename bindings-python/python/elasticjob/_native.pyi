@@ -18,6 +18,7 @@ class JobConfig:
         reconcile_interval_minutes: int = 10,
         job_sharding_strategy_type: Optional[str] = None,
         job_error_handler_type: Optional[str] = None,
+        job_executor_service_handler_type: Optional[str] = None,
         description: str = "",
         props: Optional[Dict[str, str]] = None,
         disabled: bool = False,
@@ -45,6 +46,7 @@ class JobConfig:
     reconcile_interval_minutes: int
     job_sharding_strategy_type: Optional[str]
     job_error_handler_type: Optional[str]
+    job_executor_service_handler_type: Optional[str]
     description: str
     label: Optional[str]
     static_sharding: bool
@@ -101,6 +103,7 @@ class Scheduler:
         http: bool = False,
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
+        sharding_strategies: Optional[Dict[str, Callable[[List[str], int, str], Dict[str, List[int]]]]] = None,
     ) -> None: ...
     def start(self) -> None: ...
     def trigger(self) -> None: ...

@@ -105,15 +105,14 @@ impl Inner {
                 return Ok(());
             }
             let began = tokio::time::Instant::now();
+            // Resolved before anything changes: a leader without the strategy
+            // leaves the flag up and the registry untouched.
+            let strategy = self.strategies.resolve(self.config().sharding_strategy_type())?;
             let Some(flag_version) = retry(|| sharding::begin(session, &self.paths)).await? else { return Ok(()) };
             self.wait_for_running_items(session).await?;
             tracing::debug!(job = %self.job_name, waited_ms = began.elapsed().as_millis() as u64, "resharding: running items settled");
             let config = self.config();
-            let plan = ShardingPlan {
-                job_name: &config.job_name,
-                total_count: config.item_count(),
-                algorithm: config.sharding_algorithm(),
-            };
+            let plan = ShardingPlan { job_name: &config.job_name, total_count: config.item_count(), strategy };
             match sharding::finish(session, &self.paths, &plan, flag_version).await {
                 Ok(Some(assignment)) => {
                     tracing::info!(job = %config.job_name, took_ms = began.elapsed().as_millis() as u64, ?assignment, "resharded");

@@ -26,6 +26,7 @@ use crate::job::{Job, JobSettings};
 use crate::notify::{ErrorHandler, NotificationStats, Notifications};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
+use crate::sharding::{ShardingStrategy, Strategies};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
@@ -39,6 +40,8 @@ pub struct JobSchedulerBuilder {
     max_parallel: Option<usize>,
     shutdown_timeout: Duration,
     max_reshard_wait: Option<Duration>,
+    /// Registered by [`JobSchedulerBuilder::sharding_strategy`]; checked by `build`.
+    strategies: Vec<(String, Arc<dyn ShardingStrategy>)>,
 }
 
 impl JobSchedulerBuilder {
@@ -49,7 +52,9 @@ impl JobSchedulerBuilder {
         self
     }
 
-    /// How many items of this instance may run at once (default: twice the CPU count).
+    /// How many items of this instance may run at once. Wins over
+    /// `jobExecutorServiceHandlerType` (which gives twice the CPU count for
+    /// `CPU`, the default, and 1 for `SINGLE_THREAD`).
     pub fn max_parallel(mut self, n: usize) -> Self {
         self.max_parallel = Some(n.max(1));
         self
@@ -72,16 +77,38 @@ impl JobSchedulerBuilder {
         self
     }
 
+    /// Registers a sharding strategy of your own under `name`; a job whose
+    /// `jobShardingStrategyType` is `name` is sharded by it. Only the leader
+    /// runs it, so register it in every instance: a leader without it (or a
+    /// strategy that fails or answers wrongly) refuses to reshard, reports
+    /// [`Error::ShardingStrategy`] as an error event and leaves the
+    /// assignment as it was. A built-in name cannot be taken.
+    pub fn sharding_strategy(mut self, name: &str, strategy: impl ShardingStrategy) -> Self {
+        self.strategies.push((name.to_string(), Arc::new(strategy)));
+        self
+    }
+
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
         let shared = Shared::parse(self.config, self.job.kind())?;
+        let mut strategies = Strategies::default();
+        for (name, strategy) in self.strategies {
+            strategies.register(&name, strategy)?;
+        }
+        // A typo in this instance's own configuration fails here, not at the
+        // first resharding; a name from the registry is resolved by the leader.
+        strategies.resolve(shared.config.sharding_strategy_type()).map_err(|_| {
+            Error::invalid(
+                "jobShardingStrategyType",
+                shared.config.sharding_strategy_type(),
+                "is neither a built-in strategy (AVG_ALLOCATION, ODEVITY, ROUND_ROBIN, SINGLE_SHARDING_BALANCE) nor one registered with sharding_strategy()",
+            )
+        })?;
         let instance = match self.instance_id {
             Some(id) => InstanceId::parse(&id)?,
             None => InstanceId::local(),
         };
-        let parallel = self.max_parallel.unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4)
-        });
+        let parallel = self.max_parallel.unwrap_or_else(|| shared.config.executor_type().pool_size());
         let (events, _) = broadcast::channel(1024);
         let (stop, _) = watch::channel(false);
         let (current, _) = watch::channel(None);
@@ -105,6 +132,8 @@ impl JobSchedulerBuilder {
                 stop,
                 shutdown_timeout: self.shutdown_timeout,
                 max_reshard_wait: self.max_reshard_wait,
+                max_parallel: self.max_parallel,
+                strategies,
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
                 java_peers: Mutex::new(java_peers::JavaPeers::default()),
@@ -178,6 +207,10 @@ struct Inner {
     shutdown_timeout: Duration,
     /// `None`: twice the session timeout, at least [`MIN_RESHARD_WAIT`].
     max_reshard_wait: Option<Duration>,
+    /// The builder's `max_parallel`, which wins over the executor type.
+    max_parallel: Option<usize>,
+    /// User sharding strategies, by name.
+    strategies: Strategies,
     /// Raised when a registry call finds the session expired, in case the
     /// client has not announced it (yet).
     session_lost: Notify,
@@ -199,6 +232,7 @@ impl JobScheduler {
             max_parallel: None,
             shutdown_timeout: Duration::from_secs(60),
             max_reshard_wait: None,
+            strategies: Vec::new(),
         }
     }
 
@@ -229,11 +263,14 @@ impl JobScheduler {
 
     /// Stops firing, waits for running items (up to the shutdown timeout,
     /// then tells them to stop), gives up leadership and leaves the cluster.
+    /// Once it returns no resharding is under way, so no user sharding
+    /// strategy is being called (bindings free their callbacks then).
     pub async fn shutdown(&self) {
         self.inner.stop.send_replace(true);
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }
+        drop(self.inner.reshard_lock.lock().await);
     }
 
     /// Subscribes to what the scheduler reports.

@@ -16,10 +16,12 @@ use crate::config::JobConfig;
 use crate::error::Error;
 use crate::event::{Execution, JobEvent, Outcome};
 use crate::execution::{self, Finished};
+use crate::executor::Pool;
 use crate::failover;
 use crate::job::{Job, JobSettings, ShardingContext};
 use crate::notify::{ErrorHandler, Failure};
 use crate::registry::Registry;
+use crate::sharding::balance;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,7 +41,8 @@ struct Slot {
 
 /// The runs in flight in this process.
 pub(super) struct Runs {
-    pool: Arc<Semaphore>,
+    /// Bounds the handlers in flight (`jobExecutorServiceHandlerType`).
+    pub(super) pool: Pool,
     slots: Mutex<BTreeMap<u32, Slot>>,
     ended: Notify,
     /// Held while starting items and while clearing this instance's stale
@@ -54,7 +57,7 @@ pub(super) struct Runs {
 impl Runs {
     pub(super) fn new(parallel: usize) -> Self {
         Runs {
-            pool: Arc::new(Semaphore::new(parallel)),
+            pool: Pool::new(parallel),
             slots: Mutex::new(BTreeMap::new()),
             ended: Notify::new(),
             marks: tokio::sync::Mutex::new(()),
@@ -121,7 +124,7 @@ impl Runs {
 
     /// Handler permits free right now.
     pub(super) fn free_permits(&self) -> usize {
-        self.pool.available_permits()
+        self.pool.permits().available_permits()
     }
 
     /// Waits until no run is in flight or `limit` passes; returns whether idle.
@@ -180,13 +183,14 @@ impl Inner {
             let (config, settings, errors) = inner.snapshot();
             let config = Arc::new(config);
             let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
+            let pool = inner.runs.pool.permits();
             let mut runs = JoinSet::new();
             // Which item each run task is, so even a run that panicked frees its slot.
             let mut tasks = std::collections::HashMap::new();
             for plan in plans {
                 let run = ItemRun {
                     job: inner.job.clone(),
-                    pool: inner.runs.pool.clone(),
+                    pool: pool.clone(),
                     config: config.clone(),
                     settings: settings.clone(),
                     parameters: parameters.clone(),
@@ -269,6 +273,14 @@ impl Inner {
         if let Err(e) = result {
             self.runs.stale_hint.store(true, std::sync::atomic::Ordering::SeqCst);
             self.fail("completing finished items failed", e);
+            return;
+        }
+        if kind == RunKind::Owned && balance::rotates(&self.config()) && ended.iter().any(|(f, _)| f.item == 0) {
+            match balance::hand_on(&**session, &self.paths, self.instance.as_str(), self.instance.ip()).await {
+                Ok(Some(next)) => tracing::debug!(job = %self.job_name, %next, "item 0 handed on (SINGLE_SHARDING_BALANCE)"),
+                Ok(None) => {}
+                Err(e) => self.fail("handing item 0 on (SINGLE_SHARDING_BALANCE) failed", e),
+            }
         }
     }
 

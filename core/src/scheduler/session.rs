@@ -113,6 +113,7 @@ impl Inner {
         let shared = Shared::parse(config, self.job.kind())?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         let changed = state.config.cron != shared.config.cron || state.config.time_zone != shared.config.time_zone;
+        self.runs.pool.resize(self.max_parallel.unwrap_or_else(|| shared.config.executor_type().pool_size()));
         *state = shared;
         drop(state);
         if changed {

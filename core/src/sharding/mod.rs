@@ -1,7 +1,11 @@
-//! Sharding: the strategies that spread items over instances, and the
-//! service that applies an assignment in the registry.
+//! Sharding: the strategies that spread items over instances (ElasticJob's
+//! built-in ones and users' own), and the service that applies an
+//! assignment in the registry.
 
+pub mod balance;
+pub mod custom;
 pub mod service;
 pub mod strategy;
 
+pub use custom::{Assignment, ShardingStrategy, Strategies, Strategy};
 pub use strategy::ShardingAlgorithm;

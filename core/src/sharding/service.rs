@@ -6,7 +6,7 @@
 //! deleted and re-created, so their version always moves on: an instance
 //! that read an old owner version cannot start the item afterwards.
 
-use super::strategy::{self, ShardingAlgorithm};
+use super::custom::{Assignment, Strategy};
 use crate::error::{Error, Result};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Op, Registry};
@@ -63,8 +63,8 @@ pub struct ShardingPlan<'a> {
     pub job_name: &'a str,
     /// `shardingTotalCount`.
     pub total_count: u32,
-    /// `jobShardingStrategyType`.
-    pub algorithm: ShardingAlgorithm,
+    /// The strategy `jobShardingStrategyType` selects.
+    pub strategy: Strategy,
 }
 
 /// Reassigns every item at once; the caller must be the leader and must
@@ -96,8 +96,10 @@ pub async fn begin(registry: &dyn Registry, paths: &JobPaths) -> Result<Option<i
     Ok(Some(flag.version))
 }
 
-/// Last step: writes the assignment and takes the flags down. Returns `None`
-/// (keeping the flag) when no instance is available.
+/// Last step: computes the assignment, writes it and takes the flags down.
+/// Returns `None` (keeping the flag) when no instance is available. A
+/// strategy that gives no valid assignment fails it with
+/// [`Error::ShardingStrategy`], nothing written and the flag kept.
 pub async fn finish(
     registry: &dyn Registry,
     paths: &JobPaths,
@@ -111,7 +113,10 @@ pub async fn finish(
         abort(registry, paths).await;
         return Ok(None);
     }
-    let outcome = write_assignment(registry, paths, plan, &instances, flag_version).await;
+    let outcome = match plan.strategy.assign(plan.job_name, &instances, plan.total_count).await {
+        Ok(assignment) => write_assignment(registry, paths, plan.total_count, assignment, flag_version).await,
+        Err(e) => Err(e),
+    };
     if outcome.is_err() {
         abort(registry, paths).await;
     }
@@ -138,19 +143,18 @@ pub async fn running_marks(registry: &dyn Registry, paths: &JobPaths, count: u32
 async fn write_assignment(
     registry: &dyn Registry,
     paths: &JobPaths,
-    plan: &ShardingPlan<'_>,
-    instances: &[String],
+    total_count: u32,
+    assignment: Assignment,
     flag_version: i32,
-) -> Result<BTreeMap<String, Vec<u32>>> {
+) -> Result<Assignment> {
     let mut existing = Vec::new();
     for child in children_or_empty(registry, &paths.sharding()).await? {
         match child.parse::<u32>() {
-            Ok(item) if item < plan.total_count => existing.push(item),
+            Ok(item) if item < total_count => existing.push(item),
             _ => registry.delete_recursive(&format!("{}/{child}", paths.sharding())).await?,
         }
     }
     registry.ensure_path(&paths.sharding()).await?;
-    let assignment = strategy::assign(plan.algorithm, plan.job_name, instances, plan.total_count);
     // Fast path: every existing item has an owner node (ours always do). A
     // Java instance may have deleted some; then check each node and retry.
     let assumed = owner_ops(paths, &assignment, |item| {
@@ -162,11 +166,11 @@ async fn write_assignment(
         other => return other.map(|_| assignment),
     }
     // Batched reads: a large job must not pay one round trip per item here.
-    let item_paths: Vec<String> = (0..plan.total_count).map(|item| paths.item(item)).collect();
-    let owner_paths: Vec<String> = (0..plan.total_count).map(|item| paths.item_instance(item)).collect();
+    let item_paths: Vec<String> = (0..total_count).map(|item| paths.item(item)).collect();
+    let owner_paths: Vec<String> = (0..total_count).map(|item| paths.item_instance(item)).collect();
     let items_found = registry.get_many(&item_paths).await?;
     let owners_found = registry.get_many(&owner_paths).await?;
-    let found: BTreeMap<u32, (bool, bool)> = (0..plan.total_count)
+    let found: BTreeMap<u32, (bool, bool)> = (0..total_count)
         .zip(items_found.iter().zip(&owners_found))
         .map(|(item, (node, owner))| (item, (node.is_some(), owner.is_some())))
         .collect();
@@ -275,6 +279,7 @@ pub async fn has_orphaned_items(registry: &dyn Registry, paths: &JobPaths, count
 mod tests {
     use super::*;
     use crate::registry::MemoryServer;
+    use crate::sharding::{ShardingAlgorithm, Strategies};
 
     async fn instance(r: &dyn Registry, paths: &JobPaths, id: &str) {
         r.create_with_parents(&paths.instance(id), b"", CreateMode::Ephemeral).await.unwrap();
@@ -285,7 +290,7 @@ mod tests {
         let server = MemoryServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
-        let plan = ShardingPlan { job_name: "job", total_count: 3, algorithm: ShardingAlgorithm::AverageAllocation };
+        let plan = ShardingPlan { job_name: "job", total_count: 3, strategy: Strategy::BuiltIn(ShardingAlgorithm::AverageAllocation) };
         instance(&r, &paths, "10.0.0.1@-@1").await;
         instance(&r, &paths, "10.0.0.2@-@2").await;
         assert_eq!(reshard(&r, &paths, &plan).await.unwrap(), None, "not flagged");
@@ -312,7 +317,7 @@ mod tests {
         instance(&r, &paths, "10.0.0.2@-@2").await;
         r.put(&paths.server("10.0.0.2"), SERVER_DISABLED.as_bytes()).await.unwrap();
         set_necessary(&r, &paths).await.unwrap();
-        let plan = ShardingPlan { job_name: "job", total_count: 4, algorithm: ShardingAlgorithm::AverageAllocation };
+        let plan = ShardingPlan { job_name: "job", total_count: 4, strategy: Strategy::BuiltIn(ShardingAlgorithm::AverageAllocation) };
         let assignment = reshard(&r, &paths, &plan).await.unwrap().unwrap();
         assert_eq!(assignment.get("10.0.0.1@-@1"), Some(&vec![0, 1, 2, 3]));
         r.put(&paths.item_disabled(2), b"").await.unwrap();
@@ -335,10 +340,34 @@ mod tests {
         set_necessary(&r, &paths).await.unwrap();
         let (_, flag) = r.get(&paths.sharding_necessary()).await.unwrap().unwrap();
         set_necessary(&r, &paths).await.unwrap();
-        let plan = ShardingPlan { job_name: "job", total_count: 1, algorithm: ShardingAlgorithm::AverageAllocation };
-        let stale = write_assignment(&r, &paths, &plan, &["10.0.0.1@-@1".to_string()], flag.version).await;
+        let plan = ShardingPlan { job_name: "job", total_count: 1, strategy: Strategy::BuiltIn(ShardingAlgorithm::AverageAllocation) };
+        let only = BTreeMap::from([("10.0.0.1@-@1".to_string(), vec![0])]);
+        let stale = write_assignment(&r, &paths, 1, only, flag.version).await;
         assert!(matches!(stale, Err(Error::BadVersion(_))), "{stale:?}");
         assert!(reshard(&r, &paths, &plan).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_strategy_answer_writes_nothing_and_keeps_the_flag() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        instance(&r, &paths, "10.0.0.1@-@1").await;
+        instance(&r, &paths, "10.0.0.2@-@2").await;
+        set_necessary(&r, &paths).await.unwrap();
+        let plan = ShardingPlan { job_name: "job", total_count: 2, strategy: Strategy::BuiltIn(ShardingAlgorithm::AverageAllocation) };
+        reshard(&r, &paths, &plan).await.unwrap().unwrap();
+        let before = owners(&r, &paths, 2).await.unwrap();
+        let mut strategies = Strategies::default();
+        let both_to_one = |_: &[String], _: u32, _: &str| Ok(BTreeMap::from([("10.0.0.1@-@1".to_string(), vec![0, 0])]));
+        strategies.register("TWICE", std::sync::Arc::new(both_to_one)).unwrap();
+        let plan = ShardingPlan { strategy: strategies.resolve("TWICE").unwrap(), ..plan };
+        set_necessary(&r, &paths).await.unwrap();
+        let refused = reshard(&r, &paths, &plan).await;
+        assert!(matches!(&refused, Err(Error::ShardingStrategy { name, reason }) if name == "TWICE" && reason.contains("item 0 twice")), "{refused:?}");
+        assert_eq!(owners(&r, &paths, 2).await.unwrap(), before, "nothing written");
+        assert!(r.exists(&paths.sharding_necessary()).await.unwrap().is_some(), "the flag stays up for the next try");
+        assert!(r.exists(&paths.sharding_processing()).await.unwrap().is_none(), "not left half under way");
     }
 
     #[tokio::test]
@@ -347,7 +376,7 @@ mod tests {
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         instance(&r, &paths, "10.0.0.1@-@1").await;
-        let plan = ShardingPlan { job_name: "job", total_count: 2, algorithm: ShardingAlgorithm::AverageAllocation };
+        let plan = ShardingPlan { job_name: "job", total_count: 2, strategy: Strategy::BuiltIn(ShardingAlgorithm::AverageAllocation) };
         set_necessary(&r, &paths).await.unwrap();
         reshard(&r, &paths, &plan).await.unwrap();
         r.delete(&paths.item_instance(1), None).await.unwrap();
@@ -364,7 +393,7 @@ mod tests {
         let paths = JobPaths::new("job");
         instance(&r, &paths, "10.0.0.1@-@1").await;
         set_necessary(&r, &paths).await.unwrap();
-        let plan = ShardingPlan { job_name: "job", total_count: 2, algorithm: ShardingAlgorithm::AverageAllocation };
+        let plan = ShardingPlan { job_name: "job", total_count: 2, strategy: Strategy::BuiltIn(ShardingAlgorithm::AverageAllocation) };
         reshard(&r, &paths, &plan).await.unwrap();
         assert!(!has_orphaned_items(&r, &paths, 2).await.unwrap());
         r.delete(&paths.instance("10.0.0.1@-@1"), None).await.unwrap();
