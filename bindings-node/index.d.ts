@@ -66,6 +66,12 @@ export interface ShardingContext {
   shardingParameter: string
   /** The fire this run belongs to, epoch milliseconds. */
   fireTime: number
+  /**
+   * False when this run took over an item whose crashed runner did not
+   * record its fire (a Java ElasticJob instance never does): then
+   * `fireTime` is the take-over time.
+   */
+  fireTimeKnown: boolean
   /** Whether this run takes over a crashed instance's item. */
   failover: boolean
   /**

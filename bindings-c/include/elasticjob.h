@@ -174,6 +174,12 @@ typedef struct ej_sharding_context {
    */
   int64_t fire_time;
   /**
+   * False when this run took over an item whose crashed runner did not
+   * record its fire (a Java ElasticJob instance never does): then
+   * `fire_time` is the take-over time.
+   */
+  bool fire_time_known;
+  /**
    * Whether this run takes over a crashed instance's item.
    */
   bool failover;

@@ -99,6 +99,7 @@ mod tests {
             sharding_item: 0,
             sharding_parameter: c"".as_ptr(),
             fire_time: 0,
+            fire_time_known: true,
             failover: false,
             fencing_token: 42,
             cancellation: signal,

@@ -30,6 +30,10 @@ pub struct ej_sharding_context {
     pub sharding_parameter: *const c_char,
     /// The fire this run belongs to, epoch milliseconds.
     pub fire_time: i64,
+    /// False when this run took over an item whose crashed runner did not
+    /// record its fire (a Java ElasticJob instance never does): then
+    /// `fire_time` is the take-over time.
+    pub fire_time_known: bool,
     /// Whether this run takes over a crashed instance's item.
     pub failover: bool,
     /// Grows with every start of this item anywhere in the cluster; see
@@ -124,6 +128,7 @@ impl ContextStrings {
             sharding_item: ctx.sharding_item,
             sharding_parameter: self.sharding_parameter.as_ptr(),
             fire_time: ctx.fire_time,
+            fire_time_known: ctx.fire_time_known,
             failover: ctx.failover,
             fencing_token: ctx.fencing_token,
             cancellation: &self.cancellation,

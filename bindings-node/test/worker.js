@@ -21,7 +21,7 @@ async function main() {
     : { jobName: values.job, cron: values.cron, shardingTotalCount: Number(values.items), failover: true, overwrite: true }
   let instance = ''
   const record = (phase, ctx) => fs.appendFileSync(values.ledger, JSON.stringify({
-    phase, job: ctx.jobName, item: ctx.shardingItem, fire: ctx.fireTime, instance, lang: values.lang, at: Date.now(),
+    phase, job: ctx.jobName, item: ctx.shardingItem, fire: ctx.fireTimeKnown ? ctx.fireTime : -1, instance, lang: values.lang, at: Date.now(),
   }) + '\n')
   const scheduler = new JobScheduler({
     registry, config,

@@ -29,6 +29,10 @@ pub struct ShardingContext {
     pub sharding_parameter: String,
     /// The fire this run belongs to, epoch milliseconds.
     pub fire_time: i64,
+    /// False when this run took over an item whose crashed runner did not
+    /// record its fire (a Java ElasticJob instance never does): then
+    /// `fire_time` is the take-over time.
+    pub fire_time_known: bool,
     /// Whether this run takes over a crashed instance's item.
     pub failover: bool,
     /// Grows with every start of this item anywhere in the cluster: a store
@@ -61,6 +65,7 @@ impl ShardingContext {
             sharding_item: c.sharding_item,
             sharding_parameter: c.sharding_parameter,
             fire_time: c.fire_time,
+            fire_time_known: c.fire_time_known,
             failover: c.failover,
         })
     }

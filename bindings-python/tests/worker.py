@@ -47,7 +47,7 @@ def main() -> None:
 
     def record(phase: str, ctx: elasticjob.ShardingContext) -> None:
         line = json.dumps({
-            "phase": phase, "job": ctx.job_name, "item": ctx.sharding_item, "fire": ctx.fire_time,
+            "phase": phase, "job": ctx.job_name, "item": ctx.sharding_item, "fire": ctx.fire_time if ctx.fire_time_known else -1,
             "instance": instance["id"], "lang": args.lang, "at": now_ms(),
         })
         with open(args.ledger, "a") as ledger:

@@ -36,7 +36,7 @@ static void record(const struct worker *w, const char *phase, const ej_sharding_
     char line[512];
     int n = snprintf(line, sizeof line,
                      "{\"phase\":\"%s\",\"job\":\"%s\",\"item\":%u,\"fire\":%lld,\"instance\":\"%s\",\"lang\":\"c\",\"at\":%lld}\n",
-                     phase, ctx->job_name, ctx->sharding_item, (long long)ctx->fire_time, w->instance_id, now_ms());
+                     phase, ctx->job_name, ctx->sharding_item, ctx->fire_time_known ? (long long)ctx->fire_time : -1LL, w->instance_id, now_ms());
     int fd = open(w->ledger, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd >= 0) {
         if (write(fd, line, (size_t)n) != n) perror("ledger");

@@ -71,6 +71,7 @@ class ShardingContext:
     sharding_item: int
     sharding_parameter: str
     fire_time: int
+    fire_time_known: bool
     failover: bool
     fencing_token: int
     cancelled: CancelSignal
