@@ -54,7 +54,9 @@ pub struct JobConfig {
     /// Run once more after a fire that came while items were still running.
     #[serde(default = "yes")]
     pub misfire: bool,
-    /// Mark running items in the registry (needed for misfire and failover).
+    /// Mark running items in the registry (`running` nodes). Off: starts are
+    /// still fenced, but nothing shows an item runs, so there is no misfire,
+    /// no failover (rejected with it) and resharding does not wait for runs.
     #[serde(default = "yes")]
     pub monitor_execution: bool,
     /// Replace the registry's configuration with this one at start-up.
@@ -199,6 +201,14 @@ impl JobConfig {
             if !matches!(kind.trim(), "" | "LOG" | "THROW" | "IGNORE") {
                 return Err(Error::invalid("jobErrorHandlerType", kind, "must be LOG, THROW or IGNORE"));
             }
+        }
+        if self.failover && !self.monitor_execution {
+            return Err(Error::invalid(
+                "monitorExecution",
+                false,
+                "failover needs it: without `running` marks nobody can tell which items a lost instance was running \
+                 (Java accepts the pair and silently never fails over); set monitorExecution: true or failover: false",
+            ));
         }
         if let Some(value) = self.props.get(EXECUTION_TIMEOUT_PROP) {
             if value.trim().parse::<u64>().map_or(true, |ms| ms == 0) {

@@ -37,6 +37,7 @@ pub struct JobSchedulerBuilder {
     max_parallel: Option<usize>,
     shutdown_timeout: Duration,
     max_reshard_wait: Option<Duration>,
+    one_off: bool,
 }
 
 impl JobSchedulerBuilder {
@@ -73,6 +74,13 @@ impl JobSchedulerBuilder {
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
         self.config.validate()?;
+        if self.one_off && !self.config.cron.trim().is_empty() {
+            return Err(Error::invalid(
+                "cron",
+                &self.config.cron,
+                "must be empty for a one-off job: it runs only when execute() is called",
+            ));
+        }
         let cron = parse_cron(&self.config)?;
         let instance = match self.instance_id {
             Some(id) => InstanceId::parse(&id)?,
@@ -103,6 +111,7 @@ impl JobSchedulerBuilder {
                 stop,
                 shutdown_timeout: self.shutdown_timeout,
                 max_reshard_wait: self.max_reshard_wait,
+                one_off: self.one_off,
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
             }),
@@ -159,6 +168,8 @@ struct Inner {
     shutdown_timeout: Duration,
     /// `None`: twice the session timeout, at least [`MIN_RESHARD_WAIT`].
     max_reshard_wait: Option<Duration>,
+    /// A one-off job never fires by a cron, even one stored in the registry.
+    one_off: bool,
     /// Raised when a registry call finds the session expired, in case the
     /// client has not announced it (yet).
     session_lost: Notify,
@@ -178,7 +189,16 @@ impl JobScheduler {
             max_parallel: None,
             shutdown_timeout: Duration::from_secs(60),
             max_reshard_wait: None,
+            one_off: false,
         }
+    }
+
+    /// Starts building a *one-off* job, ElasticJob's `OneOffJobBootstrap`:
+    /// no cron (a non-empty `cron` is rejected at `build`, and a cron stored
+    /// in the registry is ignored); it runs only when [`JobScheduler::execute`]
+    /// is called, on every live instance, each running its own items once.
+    pub fn one_off(center: RegistryCenter, config: JobConfig, job: Job) -> JobSchedulerBuilder {
+        JobSchedulerBuilder { one_off: true, ..Self::builder(center, config, job) }
     }
 
     /// Registers this instance and starts firing. Returns once registered.
@@ -195,6 +215,22 @@ impl JobScheduler {
         let inner = self.inner.clone();
         *task = Some(tokio::spawn(async move { inner.run(session).await }));
         Ok(())
+    }
+
+    /// Runs the job once now on **every** live instance, each running its
+    /// own items (ElasticJob's `OneOffJobBootstrap.execute`, i.e.
+    /// `triggerAllInstances`): a trigger request per instance under
+    /// `trigger/`. Returns once the requests are written; the runs go
+    /// through the trigger fence and report as usual. An item still running
+    /// somewhere runs once more when it ends. Works for scheduled jobs too.
+    pub async fn execute(&self) -> Result<()> {
+        if self.task.lock().await.is_none() {
+            return Err(Error::IllegalState(format!("job `{}` is not running: start it first", self.job_name())));
+        }
+        let Some(session) = self.inner.live_session().await else {
+            return Err(Error::IllegalState(format!("job `{}` was shut down", self.job_name())));
+        };
+        crate::operate::trigger_all_instances(&*session, &self.inner.paths).await
     }
 
     /// Runs this instance's items once, now (outside the cron schedule).
@@ -283,12 +319,14 @@ impl Inner {
         let _ = self.events.send(event);
     }
 
-    /// With failover on, marks must outlive a crashed runner.
-    fn running_mode(&self) -> CreateMode {
-        if self.state_read().config.failover {
-            CreateMode::Persistent
-        } else {
-            CreateMode::Ephemeral
+    /// How `running` marks live: with failover on they must outlive a
+    /// crashed runner; with `monitorExecution: false` there are none.
+    fn running_mode(&self) -> Option<CreateMode> {
+        let state = self.state_read();
+        match (state.config.monitor_execution, state.config.failover) {
+            (false, _) => None,
+            (true, true) => Some(CreateMode::Persistent),
+            (true, false) => Some(CreateMode::Ephemeral),
         }
     }
 
@@ -316,6 +354,9 @@ impl Inner {
     }
 
     fn next_fire_after(&self, after_millis: i64) -> Option<i64> {
+        if self.one_off {
+            return None;
+        }
         let state = self.state_read();
         let cron = state.cron.as_ref()?;
         let after = chrono::DateTime::from_timestamp_millis(after_millis)?;

@@ -158,8 +158,12 @@ pub(super) struct RunPlan {
 /// How the runs were started, which decides how they are completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RunKind {
-    /// Through the start fence; completion deletes the marks.
-    Owned,
+    /// Through the start fence; completion deletes the marks (`marked`:
+    /// the start wrote them, i.e. `monitorExecution` was on).
+    Owned {
+        /// Whether the runs have `running` marks to clear.
+        marked: bool,
+    },
     /// Taken over from a lost instance (failover).
     Takeover,
 }
@@ -251,7 +255,8 @@ impl Inner {
 
     async fn complete(&self, session: &Arc<dyn Registry>, ended: &[(Finished, Vec<Execution>)], kind: RunKind) {
         let result = match kind {
-            RunKind::Owned => {
+            RunKind::Owned { marked: false } => Ok(()),
+            RunKind::Owned { marked: true } => {
                 let finished: Vec<Finished> = ended.iter().map(|(f, _)| *f).collect();
                 execution::complete_items(&**session, &self.paths, self.instance.as_str(), &finished).await
             }
