@@ -390,6 +390,7 @@ timeZone: GMT+08:00
             (JobConfig { reconcile_interval_minutes: -1, ..base.clone() }, "reconcileIntervalMinutes", "-1"),
             (JobConfig { job_sharding_strategy_type: Some("RANDOM".into()), ..base.clone() }, "jobShardingStrategyType", "RANDOM"),
             (JobConfig { job_error_handler_type: Some("MAIL".into()), ..base.clone() }, "jobErrorHandlerType", "MAIL"),
+            (JobConfig { failover: true, monitor_execution: false, ..base.clone() }, "monitorExecution", "false"),
         ];
         for (config, field, value) in cases {
             let message = error_of(config);

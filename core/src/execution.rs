@@ -570,6 +570,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_monitor_execution_starts_leave_no_mark_but_stay_fenced_and_tokened() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let items = vec![owned(&r, &paths, 0, "a").await];
+        let none = BTreeSet::new();
+        let unmarked = |fence| StartRequest { runner: "a", fence, epoch: 0, running_mode: None, in_flight: &none };
+        let first = start_items(&r, &paths, &unmarked(Fence::Cron(1000)), &items).await.unwrap();
+        assert_eq!(self::items(&first), vec![0]);
+        assert!(r.exists(&paths.item_running(0)).await.unwrap().is_none(), "no running mark");
+        let again = start_items(&r, &paths, &unmarked(Fence::Cron(1000)), &items).await.unwrap();
+        assert_eq!(again.taken, vec![0], "the fired fence still holds");
+        let triggered = start_items(&r, &paths, &unmarked(Fence::Trigger), &items).await.unwrap();
+        assert!(triggered.started[0].fencing_token > first.started[0].fencing_token, "tokens still grow");
+        r.set(&paths.sharding(), b"", None).await.unwrap();
+        let stale = start_items(&r, &paths, &unmarked(Fence::Cron(2000)), &items).await.unwrap();
+        assert_eq!(stale.moved, vec![0], "the epoch still fences");
+        use crate::registry::Fault;
+        server.inject_fault(r.session_id(), Fault::LoseAfterApply);
+        let lost = StartRequest { epoch: 1, ..unmarked(Fence::Cron(3000)) };
+        let resolved = start_items(&r, &paths, &lost, &items).await.unwrap();
+        assert_eq!(self::items(&resolved), vec![0], "a lost answer is resolved by the fired node");
+        assert!(resolved.started[0].fencing_token > triggered.started[0].fencing_token);
+    }
+
+    #[tokio::test]
     async fn a_moved_epoch_stops_every_start() {
         let server = MemoryServer::new();
         let r = server.connect("ns").unwrap();

@@ -130,6 +130,14 @@ impl Inner {
             FireKind::Trigger => Fence::Trigger,
         };
         let mut only: Option<BTreeSet<u32>> = request.items.as_ref().map(|items| items.iter().copied().collect());
+        // Whole fires take part in distributed-once rounds, keyed by the
+        // fire time every instance agrees on (a trigger has none: empty, as Java writes).
+        let once_key = match (request.items.is_some(), fence) {
+            (true, _) => None,
+            (false, Fence::Cron(time)) => Some(time.to_string()),
+            (false, Fence::Trigger) => Some(String::new()),
+        };
+        let listening = self.listening(session, request.time, once_key);
         for _ in 0..8 {
             self.ensure_sharded(session).await?;
             let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
@@ -199,7 +207,7 @@ impl Inner {
                 job = %self.job_name, fire_time = request.time, kind = ?request.kind, started = outcome.started.len(),
                 late_ms = super::now_millis() - request.time, "items started"
             );
-            self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some() });
+            self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some() }, listening.clone());
             if outcome.moved.is_empty() {
                 return Ok(());
             }

@@ -8,10 +8,12 @@
 //!   fencing tokens, completion and reports;
 //! - [`leadership`]: the leader's duties — election, resharding with a
 //!   bounded wait for running items, self-diagnosis;
-//! - [`takeover`]: taking over a lost instance's running items (failover).
+//! - [`takeover`]: taking over a lost instance's running items (failover);
+//! - [`listening`]: job listeners around this instance's part of a fire.
 
 mod fire;
 mod leadership;
+mod listening;
 mod runner;
 mod session;
 mod takeover;
@@ -22,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::event::JobEvent;
 use crate::instance::InstanceId;
 use crate::job::Job;
+use crate::listener::{JobListener, Listeners, OnceListener};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
 use std::sync::{Arc, Mutex, RwLock};
@@ -38,6 +41,9 @@ pub struct JobSchedulerBuilder {
     shutdown_timeout: Duration,
     max_reshard_wait: Option<Duration>,
     one_off: bool,
+    listeners: Vec<Arc<dyn JobListener>>,
+    once_listeners: Vec<OnceListener>,
+    listener_timeout: Duration,
 }
 
 impl JobSchedulerBuilder {
@@ -71,6 +77,36 @@ impl JobSchedulerBuilder {
         self
     }
 
+    /// Adds an ElasticJob `ElasticJobListener`: called on this instance
+    /// before its first handler and after its last one of every fire it
+    /// starts items for, once each with all of those items.
+    pub fn listener(mut self, listener: impl JobListener) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// [`JobSchedulerBuilder::listener`] for a listener already shared.
+    pub fn listener_arc(mut self, listener: Arc<dyn JobListener>) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// Adds the distributed-once listener (ElasticJob's
+    /// `AbstractDistributeOnceElasticJobListener`): its hooks run once per
+    /// fire across the cluster. At most one per job: its `guarantee` nodes
+    /// are shared.
+    pub fn once_listener(mut self, listener: OnceListener) -> Self {
+        self.once_listeners.push(listener);
+        self
+    }
+
+    /// How long a plain listener call may take before the job goes on
+    /// without it (default 60 s); it is reported.
+    pub fn listener_timeout(mut self, timeout: Duration) -> Self {
+        self.listener_timeout = timeout;
+        self
+    }
+
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
         self.config.validate()?;
@@ -79,6 +115,13 @@ impl JobSchedulerBuilder {
                 "cron",
                 &self.config.cron,
                 "must be empty for a one-off job: it runs only when execute() is called",
+            ));
+        }
+        if self.once_listeners.len() > 1 {
+            return Err(Error::invalid(
+                "onceListeners",
+                self.once_listeners.len(),
+                "at most one distributed-once listener per job: they would share its guarantee nodes",
             ));
         }
         let cron = parse_cron(&self.config)?;
@@ -112,6 +155,8 @@ impl JobSchedulerBuilder {
                 shutdown_timeout: self.shutdown_timeout,
                 max_reshard_wait: self.max_reshard_wait,
                 one_off: self.one_off,
+                listeners: Listeners { plain: self.listeners, once: self.once_listeners.into_iter().next() },
+                listener_timeout: self.listener_timeout,
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
             }),
@@ -170,6 +215,9 @@ struct Inner {
     max_reshard_wait: Option<Duration>,
     /// A one-off job never fires by a cron, even one stored in the registry.
     one_off: bool,
+    listeners: Listeners,
+    /// Bound of a plain listener call.
+    listener_timeout: Duration,
     /// Raised when a registry call finds the session expired, in case the
     /// client has not announced it (yet).
     session_lost: Notify,
@@ -190,6 +238,9 @@ impl JobScheduler {
             shutdown_timeout: Duration::from_secs(60),
             max_reshard_wait: None,
             one_off: false,
+            listeners: Vec::new(),
+            once_listeners: Vec::new(),
+            listener_timeout: Duration::from_secs(60),
         }
     }
 

@@ -172,12 +172,27 @@ impl Inner {
     /// Runs the planned items in the background, completes each as it ends
     /// (batching those that end together), re-queues misfired fires, and
     /// then, with failover on, looks for items to take over.
-    pub(super) fn spawn_runs(self: &Arc<Self>, session: Arc<dyn Registry>, plans: Vec<RunPlan>, kind: RunKind) {
+    /// With listeners, `listening` is the fire's: its before-listeners run
+    /// before any handler, and holding it until every run ended is what
+    /// makes the after-listeners wait for them.
+    pub(super) fn spawn_runs(
+        self: &Arc<Self>,
+        session: Arc<dyn Registry>,
+        plans: Vec<RunPlan>,
+        kind: RunKind,
+        listening: Option<Arc<super::listening::FireListening>>,
+    ) {
         if plans.is_empty() {
             return;
         }
+        if let Some(listening) = &listening {
+            listening.add(plans.iter().map(|p| p.item));
+        }
         let inner = self.clone();
         tokio::spawn(async move {
+            if let Some(listening) = &listening {
+                listening.before().await;
+            }
             let config = Arc::new(inner.config());
             let settings = Arc::new(settings_of(&config));
             let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
@@ -247,6 +262,7 @@ impl Inner {
                     inner.request_fire(super::fire::FireRequest::misfire(fire_time, items));
                 }
             }
+            drop(listening);
             if inner.config().failover {
                 inner.take_over(session);
             }
@@ -399,11 +415,15 @@ fn panic_message(join: tokio::task::JoinError) -> String {
     if join.is_cancelled() {
         return "handler was cancelled".into();
     }
+    format!("handler panicked: {}", panic_text(join))
+}
+
+/// The message a panicked task carried.
+pub(super) fn panic_text(join: tokio::task::JoinError) -> String {
     let payload = join.into_panic();
-    let text = payload
+    payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic payload".into());
-    format!("handler panicked: {text}")
+        .unwrap_or_else(|| "unknown panic payload".into())
 }
