@@ -15,15 +15,17 @@
 //!   overwritten when its item registers again. So leftovers never complete
 //!   a later round early nor block it.
 //! - **Every wait is bounded** by the listener's timeout. At the timeout the
-//!   waiter deletes the whole round, as Java does, and reports it: a crashed
-//!   or hung instance delays the others by at most the timeout, and its
-//!   nodes cannot block the next round.
+//!   waiter deletes the round's nodes (Java deletes the whole `started` or
+//!   `completed` node, which also throws away a next round that began
+//!   meanwhile) and reports it: a crashed or hung instance delays the others
+//!   by at most the timeout, and its nodes cannot block the next round. A
+//!   claim left by a claimer that died is taken over by the next round.
 //! - Reads are retried through connection loss; the waiter also polls, so
 //!   a watch event lost in a reconnect only delays it by a poll.
 
 use crate::error::{Error, Result};
 use crate::paths::JobPaths;
-use crate::registry::{join, CreateMode, Op, Registry};
+use crate::registry::{join, CreateMode, Op, Registry, Stat};
 use crate::resolve::retry;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -99,13 +101,19 @@ pub async fn gather<Fut: Future<Output = ()>>(g: &Gathering<'_>, hook: impl FnOn
         };
         let nodes: Vec<String> = children.iter().map(|c| join(&root, c)).collect();
         let found = retry(|| g.registry.get_many(&nodes)).await?;
-        let by_name: BTreeMap<&str, (Vec<u8>, i64)> = children
+        let by_name: BTreeMap<&str, (Vec<u8>, Stat)> = children
             .iter()
             .zip(found)
-            .filter_map(|(name, node)| node.map(|(data, stat)| (name.as_str(), (data, stat.mzxid))))
+            .filter_map(|(name, node)| node.map(|(data, stat)| (name.as_str(), (data, stat))))
+            .collect();
+        // This round's nodes, with the versions read.
+        let round: Vec<(String, i32)> = by_name
+            .iter()
+            .filter(|(_, (data, _))| data == g.key.as_bytes())
+            .map(|(name, (_, stat))| (join(&root, name), stat.version))
             .collect();
         let still_mine = mine.iter().all(|(item, mzxid)| {
-            by_name.get(item.to_string().as_str()).is_some_and(|(data, m)| m == mzxid && data == g.key.as_bytes())
+            by_name.get(item.to_string().as_str()).is_some_and(|(data, stat)| stat.mzxid == *mzxid && data == g.key.as_bytes())
         });
         if !still_mine {
             return Ok(Round::RanElsewhere);
@@ -116,12 +124,12 @@ pub async fn gather<Fut: Future<Output = ()>>(g: &Gathering<'_>, hook: impl FnOn
         if complete {
             if let Some(version) = claim(g, &root).await? {
                 hook().await;
-                clear_round(g.registry, &root, &nodes, version).await?;
+                clear_round(g.registry, &root, &round, Some(version)).await?;
                 return Ok(Round::RanHere);
             }
         }
         if Instant::now() >= deadline {
-            retry(|| g.registry.delete_recursive(&root)).await?;
+            clear_round(g.registry, &root, &round, None).await?;
             return Err(Error::IllegalState(format!(
                 "distributed-once listener: not every item {} within {} ms (items {:?} of this instance); the round was cleared",
                 g.phase.name(),
@@ -174,14 +182,16 @@ async fn register(g: &Gathering<'_>) -> Result<Vec<(u32, i64)>> {
     Ok(mine)
 }
 
-/// Claims a complete round: sets the round node's data to this instance's
-/// id and a nonce, if nobody did. Returns the version written.
+/// Claims a complete round: sets the round node's data to the round's key,
+/// this instance's id and a nonce, unless this round is claimed already (a
+/// claim of another round is a dead claimer's: it is taken over). Returns
+/// the version written.
 async fn claim(g: &Gathering<'_>, root: &str) -> Result<Option<i32>> {
     let Some((data, stat)) = retry(|| g.registry.get(root)).await? else { return Ok(None) };
-    if !data.is_empty() {
+    if !data.is_empty() && claim_key(&data) == g.key {
         return Ok(None);
     }
-    let nonce = format!("{} {}", g.me, chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let nonce = format!("{}\n{}\n{}", g.key, g.me, chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
     match g.registry.set(root, nonce.as_bytes(), Some(stat.version)).await {
         Ok(written) => Ok(Some(written.version)),
         Err(Error::BadVersion(_)) | Err(Error::NoNode(_)) => Ok(None),
@@ -193,29 +203,36 @@ async fn claim(g: &Gathering<'_>, root: &str) -> Result<Option<i32>> {
     }
 }
 
-/// Deletes the round's nodes and the round node at once, so no instance
-/// sees half a round. If a node of the next round arrived meanwhile, only
-/// this round's nodes go and the round node is released for the next.
-async fn clear_round(registry: &dyn Registry, root: &str, nodes: &[String], claimed: i32) -> Result<()> {
-    let mut ops: Vec<Op> = nodes.iter().map(|path| Op::Delete { path: path.clone(), version: -1 }).collect();
-    ops.push(Op::Delete { path: root.to_string(), version: claimed });
+/// The round a claim is for (its first line).
+fn claim_key(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).lines().next().unwrap_or_default().to_string()
+}
+
+/// Deletes this round's nodes (those read with this round's key, if they
+/// did not change since) and the round node, at once, so no instance sees
+/// half a round. Nodes of another round (one that started meanwhile) stay,
+/// and the round node is then only released (its claim emptied).
+async fn clear_round(registry: &dyn Registry, root: &str, round: &[(String, i32)], claimed: Option<i32>) -> Result<()> {
+    let mut ops: Vec<Op> = round.iter().map(|(path, version)| Op::Delete { path: path.clone(), version: *version }).collect();
+    ops.push(Op::Delete { path: root.to_string(), version: claimed.unwrap_or(-1) });
     match registry.multi(ops).await {
         Ok(_) => return Ok(()),
         Err(Error::SessionExpired) => return Err(Error::SessionExpired),
         Err(_) => {}
     }
-    for path in nodes {
-        match retry(|| registry.delete(path, None)).await {
-            Ok(()) | Err(Error::NoNode(_)) => {}
+    for (path, version) in round {
+        match retry(|| registry.delete(path, Some(*version))).await {
+            Ok(()) | Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) => {}
             Err(e) => return Err(e),
         }
     }
     match retry(|| registry.delete(root, None)).await {
         Ok(()) | Err(Error::NoNode(_)) => Ok(()),
-        Err(Error::NotEmpty(_)) => match retry(|| registry.set(root, b"", None)).await {
+        Err(Error::NotEmpty(_)) if claimed.is_some() => match retry(|| registry.set(root, b"", None)).await {
             Ok(_) | Err(Error::NoNode(_)) => Ok(()),
             Err(e) => Err(e),
         },
+        Err(Error::NotEmpty(_)) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -278,6 +295,7 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(600));
         let message = outcome.unwrap_err().to_string();
         assert!(message.contains("within 600 ms"), "{message}");
-        assert!(a.exists(&paths.guarantee("started")).await.unwrap().is_none(), "cleared at the timeout, as Java does");
+        assert!(a.exists(&paths.guarantee_item("started", 0)).await.unwrap().is_none(), "its round is cleared at the timeout");
+        assert!(a.exists(&paths.guarantee_item("started", 2)).await.unwrap().is_some(), "another round's node is left alone");
     }
 }
