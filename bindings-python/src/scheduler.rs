@@ -149,6 +149,9 @@ fn hooks(before: Option<Py<PyAny>>, after: Option<Py<PyAny>>) -> PythonHooks {
     PythonHooks { before: before.map(Arc::new), after: after.map(Arc::new) }
 }
 
+/// A plain listener as the Python layer hands it over: (before, after).
+type PlainHooks = (Option<Py<PyAny>>, Option<Py<PyAny>>);
+
 /// A distributed-once listener as the Python layer hands it over:
 /// (before, after, started timeout ms, completed timeout ms).
 type OnceHooks = (Option<Py<PyAny>>, Option<Py<PyAny>>, i64, i64);
@@ -243,7 +246,7 @@ impl Scheduler {
         script: bool,
         instance_id: Option<String>,
         max_parallel: Option<usize>,
-        listeners: Vec<(Option<Py<PyAny>>, Option<Py<PyAny>>)>,
+        listeners: Vec<PlainHooks>,
         once_listeners: Vec<OnceHooks>,
         one_off: bool,
     ) -> PyResult<Self> {
