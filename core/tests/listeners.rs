@@ -251,3 +251,44 @@ async fn an_instance_hung_mid_fire_costs_the_others_the_timeout_only() {
     assert!(!recovered.is_empty(), "whole fires gather again after the hung instance left");
     assert!(recovered.values().all(|&n| n == 1), "{recovered:?}");
 }
+
+struct SlowAfter(Arc<AtomicBool>);
+
+#[async_trait]
+impl JobListener for SlowAfter {
+    async fn after_job_executed(&self, _contexts: &ShardingContexts) -> HandlerResult {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        self.0.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_waits_for_the_after_listeners_of_the_last_fire() {
+    let ns = namespace();
+    let ran = Arc::new(AtomicBool::new(false));
+    let after_done = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let job = Job::from_fn(move |_| {
+        let flag = flag.clone();
+        async move {
+            flag.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let scheduler = JobScheduler::builder(center(&ns), JobConfig::new("last-fire", "", 1), job)
+        .listener(SlowAfter(after_done.clone()))
+        .build()
+        .unwrap();
+    scheduler.start().await.unwrap();
+    scheduler.trigger().await.unwrap();
+    for _ in 0..100 {
+        if ran.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ran.load(Ordering::SeqCst), "the trigger ran the item");
+    scheduler.shutdown().await;
+    assert!(after_done.load(Ordering::SeqCst), "shutdown returned only after the after-listener");
+}

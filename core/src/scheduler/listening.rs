@@ -49,6 +49,7 @@ impl Inner {
         if self.listeners.is_empty() {
             return None;
         }
+        self.listenings_alive.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Some(Arc::new(FireListening {
             inner: self.clone(),
             session: session.clone(),
@@ -91,11 +92,34 @@ impl FireListening {
 
 impl Drop for FireListening {
     /// The last batch of the fire ended: the after-listeners run, in a task
-    /// of their own (a drop cannot wait), if the before-listeners ran.
+    /// of their own (a drop cannot wait), if the before-listeners ran. The
+    /// task is tracked so that a graceful shutdown waits for it.
     fn drop(&mut self) {
         if self.before.initialized() {
-            let contexts = self.contexts();
-            tokio::spawn(run_phase(self.inner.clone(), self.session.clone(), contexts, self.once_key.take(), Phase::Completed));
+            let phase = run_phase(self.inner.clone(), self.session.clone(), self.contexts(), self.once_key.take(), Phase::Completed);
+            let mut phases = self.inner.listener_phases.lock().unwrap_or_else(|p| p.into_inner());
+            while phases.try_join_next().is_some() {}
+            phases.spawn(phase);
+        }
+        self.inner.listenings_alive.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Inner {
+    /// At shutdown: lets after-listeners still running finish, for at most
+    /// `limit`. A fire whose runs just ended may not have started its
+    /// after-listeners yet: wait for every fire's listening to end first.
+    pub(super) async fn finish_listeners(&self, limit: Duration) {
+        let finished = tokio::time::timeout(limit, async {
+            while self.listenings_alive.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let mut phases = std::mem::take(&mut *self.listener_phases.lock().unwrap_or_else(|p| p.into_inner()));
+            while phases.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(job = %self.job_name, "after-listeners still running at shutdown were stopped");
         }
     }
 }

@@ -157,6 +157,8 @@ impl JobSchedulerBuilder {
                 one_off: self.one_off,
                 listeners: Listeners { plain: self.listeners, once: self.once_listeners.into_iter().next() },
                 listener_timeout: self.listener_timeout,
+                listener_phases: Mutex::new(tokio::task::JoinSet::new()),
+                listenings_alive: std::sync::atomic::AtomicUsize::new(0),
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
             }),
@@ -218,6 +220,10 @@ struct Inner {
     listeners: Listeners,
     /// Bound of a plain listener call.
     listener_timeout: Duration,
+    /// After-listener phases in flight (a graceful shutdown waits for them).
+    listener_phases: Mutex<tokio::task::JoinSet<()>>,
+    /// Fires whose listening has not ended (its after-listeners not started).
+    listenings_alive: std::sync::atomic::AtomicUsize,
     /// Raised when a registry call finds the session expired, in case the
     /// client has not announced it (yet).
     session_lost: Notify,
