@@ -18,7 +18,11 @@ export interface JobConfig {
   shardingItemParameters?: string
   /** A parameter handed to every item. */
   jobParameter?: string
-  /** Mark running items in the registry (default true). */
+  /**
+   * Mark running items in the registry (default true). Off: starts are still
+   * fenced, but there is no misfire, no failover (rejected together) and
+   * resharding does not wait for running items.
+   */
   monitorExecution?: boolean
   /** Re-run items of crashed instances on survivors (default false). */
   failover?: boolean
@@ -154,6 +158,43 @@ export interface ExecutionEvent {
   error: string | null
 }
 
+/** What a listener receives: this instance's part of one fire. */
+export interface ShardingContexts {
+  /** `{jobName}@-@{items}@-@READY@-@{instanceId}`. */
+  taskId: string
+  jobName: string
+  shardingTotalCount: number
+  jobParameter: string
+  /** This instance's items in the fire (keys) with their parameters. */
+  shardingItemParameters: Record<string, string>
+  /** The fire, epoch milliseconds. */
+  fireTime: number
+}
+
+/**
+ * ElasticJob's `ElasticJobListener`: called on this instance before its
+ * first handler and after its last one of every fire it runs items of, once
+ * each with all of them. A throw or rejection is an `error` event, never a
+ * failed job; a call is cut off after 60 s.
+ */
+export interface JobListener {
+  beforeJobExecuted?: (contexts: ShardingContexts) => unknown | Promise<unknown>
+  afterJobExecuted?: (contexts: ShardingContexts) => unknown | Promise<unknown>
+}
+
+/**
+ * ElasticJob's `AbstractDistributeOnceElasticJobListener`: each hook runs
+ * once per fire across the cluster, on the instance that completes the set
+ * of items. Instances wait for the others at most the timeouts (positive
+ * integers; a crashed instance costs the others that long). One per job.
+ */
+export interface DistributeOnceJobListener {
+  startedTimeoutMilliseconds: number
+  completedTimeoutMilliseconds: number
+  doBeforeJobExecutedAtLastStarted?: (contexts: ShardingContexts) => unknown | Promise<unknown>
+  doAfterJobExecutedAtLastCompleted?: (contexts: ShardingContexts) => unknown | Promise<unknown>
+}
+
 export interface JobSchedulerOptions<T = unknown> {
   registry: Registry
   config: JobConfig
@@ -186,6 +227,10 @@ export interface JobSchedulerOptions<T = unknown> {
    * nothing is reassigned.
    */
   shardingStrategies?: Record<string, ShardingStrategy>
+  /** Listeners called around this instance's part of every fire. */
+  listeners?: JobListener[]
+  /** At most one listener run once per fire across the cluster. */
+  onceListeners?: DistributeOnceJobListener[]
 }
 
 /** (live instance ids in ElasticJob's order, shardingTotalCount, job name) → instance id → items. */
@@ -211,6 +256,15 @@ export declare class JobScheduler<T = unknown> extends EventEmitter {
   on(event: 'misfire', listener: (event: { type: 'misfire'; items: number[]; fireTime: number }) => void): this
   on(event: 'error', listener: (event: { type: 'error'; error: string } | JobExecutionError) => void): this
   on(event: 'stopped', listener: (event: { type: 'stopped' }) => void): this
+}
+
+/**
+ * ElasticJob's `OneOffJobBootstrap`: a job without cron (a cron is
+ * rejected) that runs only when `execute()` is called.
+ */
+export declare class OneOffJobScheduler<T = unknown> extends JobScheduler<T> {
+  /** Runs the job once now on every live instance, each running its own items. */
+  execute(): Promise<void>
 }
 
 /** The lifecycle API for jobs running anywhere in the namespace. */

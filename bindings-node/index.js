@@ -118,6 +118,41 @@ function describeError(error) {
 }
 
 /**
+ * Checks listener objects and gives the hooks the native side calls by
+ * index: `listeners` are `{ beforeJobExecuted?, afterJobExecuted? }`
+ * (ElasticJob's `ElasticJobListener`), `onceListeners` are
+ * `{ startedTimeoutMilliseconds, completedTimeoutMilliseconds,
+ * doBeforeJobExecutedAtLastStarted?, doAfterJobExecutedAtLastCompleted? }`
+ * (its `AbstractDistributeOnceElasticJobListener`; the core checks the
+ * timeouts and allows one per job).
+ */
+function listenerHooks(listeners, onceListeners) {
+  if (!Array.isArray(listeners)) throw new TypeError('invalid listeners: expected an array')
+  if (!Array.isArray(onceListeners)) throw new TypeError('invalid onceListeners: expected an array')
+  for (const listener of [...listeners, ...onceListeners]) {
+    if (listener === null || typeof listener !== 'object') throw new TypeError(`invalid listener \`${String(listener)}\`: expected an object`)
+  }
+  const onceTimeouts = []
+  for (const listener of onceListeners) {
+    for (const name of ['startedTimeoutMilliseconds', 'completedTimeoutMilliseconds']) {
+      if (typeof listener[name] !== 'number' || !Number.isSafeInteger(listener[name])) {
+        throw new TypeError(`invalid ${name} \`${String(listener[name])}\`: must be an integer number of milliseconds`)
+      }
+      onceTimeouts.push(listener[name])
+    }
+  }
+  const ONCE = ['doBeforeJobExecutedAtLastStarted', 'doAfterJobExecutedAtLastCompleted']
+  return {
+    plain: listeners,
+    onceTimeouts,
+    async call(kind, index, contexts) {
+      const listener = (ONCE.includes(kind) ? onceListeners : listeners)[index]
+      if (typeof listener[kind] === 'function') await listener[kind](contexts)
+    },
+  }
+}
+
+/**
  * Runs one job in this process. Events: `execution` (every item run),
  * `sharding` (this instance resharded as leader), `misfire`, `error`
  * (only emitted when someone listens: a failure outside handlers, or a
@@ -129,12 +164,15 @@ class JobScheduler extends EventEmitter {
    * @param {{registry: ZookeeperRegistry|EmbeddedRegistry, config: object,
    *   handler?: (ctx: object) => any, fetch?: (ctx: object) => any, process?: (ctx: object, items: any[]) => any,
    *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number,
-   *   shardingStrategies?: Record<string, (instances: string[], total: number, jobName: string) => any>}} options
+   *   shardingStrategies?: Record<string, (instances: string[], total: number, jobName: string) => any>,
+   *   listeners?: object[], onceListeners?: object[]}} options
    */
   constructor(options) {
     super()
-    const { registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel, shardingStrategies } =
-      options || {}
+    const {
+      registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel, shardingStrategies,
+      listeners = [], onceListeners = [],
+    } = options || {}
     if (!registry || !registry.native) throw new TypeError('invalid registry: expected a ZookeeperRegistry or EmbeddedRegistry')
     checkNumber('maxParallel', maxParallel, 1, MAX_PARALLEL, true)
     const json = configJson(config)
@@ -144,12 +182,21 @@ class JobScheduler extends EventEmitter {
     else if (script === true) kind = 'script'
     else if (http === true) kind = 'http'
     else throw new TypeError('invalid handler: give handler(ctx), or fetch(ctx) and process(ctx, items), or script: true, or http: true')
+    const hooks = listenerHooks(listeners, onceListeners)
     const batches = new Map()
     let nextBatch = 1
     // One AbortController per handler call, aborted when the core cancels
     // the run; a `cancel` always arrives after the call it names.
     const controllers = new Map()
     const invoke = async (call) => {
+      if (call.contexts) {
+        try {
+          await hooks.call(call.kind, call.listener, call.contexts)
+          return '{}'
+        } catch (error) {
+          return JSON.stringify({ error: describeError(error) })
+        }
+      }
       if (call.kind === 'cancel') {
         const controller = controllers.get(call.id)
         if (controller) controller.abort(new CancelledError(call.reason))
@@ -196,7 +243,10 @@ class JobScheduler extends EventEmitter {
       }
     }
     const names = Object.keys(strategies)
-    this.native = new native.NativeScheduler(registry.native, json, kind, invoke, instanceId, maxParallel, names, shard)
+    this.native = new native.NativeScheduler(
+      registry.native, json, kind, invoke, instanceId, maxParallel, names, shard,
+      hooks.plain.length, hooks.onceTimeouts, new.target.oneOff === true,
+    )
     this.running = false
   }
 
@@ -244,6 +294,20 @@ class JobScheduler extends EventEmitter {
   }
 }
 
+/**
+ * ElasticJob's `OneOffJobBootstrap`: a job without cron (a cron is
+ * rejected) that runs only when `execute()` is called. Start it on every
+ * instance as usual.
+ */
+class OneOffJobScheduler extends JobScheduler {
+  static oneOff = true
+
+  /** Runs the job once now on every live instance, each running its own items. */
+  async execute() {
+    await this.native.executeAll()
+  }
+}
+
 /** The lifecycle API for jobs running anywhere in the registry's namespace. */
 class Operator {
   /** @param {ZookeeperRegistry|EmbeddedRegistry} registry */
@@ -272,4 +336,4 @@ class Operator {
   async items(jobName) { return JSON.parse(await this.native.items(jobName)) }
 }
 
-module.exports = { ZookeeperRegistry, EmbeddedRegistry, JobScheduler, Operator, CancelledError, JobExecutionError, jobConfig, fromYaml, toYaml }
+module.exports = { ZookeeperRegistry, EmbeddedRegistry, JobScheduler, OneOffJobScheduler, Operator, CancelledError, JobExecutionError, jobConfig, fromYaml, toYaml }

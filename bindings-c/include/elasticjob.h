@@ -5,7 +5,7 @@
  * leaves a message for ej_last_error() on the calling thread. Objects are
  * opaque; each ej_*_new has an ej_*_free. Strings are UTF-8 and copied.
  *
- * Threads: callbacks (execute, fetch, process, sharding) run on worker threads owned
+ * Threads: callbacks (execute, fetch, process, sharding, listeners) run on worker threads owned
  * by the library, never on the thread that called ej_scheduler_start, and
  * several run at once (one per item, up to the parallelism limit): user_data
  * must be safe to use from several threads. All other functions may be
@@ -127,6 +127,12 @@ typedef struct ej_items ej_items;
 typedef struct ej_job_config ej_job_config;
 
 /**
+ * Listeners to give a scheduler (opaque). Free with `ej_listeners_free`
+ * (any time after the scheduler is built: it keeps its own copy).
+ */
+typedef struct ej_listeners ej_listeners;
+
+/**
  * Operates the jobs of one namespace (opaque).
  */
 typedef struct ej_operator ej_operator;
@@ -196,6 +202,51 @@ typedef struct ej_sharding_context {
 } ej_sharding_context;
 
 /**
+ * What a listener receives: this instance's part of one fire. Valid during
+ * the call only.
+ */
+typedef struct ej_sharding_contexts {
+  /**
+   * `{jobName}@-@{items}@-@READY@-@{instanceId}`.
+   */
+  const char *task_id;
+  /**
+   * The job's name.
+   */
+  const char *job_name;
+  /**
+   * How many items the job has.
+   */
+  uint32_t sharding_total_count;
+  /**
+   * The job-wide parameter.
+   */
+  const char *job_parameter;
+  /**
+   * This instance's items in the fire, ascending (`item_count` of them).
+   */
+  const uint32_t *items;
+  /**
+   * Each item's parameter ("" if none), in the order of `items`.
+   */
+  const char *const *item_parameters;
+  /**
+   * How many items.
+   */
+  size_t item_count;
+  /**
+   * The fire, epoch milliseconds.
+   */
+  int64_t fire_time;
+} ej_sharding_contexts;
+
+/**
+ * A listener hook; returns 0 on success, anything else is reported as an
+ * error event (with `ej_set_failure_message`'s text) and never fails the job.
+ */
+typedef int (*ej_listener_fn)(const struct ej_sharding_contexts *contexts, void *user_data);
+
+/**
  * Runs one item; returns 0 on success, anything else on failure (see `ej_set_failure_message`).
  */
 typedef int (*ej_execute_fn)(const struct ej_sharding_context *ctx, void *user_data);
@@ -258,6 +309,15 @@ typedef struct ej_scheduler_options {
    * How many entries `sharding_strategies` has.
    */
   size_t sharding_strategy_count;
+  /**
+   * Job listeners (NULL = none); copied, so they may be freed after the call.
+   */
+  const struct ej_listeners *listeners;
+  /**
+   * A one-off job (ElasticJob's `OneOffJobBootstrap`): no cron (a cron is
+   * rejected); it runs when `ej_scheduler_execute` is called.
+   */
+  bool one_off;
 } ej_scheduler_options;
 
 /**
@@ -433,6 +493,52 @@ const char *ej_sharding_context_cancel_reason(const struct ej_sharding_context *
 int64_t ej_sharding_context_fencing_token(const struct ej_sharding_context *ctx);
 
 /**
+ * An empty listener set.
+ *
+ * # Safety
+ * `out` is writable.
+ */
+enum ej_status ej_listeners_new(struct ej_listeners **out);
+
+/**
+ * Adds an ElasticJob `ElasticJobListener`: `before` runs on this instance
+ * before its first handler of a fire, `after` once its last one ended,
+ * once each per fire with all of its items. Either may be NULL.
+ *
+ * # Safety
+ * `listeners` is live; `user_data` stays valid while a scheduler built with it lives.
+ */
+enum ej_status ej_listeners_add(struct ej_listeners *listeners,
+                                ej_listener_fn before,
+                                ej_listener_fn after,
+                                void *user_data);
+
+/**
+ * Adds the distributed-once listener (ElasticJob's
+ * `AbstractDistributeOnceElasticJobListener`): `before` runs once per fire
+ * across the cluster when every item started, `after` when every item
+ * completed. Instances wait for the others at most the timeouts (positive;
+ * checked when the scheduler is built, as is "one per job").
+ *
+ * # Safety
+ * As for `ej_listeners_add`.
+ */
+enum ej_status ej_listeners_add_once(struct ej_listeners *listeners,
+                                     ej_listener_fn before,
+                                     ej_listener_fn after,
+                                     int64_t started_timeout_ms,
+                                     int64_t completed_timeout_ms,
+                                     void *user_data);
+
+/**
+ * Frees a listener set (NULL is fine).
+ *
+ * # Safety
+ * `listeners` is null or from `ej_listeners_new` and not freed yet.
+ */
+void ej_listeners_free(struct ej_listeners *listeners);
+
+/**
  * An operator on the registry's namespace.
  *
  * # Safety
@@ -601,6 +707,15 @@ enum ej_status ej_scheduler_set_error_handler(const struct ej_scheduler *schedul
  * `scheduler` is live.
  */
 enum ej_status ej_scheduler_start(const struct ej_scheduler *scheduler);
+
+/**
+ * Runs the job once now on every live instance, each running its own
+ * items (one-off jobs' `execute`: a trigger request per instance).
+ *
+ * # Safety
+ * `scheduler` is live.
+ */
+enum ej_status ej_scheduler_execute(const struct ej_scheduler *scheduler);
 
 /**
  * Runs this instance's items once, now.

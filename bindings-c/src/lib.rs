@@ -8,6 +8,7 @@
 
 mod config;
 mod context;
+mod listener;
 mod operator;
 mod registry;
 mod scheduler;
@@ -16,6 +17,7 @@ mod strategy;
 
 pub use config::*;
 pub use context::*;
+pub use listener::*;
 pub use operator::*;
 pub use registry::*;
 pub use scheduler::*;

@@ -4,6 +4,7 @@
 
 use crate::config::ej_job_config;
 use crate::context::ej_cancellation;
+use crate::listener::ej_listeners;
 use crate::registry::ej_registry;
 use crate::runtime;
 use crate::status::*;
@@ -86,6 +87,11 @@ pub struct ej_scheduler_options {
     pub sharding_strategies: *const crate::strategy::ej_sharding_strategy,
     /// How many entries `sharding_strategies` has.
     pub sharding_strategy_count: usize,
+    /// Job listeners (NULL = none); copied, so they may be freed after the call.
+    pub listeners: *const ej_listeners,
+    /// A one-off job (ElasticJob's `OneOffJobBootstrap`): no cron (a cron is
+    /// rejected); it runs when `ej_scheduler_execute` is called.
+    pub one_off: bool,
 }
 
 /// The caller's `user_data`, handed back to callbacks on worker threads.
@@ -137,7 +143,7 @@ impl ContextStrings {
 }
 
 /// Calls a C callback on a blocking thread and turns its return code into a result.
-async fn call_c<T: Send + 'static>(
+pub(crate) async fn call_c<T: Send + 'static>(
     what: &'static str,
     call: impl FnOnce() -> (c_int, T) + Send + 'static,
 ) -> HandlerResult<T> {
@@ -251,8 +257,16 @@ unsafe fn build(
 ) -> Result<(), Failure> {
     let registry = object(registry, "registry")?;
     let config = object(config, "config")?;
-    let mut builder = JobScheduler::builder(registry.center.clone(), config.inner.clone(), job);
-    if let Some(options) = options.as_ref() {
+    let options = options.as_ref();
+    let mut builder = if options.is_some_and(|o| o.one_off) {
+        JobScheduler::one_off(registry.center.clone(), config.inner.clone(), job)
+    } else {
+        JobScheduler::builder(registry.center.clone(), config.inner.clone(), job)
+    };
+    if let Some(options) = options {
+        if let Some(listeners) = options.listeners.as_ref() {
+            builder = listeners.register(builder)?;
+        }
         if let Some(id) = optional_text(options.instance_id, "options.instance_id")? {
             builder = builder.instance_id(id);
         }
@@ -413,6 +427,20 @@ pub unsafe extern "C" fn ej_scheduler_start(scheduler: *const ej_scheduler) -> e
     guard(|| {
         let inner = object(scheduler, "scheduler")?.inner.clone();
         runtime().block_on(inner.start())?;
+        Ok(())
+    })
+}
+
+/// Runs the job once now on every live instance, each running its own
+/// items (one-off jobs' `execute`: a trigger request per instance).
+///
+/// # Safety
+/// `scheduler` is live.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_execute(scheduler: *const ej_scheduler) -> ej_status {
+    guard(|| {
+        let inner = object(scheduler, "scheduler")?.inner.clone();
+        runtime().block_on(inner.execute())?;
         Ok(())
     })
 }

@@ -55,7 +55,11 @@ fn compile(name: &str, static_link: bool) -> PathBuf {
 }
 
 fn run(program: &Path) -> String {
-    let output = Command::new(program).output().expect("C program runs");
+    run_with(program, &[])
+}
+
+fn run_with(program: &Path, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).output().expect("C program runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -107,6 +111,15 @@ fn http_jobs_and_thrown_failures_work_through_the_c_api() {
         .collect();
     parameters.sort();
     assert_eq!(parameters, ["x", "y"]);
+}
+
+/// Listeners (per instance and distributed-once), one-off jobs and
+/// monitorExecution=false through the C API, on a real ZooKeeper.
+#[test]
+fn c_listeners_one_off_jobs_and_monitor_execution() {
+    let zk = zk_harness::ZkServer::start();
+    let stdout = run_with(&compile("listeners_test", false), &[&zk.connect_string()]);
+    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
 }
 
 #[test]

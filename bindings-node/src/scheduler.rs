@@ -63,11 +63,46 @@ impl From<&ShardingContext> for JsShardingContext {
     }
 }
 
+/// What a listener receives: this instance's part of one fire.
+#[napi(object)]
+#[derive(Clone)]
+pub struct JsShardingContexts {
+    /// `{jobName}@-@{items}@-@READY@-@{instanceId}`.
+    pub task_id: String,
+    /// The job's name.
+    pub job_name: String,
+    /// How many items the job has.
+    pub sharding_total_count: u32,
+    /// The job-wide parameter.
+    pub job_parameter: String,
+    /// This instance's items in the fire (as keys) with their parameters.
+    pub sharding_item_parameters: std::collections::HashMap<String, String>,
+    /// The fire, epoch milliseconds.
+    pub fire_time: i64,
+}
+
+impl From<&elasticjob::ShardingContexts> for JsShardingContexts {
+    fn from(c: &elasticjob::ShardingContexts) -> Self {
+        JsShardingContexts {
+            task_id: c.task_id.clone(),
+            job_name: c.job_name.clone(),
+            sharding_total_count: c.sharding_total_count,
+            job_parameter: c.job_parameter.clone(),
+            sharding_item_parameters: c.sharding_item_parameters.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            fire_time: c.fire_time,
+        }
+    }
+}
+
 /// One call into JavaScript: which handler, for which item (and batch);
-/// or `cancel`: abort the signal of the earlier call with the same `id`.
+/// or `cancel`: abort the signal of the earlier call with the same `id`;
+/// or a listener hook with this instance's part of a fire.
 #[napi(object)]
 pub struct JsCall {
-    /// `execute`, `fetch`, `process` or `cancel`.
+    /// `execute`, `fetch`, `process`, `cancel`, or a listener hook:
+    /// `beforeJobExecuted`, `afterJobExecuted` (plain listener `listener`),
+    /// `doBeforeJobExecutedAtLastStarted`, `doAfterJobExecutedAtLastCompleted`
+    /// (distributed-once listener `listener`).
     pub kind: String,
     /// Identifies the handler call (its AbortController on the JS side).
     pub id: u32,
@@ -77,6 +112,10 @@ pub struct JsCall {
     pub batch: Option<u32>,
     /// For `cancel`: why (`timed-out`, `session-lost`, `item-moved`, `shutdown`).
     pub reason: Option<String>,
+    /// For a listener hook: which listener of its list.
+    pub listener: Option<u32>,
+    /// For a listener hook: the instance's part of the fire.
+    pub contexts: Option<JsShardingContexts>,
 }
 
 /// Ids of handler calls; wrapping around after 2^32 calls is harmless, as
@@ -100,7 +139,7 @@ type InvokeSlot = Arc<Mutex<Option<Arc<Invoke>>>>;
 async fn invoke(slot: &InvokeSlot, kind: &str, ctx: &ShardingContext, batch: Option<u32>) -> HandlerResult<Option<u32>> {
     let function = slot.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or("the scheduler was shut down")?;
     let id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
-    let call = JsCall { kind: kind.to_string(), id, ctx: Some(ctx.into()), batch, reason: None };
+    let call = JsCall { kind: kind.to_string(), id, ctx: Some(ctx.into()), batch, reason: None, listener: None, contexts: None };
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let status = function.call_with_return_value(call, ThreadsafeFunctionCallMode::NonBlocking, move |answer, _| {
         let _ = sender.send(answer);
@@ -113,10 +152,26 @@ async fn invoke(slot: &InvokeSlot, kind: &str, ctx: &ShardingContext, batch: Opt
     ctx.cancellation.on_cancel(move |reason| {
         let function = hook_slot.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(function) = function {
-            let cancel = JsCall { kind: "cancel".into(), id, ctx: None, batch: None, reason: Some(reason.as_str().into()) };
+            let cancel = JsCall {
+                kind: "cancel".into(),
+                id,
+                ctx: None,
+                batch: None,
+                reason: Some(reason.as_str().into()),
+                listener: None,
+                contexts: None,
+            };
             function.call(cancel, ThreadsafeFunctionCallMode::NonBlocking);
         }
     });
+    answer_of(kind, receiver).await.map(|answer| answer.batch)
+}
+
+/// Waits for a JS call's Promise and reads its answer.
+async fn answer_of(
+    kind: &str,
+    receiver: tokio::sync::oneshot::Receiver<Result<Promise<String>>>,
+) -> HandlerResult<JsAnswer> {
     let promise = receiver
         .await
         .map_err(|_| format!("calling the {kind} handler failed: the call was dropped"))?
@@ -125,7 +180,61 @@ async fn invoke(slot: &InvokeSlot, kind: &str, ctx: &ShardingContext, batch: Opt
     let answer: JsAnswer = serde_json::from_str(&answer).unwrap_or_default();
     match answer.error {
         Some(error) => Err(error.into()),
-        None => Ok(answer.batch),
+        None => Ok(answer),
+    }
+}
+
+/// A JS listener (plain or distributed-once): its hooks are calls through
+/// the scheduler's thread-safe function, naming the listener by index.
+struct JsListener {
+    slot: InvokeSlot,
+    index: u32,
+}
+
+impl JsListener {
+    async fn call(&self, kind: &str, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        let function = self.slot.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or("the scheduler was shut down")?;
+        let id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
+        let call = JsCall {
+            kind: kind.to_string(),
+            id,
+            ctx: None,
+            batch: None,
+            reason: None,
+            listener: Some(self.index),
+            contexts: Some(contexts.into()),
+        };
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let status = function.call_with_return_value(call, ThreadsafeFunctionCallMode::NonBlocking, move |answer, _| {
+            let _ = sender.send(answer);
+            Ok(())
+        });
+        if status != Status::Ok {
+            return Err(format!("calling the {kind} listener failed: {status}").into());
+        }
+        answer_of(kind, receiver).await.map(|_| ())
+    }
+}
+
+#[async_trait::async_trait]
+impl elasticjob::JobListener for JsListener {
+    async fn before_job_executed(&self, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        self.call("beforeJobExecuted", contexts).await
+    }
+
+    async fn after_job_executed(&self, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        self.call("afterJobExecuted", contexts).await
+    }
+}
+
+#[async_trait::async_trait]
+impl elasticjob::DistributeOnceJobListener for JsListener {
+    async fn before_at_last_started(&self, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        self.call("doBeforeJobExecutedAtLastStarted", contexts).await
+    }
+
+    async fn after_at_last_completed(&self, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        self.call("doAfterJobExecutedAtLastCompleted", contexts).await
     }
 }
 
@@ -162,8 +271,11 @@ pub struct NativeScheduler {
 #[napi]
 impl NativeScheduler {
     /// `kind` is `simple`, `dataflow`, `script` or `http`; `invoke(call)`
-    /// runs handlers; `shard(call)` answers the strategies registered under
-    /// `strategy_names`.
+    /// runs handlers and listener hooks; `shard(call)` answers the
+    /// strategies registered under `strategy_names`. `listeners` plain
+    /// listeners are called by index; `onceTimeoutsMs` holds (started,
+    /// completed) timeouts per distributed-once listener; `oneOff` builds a
+    /// one-off job.
     #[napi(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -175,6 +287,9 @@ impl NativeScheduler {
         max_parallel: Option<u32>,
         strategy_names: Option<Vec<String>>,
         #[napi(ts_arg_type = "(call: JsStrategyCall) => Promise<string>")] shard_js: Option<StrategyFunction>,
+        listeners: Option<u32>,
+        once_timeouts_ms: Option<Vec<i64>>,
+        one_off: Option<bool>,
     ) -> Result<Self> {
         let config = config::parse(&config_json)?;
         let slot: InvokeSlot = Arc::new(Mutex::new(Some(Arc::new(invoke_js))));
@@ -192,7 +307,19 @@ impl NativeScheduler {
             "http" => Job::http(),
             other => return Err(Error::new(Status::InvalidArg, format!("invalid job kind `{other}`"))),
         };
-        let mut builder = JobScheduler::builder(registry.center.clone(), config, job);
+        let mut builder = if one_off.unwrap_or(false) {
+            JobScheduler::one_off(registry.center.clone(), config, job)
+        } else {
+            JobScheduler::builder(registry.center.clone(), config, job)
+        };
+        for index in 0..listeners.unwrap_or(0) {
+            builder = builder.listener(JsListener { slot: slot.clone(), index });
+        }
+        for (index, timeouts) in once_timeouts_ms.unwrap_or_default().chunks(2).enumerate() {
+            let (started, completed) = (timeouts[0], timeouts.get(1).copied().unwrap_or(0));
+            let listener = JsListener { slot: slot.clone(), index: index as u32 };
+            builder = builder.once_listener(elasticjob::OnceListener::new(listener, started, completed).map_err(to_js)?);
+        }
         if let Some(id) = instance_id {
             builder = builder.instance_id(id);
         }
@@ -212,6 +339,12 @@ impl NativeScheduler {
     #[napi]
     pub async fn start(&self) -> Result<()> {
         self.inner.start().await.map_err(to_js)
+    }
+
+    /// Runs the job once now on every live instance (one-off jobs' `execute`).
+    #[napi]
+    pub async fn execute_all(&self) -> Result<()> {
+        self.inner.execute().await.map_err(to_js)
     }
 
     /// Runs this instance's items once, now.

@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` by the tests: the public types as a user sees them.
-import { CancelledError, EmbeddedRegistry, JobExecutionError, JobScheduler, Operator, ShardingContext, ZookeeperRegistry, jobConfig } from '..'
+import { CancelledError, EmbeddedRegistry, JobExecutionError, JobScheduler, OneOffJobScheduler, Operator, ShardingContext, ShardingContexts, ZookeeperRegistry, jobConfig } from '..'
 
 const registry = new ZookeeperRegistry({ servers: '127.0.0.1:2181', namespace: 'demo', sessionTimeoutMs: 5000 })
 const config = jobConfig({ jobName: 'orders', cron: '0/5 * * * * ?', shardingTotalCount: 4, failover: true })
@@ -47,3 +47,16 @@ async function run(): Promise<void> {
   await feed.shutdown()
 }
 void run()
+
+const listened = new OneOffJobScheduler({
+  registry,
+  config: { jobName: 'listened', shardingTotalCount: 2 },
+  handler: () => undefined,
+  listeners: [{ beforeJobExecuted: (contexts: ShardingContexts) => console.log(contexts.taskId), afterJobExecuted: async () => {} }],
+  onceListeners: [{
+    startedTimeoutMilliseconds: 5000,
+    completedTimeoutMilliseconds: 5000,
+    doAfterJobExecutedAtLastCompleted: (contexts) => console.log(Object.keys(contexts.shardingItemParameters)),
+  }],
+})
+void listened.start().then(() => listened.execute())

@@ -31,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ElasticJobError", m.py().get_type::<ElasticJobError>())?;
     m.add_class::<config::JobConfig>()?;
     m.add_class::<scheduler::ShardingContext>()?;
+    m.add_class::<scheduler::ShardingContexts>()?;
     m.add_class::<signal::CancelSignal>()?;
     m.add_class::<scheduler::Scheduler>()?;
     m.add_class::<registry::Registry>()?;

@@ -6,7 +6,7 @@ use crate::registry::Registry;
 use crate::seconds::{seconds, MAX_WAIT_SECONDS};
 use crate::signal::CancelSignal;
 use crate::{runtime, to_py};
-use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobScheduler, Outcome};
+use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobScheduler, OnceListener, Outcome};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
@@ -70,6 +70,96 @@ impl ShardingContext {
         })
     }
 }
+
+/// What a listener receives: this instance's part of one fire.
+#[pyclass(frozen, module = "elasticjob._native", get_all)]
+pub struct ShardingContexts {
+    /// `{jobName}@-@{items}@-@READY@-@{instanceId}`.
+    pub task_id: String,
+    /// The job's name.
+    pub job_name: String,
+    /// How many items the job has.
+    pub sharding_total_count: u32,
+    /// The job-wide parameter.
+    pub job_parameter: String,
+    /// This instance's items in the fire, with their parameters.
+    pub sharding_item_parameters: std::collections::BTreeMap<u32, String>,
+    /// The fire, epoch milliseconds.
+    pub fire_time: i64,
+}
+
+#[pymethods]
+impl ShardingContexts {
+    fn __repr__(&self) -> String {
+        format!("ShardingContexts(task_id={:?}, fire_time={})", self.task_id, self.fire_time)
+    }
+}
+
+impl From<&elasticjob::ShardingContexts> for ShardingContexts {
+    fn from(c: &elasticjob::ShardingContexts) -> Self {
+        ShardingContexts {
+            task_id: c.task_id.clone(),
+            job_name: c.job_name.clone(),
+            sharding_total_count: c.sharding_total_count,
+            job_parameter: c.job_parameter.clone(),
+            sharding_item_parameters: c.sharding_item_parameters.clone(),
+            fire_time: c.fire_time,
+        }
+    }
+}
+
+/// Two optional Python callables taking a `ShardingContexts`: the before
+/// and after hooks of a listener (plain or distributed-once).
+#[derive(Clone)]
+struct PythonHooks {
+    before: Option<Arc<Py<PyAny>>>,
+    after: Option<Arc<Py<PyAny>>>,
+}
+
+impl PythonHooks {
+    async fn call(hook: &Option<Arc<Py<PyAny>>>, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        let Some(hook) = hook.clone() else { return Ok(()) };
+        let contexts = ShardingContexts::from(contexts);
+        call_python(move |py| {
+            hook.call1(py, (contexts,))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl elasticjob::JobListener for PythonHooks {
+    async fn before_job_executed(&self, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        Self::call(&self.before, contexts).await
+    }
+
+    async fn after_job_executed(&self, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        Self::call(&self.after, contexts).await
+    }
+}
+
+#[async_trait::async_trait]
+impl elasticjob::DistributeOnceJobListener for PythonHooks {
+    async fn before_at_last_started(&self, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        Self::call(&self.before, contexts).await
+    }
+
+    async fn after_at_last_completed(&self, contexts: &elasticjob::ShardingContexts) -> HandlerResult {
+        Self::call(&self.after, contexts).await
+    }
+}
+
+fn hooks(before: Option<Py<PyAny>>, after: Option<Py<PyAny>>) -> PythonHooks {
+    PythonHooks { before: before.map(Arc::new), after: after.map(Arc::new) }
+}
+
+/// A plain listener as the Python layer hands it over: (before, after).
+type PlainHooks = (Option<Py<PyAny>>, Option<Py<PyAny>>);
+
+/// A distributed-once listener as the Python layer hands it over:
+/// (before, after, started timeout ms, completed timeout ms).
+type OnceHooks = (Option<Py<PyAny>>, Option<Py<PyAny>>, i64, i64);
 
 /// The text of a Python exception with its traceback.
 pub(crate) fn describe(py: Python<'_>, error: PyErr) -> String {
@@ -150,7 +240,7 @@ pub struct Scheduler {
 #[pymethods]
 impl Scheduler {
     #[new]
-    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None, sharding_strategies = None))]
+    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None, sharding_strategies = None, listeners = Vec::new(), once_listeners = Vec::new(), one_off = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         registry: PyRef<'_, Registry>,
@@ -163,6 +253,9 @@ impl Scheduler {
         instance_id: Option<String>,
         max_parallel: Option<usize>,
         sharding_strategies: Option<std::collections::BTreeMap<String, Py<PyAny>>>,
+        listeners: Vec<PlainHooks>,
+        once_listeners: Vec<OnceHooks>,
+        one_off: bool,
     ) -> PyResult<Self> {
         let job = match (execute, fetch, process, script, http) {
             (Some(execute), None, None, false, false) => simple_job(execute),
@@ -177,7 +270,17 @@ impl Scheduler {
                 ))
             }
         };
-        let mut builder = JobScheduler::builder(registry.center.clone(), config.inner, job);
+        let mut builder = if one_off {
+            JobScheduler::one_off(registry.center.clone(), config.inner, job)
+        } else {
+            JobScheduler::builder(registry.center.clone(), config.inner, job)
+        };
+        for (before, after) in listeners {
+            builder = builder.listener(hooks(before, after));
+        }
+        for (before, after, started, completed) in once_listeners {
+            builder = builder.once_listener(OnceListener::new(hooks(before, after), started, completed).map_err(to_py)?);
+        }
         if let Some(id) = instance_id {
             builder = builder.instance_id(id);
         }
@@ -197,6 +300,12 @@ impl Scheduler {
     fn start(&self, py: Python<'_>) -> PyResult<()> {
         let inner = self.inner.clone();
         py.detach(|| runtime().block_on(inner.start())).map_err(to_py)
+    }
+
+    /// Runs the job once now on every live instance (one-off jobs' `execute`).
+    fn execute_all(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        py.detach(|| runtime().block_on(inner.execute())).map_err(to_py)
     }
 
     /// Runs this instance's items once, now.

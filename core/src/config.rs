@@ -59,7 +59,9 @@ pub struct JobConfig {
     /// Run once more after a fire that came while items were still running.
     #[serde(default = "yes")]
     pub misfire: bool,
-    /// Mark running items in the registry (needed for misfire and failover).
+    /// Mark running items in the registry (`running` nodes). Off: starts are
+    /// still fenced, but nothing shows an item runs, so there is no misfire,
+    /// no failover (rejected with it) and resharding does not wait for runs.
     #[serde(default = "yes")]
     pub monitor_execution: bool,
     /// Replace the registry's configuration with this one at start-up.
@@ -202,6 +204,14 @@ impl JobConfig {
             ExecutorType::from_type_name(kind)?;
         }
         crate::notify::ErrorHandler::from_config(self)?;
+        if self.failover && !self.monitor_execution {
+            return Err(Error::invalid(
+                "monitorExecution",
+                false,
+                "failover needs it: without `running` marks nobody can tell which items a lost instance was running \
+                 (Java accepts the pair and silently never fails over); set monitorExecution: true or failover: false",
+            ));
+        }
         if let Some(value) = self.props.get(EXECUTION_TIMEOUT_PROP) {
             if value.trim().parse::<u64>().map_or(true, |ms| ms == 0) {
                 return Err(Error::invalid(EXECUTION_TIMEOUT_PROP, value, "must be a positive number of milliseconds"));
@@ -388,6 +398,7 @@ timeZone: GMT+08:00
             (JobConfig { reconcile_interval_minutes: -1, ..base.clone() }, "reconcileIntervalMinutes", "-1"),
             (JobConfig { job_executor_service_handler_type: Some("GPU".into()), ..base.clone() }, "jobExecutorServiceHandlerType", "GPU"),
             (JobConfig { job_error_handler_type: Some("MAIL".into()), ..base.clone() }, "jobErrorHandlerType", "MAIL"),
+            (JobConfig { failover: true, monitor_execution: false, ..base.clone() }, "monitorExecution", "false"),
         ];
         for (config, field, value) in cases {
             let message = error_of(config);

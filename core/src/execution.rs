@@ -15,6 +15,13 @@
 //! The mark's creating transaction id is the run's fencing token: it grows
 //! with every start of the item anywhere in the cluster.
 //!
+//! With `monitorExecution: false` there is no `running` mark (as in Java):
+//! steps 1–3 still fence the start, and the multi sets the item's own
+//! `sharding/{item}` node (empty in Java, which never reads its data) to the
+//! runner's id instead, so the start still has a transaction id to serve as
+//! its fencing token. Without marks nobody can see the item runs: no
+//! misfire across instances, no failover, and resharding does not wait.
+//!
 //! Items are started and completed in as few multis as ZooKeeper's request
 //! size limit allows; each item's operations stay together in one multi.
 //! A multi whose outcome is unknown (connection loss) is resolved item by
@@ -119,8 +126,10 @@ pub struct StartRequest<'a> {
     pub fence: Fence,
     /// The sharding epoch read before the owners.
     pub epoch: i32,
-    /// Persistent marks with failover on (they must outlive a crashed runner).
-    pub running_mode: CreateMode,
+    /// How the `running` mark lives: persistent with failover on (it must
+    /// outlive a crashed runner); `None` with `monitorExecution: false`
+    /// (no mark: the start writes the token node instead).
+    pub running_mode: Option<CreateMode>,
     /// Items this process runs right now, whatever their marks say.
     pub in_flight: &'a BTreeSet<u32>,
 }
@@ -159,7 +168,7 @@ pub async fn start_items(
         ops.extend(chunk.iter().flat_map(|p| p.ops.iter().cloned()));
         match registry.multi(ops).await {
             Ok(results) => {
-                let tokens = tokens_of(registry, paths, &chunk, &results).await?;
+                let tokens = tokens_of(registry, paths, request, &chunk, &results).await?;
                 for (p, token) in chunk.into_iter().zip(tokens) {
                     outcome.started.push(Started { item: p.owned.item, fencing_token: token, previous: p.previous });
                 }
@@ -209,7 +218,7 @@ async fn start_one(
         ops.extend(pending.ops.iter().cloned());
         let error = match registry.multi(ops).await {
             Ok(results) => {
-                let token = tokens_of(registry, paths, std::slice::from_ref(&pending), &results).await?[0];
+                let token = tokens_of(registry, paths, request, std::slice::from_ref(&pending), &results).await?[0];
                 outcome.started.push(Started { item, fencing_token: token, previous: pending.previous });
                 return Ok(());
             }
@@ -272,8 +281,14 @@ async fn start_one(
 }
 
 /// After an unknown outcome: the token of our start of `item`, if it happened.
+/// Without marks only a cron fire's `fired` node tells; a trigger's start
+/// leaves nothing of its own, so it is simply sent again (it creates
+/// nothing, so sending it twice is harmless).
 async fn own_start(registry: &dyn Registry, paths: &JobPaths, request: &StartRequest<'_>, item: u32) -> Result<Option<i64>> {
-    let path = paths.item_running(item);
+    if request.running_mode.is_none() && request.fence == Fence::Trigger {
+        return Ok(None);
+    }
+    let path = token_node(paths, request, item);
     let Some((data, stat)) = retry(|| registry.get(&path)).await? else { return Ok(None) };
     if data != request.runner.as_bytes() || request.in_flight.contains(&item) {
         return Ok(None);
@@ -288,7 +303,7 @@ async fn own_start(registry: &dyn Registry, paths: &JobPaths, request: &StartReq
             return Ok(None);
         }
     }
-    Ok(Some(stat.czxid))
+    Ok(Some(token_of(request, &stat)))
 }
 
 /// The ops that start one item given its `fired` node, with that node's
@@ -319,17 +334,22 @@ fn item_ops(
             }),
         }
     }
-    ops.push(Op::Create {
-        path: paths.item_running(item),
-        data: request.runner.as_bytes().to_vec(),
-        mode: request.running_mode,
+    ops.push(match request.running_mode {
+        Some(mode) => Op::Create { path: paths.item_running(item), data: request.runner.as_bytes().to_vec(), mode },
+        None => Op::Set { path: paths.item(item), data: request.runner.as_bytes().to_vec(), version: -1 },
     });
     Some((ops, previous))
 }
 
 /// Fencing tokens of a committed chunk, in order: the zxid that created each
 /// `running` mark (read back when the server's answer lacks it).
-async fn tokens_of(registry: &dyn Registry, paths: &JobPaths, chunk: &[Pending], results: &[OpResult]) -> Result<Vec<i64>> {
+async fn tokens_of(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    request: &StartRequest<'_>,
+    chunk: &[Pending],
+    results: &[OpResult],
+) -> Result<Vec<i64>> {
     let mut tokens = Vec::with_capacity(chunk.len());
     let mut missing = Vec::new();
     // Results follow the ops: the epoch check, then each item's ops.
@@ -345,19 +365,38 @@ async fn tokens_of(registry: &dyn Registry, paths: &JobPaths, chunk: &[Pending],
         }
     }
     if !missing.is_empty() {
-        let marks: Vec<String> = missing.iter().map(|&n| paths.item_running(chunk[n].owned.item)).collect();
+        let marks: Vec<String> = missing.iter().map(|&n| token_node(paths, request, chunk[n].owned.item)).collect();
         for (n, mark) in missing.into_iter().zip(retry(|| registry.get_many(&marks)).await?) {
-            tokens[n] = mark.map_or(0, |(_, stat)| stat.czxid);
+            tokens[n] = mark.map_or(0, |(_, stat)| token_of(request, &stat));
         }
     }
     Ok(tokens)
 }
 
-/// The creating zxid a multi's create result carries, when it does.
+/// The zxid a multi's last op of an item carries, when it does: the
+/// `running` mark's creation, or (no marks) the token node's update.
 fn created_zxid(result: &OpResult) -> Option<i64> {
     match result {
         OpResult::Create { stat, .. } if stat.czxid > 0 => Some(stat.czxid),
+        OpResult::Set(stat) if stat.mzxid > 0 => Some(stat.mzxid),
         _ => None,
+    }
+}
+
+/// The node whose zxid is a start's fencing token: the `running` mark, or
+/// without marks the item's own node.
+fn token_node(paths: &JobPaths, request: &StartRequest<'_>, item: u32) -> String {
+    match request.running_mode {
+        Some(_) => paths.item_running(item),
+        None => paths.item(item),
+    }
+}
+
+/// The token a token node's stat gives.
+fn token_of(request: &StartRequest<'_>, stat: &Stat) -> i64 {
+    match request.running_mode {
+        Some(_) => stat.czxid,
+        None => stat.mzxid,
     }
 }
 
@@ -498,7 +537,7 @@ mod tests {
     }
 
     fn request<'a>(runner: &'a str, fence: Fence, epoch: i32, in_flight: &'a BTreeSet<u32>) -> StartRequest<'a> {
-        StartRequest { runner, fence, epoch, running_mode: CreateMode::Persistent, in_flight }
+        StartRequest { runner, fence, epoch, running_mode: Some(CreateMode::Persistent), in_flight }
     }
 
     fn finished(outcome: &StartOutcome) -> Vec<Finished> {
@@ -528,6 +567,32 @@ mod tests {
         assert_eq!(self::items(&next), vec![0, 1]);
         assert!(next.started[0].fencing_token > first.started[1].fencing_token, "tokens grow");
         assert_eq!(next.started[1].previous, Some(LastFire { fire_time: 1000, instance: "a".into() }));
+    }
+
+    #[tokio::test]
+    async fn without_monitor_execution_starts_leave_no_mark_but_stay_fenced_and_tokened() {
+        let server = MemoryServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let items = vec![owned(&r, &paths, 0, "a").await];
+        let none = BTreeSet::new();
+        let unmarked = |fence| StartRequest { runner: "a", fence, epoch: 0, running_mode: None, in_flight: &none };
+        let first = start_items(&r, &paths, &unmarked(Fence::Cron(1000)), &items).await.unwrap();
+        assert_eq!(self::items(&first), vec![0]);
+        assert!(r.exists(&paths.item_running(0)).await.unwrap().is_none(), "no running mark");
+        let again = start_items(&r, &paths, &unmarked(Fence::Cron(1000)), &items).await.unwrap();
+        assert_eq!(again.taken, vec![0], "the fired fence still holds");
+        let triggered = start_items(&r, &paths, &unmarked(Fence::Trigger), &items).await.unwrap();
+        assert!(triggered.started[0].fencing_token > first.started[0].fencing_token, "tokens still grow");
+        r.set(&paths.sharding(), b"", None).await.unwrap();
+        let stale = start_items(&r, &paths, &unmarked(Fence::Cron(2000)), &items).await.unwrap();
+        assert_eq!(stale.moved, vec![0], "the epoch still fences");
+        use crate::registry::Fault;
+        server.inject_fault(r.session_id(), Fault::LoseAfterApply);
+        let lost = StartRequest { epoch: 1, ..unmarked(Fence::Cron(3000)) };
+        let resolved = start_items(&r, &paths, &lost, &items).await.unwrap();
+        assert_eq!(self::items(&resolved), vec![0], "a lost answer is resolved by the fired node");
+        assert!(resolved.started[0].fencing_token > triggered.started[0].fencing_token);
     }
 
     #[tokio::test]

@@ -100,6 +100,25 @@ pub struct ItemBrief {
     pub running_fire: Option<i64>,
 }
 
+/// Writes a trigger request (`trigger/{instanceId}`) for every live
+/// instance of the job, as Java's `triggerAllInstances` does (operators'
+/// trigger and `OneOffJobBootstrap.execute`). Each instance takes its own
+/// request once and runs its items; a request that already waits is one
+/// run, not two. Creating twice is harmless, so connection loss is retried.
+pub(crate) async fn trigger_all_instances(session: &dyn Registry, paths: &JobPaths) -> Result<()> {
+    let now = chrono::Utc::now().timestamp_millis().to_string();
+    let root = paths.instances();
+    let instances = crate::resolve::retry(|| children_or_empty(session, &root)).await?;
+    for id in instances {
+        let path = paths.trigger(&id);
+        match crate::resolve::retry(|| session.create_with_parents(&path, now.as_bytes(), CreateMode::Persistent)).await {
+            Ok(_) | Err(Error::NodeExists(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Operates the jobs of one namespace.
 #[derive(Clone, Debug)]
 pub struct JobOperator {
@@ -128,14 +147,7 @@ impl JobOperator {
     /// Asks every live instance of the job to run its items now.
     pub async fn trigger(&self, job_name: &str) -> Result<()> {
         let (session, paths) = self.existing_job(job_name).await?;
-        let now = chrono::Utc::now().timestamp_millis().to_string();
-        for id in children_or_empty(&*session, &paths.instances()).await? {
-            match session.create_with_parents(&paths.trigger(&id), now.as_bytes(), CreateMode::Persistent).await {
-                Ok(_) | Err(Error::NodeExists(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        trigger_all_instances(&*session, &paths).await
     }
 
     /// Disables the job on one server, or on every server when `server_ip` is `None`.

@@ -152,6 +152,17 @@ impl JobPaths {
         self.under(&format!("trigger/{instance_id}"))
     }
 
+    /// `guarantee/{phase}` (`started` or `completed`): one round of a
+    /// distributed-once listener.
+    pub fn guarantee(&self, phase: &str) -> String {
+        self.under(&format!("guarantee/{phase}"))
+    }
+
+    /// `guarantee/{phase}/{item}`: the item reached that phase in the round.
+    pub fn guarantee_item(&self, phase: &str, item: u32) -> String {
+        self.under(&format!("guarantee/{phase}/{item}"))
+    }
+
     /// `systemTime/current`: touched to read the registry's clock (its mtime).
     pub fn system_time(&self) -> String {
         self.under("systemTime/current")

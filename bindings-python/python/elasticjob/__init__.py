@@ -21,7 +21,7 @@ import atexit
 import inspect
 import threading
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._native import (
     CancelSignal,
@@ -31,6 +31,7 @@ from ._native import (
     Operator,
     Registry,
     ShardingContext,
+    ShardingContexts,
     ZookeeperRegistry,
 )
 from ._native import Scheduler as _Scheduler
@@ -38,16 +39,20 @@ from ._native import Scheduler as _Scheduler
 __all__ = [
     "CancelSignal",
     "DataflowJob",
+    "DistributeOnceJobListener",
     "ElasticJobError",
     "EmbeddedRegistry",
     "HttpJob",
     "JobConfig",
     "JobExecutionError",
+    "JobListener",
     "JobScheduler",
+    "OneOffJobScheduler",
     "Operator",
     "Registry",
     "ScriptJob",
     "ShardingContext",
+    "ShardingContexts",
     "ShardingStrategy",
     "SimpleJob",
     "ZookeeperRegistry",
@@ -133,6 +138,71 @@ class ShardingStrategy:
 StrategyFunction = Callable[[List[str], int, str], Any]
 
 
+class JobListener:
+    """ElasticJob's ``ElasticJobListener``: called on this instance before its
+    first handler of a fire and after its last one ended, once per fire with
+    all of this instance's items (:class:`ShardingContexts`).
+
+    Override either method (plain or ``async def``); a job class may also
+    define them itself. An exception is reported as an ``error`` event and
+    never fails the job; a call is cut off after 60 s.
+    """
+
+    def before_job_executed(self, contexts: ShardingContexts) -> Any:
+        """Before this instance runs its items of a fire."""
+
+    def after_job_executed(self, contexts: ShardingContexts) -> Any:
+        """After all of this instance's items of the fire ended."""
+
+
+class DistributeOnceJobListener:
+    """ElasticJob's ``AbstractDistributeOnceElasticJobListener``: each hook
+    runs once per fire across the whole cluster, on the instance that
+    completes the set of items. Instances wait for the others at most
+    ``started_timeout_milliseconds`` / ``completed_timeout_milliseconds``
+    (both must be positive: a crashed instance costs the others that long),
+    then go on and report the timeout. At most one per job.
+    """
+
+    def __init__(self, started_timeout_milliseconds: int, completed_timeout_milliseconds: int) -> None:
+        self.started_timeout_milliseconds = started_timeout_milliseconds
+        self.completed_timeout_milliseconds = completed_timeout_milliseconds
+
+    def do_before_job_executed_at_last_started(self, contexts: ShardingContexts) -> Any:
+        """Once every item of the fire has started somewhere."""
+
+    def do_after_job_executed_at_last_completed(self, contexts: ShardingContexts) -> Any:
+        """Once every item of the fire has completed somewhere."""
+
+
+def _listener_hooks(
+    job: Any, listeners: Sequence[Any]
+) -> Tuple[List[Tuple[Any, Any]], List[Tuple[Any, Any, int, int]]]:
+    """Splits listeners into plain (before, after) pairs and distributed-once
+    ones with their timeouts; a job that defines the listener methods is one."""
+    plain: List[Tuple[Any, Any]] = []
+    once: List[Tuple[Any, Any, int, int]] = []
+    for listener in [job, *listeners]:
+        if isinstance(listener, DistributeOnceJobListener):
+            once.append((
+                _sync(listener.do_before_job_executed_at_last_started),
+                _sync(listener.do_after_job_executed_at_last_completed),
+                listener.started_timeout_milliseconds,
+                listener.completed_timeout_milliseconds,
+            ))
+            continue
+        before = getattr(listener, "before_job_executed", None)
+        after = getattr(listener, "after_job_executed", None)
+        if before is None and after is None:
+            if listener is job:
+                continue
+            raise TypeError(
+                f"invalid listener `{listener!r}`: expected a JobListener or a DistributeOnceJobListener"
+            )
+        plain.append((before and _sync(before), after and _sync(after)))
+    return plain, once
+
+
 class _EventLoop:
     """The asyncio loop, owned by the binding, that runs ``async def`` handlers."""
 
@@ -203,7 +273,11 @@ class JobScheduler:
     (``CPU``: twice the CPU count; ``SINGLE_THREAD``: one). ``sharding_strategies``
     maps names to :class:`ShardingStrategy` objects or functions; a job whose
     ``job_sharding_strategy_type`` is one of the names is sharded by it.
+    ``listeners`` takes :class:`JobListener` and (at most one)
+    :class:`DistributeOnceJobListener` objects.
     """
+
+    _ONE_OFF = False
 
     def __init__(
         self,
@@ -214,6 +288,7 @@ class JobScheduler:
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
         sharding_strategies: Optional[Mapping[str, Union[ShardingStrategy, StrategyFunction]]] = None,
+        listeners: Sequence[Any] = (),
     ) -> None:
         strategies = {
             name: _sync(strategy.sharding if isinstance(strategy, ShardingStrategy) else strategy)
@@ -234,9 +309,10 @@ class JobScheduler:
             raise TypeError(
                 f"invalid job `{job!r}`: expected a SimpleJob, DataflowJob, ScriptJob, HttpJob or a callable"
             )
+        plain, once = _listener_hooks(job, listeners)
         self._native = _Scheduler(
             registry, config, instance_id=instance_id, max_parallel=max_parallel,
-            sharding_strategies=strategies, **handlers
+            sharding_strategies=strategies, listeners=plain, once_listeners=once, one_off=self._ONE_OFF, **handlers
         )
         self._listeners: List[Callable[[Dict[str, Any]], None]] = []
         self._error_handlers: List[Callable[[JobExecutionError], None]] = []
@@ -319,3 +395,16 @@ class JobScheduler:
 
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
+
+
+class OneOffJobScheduler(JobScheduler):
+    """ElasticJob's ``OneOffJobBootstrap``: a job without cron (a non-empty
+    ``cron`` is a ``ValueError``) that runs only when :meth:`execute` is
+    called. Start it on every instance as usual."""
+
+    _ONE_OFF = True
+
+    def execute(self) -> None:
+        """Runs the job once now on every live instance, each running its own
+        items (trigger requests under ``trigger/``, as Java's ``execute``)."""
+        self._native.execute_all()

@@ -1,4 +1,4 @@
-from typing import Dict, List, Optional, Any, Callable
+from typing import Dict, List, Optional, Any, Callable, Tuple
 
 class ElasticJobError(RuntimeError): ...
 
@@ -76,6 +76,14 @@ class ShardingContext:
     fencing_token: int
     cancelled: CancelSignal
 
+class ShardingContexts:
+    task_id: str
+    job_name: str
+    sharding_total_count: int
+    job_parameter: str
+    sharding_item_parameters: Dict[int, str]
+    fire_time: int
+
 class Registry: ...
 
 class ZookeeperRegistry(Registry):
@@ -105,8 +113,12 @@ class Scheduler:
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
         sharding_strategies: Optional[Dict[str, Callable[[List[str], int, str], Dict[str, List[int]]]]] = None,
+        listeners: List[Tuple[Optional[Callable[[ShardingContexts], Any]], Optional[Callable[[ShardingContexts], Any]]]] = ...,
+        once_listeners: List[Tuple[Optional[Callable[[ShardingContexts], Any]], Optional[Callable[[ShardingContexts], Any]], int, int]] = ...,
+        one_off: bool = False,
     ) -> None: ...
     def start(self) -> None: ...
+    def execute_all(self) -> None: ...
     def trigger(self) -> None: ...
     def shutdown(self) -> None: ...
     def next_event(self, timeout: float = 1.0) -> Optional[Dict[str, Any]]: ...

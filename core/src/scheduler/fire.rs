@@ -130,6 +130,14 @@ impl Inner {
             FireKind::Trigger => Fence::Trigger,
         };
         let mut only: Option<BTreeSet<u32>> = request.items.as_ref().map(|items| items.iter().copied().collect());
+        // Whole fires take part in distributed-once rounds, keyed by the
+        // fire time every instance agrees on (a trigger has none: empty, as Java writes).
+        let once_key = match (request.items.is_some(), fence) {
+            (true, _) => None,
+            (false, Fence::Cron(time)) => Some(time.to_string()),
+            (false, Fence::Trigger) => Some(String::new()),
+        };
+        let listening = self.listening(session, request.time, once_key);
         for _ in 0..8 {
             self.ensure_sharded(session).await?;
             let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
@@ -148,6 +156,7 @@ impl Inner {
             if owned.is_empty() {
                 return Ok(());
             }
+            let running_mode = self.running_mode();
             let (outcome, signals) = {
                 let _marks = self.runs.marks.lock().await;
                 if self.stopping() {
@@ -158,7 +167,7 @@ impl Inner {
                     runner: self.instance.as_str(),
                     fence,
                     epoch,
-                    running_mode: self.running_mode(),
+                    running_mode,
                     in_flight: &in_flight,
                 };
                 let outcome = execution::start_items(&**session, &self.paths, &start, &owned).await?;
@@ -198,7 +207,7 @@ impl Inner {
                 job = %self.job_name, fire_time = request.time, kind = ?request.kind, started = outcome.started.len(),
                 late_ms = super::now_millis() - request.time, "items started"
             );
-            self.spawn_runs(session.clone(), plans, RunKind::Owned);
+            self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some() }, listening.clone());
             if outcome.moved.is_empty() {
                 return Ok(());
             }
@@ -210,8 +219,14 @@ impl Inner {
 
     /// Items busy here when a cron fire came: with misfire on they run once
     /// more for it when they end (and carry ElasticJob's `misfire` mark).
+    /// Without `monitorExecution` nothing records that an item runs, so, as
+    /// in Java, there is no misfire: the busy items just skip this fire.
     async fn misfired(&self, session: &Arc<dyn Registry>, items: &[u32], fire_time: i64) {
-        if items.is_empty() || !self.state_read().config.misfire {
+        let applies = {
+            let config = &self.state_read().config;
+            config.misfire && config.monitor_execution
+        };
+        if items.is_empty() || !applies {
             return;
         }
         for &item in items {

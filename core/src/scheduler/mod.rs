@@ -8,11 +8,13 @@
 //!   fencing tokens, completion and reports;
 //! - [`leadership`]: the leader's duties — election, resharding with a
 //!   bounded wait for running items, self-diagnosis;
-//! - [`takeover`]: taking over a lost instance's running items (failover).
+//! - [`takeover`]: taking over a lost instance's running items (failover);
+//! - [`listening`]: job listeners around this instance's part of a fire.
 
 mod fire;
 mod java_peers;
 mod leadership;
+mod listening;
 mod runner;
 mod session;
 mod takeover;
@@ -23,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::event::JobEvent;
 use crate::instance::InstanceId;
 use crate::job::{Job, JobSettings};
+use crate::listener::{JobListener, Listeners, OnceListener};
 use crate::notify::{ErrorHandler, NotificationStats, Notifications};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
@@ -42,6 +45,10 @@ pub struct JobSchedulerBuilder {
     max_reshard_wait: Option<Duration>,
     /// Registered by [`JobSchedulerBuilder::sharding_strategy`]; checked by `build`.
     strategies: Vec<(String, Arc<dyn ShardingStrategy>)>,
+    one_off: bool,
+    listeners: Vec<Arc<dyn JobListener>>,
+    once_listeners: Vec<OnceListener>,
+    listener_timeout: Duration,
 }
 
 impl JobSchedulerBuilder {
@@ -88,6 +95,36 @@ impl JobSchedulerBuilder {
         self
     }
 
+    /// Adds an ElasticJob `ElasticJobListener`: called on this instance
+    /// before its first handler and after its last one of every fire it
+    /// starts items for, once each with all of those items.
+    pub fn listener(mut self, listener: impl JobListener) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// [`JobSchedulerBuilder::listener`] for a listener already shared.
+    pub fn listener_arc(mut self, listener: Arc<dyn JobListener>) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// Adds the distributed-once listener (ElasticJob's
+    /// `AbstractDistributeOnceElasticJobListener`): its hooks run once per
+    /// fire across the cluster. At most one per job: its `guarantee` nodes
+    /// are shared.
+    pub fn once_listener(mut self, listener: OnceListener) -> Self {
+        self.once_listeners.push(listener);
+        self
+    }
+
+    /// How long a plain listener call may take before the job goes on
+    /// without it (default 60 s); it is reported.
+    pub fn listener_timeout(mut self, timeout: Duration) -> Self {
+        self.listener_timeout = timeout;
+        self
+    }
+
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
         let shared = Shared::parse(self.config, self.job.kind())?;
@@ -104,6 +141,20 @@ impl JobSchedulerBuilder {
                 "is neither a built-in strategy (AVG_ALLOCATION, ODEVITY, ROUND_ROBIN, SINGLE_SHARDING_BALANCE) nor one registered with sharding_strategy()",
             )
         })?;
+        if self.one_off && !shared.config.cron.trim().is_empty() {
+            return Err(Error::invalid(
+                "cron",
+                &shared.config.cron,
+                "must be empty for a one-off job: it runs only when execute() is called",
+            ));
+        }
+        if self.once_listeners.len() > 1 {
+            return Err(Error::invalid(
+                "onceListeners",
+                self.once_listeners.len(),
+                "at most one distributed-once listener per job: they would share its guarantee nodes",
+            ));
+        }
         let instance = match self.instance_id {
             Some(id) => InstanceId::parse(&id)?,
             None => InstanceId::local(),
@@ -134,6 +185,11 @@ impl JobSchedulerBuilder {
                 max_reshard_wait: self.max_reshard_wait,
                 max_parallel: self.max_parallel,
                 strategies,
+                one_off: self.one_off,
+                listeners: Listeners { plain: self.listeners, once: self.once_listeners.into_iter().next() },
+                listener_timeout: self.listener_timeout,
+                listener_phases: Mutex::new(tokio::task::JoinSet::new()),
+                listenings_alive: std::sync::atomic::AtomicUsize::new(0),
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
                 java_peers: Mutex::new(java_peers::JavaPeers::default()),
@@ -211,6 +267,15 @@ struct Inner {
     max_parallel: Option<usize>,
     /// User sharding strategies, by name.
     strategies: Strategies,
+    /// A one-off job never fires by a cron, even one stored in the registry.
+    one_off: bool,
+    listeners: Listeners,
+    /// Bound of a plain listener call.
+    listener_timeout: Duration,
+    /// After-listener phases in flight (a graceful shutdown waits for them).
+    listener_phases: Mutex<tokio::task::JoinSet<()>>,
+    /// Fires whose listening has not ended (its after-listeners not started).
+    listenings_alive: std::sync::atomic::AtomicUsize,
     /// Raised when a registry call finds the session expired, in case the
     /// client has not announced it (yet).
     session_lost: Notify,
@@ -233,7 +298,19 @@ impl JobScheduler {
             shutdown_timeout: Duration::from_secs(60),
             max_reshard_wait: None,
             strategies: Vec::new(),
+            one_off: false,
+            listeners: Vec::new(),
+            once_listeners: Vec::new(),
+            listener_timeout: Duration::from_secs(60),
         }
+    }
+
+    /// Starts building a *one-off* job, ElasticJob's `OneOffJobBootstrap`:
+    /// no cron (a non-empty `cron` is rejected at `build`, and a cron stored
+    /// in the registry is ignored); it runs only when [`JobScheduler::execute`]
+    /// is called, on every live instance, each running its own items once.
+    pub fn one_off(center: RegistryCenter, config: JobConfig, job: Job) -> JobSchedulerBuilder {
+        JobSchedulerBuilder { one_off: true, ..Self::builder(center, config, job) }
     }
 
     /// Registers this instance and starts firing. Returns once registered.
@@ -250,6 +327,22 @@ impl JobScheduler {
         let inner = self.inner.clone();
         *task = Some(tokio::spawn(async move { inner.run(session).await }));
         Ok(())
+    }
+
+    /// Runs the job once now on **every** live instance, each running its
+    /// own items (ElasticJob's `OneOffJobBootstrap.execute`, i.e.
+    /// `triggerAllInstances`): a trigger request per instance under
+    /// `trigger/`. Returns once the requests are written; the runs go
+    /// through the trigger fence and report as usual. An item still running
+    /// somewhere runs once more when it ends. Works for scheduled jobs too.
+    pub async fn execute(&self) -> Result<()> {
+        if self.task.lock().await.is_none() {
+            return Err(Error::IllegalState(format!("job `{}` is not running: start it first", self.job_name())));
+        }
+        let Some(session) = self.inner.live_session().await else {
+            return Err(Error::IllegalState(format!("job `{}` was shut down", self.job_name())));
+        };
+        crate::operate::trigger_all_instances(&*session, &self.inner.paths).await
     }
 
     /// Runs this instance's items once, now (outside the cron schedule).
@@ -353,12 +446,14 @@ impl Inner {
         let _ = self.events.send(event);
     }
 
-    /// With failover on, marks must outlive a crashed runner.
-    fn running_mode(&self) -> CreateMode {
-        if self.state_read().config.failover {
-            CreateMode::Persistent
-        } else {
-            CreateMode::Ephemeral
+    /// How `running` marks live: with failover on they must outlive a
+    /// crashed runner; with `monitorExecution: false` there are none.
+    fn running_mode(&self) -> Option<CreateMode> {
+        let state = self.state_read();
+        match (state.config.monitor_execution, state.config.failover) {
+            (false, _) => None,
+            (true, true) => Some(CreateMode::Persistent),
+            (true, false) => Some(CreateMode::Ephemeral),
         }
     }
 
@@ -386,6 +481,9 @@ impl Inner {
     }
 
     fn next_fire_after(&self, after_millis: i64) -> Option<i64> {
+        if self.one_off {
+            return None;
+        }
         let state = self.state_read();
         let cron = state.cron.as_ref()?;
         let after = chrono::DateTime::from_timestamp_millis(after_millis)?;

@@ -164,8 +164,12 @@ pub(super) struct RunPlan {
 /// How the runs were started, which decides how they are completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RunKind {
-    /// Through the start fence; completion deletes the marks.
-    Owned,
+    /// Through the start fence; completion deletes the marks (`marked`:
+    /// the start wrote them, i.e. `monitorExecution` was on).
+    Owned {
+        /// Whether the runs have `running` marks to clear.
+        marked: bool,
+    },
     /// Taken over from a lost instance (failover).
     Takeover,
 }
@@ -174,12 +178,27 @@ impl Inner {
     /// Runs the planned items in the background, completes each as it ends
     /// (batching those that end together), re-queues misfired fires, and
     /// then, with failover on, looks for items to take over.
-    pub(super) fn spawn_runs(self: &Arc<Self>, session: Arc<dyn Registry>, plans: Vec<RunPlan>, kind: RunKind) {
+    /// With listeners, `listening` is the fire's: its before-listeners run
+    /// before any handler, and holding it until every run ended is what
+    /// makes the after-listeners wait for them.
+    pub(super) fn spawn_runs(
+        self: &Arc<Self>,
+        session: Arc<dyn Registry>,
+        plans: Vec<RunPlan>,
+        kind: RunKind,
+        listening: Option<Arc<super::listening::FireListening>>,
+    ) {
         if plans.is_empty() {
             return;
         }
+        if let Some(listening) = &listening {
+            listening.add(plans.iter().map(|p| p.item));
+        }
         let inner = self.clone();
         tokio::spawn(async move {
+            if let Some(listening) = &listening {
+                listening.before().await;
+            }
             let (config, settings, errors) = inner.snapshot();
             let config = Arc::new(config);
             let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
@@ -250,6 +269,7 @@ impl Inner {
                     inner.request_fire(super::fire::FireRequest::misfire(fire_time, items));
                 }
             }
+            drop(listening);
             if inner.config().failover {
                 inner.take_over(session);
             }
@@ -258,7 +278,8 @@ impl Inner {
 
     async fn complete(&self, session: &Arc<dyn Registry>, ended: &[(Finished, Vec<Execution>)], kind: RunKind) {
         let result = match kind {
-            RunKind::Owned => {
+            RunKind::Owned { marked: false } => Ok(()),
+            RunKind::Owned { marked: true } => {
                 let finished: Vec<Finished> = ended.iter().map(|(f, _)| *f).collect();
                 execution::complete_items(&**session, &self.paths, self.instance.as_str(), &finished).await
             }
@@ -275,7 +296,7 @@ impl Inner {
             self.fail("completing finished items failed", e);
             return;
         }
-        if kind == RunKind::Owned && balance::rotates(&self.config()) && ended.iter().any(|(f, _)| f.item == 0) {
+        if matches!(kind, RunKind::Owned { .. }) && balance::rotates(&self.config()) && ended.iter().any(|(f, _)| f.item == 0) {
             match balance::hand_on(&**session, &self.paths, self.instance.as_str(), self.instance.ip()).await {
                 Ok(Some(next)) => tracing::debug!(job = %self.job_name, %next, "item 0 handed on (SINGLE_SHARDING_BALANCE)"),
                 Ok(None) => {}
@@ -414,11 +435,15 @@ fn panic_message(join: tokio::task::JoinError) -> String {
     if join.is_cancelled() {
         return "handler was cancelled".into();
     }
+    format!("handler panicked: {}", panic_text(join))
+}
+
+/// The message a panicked task carried.
+pub(super) fn panic_text(join: tokio::task::JoinError) -> String {
     let payload = join.into_panic();
-    let text = payload
+    payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic payload".into());
-    format!("handler panicked: {text}")
+        .unwrap_or_else(|| "unknown panic payload".into())
 }

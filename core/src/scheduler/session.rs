@@ -430,6 +430,7 @@ impl Inner {
             tracing::warn!(job = %self.job_name, items = ?told, "shutdown timeout passed: running items told to stop");
             self.runs.wait_idle(Duration::from_secs(5)).await;
         }
+        self.finish_listeners(self.shutdown_timeout).await;
         let _ = crate::election::resign(session, &self.paths, self.instance.as_str()).await;
         let path = self.paths.instance(self.instance.as_str());
         match retry(|| session.delete(&path, None)).await {

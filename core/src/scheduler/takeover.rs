@@ -36,7 +36,7 @@ impl Inner {
             if claimed.is_empty() {
                 return;
             }
-            let plans = claimed
+            let plans: Vec<RunPlan> = claimed
                 .into_iter()
                 .map(|(c, cancellation)| {
                     let fire_time = c.fire_time.unwrap_or_else(|| {
@@ -53,7 +53,9 @@ impl Inner {
                     }
                 })
                 .collect();
-            inner.spawn_runs(session, plans, RunKind::Takeover);
+            let fire_time = plans.iter().flat_map(|p: &RunPlan| p.fires.iter().copied()).min().unwrap_or_else(now_millis);
+            let listening = inner.listening(&session, fire_time, None);
+            inner.spawn_runs(session, plans, RunKind::Takeover, listening);
         });
     }
 }
