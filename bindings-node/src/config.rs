@@ -11,6 +11,7 @@ pub(crate) fn parse(json: &str) -> Result<JobConfig> {
         Error::new(Status::InvalidArg, format!("invalid config: {e}"))
     })?;
     config.validate().map_err(to_js)?;
+    config.reject_unknown_keys().map_err(to_js)?;
     Ok(config)
 }
 

@@ -83,12 +83,34 @@ pub struct JobConfig {
     /// Keep the assignment when instances come and go.
     #[serde(default)]
     pub static_sharding: bool,
-    /// Time zone of the cron expression: IANA name or `GMT+08:00`; UTC if unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Time zone of the cron expression: IANA name or `GMT+08:00`; UTC if
+    /// unset. Written as Java reads it (see [`crate::cron::java_time_zone`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "zone_for_java")]
     pub time_zone: Option<String>,
-    /// Keys written by other ElasticJob versions that we do not interpret.
+    /// Keys written by other ElasticJob versions that we do not interpret,
+    /// kept so that a configuration read from the registry is written back
+    /// whole. User input may not have any: see [`JobConfig::from_yaml`].
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_yaml_ng::Value>,
+    /// Whether the executor type came as ElasticJob 3.0.5's
+    /// `jobExecutorThreadPoolSizeProviderType` (3.0.4 calls it
+    /// `jobExecutorServiceHandlerType`): it is written back under the name
+    /// it came with, since each Java version refuses the other's.
+    #[serde(skip)]
+    pub executor_key_3_0_5: bool,
+}
+
+/// The YAML key ElasticJob 3.0.5 renamed `jobExecutorServiceHandlerType` to.
+const EXECUTOR_KEY_3_0_5: &str = "jobExecutorThreadPoolSizeProviderType";
+
+/// Keys Java ElasticJob writes that we keep without interpreting them.
+const JAVA_KEYS_KEPT: &[&str] = &["jobExtraConfigurations"];
+
+fn zone_for_java<S: serde::Serializer>(zone: &Option<String>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    match zone {
+        Some(zone) => serializer.serialize_str(&crate::cron::java_time_zone(zone).unwrap_or_else(|| zone.clone())),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn yes() -> bool {
@@ -148,23 +170,81 @@ impl JobConfig {
             sharding_total_count,
             static_sharding: false,
             time_zone: None,
+            executor_key_3_0_5: false,
             extra: BTreeMap::new(),
         }
     }
 
-    /// Parses and validates the YAML of a `config` node.
+    /// Parses and validates configuration YAML a user wrote: a key that is
+    /// not ElasticJob's (a typo such as `failOver`) is an error naming it,
+    /// since Java instances could not read a `config` node holding it.
     pub fn from_yaml(yaml: &str) -> Result<Self> {
-        let config: JobConfig = serde_yaml_ng::from_str(yaml).map_err(|e| {
-            let line = e.location().map(|l| format!(" (line {})", l.line())).unwrap_or_default();
-            Error::invalid("config", yaml.lines().next().unwrap_or_default(), format!("is not a job configuration{line}: {e}"))
-        })?;
+        let config = Self::parse_yaml(yaml)?;
+        config.validate()?;
+        config.reject_unknown_keys()?;
+        Ok(config)
+    }
+
+    /// Parses the `config` node as any ElasticJob version wrote it, so that
+    /// our instances can join every Java job: keys we do not know are kept
+    /// (and reported), and an error handler type we do not implement falls
+    /// back to `LOG` (reported). Anything else invalid is still an error.
+    pub fn from_registry_yaml(yaml: &str) -> Result<Self> {
+        let mut config = Self::parse_yaml(yaml)?;
+        let unknown: Vec<&String> = config.extra.keys().filter(|k| !JAVA_KEYS_KEPT.contains(&k.as_str())).collect();
+        if !unknown.is_empty() {
+            tracing::warn!(job = %config.job_name, keys = ?unknown, "the registry's config has keys we do not know: kept as they are, not interpreted");
+        }
+        if let Err(e) = crate::notify::ErrorHandler::from_config(&config) {
+            if let Some(kind) = config.job_error_handler_type.take() {
+                tracing::warn!(job = %config.job_name, handler = %kind, "jobErrorHandlerType is not usable here ({e}): failures are logged (LOG) instead");
+            }
+        }
         config.validate()?;
         Ok(config)
     }
 
-    /// The YAML stored in the `config` node.
+    fn parse_yaml(yaml: &str) -> Result<Self> {
+        let mut config: JobConfig = serde_yaml_ng::from_str(yaml).map_err(|e| {
+            let line = e.location().map(|l| format!(" (line {})", l.line())).unwrap_or_default();
+            Error::invalid("config", yaml.lines().next().unwrap_or_default(), format!("is not a job configuration{line}: {e}"))
+        })?;
+        config.executor_key_3_0_5 = serde_yaml_ng::from_str::<serde_yaml_ng::Mapping>(yaml)
+            .map(|fields| fields.contains_key(EXECUTOR_KEY_3_0_5))
+            .unwrap_or(false);
+        Ok(config)
+    }
+
+    /// Refuses keys that are not ElasticJob's, suggesting the closest one.
+    pub fn reject_unknown_keys(&self) -> Result<()> {
+        let Some(key) = self.extra.keys().find(|k| !JAVA_KEYS_KEPT.contains(&k.as_str())) else { return Ok(()) };
+        let known = known_keys();
+        let closest = known.iter().min_by_key(|k| edit_distance(&k.to_lowercase(), &key.to_lowercase()));
+        let hint = match closest {
+            Some(k) if edit_distance(&k.to_lowercase(), &key.to_lowercase()) <= 3 => format!(" (did you mean `{k}`?)"),
+            _ => String::new(),
+        };
+        Err(Error::invalid("config", key, format!("is not a job configuration key{hint}")))
+    }
+
+    /// The YAML stored in the `config` node, in a form Java ElasticJob reads.
     pub fn to_yaml(&self) -> Result<String> {
-        serde_yaml_ng::to_string(self).map_err(|e| Error::invalid("config", &self.job_name, e.to_string()))
+        let error = |e: serde_yaml_ng::Error| Error::invalid("config", &self.job_name, e.to_string());
+        if !self.executor_key_3_0_5 || self.job_executor_service_handler_type.is_none() {
+            return serde_yaml_ng::to_string(self).map_err(error);
+        }
+        let serde_yaml_ng::Value::Mapping(fields) = serde_yaml_ng::to_value(self).map_err(error)? else {
+            return Err(Error::invalid("config", &self.job_name, "cannot be represented as YAML"));
+        };
+        // Same place in the alphabetical order: both names sort there.
+        let renamed: serde_yaml_ng::Mapping = fields
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                Some("jobExecutorServiceHandlerType") => (EXECUTOR_KEY_3_0_5.into(), v),
+                _ => (k, v),
+            })
+            .collect();
+        serde_yaml_ng::to_string(&renamed).map_err(error)
     }
 
     /// Checks every field; the error names the first bad field and its value.
@@ -244,8 +324,13 @@ impl JobConfig {
             serde_yaml_ng::from_str(value).map_err(|e| Error::invalid(key, value, e.to_string()))?
         };
         fields.insert(Value::String(key.to_string()), parsed);
+        // Fields the YAML form rewrites for Java are kept as they were.
+        let executor_key_3_0_5 = self.executor_key_3_0_5;
+        let time_zone = if key == "timeZone" { Some(value.to_string()) } else { self.time_zone.clone() };
         *self = serde_yaml_ng::from_value(Value::Mapping(fields))
             .map_err(|e| Error::invalid(key, value, format!("has the wrong type: {e}")))?;
+        self.executor_key_3_0_5 = executor_key_3_0_5;
+        self.time_zone = time_zone;
         Ok(())
     }
 
@@ -289,6 +374,33 @@ impl JobConfig {
     pub fn execution_timeout(&self) -> Option<Duration> {
         self.props.get(EXECUTION_TIMEOUT_PROP)?.trim().parse().ok().map(Duration::from_millis)
     }
+}
+
+/// Every key of the `config` node (those skipped while unset included).
+fn known_keys() -> Vec<String> {
+    let mut keys: Vec<String> = match serde_yaml_ng::to_value(JobConfig::new("j", "", 1)) {
+        Ok(serde_yaml_ng::Value::Mapping(fields)) => fields.keys().filter_map(|k| k.as_str().map(String::from)).collect(),
+        _ => Vec::new(),
+    };
+    keys.extend(KEYS_SKIPPED_WHEN_EMPTY.iter().map(|k| k.to_string()));
+    keys.push(EXECUTOR_KEY_3_0_5.to_string());
+    keys
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != cb)).min(row[j] + 1).min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
 }
 
 /// Keys whose values are text, never parsed as YAML.
@@ -469,5 +581,46 @@ timeZone: GMT+08:00
         config.validate().unwrap();
         config.props.insert(EXECUTION_TIMEOUT_PROP.into(), "1500".into());
         assert_eq!(config.execution_timeout(), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn a_users_unknown_key_is_an_error_with_a_hint_but_the_registrys_is_kept() {
+        let yaml = "jobName: j\nshardingTotalCount: 2\nfailOver: true\n";
+        let err = JobConfig::from_yaml(yaml).unwrap_err().to_string();
+        assert!(err.contains("failOver") && err.contains("did you mean `failover`"), "{err}");
+        let err = JobConfig::from_yaml("jobName: j\nshardingTotalCount: 2\ncolour: blue\n").unwrap_err().to_string();
+        assert!(err.contains("colour") && !err.contains("did you mean"), "{err}");
+        let kept = JobConfig::from_registry_yaml(yaml).unwrap();
+        assert!(kept.extra.contains_key("failOver"));
+        assert!(kept.to_yaml().unwrap().contains("failOver: true"), "written back whole");
+    }
+
+    #[test]
+    fn java_values_we_cannot_use_fall_back_when_read_from_the_registry() {
+        let yaml = "jobName: j\nshardingTotalCount: 2\njobErrorHandlerType: MY_SPI_HANDLER\n";
+        assert!(JobConfig::from_yaml(yaml).unwrap_err().to_string().contains("MY_SPI_HANDLER"));
+        let config = JobConfig::from_registry_yaml(yaml).unwrap();
+        assert_eq!(config.job_error_handler_type, None, "LOG");
+        let gmt = JobConfig::from_registry_yaml("jobName: j\nshardingTotalCount: 2\ncron: 0 0 8 * * ?\ntimeZone: GMT+0800\n");
+        assert!(gmt.is_ok(), "{gmt:?}");
+    }
+
+    #[test]
+    fn time_zones_and_renamed_keys_are_written_as_java_reads_them() {
+        let mut config = JobConfig::new("j", "0 0 8 * * ?", 2);
+        config.time_zone = Some("Asia/Shanghai".into());
+        let yaml = config.to_yaml().unwrap();
+        assert!(yaml.contains("timeZone: GMT+08:00"), "{yaml}");
+        assert_eq!(JobConfig::from_yaml(&yaml).unwrap().time_zone.as_deref(), Some("GMT+08:00"));
+        config.time_zone = Some("Europe/Berlin".into());
+        assert!(config.to_yaml().unwrap().contains("timeZone: Europe/Berlin"), "no GMT form with daylight saving");
+
+        let newer = "jobExecutorThreadPoolSizeProviderType: SINGLE_THREAD\njobName: j\nshardingTotalCount: 2\n";
+        let config = JobConfig::from_registry_yaml(newer).unwrap();
+        assert_eq!(config.executor_type(), ExecutorType::SingleThread);
+        let yaml = config.to_yaml().unwrap();
+        assert!(yaml.contains("jobExecutorThreadPoolSizeProviderType: SINGLE_THREAD") && !yaml.contains("ServiceHandler"), "{yaml}");
+        let older = JobConfig::from_registry_yaml("jobExecutorServiceHandlerType: CPU\njobName: j\nshardingTotalCount: 2\n").unwrap();
+        assert!(older.to_yaml().unwrap().contains("jobExecutorServiceHandlerType: CPU"));
     }
 }

@@ -87,6 +87,7 @@ fn parse_zone(time_zone: Option<&str>) -> Result<Zone> {
     })
 }
 
+/// `+8`, `+08:00` or, as Java also reads them, `+0800`.
 fn parse_offset(text: &str) -> Option<chrono::FixedOffset> {
     let (sign, rest) = match text.chars().next()? {
         '+' => (1, &text[1..]),
@@ -95,12 +96,42 @@ fn parse_offset(text: &str) -> Option<chrono::FixedOffset> {
     };
     let (hours, minutes) = match rest.split_once(':') {
         Some((h, m)) => (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?),
+        None if rest.len() == 4 => (rest[..2].parse::<i32>().ok()?, rest[2..].parse::<i32>().ok()?),
         None => (rest.parse::<i32>().ok()?, 0),
     };
     if hours > 18 || minutes > 59 {
         return None;
     }
     chrono::FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+}
+
+/// `time_zone` as Java ElasticJob accepts it in a `config` node: Java
+/// takes only `GMT…` forms (`JobScheduleController.parseTimeZoneString`), so
+/// an IANA zone without daylight saving, such as `Asia/Shanghai`, is written
+/// as its offset (`GMT+08:00`). A zone with daylight saving has no such
+/// form; it is kept as given (`None` here), which Java instances refuse.
+pub fn java_time_zone(time_zone: &str) -> Option<String> {
+    use chrono::{Offset, TimeZone};
+    let name = time_zone.trim();
+    if name.is_empty() || name.starts_with("GMT") {
+        return Some(name.to_string());
+    }
+    let offset_of = |zone: Zone| -> Option<i32> {
+        // The offsets of the next two years, sampled every month: a zone
+        // whose offset never changes has a fixed equivalent.
+        let now = Utc::now();
+        let offsets: Vec<i32> = (0..24)
+            .map(|month| now + chrono::Duration::days(30 * month))
+            .map(|at| match zone {
+                Zone::Named(tz) => tz.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc(),
+                Zone::Fixed(offset) => offset.local_minus_utc(),
+            })
+            .collect();
+        offsets.iter().all(|&o| o == offsets[0]).then_some(offsets[0])
+    };
+    let seconds = offset_of(parse_zone(Some(name)).ok()?)?;
+    let (sign, minutes) = if seconds < 0 { ('-', -seconds / 60) } else { ('+', seconds / 60) };
+    Some(format!("GMT{sign}{:02}:{:02}", minutes / 60, minutes % 60))
 }
 
 #[cfg(test)]
@@ -114,6 +145,16 @@ mod tests {
 
     fn next(expr: &str, after: DateTime<Utc>) -> DateTime<Utc> {
         CronSchedule::parse(expr, None).unwrap().next_after(after).unwrap()
+    }
+
+    #[test]
+    fn zones_are_written_in_the_form_java_reads() {
+        assert_eq!(java_time_zone("Asia/Shanghai").as_deref(), Some("GMT+08:00"));
+        assert_eq!(java_time_zone("Asia/Kolkata").as_deref(), Some("GMT+05:30"));
+        assert_eq!(java_time_zone("UTC+8").as_deref(), Some("GMT+08:00"));
+        assert_eq!(java_time_zone("GMT+0800").as_deref(), Some("GMT+0800"));
+        assert_eq!(java_time_zone("Europe/Berlin"), None, "daylight saving has no GMT form");
+        assert!(CronSchedule::parse("0 0 8 * * ?", Some("GMT+0800")).is_ok(), "Java's hhmm form");
     }
 
     #[test]

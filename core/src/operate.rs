@@ -256,7 +256,7 @@ impl JobOperator {
         for name in children_or_empty(&*session, "/").await? {
             let paths = JobPaths::new(&name);
             let Some(yaml) = session.get_string(&paths.config()).await? else { continue };
-            let Ok(config) = JobConfig::from_yaml(&yaml) else { continue };
+            let Ok(config) = JobConfig::from_registry_yaml(&yaml) else { continue };
             let instances = children_or_empty(&*session, &paths.instances()).await?;
             let status = job_status(&*session, &paths, &config, &instances).await?;
             jobs.push(JobBrief { config, status, instance_count: instances.len() });
@@ -316,7 +316,7 @@ impl JobOperator {
 
 async fn load_config(session: &dyn Registry, paths: &JobPaths) -> Result<JobConfig> {
     let yaml = session.get_string(&paths.config()).await?.ok_or_else(|| Error::NoNode(paths.config()))?;
-    JobConfig::from_yaml(&yaml)
+    JobConfig::from_registry_yaml(&yaml)
 }
 
 async fn job_status(session: &dyn Registry, paths: &JobPaths, config: &JobConfig, instances: &[String]) -> Result<JobStatus> {

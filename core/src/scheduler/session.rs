@@ -44,7 +44,7 @@ impl Inner {
         let config_path = paths.config();
         let remote = retry(|| session.get_string(&config_path)).await?;
         match remote {
-            Some(yaml) if !(first && local.overwrite) => match JobConfig::from_yaml(&yaml) {
+            Some(yaml) if !(first && local.overwrite) => match JobConfig::from_registry_yaml(&yaml) {
                 Ok(config) => {
                     self.apply_config(config)?;
                 }
@@ -354,7 +354,7 @@ impl Inner {
     async fn reload_config(&self, session: &dyn Registry) -> Result<()> {
         let path = self.paths.config();
         let Some(yaml) = retry(|| session.get_string(&path)).await? else { return Ok(()) };
-        let config = JobConfig::from_yaml(&yaml)?;
+        let config = JobConfig::from_registry_yaml(&yaml)?;
         if config == self.config() {
             return Ok(());
         }

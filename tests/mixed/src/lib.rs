@@ -77,8 +77,21 @@ pub struct WorkerSpec<'a> {
     pub config_yaml: Option<&'a Path>,
 }
 
+/// The Java ElasticJob worker's jar (`mvn -q -B package` in `tests/java-worker`).
+pub fn java_worker_jar() -> PathBuf {
+    let jar = root().join("tests/java-worker/target/java-worker.jar");
+    assert!(jar.exists(), "build the Java worker first: mvn -q -B package in tests/java-worker");
+    jar
+}
+
 /// Starts a worker of `lang` and waits until it is registered.
 pub fn start(lang: Lang, spec: &WorkerSpec<'_>) -> Worker {
+    start_with(lang, spec, &[])
+}
+
+/// [`start`] with extra flags for the worker (Rust, Python, Node and Java
+/// workers take `--flag value` pairs; the C worker takes none).
+pub fn start_with(lang: Lang, spec: &WorkerSpec<'_>, extra: &[&str]) -> Worker {
     let ledger = spec.ledger.to_str().unwrap().to_string();
     let mut flags: Vec<String> = vec![
         "--zk".into(), spec.zk.into(), "--namespace".into(), spec.namespace.into(),
@@ -91,6 +104,8 @@ pub fn start(lang: Lang, spec: &WorkerSpec<'_>) -> Worker {
         flags.push("--config-yaml".into());
         flags.push(yaml.to_str().unwrap().into());
     }
+    assert!(extra.is_empty() || lang != Lang::C, "the C worker takes no extra flags");
+    flags.extend(extra.iter().map(|f| f.to_string()));
     let command = match lang {
         Lang::Rust => {
             let mut c = Command::new(profile_dir().join("rust-worker"));
@@ -112,8 +127,7 @@ pub fn start(lang: Lang, spec: &WorkerSpec<'_>) -> Worker {
             c
         }
         Lang::Java => {
-            let jar = root().join("tests/java-worker/target/java-worker.jar");
-            assert!(jar.exists(), "build the Java worker first: mvn -q -B package in tests/java-worker");
+            let jar = java_worker_jar();
             assert!(spec.config_yaml.is_none(), "the Java worker takes its job from flags, not YAML");
             let mut c = Command::new("java");
             c.arg("-jar").arg(jar).args(&flags);

@@ -34,7 +34,8 @@ import org.apache.shardingsphere.elasticjob.simple.job.SimpleJob;
  * <p>Usage: {@code java -jar java-worker.jar --zk HOST:PORT --namespace NS
  * --job NAME --items N --cron EXPR --ledger FILE [--period-ms MS]
  * [--late-ms MS] [--sleep-ms MS] [--session-timeout-ms MS] [--failover true|false]
- * [--misfire true|false] [--overwrite true|false]}. Prints
+ * [--misfire true|false] [--overwrite true|false] [--full-config true]}
+ * ({@code --full-config} sets every field away from its default). Prints
  * {@code ready <instance-id>} once scheduled; SIGTERM shuts down.
  */
 public final class Main {
@@ -54,12 +55,20 @@ public final class Main {
         CoordinatorRegistryCenter registry = new ZookeeperRegistryCenter(zk);
         registry.init();
         String jobName = required(opts, "job");
-        JobConfiguration config = JobConfiguration.newBuilder(jobName, Integer.parseInt(required(opts, "items")))
+        JobConfiguration.Builder builder = JobConfiguration.newBuilder(jobName, Integer.parseInt(required(opts, "items")))
                 .cron(required(opts, "cron"))
                 .failover(Boolean.parseBoolean(opts.getOrDefault("failover", "true")))
                 .misfire(Boolean.parseBoolean(opts.getOrDefault("misfire", "true")))
-                .overwrite(Boolean.parseBoolean(opts.getOrDefault("overwrite", "true")))
-                .build();
+                .overwrite(Boolean.parseBoolean(opts.getOrDefault("overwrite", "true")));
+        if (Boolean.parseBoolean(opts.getOrDefault("full-config", "false"))) {
+            // Every field set away from its default, for the config round-trip test.
+            builder.description("written by Java").jobParameter("java-parameter")
+                    .shardingItemParameters("0=Beijing,1=Shanghai").timeZone("GMT+08:00")
+                    .maxTimeDiffSeconds(30).reconcileIntervalMinutes(5).monitorExecution(true)
+                    .jobShardingStrategyType("ODEVITY").jobExecutorServiceHandlerType("SINGLE_THREAD")
+                    .jobErrorHandlerType("IGNORE").setProperty("custom.key", "custom value");
+        }
+        JobConfiguration config = builder.build();
         String instance = IpUtils.getIp() + "@-@" + ManagementFactory.getRuntimeMXBean().getName().split("@")[0];
         Ledger ledger = new Ledger(required(opts, "ledger"), instance);
         long period = Long.parseLong(opts.getOrDefault("period-ms", "1000"));
