@@ -85,7 +85,7 @@ static int count(int instance, enum kind kind, long long fire_time, size_t *item
 static ej_scheduler *scheduler_for(ej_registry *registry, ej_job_config *config, int n, ej_listeners *listeners, bool one_off) {
     char id[64];
     snprintf(id, sizeof id, "127.0.0.1@-@c-listen-%d", n);
-    ej_scheduler_options options = {id, 0, listeners, one_off};
+    ej_scheduler_options options = {.instance_id = id, .listeners = listeners, .one_off = one_off};
     ej_scheduler *scheduler = NULL;
     CHECK(ej_scheduler_new_simple(registry, config, execute, &instance_numbers[n], &options, &scheduler) == EJ_OK);
     return scheduler;
@@ -155,7 +155,7 @@ TEST(a_once_listener_needs_positive_timeouts) {
     CHECK(ej_job_config_new("c-bad-once", "", 1, &config) == EJ_OK);
     CHECK(ej_listeners_new(&listeners) == EJ_OK);
     CHECK(ej_listeners_add_once(listeners, NULL, NULL, 0, 1000, NULL) == EJ_OK);
-    ej_scheduler_options options = {NULL, 0, listeners, false};
+    ej_scheduler_options options = {.listeners = listeners};
     CHECK(ej_scheduler_new_simple(registry, config, execute, &instance_numbers[0], &options, &scheduler) == EJ_INVALID_ARGUMENT);
     CHECK(strstr(ej_last_error(), "startedTimeoutMilliseconds `0`") != NULL);
     CHECK(scheduler == NULL);
@@ -189,7 +189,7 @@ TEST(a_one_off_job_runs_every_instances_items_once_per_execute) {
     ej_job_config *cron = NULL;
     ej_scheduler *rejected = NULL;
     CHECK(ej_job_config_new("c-one-off", "* * * * * ?", 1, &cron) == EJ_OK);
-    ej_scheduler_options options = {NULL, 0, NULL, true};
+    ej_scheduler_options options = {.one_off = true};
     CHECK(ej_scheduler_new_simple(registry, cron, execute, &instance_numbers[0], &options, &rejected) == EJ_INVALID_ARGUMENT);
     CHECK(strstr(ej_last_error(), "one-off") != NULL && strstr(ej_last_error(), "cron") != NULL);
     ej_job_config_free(cron);

@@ -85,8 +85,8 @@ TEST(a_c_strategy_decides_who_runs_what) {
     CHECK(ej_job_config_set(config, "jobShardingStrategyType", "TO_B") == EJ_OK);
     CHECK(ej_job_config_set(config, "overwrite", "true") == EJ_OK);
     ej_sharding_strategy strategy = {"TO_B", to_b, &calls};
-    ej_scheduler_options options_a = {"127.0.0.1@-@c-a", 0, &strategy, 1};
-    ej_scheduler_options options_b = {"127.0.0.1@-@c-b", 0, &strategy, 1};
+    ej_scheduler_options options_a = {.instance_id = "127.0.0.1@-@c-a", .sharding_strategies = &strategy, .sharding_strategy_count = 1};
+    ej_scheduler_options options_b = {.instance_id = "127.0.0.1@-@c-b", .sharding_strategies = &strategy, .sharding_strategy_count = 1};
     CHECK(ej_scheduler_new_simple(registry, config, record, &runs_a, &options_a, &a) == EJ_OK);
     CHECK(ej_scheduler_new_simple(registry, config, record, &runs_b, &options_b, &b) == EJ_OK);
     CHECK(ej_scheduler_start(a) == EJ_OK);
@@ -115,7 +115,7 @@ TEST(a_wrong_answer_is_reported_and_nothing_runs) {
     CHECK(ej_job_config_new("custom", "* * * * * ?", 2, &config) == EJ_OK);
     CHECK(ej_job_config_set(config, "jobShardingStrategyType", "HALF") == EJ_OK);
     ej_sharding_strategy strategy = {"HALF", leaves_items_out, NULL};
-    ej_scheduler_options options = {NULL, 0, &strategy, 1};
+    ej_scheduler_options options = {.sharding_strategies = &strategy, .sharding_strategy_count = 1};
     CHECK(ej_scheduler_new_simple(registry, config, record, &runs, &options, &scheduler) == EJ_OK);
     CHECK(ej_scheduler_start(scheduler) == EJ_OK);
     int reported = 0;
@@ -143,7 +143,7 @@ TEST(a_null_strategy_function_or_an_unregistered_type_is_refused) {
     CHECK(ej_job_config_new("custom", "", 1, &config) == EJ_OK);
     CHECK(ej_job_config_set(config, "jobShardingStrategyType", "NOWHERE") == EJ_OK);
     ej_sharding_strategy strategy = {"NOWHERE", NULL, NULL};
-    ej_scheduler_options options = {NULL, 0, &strategy, 1};
+    ej_scheduler_options options = {.sharding_strategies = &strategy, .sharding_strategy_count = 1};
     CHECK(ej_scheduler_new_simple(registry, config, record, NULL, &options, &scheduler) == EJ_INVALID_ARGUMENT);
     CHECK(strstr(ej_last_error(), "sharding") != NULL && scheduler == NULL);
     CHECK(ej_scheduler_new_simple(registry, config, record, NULL, NULL, &scheduler) == EJ_INVALID_ARGUMENT);
