@@ -145,3 +145,42 @@ pub fn start_with(lang: Lang, spec: &WorkerSpec<'_>, extra: &[&str]) -> Worker {
     };
     Worker::spawn(&format!("{lang:?}"), command)
 }
+
+/// The live instances of `job` in the order Java ElasticJob lists them, and
+/// each item's owner as the registry says (read with a client of its own).
+pub fn assignment(zk: &str, namespace: &str, job: &str, items: u32) -> (Vec<String>, Vec<String>) {
+    use elasticjob::paths::JobPaths;
+    use elasticjob::registry::{Registry, ZookeeperOptions, ZookeeperRegistry};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let registry = ZookeeperRegistry::connect(ZookeeperOptions::new(zk, namespace)).await.expect("connect");
+        let paths = JobPaths::new(job);
+        let instances = elasticjob::sharding::service::available_instances(&registry, &paths).await.expect("instances");
+        let mut owners = Vec::new();
+        for item in 0..items {
+            owners.push(registry.get_string(&paths.item_instance(item)).await.expect("owner").unwrap_or_default());
+        }
+        registry.close().await;
+        (instances, owners)
+    })
+}
+
+/// Prints a scenario's figures and appends them as a `SCENARIO` line to
+/// `$ELASTICJOB_MIXED_SUMMARY` (the format `scripts/fault-table` reads).
+pub fn summary(name: &str, entries: &[cluster_tests::ledger::Entry], report: &cluster_tests::ledger::Report) {
+    use std::io::Write;
+    let runs = entries.iter().filter(|e| e.phase == "end").count();
+    let line = format!(
+        "SCENARIO {name} runs={runs} dup={} miss={} recovery_ms=-1 excused={} unattributed={}\n",
+        report.duplicates.len(),
+        report.misses.len(),
+        report.excused.len(),
+        report.unattributed_runs
+    );
+    print!("{line}");
+    if let Ok(path) = std::env::var("ELASTICJOB_MIXED_SUMMARY") {
+        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}

@@ -1,10 +1,17 @@
 //! Our workers beside a real Apache ElasticJob-Lite 3.0.4 worker (Java, from
 //! Maven Central) on one job and one ZooKeeper, with the execution ledger.
+//!
+//! A Java run's ledger fire is its start time floored to the second (Java
+//! hands a handler no fire time); a run that cannot name its fire (a
+//! failover run, a late Java run) is written as unknown and matched by the
+//! checker to the crashed run it re-ran, or counted apart as unattributed.
+//! Each scenario writes a `SCENARIO` line to `$ELASTICJOB_MIXED_SUMMARY`.
 
-use cluster_tests::ledger;
+use cluster_tests::ledger::{self, CheckOptions, Report};
 use cluster_tests::workers::{fires_between, now_millis, Worker};
-use mixed_language_tests::{start, Lang, WorkerSpec};
+use mixed_language_tests::{assignment, start, summary, Lang, WorkerSpec};
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 use zk_harness::ZkServer;
 
@@ -16,151 +23,176 @@ fn sleep_until_offset_in_second(offset_ms: i64) {
     std::thread::sleep(Duration::from_millis((target - now) as u64));
 }
 
-/// Java starts first (it is the leader and shards), then a Rust and a
-/// Python worker join; after 12 s the Java worker leaves with SIGTERM and
-/// ours carry on (one of ours leads). Every (item, fire) from the first
-/// full second after the joins runs exactly once, both sides run items,
-/// and Java's SIGTERM leaves no gap.
+/// Crash scenarios run once, or 10 times with `scripts/test-all --long`.
+fn rounds() -> usize {
+    if std::env::var_os("ELASTICJOB_LONG").is_some() { 10 } else { 1 }
+}
+
+fn spec<'a>(connect: &'a str, name: &'a str, ledger: &'a Path, items: u32, sleep_ms: u32) -> WorkerSpec<'a> {
+    WorkerSpec {
+        zk: connect,
+        namespace: name,
+        job: name,
+        items,
+        cron: "* * * * * ?",
+        ledger,
+        sleep_ms,
+        session_timeout_ms: SESSION_TIMEOUT_MS,
+        config_yaml: None,
+    }
+}
+
+/// Java starts first (it is the leader and shards), then two Rust workers
+/// join; the assignment Java's leader wrote is the one our strategy code
+/// computes for the same instance list. After 12 s the Java worker leaves
+/// with SIGTERM between fires and one of ours leads; its assignment is
+/// again what Java's strategy gives. Every (item, fire) from two seconds
+/// after the joins runs exactly once, and both languages ran items.
 #[test]
 fn java_and_our_workers_share_a_job_exactly_once() {
     let zk = ZkServer::start();
     let dir = tempfile::tempdir().unwrap();
     let ledger_path = dir.path().join("ledger.jsonl");
     let connect = zk.connect_string();
-    let spec = WorkerSpec {
-        zk: &connect,
-        namespace: "java-mixed",
-        job: "java-mixed",
-        items: 6,
-        cron: "* * * * * ?",
-        ledger: &ledger_path,
-        sleep_ms: 100,
-        session_timeout_ms: SESSION_TIMEOUT_MS,
-        config_yaml: None,
-    };
+    let spec = spec(&connect, "java-mixed", &ledger_path, 7, 100);
     let mut java = start(Lang::Java, &spec);
-    let mut ours: Vec<Worker> = [Lang::Rust, Lang::Rust].iter().map(|&lang| start(lang, &spec)).collect();
+    let mut ours: Vec<Worker> = (0..2).map(|_| start(Lang::Rust, &spec)).collect();
     let ready = now_millis();
-    std::thread::sleep(Duration::from_secs(12));
+    std::thread::sleep(Duration::from_secs(6));
+    let (instances, owners) = assignment(&connect, "java-mixed", "java-mixed", 7);
+    assert_eq!(instances.len(), 3, "{instances:?}");
+    assert_eq!(owners, java_average_allocation(&instances, 7), "the Java leader's assignment");
+    std::thread::sleep(Duration::from_secs(6));
     // Java stops firing when its leave begins and removes its instance at
     // the end; a fire in between is lost for its items (Java records no
     // `fired`, so nobody can tell it was not run). Leave between fires.
     sleep_until_offset_in_second(200);
     java.terminate(Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(6));
+    let (instances, owners) = assignment(&connect, "java-mixed", "java-mixed", 7);
+    assert_eq!(instances.len(), 2, "{instances:?}");
+    assert_eq!(owners, java_average_allocation(&instances, 7), "our leader's assignment");
     let done = now_millis();
     for w in &mut ours {
         w.terminate(Duration::from_secs(15));
     }
     let entries = ledger::read(&ledger_path);
     let fires = fires_between(ready + 2000, done - 1500, 1000);
-    let report = ledger::check(&entries, "java-mixed", 6, &fires, &[]);
+    let report = ledger::check(&entries, "java-mixed", 7, &fires, &[]);
+    summary("java-steady", &entries, &report);
     let languages: BTreeSet<String> = entries.iter().map(|e| e.lang.clone()).collect();
-    println!("java-mixed: {} (item, fire) pairs exactly once over {} fires; {report:?}", report.exactly_once, fires.len());
     assert!(report.is_clean(), "{report:?}");
     assert!(languages.contains("java") && languages.contains("rust"), "{languages:?}");
 }
 
-/// A Java worker is killed with kill -9 while its items run; only our
-/// workers survive. Each of its running items is re-run once by one of ours
-/// (failover), and the job keeps firing: no duplicates, no misses outside
-/// the Java worker's own unfinished fire.
-#[test]
-fn ours_take_over_a_crashed_java_workers_running_items() {
+/// Java's average allocation (`AverageAllocationJobShardingStrategy`),
+/// item → owner, for instances in Java's order, through our strategy code
+/// (whose unit tests pin it to Java's results).
+fn java_average_allocation(instances: &[String], items: u32) -> Vec<String> {
+    use elasticjob::sharding::strategy::{assign, ShardingAlgorithm};
+    let mut owners = vec![String::new(); items as usize];
+    for (instance, assigned) in assign(ShardingAlgorithm::AverageAllocation, "java-mixed", instances, items, 0) {
+        for item in assigned {
+            owners[item as usize] = instance.clone();
+        }
+    }
+    owners
+}
+
+/// One crash round: the `survivors` and a `victim` share a job of 4 items
+/// (300 ms handlers, a fire every second); the victim is killed with
+/// kill -9 mid-fire after 8 s; the survivors run on for 10 s. Fires missed
+/// until the session timeout + 1 s after the kill are excused (the dead
+/// worker's items are still assigned to it); its running items must be
+/// re-run once. Returns the report, the ledger, the victim's id and the
+/// items it was running.
+fn crash_round(name: &str, victim: Lang, survivors: &[Lang]) -> (Report, Vec<ledger::Entry>, String, Vec<u32>) {
     let zk = ZkServer::start();
     let dir = tempfile::tempdir().unwrap();
     let ledger_path = dir.path().join("ledger.jsonl");
     let connect = zk.connect_string();
-    let spec = WorkerSpec {
-        zk: &connect,
-        namespace: "java-crash",
-        job: "java-crash",
-        items: 6,
-        cron: "* * * * * ?",
-        ledger: &ledger_path,
-        // Short enough that a Java run never overlaps the next fire (its
-        // ledger fire is the start time floored to the second).
-        sleep_ms: 400,
-        session_timeout_ms: SESSION_TIMEOUT_MS,
-        config_yaml: None,
-    };
-    let mut java = start(Lang::Java, &spec);
-    let mut ours: Vec<Worker> = [Lang::Rust, Lang::Rust].iter().map(|&lang| start(lang, &spec)).collect();
+    // Java runs a fire's items on a pool of 2 × CPUs threads; with more
+    // items than that, or handlers near a second, its runs spill into the
+    // next second and its ledger fire (the start time floored) goes wrong.
+    let spec = spec(&connect, name, &ledger_path, 4, 300);
+    let mut victim = start(victim, &spec);
+    let mut alive: Vec<Worker> = survivors.iter().map(|&lang| start(lang, &spec)).collect();
     let ready = now_millis();
     std::thread::sleep(Duration::from_secs(8));
-    sleep_until_offset_in_second(200);
-    let killed = java.instance_id.clone();
-    java.kill9();
+    sleep_until_offset_in_second(150);
+    let killed = victim.instance_id.clone();
+    victim.kill9();
     let killed_at = now_millis();
     std::thread::sleep(Duration::from_secs(10));
     let done = now_millis();
-    for w in &mut ours {
+    for w in &mut alive {
         w.terminate(Duration::from_secs(15));
     }
     let entries = ledger::read(&ledger_path);
     let fires = fires_between(ready + 2000, done - 1500, 1000);
-    // Until the session timeout has passed, the dead worker's items are
-    // still assigned to it: those fires are lost (as in Java), and the one
-    // it was running is re-run by failover.
     let window = [(killed_at, killed_at + SESSION_TIMEOUT_MS as i64 + 1000)];
-    let report = ledger::check_with(&entries, "java-crash", 6, &fires, &ledger::CheckOptions { crashed: &[&killed], windows: &window, catch_up: &[] });
-    println!("java-crash: {report:?}");
-    let in_flight: Vec<u32> = entries.iter().filter(|e| e.instance == killed && e.phase == "start" && e.at >= killed_at - 1000)
+    let options = CheckOptions { crashed: &[&killed], windows: &window, catch_up: &[] };
+    let report = ledger::check_with(&entries, name, 4, &fires, &options);
+    let in_flight: Vec<u32> = entries
+        .iter()
+        .filter(|e| e.instance == killed && e.phase == "start" && e.at >= killed_at - 1000)
         .filter(|s| !entries.iter().any(|e| e.phase == "end" && e.instance == killed && e.item == s.item && e.fire == s.fire))
-        .map(|e| e.item).collect();
-    println!("killed mid-run: items {in_flight:?}");
-    assert!(!in_flight.is_empty(), "the Java worker was not killed mid-run");
-    assert!(report.is_clean(), "{report:?}");
-    let takeovers = entries.iter().filter(|e| e.lang == "rust" && e.phase == "end" && e.fire == ledger::UNKNOWN_FIRE).count();
-    assert_eq!(takeovers, in_flight.len(), "our take-overs re-ran something that was not running");
+        .map(|e| e.item)
+        .collect();
+    (report, entries, killed, in_flight)
 }
 
-/// One of our workers is killed with kill -9 while its items run; only a
-/// Java worker survives. Java queues and re-runs each of its running items
-/// (its failover runs know no fire: the checker matches them to the
-/// crashed runs), and keeps firing every item after resharding. Java's
-/// late runs while it recovers (misfire re-runs of fires held up by
-/// resharding) cannot name their fire and are counted apart; fires missed
-/// until the session timeout + 1 s are excused.
+/// Runs [`crash_round`] [`rounds`] times; every round must be clean and
+/// must have killed the victim mid-run; `check` adds the scenario's own.
+fn crash_scenario(name: &str, victim: Lang, survivors: &[Lang], check: impl Fn(&Report, &[ledger::Entry], &[u32])) {
+    let mut all = Vec::new();
+    let mut total = Report::default();
+    for round in 0..rounds() {
+        let (report, entries, _, in_flight) = crash_round(&format!("{name}-{round}"), victim, survivors);
+        println!("{name} round {round}: killed mid-run: items {in_flight:?}; {report:?}");
+        assert!(!in_flight.is_empty(), "round {round}: the victim was not killed mid-run");
+        assert!(report.is_clean(), "round {round}: {report:?}");
+        check(&report, &entries, &in_flight);
+        total.duplicates.extend(report.duplicates);
+        total.misses.extend(report.misses);
+        total.excused.extend(report.excused);
+        total.exactly_once += report.exactly_once;
+        total.unattributed_runs += report.unattributed_runs;
+        all.extend(entries);
+    }
+    summary(name, &all, &total);
+}
+
+/// kill -9 of a Java worker mid-fire; only ours survive. Ours queue and
+/// re-run exactly the items it was running (each take-over of an unknown
+/// fire is one of them).
+#[test]
+fn ours_take_over_a_crashed_java_workers_running_items() {
+    crash_scenario("java-killed-ours-survive", Lang::Java, &[Lang::Rust, Lang::Rust], |_, entries, in_flight| {
+        let takeovers =
+            entries.iter().filter(|e| e.lang == "rust" && e.phase == "end" && e.fire == ledger::UNKNOWN_FIRE).count();
+        assert_eq!(takeovers, in_flight.len(), "our take-overs re-ran something that was not running");
+    });
+}
+
+/// kill -9 of one of ours mid-fire; only a Java worker survives. Java
+/// queues and re-runs each of its running items; its late runs while it
+/// recovers (misfire re-runs of fires held up by resharding) cannot name
+/// their fire and are counted apart.
 #[test]
 fn java_takes_over_a_crashed_rust_workers_running_items() {
-    let zk = ZkServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let ledger_path = dir.path().join("ledger.jsonl");
-    let connect = zk.connect_string();
-    let spec = WorkerSpec {
-        zk: &connect,
-        namespace: "rust-crash",
-        job: "rust-crash",
-        // Java runs a fire's items on a pool of 2 × CPUs threads; with
-        // more items than that its runs of one fire spill into the next
-        // second, and its ledger fire (the start time floored) goes wrong.
-        items: 4,
-        cron: "* * * * * ?",
-        ledger: &ledger_path,
-        sleep_ms: 300,
-        session_timeout_ms: SESSION_TIMEOUT_MS,
-        config_yaml: None,
-    };
-    let mut java = start(Lang::Java, &spec);
-    let mut rust = start(Lang::Rust, &spec);
-    let ready = now_millis();
-    std::thread::sleep(Duration::from_secs(8));
-    sleep_until_offset_in_second(200);
-    let killed = rust.instance_id.clone();
-    rust.kill9();
-    let killed_at = now_millis();
-    std::thread::sleep(Duration::from_secs(10));
-    let done = now_millis();
-    java.terminate(Duration::from_secs(15));
-    let entries = ledger::read(&ledger_path);
-    let fires = fires_between(ready + 2000, done - 1500, 1000);
-    let window = [(killed_at, killed_at + SESSION_TIMEOUT_MS as i64 + 1000)];
-    let report = ledger::check_with(&entries, "rust-crash", 4, &fires, &ledger::CheckOptions { crashed: &[&killed], windows: &window, catch_up: &[] });
-    println!("rust-crash: {report:?}");
-    let taken_over = entries.iter().filter(|e| e.lang == "java" && e.fire == ledger::UNKNOWN_FIRE).count();
-    assert!(taken_over > 0, "Java re-ran nothing of the crashed worker");
-    assert!(report.is_clean(), "{report:?}");
+    crash_scenario("rust-killed-java-survives", Lang::Rust, &[Lang::Java], |_, entries, _| {
+        let taken_over = entries.iter().filter(|e| e.lang == "java" && e.fire == ledger::UNKNOWN_FIRE).count();
+        assert!(taken_over > 0, "Java re-ran nothing of the crashed worker");
+    });
+}
+
+/// kill -9 of a Java worker mid-fire with a Java worker and one of ours
+/// surviving: whichever takes an item over (both wait in Java's failover
+/// latch), each running item is re-run once.
+#[test]
+fn mixed_survivors_take_over_a_crashed_java_workers_items_once() {
+    crash_scenario("java-killed-mixed-survive", Lang::Java, &[Lang::Java, Lang::Rust], |_, _, _| {});
 }
 
 /// A rolling migration: three Java workers run the job; one by one, each
@@ -174,17 +206,7 @@ fn a_java_fleet_is_replaced_instance_by_instance_without_a_gap() {
     let dir = tempfile::tempdir().unwrap();
     let ledger_path = dir.path().join("ledger.jsonl");
     let connect = zk.connect_string();
-    let spec = WorkerSpec {
-        zk: &connect,
-        namespace: "migration",
-        job: "migration",
-        items: 6,
-        cron: "* * * * * ?",
-        ledger: &ledger_path,
-        sleep_ms: 100,
-        session_timeout_ms: SESSION_TIMEOUT_MS,
-        config_yaml: None,
-    };
+    let spec = spec(&connect, "migration", &ledger_path, 6, 100);
     let mut java: Vec<Worker> = (0..3).map(|_| start(Lang::Java, &spec)).collect();
     let ready = now_millis();
     let mut ours = vec![start(Lang::Rust, &spec)];
@@ -203,8 +225,8 @@ fn a_java_fleet_is_replaced_instance_by_instance_without_a_gap() {
     let entries = ledger::read(&ledger_path);
     let fires = fires_between(ready + 2000, done - 1500, 1000);
     let report = ledger::check(&entries, "migration", 6, &fires, &[]);
+    summary("java-migration", &entries, &report);
     let languages: BTreeSet<String> = entries.iter().map(|e| e.lang.clone()).collect();
-    println!("migration: {} (item, fire) pairs exactly once over {} fires; {report:?}", report.exactly_once, fires.len());
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.unattributed_runs, 0, "Java runs that could not name their fire: {report:?}");
     assert_eq!(languages.len(), 5, "every language ran items: {languages:?}");
