@@ -23,6 +23,7 @@ const NODE_NAME: &str = "latch-";
 #[derive(Debug)]
 #[must_use = "a latch is held until released"]
 pub struct Held {
+    latch: String,
     node: String,
 }
 
@@ -31,7 +32,7 @@ pub struct Held {
 /// stall us forever: the caller tries again later).
 pub async fn acquire(registry: &dyn Registry, latch_path: &str, wait: Duration) -> Result<Held> {
     let node = join(registry, latch_path).await?;
-    let held = Held { node };
+    let held = Held { latch: latch_path.to_string(), node };
     match tokio::time::timeout(wait, wait_for_turn(registry, latch_path, &held.node)).await {
         Ok(Ok(())) => Ok(held),
         Ok(Err(e)) => {
@@ -46,12 +47,19 @@ pub async fn acquire(registry: &dyn Registry, latch_path: &str, wait: Duration) 
 }
 
 impl Held {
-    /// Leaves the latch. Best effort: if the node cannot be deleted now, it
+    /// Leaves the latch, and removes the latch node itself when nobody else
+    /// waits in it (Curator makes it a container node, which the server
+    /// removes once empty). Best effort: a node that cannot be deleted now
     /// goes with the session.
     pub async fn release(self, registry: &dyn Registry) {
         match retry(|| registry.delete(&self.node, None)).await {
             Ok(()) | Err(Error::NoNode(_)) => {}
-            Err(e) => tracing::warn!(node = %self.node, "cannot leave a latch, it goes with the session: {e}"),
+            Err(e) => return tracing::warn!(node = %self.node, "cannot leave a latch, it goes with the session: {e}"),
+        }
+        // Someone joining now gets NoNode and creates it again (see `join`).
+        match retry(|| registry.delete(&self.latch, None)).await {
+            Ok(()) | Err(Error::NoNode(_)) | Err(Error::NotEmpty(_)) => {}
+            Err(e) => tracing::debug!(latch = %self.latch, "cannot remove an empty latch node: {e}"),
         }
     }
 }
@@ -149,7 +157,7 @@ mod tests {
         held.release(&a).await;
         let (second, b) = waiting.await.unwrap().unwrap();
         second.release(&b).await;
-        assert!(a.children(LATCH).await.unwrap().is_empty(), "both left the latch");
+        assert!(a.exists(LATCH).await.unwrap().is_none(), "both left, and the empty latch went as a container would");
     }
 
     #[tokio::test]
@@ -159,7 +167,7 @@ mod tests {
         let _held = acquire(&a, LATCH, Duration::from_secs(5)).await.unwrap();
         let err = acquire(&b, LATCH, Duration::from_millis(300)).await.unwrap_err();
         assert!(err.to_string().contains("was not free within 300 ms"), "{err}");
-        assert_eq!(b.children(LATCH).await.unwrap().len(), 1, "the timed-out waiter left");
+        assert_eq!(b.children(LATCH).await.unwrap().len(), 1, "the timed-out waiter left, the holder stays");
         server.expire(a.session_id());
         acquire(&b, LATCH, Duration::from_secs(5)).await.unwrap().release(&b).await;
     }
@@ -177,6 +185,6 @@ mod tests {
         let held = acquire(&a, LATCH, Duration::from_secs(5)).await.unwrap();
         assert_eq!(a.children(LATCH).await.unwrap().len(), 1);
         held.release(&a).await;
-        assert!(a.children(LATCH).await.unwrap().is_empty());
+        assert!(a.exists(LATCH).await.unwrap().is_none());
     }
 }

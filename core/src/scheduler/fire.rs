@@ -172,7 +172,7 @@ impl Inner {
                 };
                 let outcome = execution::start_items(&**session, &self.paths, &start, &owned).await?;
                 let signals: Vec<_> =
-                    outcome.started.iter().map(|s| self.runs.occupy(s.item, session.session_id())).collect();
+                    outcome.started.iter().map(|s| self.runs.occupy(s.item, session.session_id(), false)).collect();
                 (outcome, signals)
             };
             if request.kind == FireKind::Trigger {

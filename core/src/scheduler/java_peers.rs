@@ -46,16 +46,28 @@ impl JavaPeers {
 }
 
 impl Inner {
-    /// Marks this instance as ours, before its instance node exists.
+    /// Marks this instance as ours, in this session, before its instance
+    /// node exists. A mark left by an earlier session of ours is replaced:
+    /// it would vanish when that session expires, and this instance would
+    /// then look like Java's.
     pub(super) async fn announce_ours(&self, session: &dyn Registry) -> Result<()> {
         let path = self.paths.our_instance(self.instance.as_str());
-        match retry(|| session.create_with_parents(&path, b"", CreateMode::Ephemeral)).await {
-            Ok(_) => Ok(()),
-            // Ours already (an unknown outcome) or left by an earlier session
-            // of ours that has not expired yet: either way it says "ours".
-            Err(Error::NodeExists(_)) => Ok(()),
-            Err(e) => Err(e),
+        for _ in 0..3 {
+            match retry(|| session.create_with_parents(&path, b"", CreateMode::Ephemeral)).await {
+                Ok(_) => return Ok(()),
+                Err(Error::NodeExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+            let Some(stat) = retry(|| session.exists(&path)).await? else { continue };
+            if stat.ephemeral_owner == session.session_id() {
+                return Ok(());
+            }
+            match retry(|| session.delete(&path, Some(stat.version))).await {
+                Ok(()) | Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
+        Err(Error::IllegalState(format!("could not mark instance `{}` as ours", self.instance)))
     }
 
     /// Removes this instance's mark, after its instance node.
@@ -71,12 +83,19 @@ impl Inner {
     /// Re-reads which live instances are Java's; records a Java join or
     /// departure in `polyglot/java-seen`.
     pub(super) async fn refresh_java_peers(&self, session: &dyn Registry) -> Result<()> {
-        // Instances first, marks second: a mark is created before its
-        // instance node, so no instance of ours can look like Java here.
-        let path = self.paths.instances();
-        let live = retry(|| children_or_empty(session, &path)).await?;
+        // A mark lives at least as long as its instance node (created
+        // before it, deleted after it). So instances read before and after
+        // the marks, and present both times, had their mark when the marks
+        // were read if they are ours: a join or a leave in between cannot
+        // make one of ours look like Java.
+        let instances = self.paths.instances();
+        let mut live = retry(|| children_or_empty(session, &instances)).await?;
         let path = self.paths.our_instances();
         let ours: BTreeSet<String> = retry(|| children_or_empty(session, &path)).await?.into_iter().collect();
+        if live.iter().any(|id| !ours.contains(id)) {
+            let again: BTreeSet<String> = retry(|| children_or_empty(session, &instances)).await?.into_iter().collect();
+            live.retain(|id| ours.contains(id) || again.contains(id));
+        }
         let path = self.paths.java_seen();
         let seen_at = retry(|| session.get_string(&path)).await?.and_then(|t| t.trim().parse().ok()).unwrap_or(0);
         let changed = self.java_peers.lock().unwrap_or_else(|p| p.into_inner()).update(&live, &ours, seen_at);

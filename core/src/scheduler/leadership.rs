@@ -100,6 +100,9 @@ impl Inner {
     /// As leader: bumps the epoch, waits (bounded) for running items, then reshards.
     pub(super) async fn reshard_when_idle(&self, session: &dyn Registry) -> Result<()> {
         let _one_at_a_time = self.reshard_lock.lock().await;
+        // Items found stuck in an earlier round of this resharding are not
+        // waited for again when the flag comes up meanwhile (a join).
+        let mut stuck = BTreeMap::new();
         loop {
             if !self.is_leader(session).await? {
                 return Ok(());
@@ -109,7 +112,7 @@ impl Inner {
             // leaves the flag up and the registry untouched.
             let strategy = self.strategies.resolve(self.config().sharding_strategy_type())?;
             let Some(flag_version) = retry(|| sharding::begin(session, &self.paths)).await? else { return Ok(()) };
-            self.wait_for_running_items(session).await?;
+            self.wait_for_running_items(session, &mut stuck).await?;
             tracing::debug!(job = %self.job_name, waited_ms = began.elapsed().as_millis() as u64, "resharding: running items settled");
             let config = self.config();
             let plan = ShardingPlan { job_name: &config.job_name, total_count: config.item_count(), strategy };
@@ -131,8 +134,10 @@ impl Inner {
         }
     }
 
-    /// Waits until no live instance runs an item, at most `max_reshard_wait`.
-    async fn wait_for_running_items(&self, session: &dyn Registry) -> Result<()> {
+    /// Waits until no live instance runs an item, at most `max_reshard_wait`;
+    /// runs already in `stuck` are not waited for, and those still running
+    /// at the limit are added to it.
+    async fn wait_for_running_items(&self, session: &dyn Registry, stuck: &mut BTreeMap<u32, String>) -> Result<()> {
         let started = tokio::time::Instant::now();
         let failover_on = self.config().failover;
         let mut queued_orphans = BTreeSet::new();
@@ -151,7 +156,9 @@ impl Inner {
                     }
                     continue;
                 }
-                waiting.insert(item, runner);
+                if stuck.get(&item) != Some(&runner) {
+                    waiting.insert(item, runner);
+                }
             }
             if waiting.values().any(|runner| runner == self.instance.as_str()) {
                 self.clear_own_stale_marks(session).await?;
@@ -165,6 +172,7 @@ impl Inner {
                     job = %self.job_name, items = ?waiting, waited_ms = started.elapsed().as_millis() as u64,
                     "items still running after the resharding wait: resharding anyway, they keep their marks until they end"
                 );
+                stuck.extend(waiting.clone());
                 self.emit(JobEvent::StuckItems { items: waiting, waited: started.elapsed() });
                 return Ok(());
             }
@@ -196,7 +204,9 @@ impl Inner {
 
     /// After resharding: runs of items that moved to another instance are told to stop.
     pub(super) async fn stop_moved_runs(&self, session: &dyn Registry) -> Result<()> {
-        let in_flight = self.runs.in_flight();
+        // A take-over runs an item it does not own; its `running` mark keeps
+        // the item's new owner off until it ends.
+        let in_flight = self.runs.owned_in_flight();
         if in_flight.is_empty() {
             return Ok(());
         }

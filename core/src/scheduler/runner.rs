@@ -37,6 +37,10 @@ struct Slot {
     misfire: Option<i64>,
     /// A trigger came while this run was busy: run once more when it ends.
     triggered: bool,
+    /// A failover take-over: it runs an item this instance does not own,
+    /// fenced by the `running` mark it took over, so a new assignment of
+    /// the item does not concern it.
+    takeover: bool,
 }
 
 /// The runs in flight in this process.
@@ -79,10 +83,18 @@ impl Runs {
         self.slots().keys().copied().collect()
     }
 
-    /// Takes the slot of a freshly started item; returns its stop signal.
-    pub(super) fn occupy(&self, item: u32, session: i64) -> Cancellation {
+    /// Items with a run in flight that this instance started as their
+    /// owner (not failover take-overs).
+    pub(super) fn owned_in_flight(&self) -> BTreeSet<u32> {
+        self.slots().iter().filter(|(_, slot)| !slot.takeover).map(|(item, _)| *item).collect()
+    }
+
+    /// Takes the slot of a freshly started item (`takeover`: a failover
+    /// take-over); returns its stop signal.
+    pub(super) fn occupy(&self, item: u32, session: i64, takeover: bool) -> Cancellation {
         let cancellation = Cancellation::new();
-        self.slots().insert(item, Slot { session, cancellation: cancellation.clone(), misfire: None, triggered: false });
+        let slot = Slot { session, cancellation: cancellation.clone(), misfire: None, triggered: false, takeover };
+        self.slots().insert(item, slot);
         cancellation
     }
 
@@ -446,4 +458,18 @@ pub(super) fn panic_text(join: tokio::task::JoinError) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic payload".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_overs_are_not_owned_runs() {
+        let runs = Runs::new(4);
+        let _owned = runs.occupy(0, 1, false);
+        let _taken = runs.occupy(1, 1, true);
+        assert_eq!(runs.in_flight(), BTreeSet::from([0, 1]));
+        assert_eq!(runs.owned_in_flight(), BTreeSet::from([0]), "a new owner of item 1 does not stop its take-over");
+    }
 }

@@ -57,6 +57,9 @@ impl Inner {
             }
         }
         let config = self.config();
+        // Marked as ours before anything that makes the leader look at the
+        // instances (the server node write below does).
+        self.announce_ours(session).await?;
         let status = if config.disabled { sharding::SERVER_DISABLED } else { sharding::SERVER_ENABLED };
         let server = paths.server(self.instance.ip());
         if first {
@@ -68,7 +71,6 @@ impl Inner {
                 Err(e) => return Err(e),
             }
         }
-        self.announce_ours(session).await?;
         self.create_instance_node(session, &config).await?;
         self.refresh_java_peers(session).await?;
         self.run_for_leader(session).await?;

@@ -61,11 +61,15 @@ fn wait_for_entry(path: &Path, timeout: Duration, matches: impl Fn(&Entry) -> bo
     }
 }
 
+/// Three worker processes, 10 items, a fire every second for 23 s: every
+/// (item, fire) runs exactly once, and the distributed-once listener's
+/// hooks run exactly once per fire across the three processes.
 #[test]
 fn three_workers_ten_items_twenty_fires_exactly_once() {
     let setup = Setup::new("share");
+    let flags = [("sleep-ms", "50"), ("once-listener-ms", "2000")];
     let mut workers: Vec<Worker> =
-        (0..3).map(|n| setup.worker(&format!("rust-{n}"), "share", 10, "* * * * * ?", &[("sleep-ms", "50")])).collect();
+        (0..3).map(|n| setup.worker(&format!("rust-{n}"), "share", 10, "* * * * * ?", &flags)).collect();
     let ready = now_millis();
     std::thread::sleep(Duration::from_millis(23_000));
     let done = now_millis();
@@ -80,6 +84,14 @@ fn three_workers_ten_items_twenty_fires_exactly_once() {
     let instances: std::collections::BTreeSet<String> =
         entries(&setup.ledger(), "share").into_iter().map(|e| e.instance).collect();
     assert_eq!(instances.len(), 3, "each worker ran items");
+    for phase in ["once-before", "once-after"] {
+        let calls: Vec<i64> =
+            entries(&setup.ledger(), "share").into_iter().filter(|e| e.phase == phase).map(|e| e.fire).collect();
+        for fire in &fires {
+            let n = calls.iter().filter(|&&f| f == *fire).count();
+            assert_eq!(n, 1, "{phase} ran {n} times for fire {fire} across the three processes");
+        }
+    }
 }
 
 #[test]

@@ -100,13 +100,15 @@ fn java_average_allocation(instances: &[String], items: u32) -> Vec<String> {
 }
 
 /// One crash round: the `survivors` and a `victim` share a job of 4 items
-/// (300 ms handlers, a fire every second); the victim is killed with
-/// kill -9 mid-fire after 8 s; the survivors run on for 10 s. Fires missed
-/// until the session timeout + 1 s after the kill are excused (the dead
-/// worker's items are still assigned to it); its running items must be
-/// re-run once. Returns the report, the ledger, the victim's id and the
-/// items it was running.
-fn crash_round(name: &str, victim: Lang, survivors: &[Lang]) -> (Report, Vec<ledger::Entry>, String, Vec<u32>) {
+/// (300 ms handlers, a fire every second); after 8 s the victim is killed
+/// with kill -9 as soon as it has started an item of a fire; the survivors
+/// run on for 10 s. Fires from the kill's second until the session timeout
+/// + 1 s + `recovery_ms` after the kill are excused (the dead worker's items
+/// are still assigned to it until its session expires; a Java survivor
+/// reshards only at its next fire, after waiting for running items); the
+/// items it was running must be re-run once. Returns the report, the
+/// ledger and the items it was running.
+fn crash_round(name: &str, victim: Lang, survivors: &[Lang], recovery_ms: i64) -> (Report, Vec<ledger::Entry>, Vec<u32>) {
     let zk = ZkServer::start();
     let dir = tempfile::tempdir().unwrap();
     let ledger_path = dir.path().join("ledger.jsonl");
@@ -119,8 +121,14 @@ fn crash_round(name: &str, victim: Lang, survivors: &[Lang]) -> (Report, Vec<led
     let mut alive: Vec<Worker> = survivors.iter().map(|&lang| start(lang, &spec)).collect();
     let ready = now_millis();
     std::thread::sleep(Duration::from_secs(8));
-    sleep_until_offset_in_second(150);
+    sleep_until_offset_in_second(0);
     let killed = victim.instance_id.clone();
+    let second = now_millis() / 1000 * 1000;
+    while now_millis() < second + 500
+        && !ledger::read(&ledger_path).iter().any(|e| e.instance == killed && e.phase == "start" && e.at >= second)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     victim.kill9();
     let killed_at = now_millis();
     std::thread::sleep(Duration::from_secs(10));
@@ -130,7 +138,7 @@ fn crash_round(name: &str, victim: Lang, survivors: &[Lang]) -> (Report, Vec<led
     }
     let entries = ledger::read(&ledger_path);
     let fires = fires_between(ready + 2000, done - 1500, 1000);
-    let window = [(killed_at, killed_at + SESSION_TIMEOUT_MS as i64 + 1000)];
+    let window = [(second, killed_at + SESSION_TIMEOUT_MS as i64 + 1000 + recovery_ms)];
     let options = CheckOptions { crashed: &[&killed], windows: &window, catch_up: &[] };
     let report = ledger::check_with(&entries, name, 4, &fires, &options);
     let in_flight: Vec<u32> = entries
@@ -139,16 +147,22 @@ fn crash_round(name: &str, victim: Lang, survivors: &[Lang]) -> (Report, Vec<led
         .filter(|s| !entries.iter().any(|e| e.phase == "end" && e.instance == killed && e.item == s.item && e.fire == s.fire))
         .map(|e| e.item)
         .collect();
-    (report, entries, killed, in_flight)
+    (report, entries, in_flight)
 }
 
 /// Runs [`crash_round`] [`rounds`] times; every round must be clean and
 /// must have killed the victim mid-run; `check` adds the scenario's own.
-fn crash_scenario(name: &str, victim: Lang, survivors: &[Lang], check: impl Fn(&Report, &[ledger::Entry], &[u32])) {
+fn crash_scenario(
+    name: &str,
+    victim: Lang,
+    survivors: &[Lang],
+    recovery_ms: i64,
+    check: impl Fn(&Report, &[ledger::Entry], &[u32]),
+) {
     let mut all = Vec::new();
     let mut total = Report::default();
     for round in 0..rounds() {
-        let (report, entries, _, in_flight) = crash_round(&format!("{name}-{round}"), victim, survivors);
+        let (report, entries, in_flight) = crash_round(&format!("{name}-{round}"), victim, survivors, recovery_ms);
         println!("{name} round {round}: killed mid-run: items {in_flight:?}; {report:?}");
         assert!(!in_flight.is_empty(), "round {round}: the victim was not killed mid-run");
         assert!(report.is_clean(), "round {round}: {report:?}");
@@ -158,6 +172,7 @@ fn crash_scenario(name: &str, victim: Lang, survivors: &[Lang], check: impl Fn(&
         total.excused.extend(report.excused);
         total.exactly_once += report.exactly_once;
         total.unattributed_runs += report.unattributed_runs;
+        total.cancelled += report.cancelled;
         all.extend(entries);
     }
     summary(name, &all, &total);
@@ -165,13 +180,15 @@ fn crash_scenario(name: &str, victim: Lang, survivors: &[Lang], check: impl Fn(&
 
 /// kill -9 of a Java worker mid-fire; only ours survive. Ours queue and
 /// re-run exactly the items it was running (each take-over of an unknown
-/// fire is one of them).
+/// fire is one of them), and no take-over is told to stop when the dead
+/// worker's items are reassigned meanwhile.
 #[test]
 fn ours_take_over_a_crashed_java_workers_running_items() {
-    crash_scenario("java-killed-ours-survive", Lang::Java, &[Lang::Rust, Lang::Rust], |_, entries, in_flight| {
+    crash_scenario("java-killed-ours-survive", Lang::Java, &[Lang::Rust, Lang::Rust], 0, |report, entries, in_flight| {
         let takeovers =
             entries.iter().filter(|e| e.lang == "rust" && e.phase == "end" && e.fire == ledger::UNKNOWN_FIRE).count();
         assert_eq!(takeovers, in_flight.len(), "our take-overs re-ran something that was not running");
+        assert_eq!(report.cancelled, 0, "a take-over was told to stop");
     });
 }
 
@@ -181,7 +198,7 @@ fn ours_take_over_a_crashed_java_workers_running_items() {
 /// their fire and are counted apart.
 #[test]
 fn java_takes_over_a_crashed_rust_workers_running_items() {
-    crash_scenario("rust-killed-java-survives", Lang::Rust, &[Lang::Java], |_, entries, _| {
+    crash_scenario("rust-killed-java-survives", Lang::Rust, &[Lang::Java], 3000, |_, entries, _| {
         let taken_over = entries.iter().filter(|e| e.lang == "java" && e.fire == ledger::UNKNOWN_FIRE).count();
         assert!(taken_over > 0, "Java re-ran nothing of the crashed worker");
     });
@@ -192,7 +209,7 @@ fn java_takes_over_a_crashed_rust_workers_running_items() {
 /// latch), each running item is re-run once.
 #[test]
 fn mixed_survivors_take_over_a_crashed_java_workers_items_once() {
-    crash_scenario("java-killed-mixed-survive", Lang::Java, &[Lang::Java, Lang::Rust], |_, _, _| {});
+    crash_scenario("java-killed-mixed-survive", Lang::Java, &[Lang::Java, Lang::Rust], 3000, |_, _, _| {});
 }
 
 /// A rolling migration: three Java workers run the job; one by one, each

@@ -8,7 +8,8 @@
 //!   [--failover true|false] [--misfire true|false] [--fail-item N]
 //!   [--honour-cancel true|false] [--hang-item N] [--block-runtime-item N
 //!   --block-ms MS] [--runtime-threads N] [--timeout-ms MS] [--max-parallel N]
-//!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]`
+//!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]
+//!   [--once-listener-ms MS]`
 //! (the YAML replaces job, items, cron and flags).
 //!
 //! The handler writes `start`, sleeps `--sleep-ms` while listening to its
@@ -18,6 +19,8 @@
 //! `--block-runtime-item` blocks its tokio thread with `std::thread::sleep`;
 //! with `--runtime-threads 1` (default 2) that is every thread the
 //! scheduler itself runs on.
+//! `--once-listener-ms` adds a distributed-once listener (both timeouts
+//! MS) whose hooks write `once-before` / `once-after` lines for the fire.
 //! Prints `ready <instance-id>` once registered and, on stderr, one
 //! `EVENT <epoch-ms> ...` line per scheduler event other than executions;
 //! SIGTERM shuts down gracefully.
@@ -41,6 +44,40 @@ struct Behaviour {
     hang_item: Option<u32>,
     block_item: Option<u32>,
     block_ms: u64,
+}
+
+/// A distributed-once listener that writes each hook's call to the ledger.
+struct OnceLedger {
+    ledger: Arc<Appender>,
+    instance: String,
+}
+
+impl OnceLedger {
+    fn record(&self, phase: &str, contexts: &elasticjob::ShardingContexts) -> elasticjob::HandlerResult {
+        let entry = Entry {
+            phase: phase.into(),
+            job: contexts.job_name.clone(),
+            item: 0,
+            fire: contexts.fire_time,
+            instance: self.instance.clone(),
+            lang: "rust".into(),
+            at: now_millis(),
+            token: 0,
+            reason: None,
+        };
+        Ok(self.ledger.append(&entry)?)
+    }
+}
+
+#[async_trait::async_trait]
+impl elasticjob::DistributeOnceJobListener for OnceLedger {
+    async fn before_at_last_started(&self, contexts: &elasticjob::ShardingContexts) -> elasticjob::HandlerResult {
+        self.record("once-before", contexts)
+    }
+
+    async fn after_at_last_completed(&self, contexts: &elasticjob::ShardingContexts) -> elasticjob::HandlerResult {
+        self.record("once-after", contexts)
+    }
 }
 
 fn main() {
@@ -79,6 +116,7 @@ fn main() {
             config.props.insert(elasticjob::config::EXECUTION_TIMEOUT_PROP.to_string(), ms.clone());
         }
         let ledger = Arc::new(Appender::open(&PathBuf::from(get("ledger"))).expect("open --ledger"));
+        let once_ledger = ledger.clone();
         let behaviour = Behaviour {
             sleep_ms: opt("sleep-ms", "100").parse().unwrap(),
             fail_item: item_flag("fail-item"),
@@ -129,6 +167,11 @@ fn main() {
             }
         });
         let mut builder = JobScheduler::builder(RegistryCenter::zookeeper(options), config, job);
+        if let Some(ms) = opts.get("once-listener-ms") {
+            let ms: i64 = ms.parse().expect("--once-listener-ms is a number");
+            let listener = OnceLedger { ledger: once_ledger.clone(), instance: instance.clone() };
+            builder = builder.once_listener(elasticjob::OnceListener::new(listener, ms, ms).expect("valid timeouts"));
+        }
         if let Some(n) = opts.get("max-parallel") {
             builder = builder.max_parallel(n.parse().expect("--max-parallel is a number"));
         }
