@@ -103,7 +103,7 @@ fn java_average_allocation(instances: &[String], items: u32) -> Vec<String> {
 /// (300 ms handlers, a fire every second); after 8 s the victim is killed
 /// with kill -9 as soon as it has started an item of a fire; the survivors
 /// run on for 10 s. Fires from the kill's second until the session timeout
-/// + 1 s + `recovery_ms` after the kill are excused (the dead worker's items
+/// plus 1 s plus `recovery_ms` after the kill are excused (the dead worker's items
 /// are still assigned to it until its session expires; a Java survivor
 /// reshards only at its next fire, after waiting for running items); the
 /// items it was running must be re-run once. Returns the report, the
