@@ -44,6 +44,7 @@ pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod sharding;
+pub mod trace;
 
 pub use cancel::{CancelReason, Cancellation};
 pub use config::JobConfig;
@@ -53,3 +54,4 @@ pub use job::{DataflowJob, HandlerError, HandlerResult, Job, JobKind, ShardingCo
 pub use operate::JobOperator;
 pub use registry::{MemoryServer, RegistryCenter, ZookeeperOptions};
 pub use scheduler::{JobScheduler, JobSchedulerBuilder};
+pub use trace::{HistoryOptions, HistoryStats, HistoryStore, Retention};

@@ -8,9 +8,11 @@
 //!   fencing tokens, completion and reports;
 //! - [`leadership`]: the leader's duties — election, resharding with a
 //!   bounded wait for running items, self-diagnosis;
-//! - [`takeover`]: taking over a lost instance's running items (failover).
+//! - [`takeover`]: taking over a lost instance's running items (failover);
+//! - [`history`]: feeding the execution history from the scheduler's events.
 
 mod fire;
+mod history;
 mod leadership;
 mod runner;
 mod session;
@@ -25,6 +27,7 @@ use crate::job::{Job, JobSettings};
 use crate::notify::{ErrorHandler, NotificationStats, Notifications};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
+use crate::trace::{HistoryOptions, HistoryStats, HistoryUrl, HistoryWriter};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
@@ -38,6 +41,9 @@ pub struct JobSchedulerBuilder {
     max_parallel: Option<usize>,
     shutdown_timeout: Duration,
     max_reshard_wait: Option<Duration>,
+    history: Option<String>,
+    history_options: HistoryOptions,
+    binding: String,
 }
 
 impl JobSchedulerBuilder {
@@ -71,9 +77,35 @@ impl JobSchedulerBuilder {
         self
     }
 
+    /// Keeps an execution history in `url` (`sqlite://PATH` or
+    /// `postgres://USER@HOST:PORT/DB`): a row per item run and per status
+    /// change, written in the background so a fire never waits on the
+    /// database (see [`crate::trace`]). A database that is down fails
+    /// nothing: records wait in a bounded buffer, and what overflows is
+    /// counted in [`JobScheduler::history_stats`].
+    pub fn history(mut self, url: impl Into<String>) -> Self {
+        self.history = Some(url.into());
+        self
+    }
+
+    /// How the history is batched, buffered and trimmed (defaults: 256
+    /// records or 500 ms per write, 10,000 buffered, 7 days / 1,000,000 rows kept).
+    pub fn history_options(mut self, options: HistoryOptions) -> Self {
+        self.history_options = options;
+        self
+    }
+
+    /// The language the handler is written in, as the history records it
+    /// (default `rust`; each binding sets its own).
+    pub fn binding(mut self, name: impl Into<String>) -> Self {
+        self.binding = name.into();
+        self
+    }
+
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
         let shared = Shared::parse(self.config, self.job.kind())?;
+        let history = self.history.as_deref().map(HistoryUrl::parse).transpose()?;
         let instance = match self.instance_id {
             Some(id) => InstanceId::parse(&id)?,
             None => InstanceId::local(),
@@ -106,8 +138,12 @@ impl JobSchedulerBuilder {
                 max_reshard_wait: self.max_reshard_wait,
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
+                history: history.map(|url| (url, self.history_options)),
+                history_writer: std::sync::OnceLock::new(),
+                binding: self.binding,
             }),
             task: tokio::sync::Mutex::new(None),
+            history_task: tokio::sync::Mutex::new(None),
         })
     }
 }
@@ -127,6 +163,8 @@ fn parse_cron(config: &JobConfig) -> Result<Option<CronSchedule>> {
 pub struct JobScheduler {
     inner: Arc<Inner>,
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The history's feed and writer, while started.
+    history_task: tokio::sync::Mutex<Option<history::HistoryTasks>>,
 }
 
 /// The configuration in force and what is parsed from it once: the cron,
@@ -182,6 +220,12 @@ struct Inner {
     /// Ids of this scheduler's earlier sessions: an instance node one of
     /// them still holds is ours, not another process's.
     past_sessions: Mutex<Vec<i64>>,
+    /// Where the history goes and how, if it is kept.
+    history: Option<(HistoryUrl, HistoryOptions)>,
+    /// The history writer, made when the scheduler starts (it needs the runtime).
+    history_writer: std::sync::OnceLock<HistoryWriter>,
+    /// The handler's language, for the history.
+    binding: String,
 }
 
 impl JobScheduler {
@@ -195,6 +239,9 @@ impl JobScheduler {
             max_parallel: None,
             shutdown_timeout: Duration::from_secs(60),
             max_reshard_wait: None,
+            history: None,
+            history_options: HistoryOptions::default(),
+            binding: "rust".to_string(),
         }
     }
 
@@ -207,8 +254,24 @@ impl JobScheduler {
         if *self.inner.stop.borrow() {
             return Err(Error::IllegalState(format!("job `{}` was shut down", self.job_name())));
         }
-        let session = self.inner.center.session().await?;
-        self.inner.register(&session, true).await?;
+        // The history listens before anything happens, so it misses nothing.
+        let history = self.inner.start_history()?;
+        let session = match self.inner.center.session().await {
+            Ok(session) => session,
+            Err(e) => {
+                if let Some(history) = history {
+                    history.abort();
+                }
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.inner.register(&session, true).await {
+            if let Some(history) = history {
+                history.abort();
+            }
+            return Err(e);
+        }
+        *self.history_task.lock().await = history;
         let inner = self.inner.clone();
         *task = Some(tokio::spawn(async move { inner.run(session).await }));
         Ok(())
@@ -220,6 +283,7 @@ impl JobScheduler {
             return Err(Error::IllegalState(format!("job `{}` is not running: start it first", self.job_name())));
         }
         self.inner.request_fire(fire::FireRequest::trigger());
+        self.inner.record_status(crate::trace::StatusState::Triggered, &[], "triggered through the API");
         Ok(())
     }
 
@@ -230,6 +294,14 @@ impl JobScheduler {
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }
+        if let Some(history) = self.history_task.lock().await.take() {
+            history.finish().await;
+        }
+    }
+
+    /// What the execution history wrote, lost and holds (`None` without a history).
+    pub fn history_stats(&self) -> Option<HistoryStats> {
+        self.inner.history_writer.get().map(HistoryWriter::stats)
     }
 
     /// Subscribes to what the scheduler reports.
