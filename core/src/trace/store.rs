@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 /// How long a write waits for a connection before it fails (and is retried later).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 const EXECUTION_COLUMNS: &str = "job_name, task_id, instance_id, ip, sharding_item, fire_time, execution_source, binding, \
 start_time, complete_time, outcome, is_success, failure_cause, failover, fencing_token";
