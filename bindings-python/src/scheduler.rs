@@ -145,7 +145,7 @@ pub struct Scheduler {
 #[pymethods]
 impl Scheduler {
     #[new]
-    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None))]
+    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None, history = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         registry: PyRef<'_, Registry>,
@@ -157,6 +157,7 @@ impl Scheduler {
         http: bool,
         instance_id: Option<String>,
         max_parallel: Option<usize>,
+        history: Option<String>,
     ) -> PyResult<Self> {
         let job = match (execute, fetch, process, script, http) {
             (Some(execute), None, None, false, false) => simple_job(execute),
@@ -171,7 +172,10 @@ impl Scheduler {
                 ))
             }
         };
-        let mut builder = JobScheduler::builder(registry.center.clone(), config.inner, job);
+        let mut builder = JobScheduler::builder(registry.center.clone(), config.inner, job).binding("python");
+        if let Some(url) = history {
+            builder = builder.history(url);
+        }
         if let Some(id) = instance_id {
             builder = builder.instance_id(id);
         }
@@ -239,6 +243,19 @@ impl Scheduler {
     #[getter]
     fn config(&self) -> JobConfig {
         JobConfig { inner: self.inner.config() }
+    }
+
+    /// The execution history's counters as a dict, or None without a history.
+    #[getter]
+    fn history_stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(stats) = self.inner.history_stats() else { return Ok(None) };
+        let dict = PyDict::new(py);
+        dict.set_item("written", stats.written)?;
+        dict.set_item("dropped", stats.dropped)?;
+        dict.set_item("pending", stats.pending)?;
+        dict.set_item("failed_writes", stats.failed_writes)?;
+        dict.set_item("last_error", stats.last_error)?;
+        Ok(Some(dict))
     }
 }
 

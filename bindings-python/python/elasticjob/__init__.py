@@ -176,6 +176,9 @@ class JobScheduler:
 
     Use as a context manager, or call :meth:`start` and :meth:`shutdown`.
     Schedulers still running when the interpreter exits are shut down.
+
+    ``history`` keeps an execution history: ``"sqlite:///path/history.db"``
+    or ``"postgres://user@host:port/db"`` (see :attr:`history_stats`).
     """
 
     def __init__(
@@ -186,6 +189,7 @@ class JobScheduler:
         *,
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
+        history: Optional[str] = None,
     ) -> None:
         handlers: Dict[str, Any] = {}
         if isinstance(job, DataflowJob):
@@ -203,7 +207,7 @@ class JobScheduler:
                 f"invalid job `{job!r}`: expected a SimpleJob, DataflowJob, ScriptJob, HttpJob or a callable"
             )
         self._native = _Scheduler(
-            registry, config, instance_id=instance_id, max_parallel=max_parallel, **handlers
+            registry, config, instance_id=instance_id, max_parallel=max_parallel, history=history, **handlers
         )
         self._listeners: List[Callable[[Dict[str, Any]], None]] = []
         self._error_handlers: List[Callable[[JobExecutionError], None]] = []
@@ -223,6 +227,14 @@ class JobScheduler:
         """Finishes running items, gives up leadership and leaves the cluster."""
         self._native.shutdown()
         _live.discard(self)
+
+    @property
+    def history_stats(self) -> Optional[Dict[str, Any]]:
+        """The execution history's counters (``written``, ``dropped``,
+        ``pending``, ``failed_writes``, ``last_error``), or None without a
+        history. ``dropped`` counts records lost while the database could not
+        take them (the buffer is bounded); fires never wait for the database."""
+        return self._native.history_stats
 
     def next_event(self, timeout: float = 1.0) -> Optional[Dict[str, Any]]:
         """The next event (``type``: execution, thrown, sharding, misfire, error, stuck, stopped) or None."""

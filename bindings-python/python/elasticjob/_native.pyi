@@ -101,6 +101,7 @@ class Scheduler:
         http: bool = False,
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
+        history: Optional[str] = None,
     ) -> None: ...
     def start(self) -> None: ...
     def trigger(self) -> None: ...
@@ -110,6 +111,7 @@ class Scheduler:
     job_name: str
     is_shut_down: bool
     config: JobConfig
+    history_stats: Optional[Dict[str, Any]]
 
 class Operator:
     def __init__(self, registry: Registry) -> None: ...
