@@ -170,6 +170,21 @@ export interface JobSchedulerOptions<T = unknown> {
   instanceId?: string
   /** How many items may run at once here: an integer from 1 to 10000. */
   maxParallel?: number
+  /**
+   * Keep an execution history: `sqlite:///path/history.db` or
+   * `postgres://user@host:port/db`. Writes never delay a fire.
+   */
+  history?: string
+}
+
+/** What the execution history wrote, lost and holds. */
+export interface HistoryStats {
+  written: number
+  /** Records lost while the database could not take them (the buffer is bounded). */
+  dropped: number
+  pending: number
+  failedWrites: number
+  lastError: string | null
 }
 
 /** Runs one job in this process. */
@@ -183,6 +198,8 @@ export declare class JobScheduler<T = unknown> extends EventEmitter {
   shutdown(): Promise<void>
   /** This instance's id. */
   readonly instanceId: string
+  /** The history's counters, or null without a history. */
+  readonly historyStats: HistoryStats | null
   on(event: 'execution', listener: (event: ExecutionEvent) => void): this
   on(event: 'sharding', listener: (event: { type: 'sharding'; assignment: Record<string, number[]> }) => void): this
   on(event: 'misfire', listener: (event: { type: 'misfire'; items: number[]; fireTime: number }) => void): this

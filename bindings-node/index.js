@@ -128,13 +128,14 @@ class JobScheduler extends EventEmitter {
   /**
    * @param {{registry: ZookeeperRegistry|EmbeddedRegistry, config: object,
    *   handler?: (ctx: object) => any, fetch?: (ctx: object) => any, process?: (ctx: object, items: any[]) => any,
-   *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number}} options
+   *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number, history?: string}} options
    */
   constructor(options) {
     super()
-    const { registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel } = options || {}
+    const { registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel, history } = options || {}
     if (!registry || !registry.native) throw new TypeError('invalid registry: expected a ZookeeperRegistry or EmbeddedRegistry')
     checkNumber('maxParallel', maxParallel, 1, MAX_PARALLEL, true)
+    if (history !== undefined && typeof history !== 'string') throw new TypeError(`invalid history \`${history}\`: expected a URL string`)
     const json = configJson(config)
     let kind
     if (typeof handler === 'function') kind = 'simple'
@@ -178,7 +179,7 @@ class JobScheduler extends EventEmitter {
         controllers.delete(call.id)
       }
     }
-    this.native = new native.NativeScheduler(registry.native, json, kind, invoke, instanceId, maxParallel)
+    this.native = new native.NativeScheduler(registry.native, json, kind, invoke, instanceId, maxParallel, history)
     this.running = false
   }
 
@@ -200,6 +201,16 @@ class JobScheduler extends EventEmitter {
     this.running = false
     await this.native.shutdown()
     if (this.pump) await this.pump
+  }
+
+  /**
+   * The execution history's counters ({written, dropped, pending,
+   * failedWrites, lastError}), or null without a history. `dropped` counts
+   * records lost while the database could not take them.
+   */
+  get historyStats() {
+    const json = this.native.historyStats()
+    return json === null ? null : JSON.parse(json)
   }
 
   /** This instance's id (`{ip}@-@{pid}` unless given). */

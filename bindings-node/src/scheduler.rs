@@ -163,6 +163,7 @@ impl NativeScheduler {
         #[napi(ts_arg_type = "(call: JsCall) => Promise<string>")] invoke_js: Invoke,
         instance_id: Option<String>,
         max_parallel: Option<u32>,
+        history: Option<String>,
     ) -> Result<Self> {
         let config = config::parse(&config_json)?;
         let slot: InvokeSlot = Arc::new(Mutex::new(Some(Arc::new(invoke_js))));
@@ -180,7 +181,10 @@ impl NativeScheduler {
             "http" => Job::http(),
             other => return Err(Error::new(Status::InvalidArg, format!("invalid job kind `{other}`"))),
         };
-        let mut builder = JobScheduler::builder(registry.center.clone(), config, job);
+        let mut builder = JobScheduler::builder(registry.center.clone(), config, job).binding("node");
+        if let Some(url) = history {
+            builder = builder.history(url);
+        }
         if let Some(id) = instance_id {
             builder = builder.instance_id(id);
         }
@@ -236,6 +240,18 @@ impl NativeScheduler {
     #[napi(getter)]
     pub fn is_shut_down(&self) -> bool {
         self.inner.is_shut_down()
+    }
+
+    /// The execution history's counters as JSON, or null without a history.
+    #[napi]
+    pub fn history_stats(&self) -> Option<String> {
+        self.inner.history_stats().map(|s| {
+            serde_json::json!({
+                "written": s.written, "dropped": s.dropped, "pending": s.pending,
+                "failedWrites": s.failed_writes, "lastError": s.last_error,
+            })
+            .to_string()
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::event::{Execution, JobEvent, Outcome};
 
 /// One finished item run, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExecutionRecord {
     /// The row id (`None` until stored).
     pub id: Option<i64>,
@@ -118,7 +118,7 @@ impl StatusState {
 }
 
 /// One status change, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StatusRecord {
     /// The row id (`None` until stored).
     pub id: Option<i64>,

@@ -70,6 +70,22 @@ impl std::fmt::Debug for HistoryUrl {
     }
 }
 
+/// The `history` key of a job's YAML file, if any: `ejob run` reads its
+/// history URL beside the job's ElasticJob keys (it is per instance, so it
+/// never goes into the registry's `config` node).
+pub fn history_in_yaml(yaml: &str) -> Result<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct WithHistory {
+        history: Option<String>,
+    }
+    let parsed: WithHistory =
+        serde_yaml_ng::from_str(yaml).map_err(|e| Error::invalid("history", yaml.lines().next().unwrap_or_default(), e.to_string()))?;
+    match parsed.history {
+        Some(url) => HistoryUrl::parse(&url).map(|_| Some(url)),
+        None => Ok(None),
+    }
+}
+
 /// `url` with the password of its user info replaced by `***`.
 fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
@@ -95,6 +111,13 @@ mod tests {
         let pg = HistoryUrl::parse("postgres://ej:secret@127.0.0.1:5432/history").unwrap();
         assert_eq!(pg.backend(), Backend::Postgres);
         assert_eq!(pg.to_string(), "postgres://ej:***@127.0.0.1:5432/history");
+    }
+
+    #[test]
+    fn the_yaml_history_key_is_read_and_checked() {
+        assert_eq!(history_in_yaml("jobName: j\nhistory: sqlite:///tmp/h.db\n").unwrap().as_deref(), Some("sqlite:///tmp/h.db"));
+        assert_eq!(history_in_yaml("jobName: j\n").unwrap(), None);
+        assert!(history_in_yaml("jobName: j\nhistory: ftp://x\n").is_err());
     }
 
     #[test]
