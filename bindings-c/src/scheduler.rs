@@ -77,6 +77,25 @@ pub struct ej_scheduler_options {
     pub instance_id: *const c_char,
     /// How many items may run at once here (0 = twice the CPU count).
     pub max_parallel: u32,
+    /// Execution history URL (NULL = none): `sqlite:///path/history.db` or
+    /// `postgres://user@host:port/db`. Writes never delay a fire; see
+    /// `ej_scheduler_history_stats`.
+    pub history: *const c_char,
+}
+
+/// What a scheduler's execution history wrote, lost and holds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ej_history_stats {
+    /// Records stored.
+    pub written: u64,
+    /// Records lost while the database could not take them (the buffer is
+    /// bounded) or because the history fell behind the scheduler's events.
+    pub dropped: u64,
+    /// Records waiting to be written.
+    pub pending: u64,
+    /// Writes that failed (each is retried).
+    pub failed_writes: u64,
 }
 
 /// The caller's `user_data`, handed back to callbacks on worker threads.
@@ -241,13 +260,16 @@ unsafe fn build(
 ) -> Result<(), Failure> {
     let registry = object(registry, "registry")?;
     let config = object(config, "config")?;
-    let mut builder = JobScheduler::builder(registry.center.clone(), config.inner.clone(), job);
+    let mut builder = JobScheduler::builder(registry.center.clone(), config.inner.clone(), job).binding("c");
     if let Some(options) = options.as_ref() {
         if let Some(id) = optional_text(options.instance_id, "options.instance_id")? {
             builder = builder.instance_id(id);
         }
         if options.max_parallel > 0 {
             builder = builder.max_parallel(options.max_parallel as usize);
+        }
+        if let Some(url) = optional_text(options.history, "options.history")? {
+            builder = builder.history(url);
         }
     }
     let _entered = runtime().enter();
@@ -437,6 +459,31 @@ pub unsafe extern "C" fn ej_scheduler_shutdown(scheduler: *const ej_scheduler) -
 #[no_mangle]
 pub unsafe extern "C" fn ej_scheduler_instance_id(scheduler: *const ej_scheduler) -> *const c_char {
     scheduler.as_ref().map_or(std::ptr::null(), |s| s.instance_id.as_ptr())
+}
+
+/// Fills `out` with the execution history's counters. `EJ_ILLEGAL_STATE`
+/// when the scheduler keeps no history (`options.history` was NULL).
+///
+/// # Safety
+/// `scheduler` is null or live; `out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_history_stats(scheduler: *const ej_scheduler, out: *mut ej_history_stats) -> ej_status {
+    guard(|| {
+        let out = out.as_mut().ok_or_else(|| invalid("out", "must not be NULL"))?;
+        *out = ej_history_stats::default();
+        let scheduler = object(scheduler, "scheduler")?;
+        let stats = scheduler
+            .inner
+            .history_stats()
+            .ok_or_else(|| Failure(ej_status::EJ_ILLEGAL_STATE, "this scheduler keeps no execution history".into()))?;
+        *out = ej_history_stats {
+            written: stats.written,
+            dropped: stats.dropped,
+            pending: stats.pending,
+            failed_writes: stats.failed_writes,
+        };
+        Ok(())
+    })
 }
 
 /// Kinds of [`ej_event`].
