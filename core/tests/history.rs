@@ -5,7 +5,7 @@
 use elasticjob::registry::ZookeeperOptions;
 use elasticjob::trace::{ExecutionQuery, HistoryRecord, StatusQuery, StatusRecord, StatusState};
 use elasticjob::{
-    Execution, HistoryOptions, HistoryStore, Job, JobConfig, JobEvent, JobScheduler, Outcome, RegistryCenter,
+    Execution, HistoryOptions, HistoryStore, Job, JobConfig, JobEvent, JobOperator, JobScheduler, Outcome, RegistryCenter,
     Retention,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,13 +25,17 @@ fn center() -> RegistryCenter {
 
 /// Every second, two items; item 1 always fails with a recognisable message.
 fn scheduler(history: &str, options: HistoryOptions) -> JobScheduler {
+    scheduler_on(center(), history, options)
+}
+
+fn scheduler_on(center: RegistryCenter, history: &str, options: HistoryOptions) -> JobScheduler {
     let job = Job::from_fn(|ctx| async move {
         if ctx.sharding_item == 1 {
             return Err("item one broke on purpose".into());
         }
         Ok(())
     });
-    JobScheduler::builder(center(), JobConfig::new("traced", "* * * * * ?", 2), job)
+    JobScheduler::builder(center, JobConfig::new("traced", "* * * * * ?", 2), job)
         .history(history)
         .history_options(options)
         .shutdown_timeout(Duration::from_secs(5))
@@ -72,11 +76,17 @@ fn assert_on_time(executions: &[Execution]) {
 }
 
 async fn records_every_execution(url: &str) {
-    let scheduler = scheduler(url, HistoryOptions { flush_interval: Duration::from_millis(100), ..Default::default() });
+    let center = center();
+    let scheduler = scheduler_on(center.clone(), url, HistoryOptions { flush_interval: Duration::from_millis(100), ..Default::default() });
     let mut events = scheduler.events();
     scheduler.start().await.unwrap();
     let mut executions = executions_until(&mut events, Duration::from_secs(20), |seen| seen.len() >= 6).await;
     scheduler.trigger().await.unwrap();
+    let operator = JobOperator::new(center);
+    let ip = scheduler.instance_id().split("@-@").next().unwrap().to_string();
+    operator.disable("traced", Some(&ip)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    operator.enable("traced", Some(&ip)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     scheduler.shutdown().await;
     while let Ok(event) = events.try_recv() {
@@ -112,7 +122,7 @@ async fn records_every_execution(url: &str) {
 
     let statuses = store.statuses(&StatusQuery { job_name: Some("traced".into()), ..Default::default() }).await.unwrap();
     let states: Vec<&str> = statuses.iter().map(|s| s.state.as_str()).collect();
-    for expected in ["RESHARDED", "TRIGGERED", "STOPPED"] {
+    for expected in ["RESHARDED", "TRIGGERED", "DISABLED", "ENABLED", "STOPPED"] {
         assert!(states.contains(&expected), "{expected} missing from {states:?}");
     }
     let rows = stored.len() + statuses.len();

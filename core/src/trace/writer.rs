@@ -206,6 +206,10 @@ impl HistoryWriter {
                 reported_dropped = dropped;
             }
             if stopping {
+                let pending = self.stats().pending;
+                if pending > 0 {
+                    tracing::warn!(pending, "stopping with {pending} execution history records not written");
+                }
                 return;
             }
             if !down && tokio::time::Instant::now() >= next_purge {
