@@ -108,3 +108,24 @@ async fn feed(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::HistoryOptions;
+
+    #[tokio::test]
+    async fn a_feed_that_falls_behind_counts_the_skipped_events_as_lost() {
+        let store = HistoryStore::open_url("sqlite:///nonexistent-dir/never-written.db").unwrap();
+        let writer = HistoryWriter::new(store, HistoryOptions::default());
+        let (events, receiver) = broadcast::channel(4);
+        for fire_time in 0..10 {
+            events.send(JobEvent::Misfired { items: vec![0], fire_time }).unwrap();
+        }
+        events.send(JobEvent::Stopped).unwrap();
+        feed(receiver, writer.clone(), "j".into(), "i".into(), "rust".into()).await;
+        // Eleven events, four kept by the channel: seven lost, the rest queued, Stopped ends the feed.
+        let stats = writer.stats();
+        assert_eq!((stats.dropped, stats.pending), (7, 4), "{stats:?}");
+    }
+}

@@ -223,3 +223,54 @@ impl HistoryWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::record::{StatusRecord, StatusState};
+
+    fn record(n: u32) -> HistoryRecord {
+        HistoryRecord::Status(StatusRecord::new("j", "i", StatusState::Triggered, &[n], ""))
+    }
+
+    async fn until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !done() {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_is_written_at_once_a_partial_one_waits_and_stopping_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistoryStore::open_url(&format!("sqlite://{}", dir.path().join("h.db").display())).unwrap();
+        let options = HistoryOptions { batch_size: 10, flush_interval: Duration::from_secs(3600), ..Default::default() };
+        let writer = HistoryWriter::new(store, options);
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(writer.clone().run(stopped));
+        // The first pass (at start) finds nothing; then only a full batch wakes the writer.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (0..10).for_each(|n| writer.record(record(n)));
+        assert!(until(Duration::from_secs(10), || writer.stats().written == 10).await, "{:?}", writer.stats());
+        (10..15).for_each(|n| writer.record(record(n)));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!((writer.stats().written, writer.stats().pending), (10, 5), "a partial batch waits for the interval");
+        stop.send_replace(true);
+        task.await.unwrap();
+        let stats = writer.stats();
+        assert_eq!((stats.written, stats.pending, stats.dropped), (15, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn records_skipped_by_a_lagging_event_stream_count_as_dropped() {
+        let store = HistoryStore::open_url("sqlite:///nonexistent-dir/never-written.db").unwrap();
+        let writer = HistoryWriter::new(store, HistoryOptions::default());
+        writer.lost(7);
+        writer.record(record(1));
+        assert_eq!((writer.stats().dropped, writer.stats().pending), (7, 1));
+    }
+}
