@@ -292,3 +292,56 @@ async fn postgres_retention_by_age_and_count_and_filtered_paged_queries() {
     retention_and_queries(&store).await;
     store.close().await;
 }
+
+/// A survivor that takes over a crashed instance's item records the take-over
+/// and the failover run (embedded registry: its sessions can be expired at will).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_take_over_and_its_run_are_recorded() {
+    let server = elasticjob::MemoryServer::new();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("failover.db").display());
+    let mut config = JobConfig::new("taken", "0/3 * * * * ?", 2);
+    config.failover = true;
+    let survivor_job = Job::from_fn(|_| async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    });
+    let survivor = JobScheduler::builder(RegistryCenter::memory(&server, "history-failover"), config.clone(), survivor_job)
+        .instance_id("127.0.0.1@-@survivor")
+        .history(&url)
+        .build()
+        .unwrap();
+    survivor.start().await.unwrap();
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let notify = started.clone();
+    let victim_job = Job::from_fn(move |_| {
+        let notify = notify.clone();
+        async move {
+            notify.notify_one();
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    let victim_center = RegistryCenter::memory(&server, "history-failover");
+    let victim = JobScheduler::builder(victim_center.clone(), config, victim_job)
+        .instance_id("127.0.0.1@-@victim")
+        .shutdown_timeout(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    victim.start().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), started.notified()).await.expect("the victim started an item");
+    server.expire(victim_center.session().await.unwrap().session_id());
+    drop(victim);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    survivor.shutdown().await;
+
+    let store = HistoryStore::open_url(&url).unwrap();
+    let taken = store.statuses(&StatusQuery { state: Some("FAILOVER_TAKEN".into()), ..Default::default() }).await.unwrap();
+    assert!(!taken.is_empty(), "the take-over is recorded");
+    let failover_runs: Vec<_> = store.executions(&all()).await.unwrap().into_iter().filter(|r| r.failover).collect();
+    assert!(!failover_runs.is_empty(), "the failover run is recorded");
+    for run in &failover_runs {
+        assert_eq!((run.execution_source.as_str(), run.instance_id.as_str()), ("FAILOVER", "127.0.0.1@-@survivor"));
+        assert!(taken.iter().any(|t| t.sharding_item.split(',').any(|i| i == run.sharding_item.to_string())), "{taken:?} {run:?}");
+    }
+}
