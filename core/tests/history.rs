@@ -107,6 +107,7 @@ async fn records_every_execution(url: &str) {
             .find(|r| r.sharding_item == e.item && r.fire_time == e.fire_time && r.fencing_token == e.fencing_token)
             .unwrap_or_else(|| panic!("no row for {e:?}"));
         assert_eq!((row.instance_id.as_str(), row.binding.as_str()), (scheduler.instance_id(), "rust"));
+        assert!(!row.hostname.is_empty() && scheduler.instance_id().starts_with(&row.ip), "{row:?}");
         assert_eq!((row.start_time, row.complete_time), (e.started_at, e.finished_at));
         assert_eq!(row.is_success, e.item == 0);
         if e.item == 1 {

@@ -20,6 +20,8 @@ pub struct ExecutionRecord {
     pub instance_id: String,
     /// The instance's IP address.
     pub ip: String,
+    /// The host name of the machine that ran it.
+    pub hostname: String,
     /// The item.
     pub sharding_item: u32,
     /// The fire the run belongs to, epoch milliseconds.
@@ -62,6 +64,7 @@ impl ExecutionRecord {
             ),
             instance_id: execution.instance_id.clone(),
             ip: ip_of(&execution.instance_id),
+            hostname: local_hostname().to_string(),
             sharding_item: execution.item,
             fire_time: execution.fire_time,
             execution_source: if execution.failover { "FAILOVER" } else { "NORMAL_TRIGGER" }.to_string(),
@@ -196,6 +199,18 @@ impl HistoryRecord {
     }
 }
 
+/// This machine's host name, read once (records are made where the run happened).
+fn local_hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut buffer = [0u8; 256];
+        // SAFETY: the buffer is writable for its length; gethostname NUL-terminates within it on success.
+        let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+        if ok { String::from_utf8_lossy(&buffer[..end]).into_owned() } else { String::new() }
+    })
+}
+
 /// The IP part of an instance id `{ip}@-@{pid}`.
 fn ip_of(instance_id: &str) -> String {
     instance_id.split("@-@").next().unwrap_or_default().to_string()
@@ -225,6 +240,7 @@ mod tests {
         let record = ExecutionRecord::from_execution(&execution(Outcome::Failed("boom".into()), true), "python");
         assert_eq!(record.task_id, "orders@-@3@-@1000@-@10.0.0.7@-@42");
         assert_eq!(record.ip, "10.0.0.7");
+        assert!(!record.hostname.is_empty());
         assert_eq!(record.execution_source, "FAILOVER");
         assert_eq!(record.outcome, "FAILED");
         assert!(!record.is_success);

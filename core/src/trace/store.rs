@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 /// How long a write waits for a connection before it fails (and is retried later).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-const EXECUTION_COLUMNS: &str = "job_name, task_id, instance_id, ip, sharding_item, fire_time, execution_source, binding, \
+const EXECUTION_COLUMNS: &str = "job_name, task_id, instance_id, ip, hostname, sharding_item, fire_time, execution_source, binding, \
 start_time, complete_time, outcome, is_success, failure_cause, failover, fencing_token";
 const STATUS_COLUMNS: &str = "job_name, instance_id, sharding_item, state, message, creation_time";
 
@@ -122,7 +122,7 @@ impl HistoryStore {
         let rows = rows_per_statement(self.url.backend());
         let mut tx = self.pool.begin().await.map_err(|e| self.error("writing the history failed", e))?;
         for chunk in executions.chunks(rows) {
-            let sql = insert_sql("job_execution_log", EXECUTION_COLUMNS, 15, chunk.len());
+            let sql = insert_sql("job_execution_log", EXECUTION_COLUMNS, 16, chunk.len());
             let mut query = sqlx::query(&sql);
             for e in chunk {
                 query = query
@@ -130,6 +130,7 @@ impl HistoryStore {
                     .bind(e.task_id.clone())
                     .bind(e.instance_id.clone())
                     .bind(e.ip.clone())
+                    .bind(e.hostname.clone())
                     .bind(i64::from(e.sharding_item))
                     .bind(e.fire_time)
                     .bind(e.execution_source.clone())
@@ -237,6 +238,7 @@ fn execution_of(row: &AnyRow) -> std::result::Result<ExecutionRecord, sqlx::Erro
         task_id: row.try_get("task_id")?,
         instance_id: row.try_get("instance_id")?,
         ip: row.try_get("ip")?,
+        hostname: row.try_get("hostname")?,
         sharding_item: u32::try_from(row.try_get::<i64, _>("sharding_item")?).unwrap_or_default(),
         fire_time: row.try_get("fire_time")?,
         execution_source: row.try_get("execution_source")?,

@@ -4,6 +4,7 @@ CREATE TABLE IF NOT EXISTS job_execution_log (
     task_id VARCHAR(1000) NOT NULL,
     instance_id VARCHAR(255) NOT NULL,
     ip VARCHAR(50) NOT NULL,
+    hostname VARCHAR(255) NOT NULL,
     sharding_item INTEGER NOT NULL,
     fire_time BIGINT NOT NULL,
     execution_source VARCHAR(20) NOT NULL,

@@ -4,6 +4,7 @@ CREATE TABLE IF NOT EXISTS job_execution_log (
     task_id TEXT NOT NULL,
     instance_id TEXT NOT NULL,
     ip TEXT NOT NULL,
+    hostname TEXT NOT NULL,
     sharding_item INTEGER NOT NULL,
     fire_time INTEGER NOT NULL,
     execution_source TEXT NOT NULL,
