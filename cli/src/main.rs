@@ -23,7 +23,7 @@
 //! whose nodes were created creator-only; the environment variable keeps
 //! the password out of the process list and shell history.
 
-use elasticjob::trace::{history_in_yaml, ExecutionQuery, StatusQuery};
+use elasticjob::trace::{history_in_yaml, ExecutionQuery, HistoryUrl, StatusQuery};
 use elasticjob::{Error, HistoryStore, Job, JobConfig, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
 use std::process::ExitCode;
 
@@ -261,7 +261,11 @@ async fn show_history(url: &str, args: &[String]) -> Result<(), String> {
     statuses.instance_id = executions.instance_id.clone();
     (statuses.since, statuses.until, statuses.limit, statuses.offset) =
         (executions.since, executions.until, executions.limit, executions.offset);
-    let store = HistoryStore::open_url(url).map_err(explain)?;
+    let url = HistoryUrl::parse(url).map_err(explain)?;
+    if let Some(file) = url.sqlite_file().filter(|f| !f.exists()) {
+        return Err(format!("invalid --history `{url}`: no history file at {}", file.display()));
+    }
+    let store = HistoryStore::open(&url).map_err(explain)?;
     if status {
         let rows = store.statuses(&statuses).await.map_err(explain)?;
         if json {

@@ -130,6 +130,13 @@ fn runs_script_jobs_from_yaml_until_terminated() {
     assert!(stdout(&statuses).contains("\"STOPPED\""));
     let bad = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["--history", &url, "history", "--item", "x"]).output().unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --item `x`"));
+    let missing = dir.path().join("missing.db");
+    let absent = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["--history", &format!("sqlite://{}", missing.display()), "history"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&absent.stderr).contains("no history file"), "{absent:?}");
+    assert!(!missing.exists(), "reading never creates a history");
 }
 
 #[test]

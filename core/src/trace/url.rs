@@ -51,6 +51,13 @@ impl HistoryUrl {
         self.backend
     }
 
+    /// The SQLite file it names, if it names one: a reader (`ejob history`)
+    /// checks it exists rather than create an empty history.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        let rest = self.url.strip_prefix("sqlite://")?;
+        Some(rest.split('?').next().unwrap_or_default().into())
+    }
+
     /// The URL sqlx connects with.
     pub(crate) fn connect_url(&self) -> &str {
         &self.url
@@ -108,9 +115,11 @@ mod tests {
     fn sqlite_and_postgres_urls_are_recognised() {
         let sqlite = HistoryUrl::parse("sqlite:///tmp/h.db").unwrap();
         assert_eq!((sqlite.backend(), sqlite.connect_url()), (Backend::Sqlite, "sqlite:///tmp/h.db?mode=rwc"));
+        assert_eq!(sqlite.sqlite_file(), Some("/tmp/h.db".into()));
         let pg = HistoryUrl::parse("postgres://ej:secret@127.0.0.1:5432/history").unwrap();
         assert_eq!(pg.backend(), Backend::Postgres);
         assert_eq!(pg.to_string(), "postgres://ej:***@127.0.0.1:5432/history");
+        assert_eq!(pg.sqlite_file(), None);
     }
 
     #[test]
