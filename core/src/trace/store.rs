@@ -19,6 +19,8 @@ use tokio::sync::OnceCell;
 
 /// How long a write waits for a connection before it fails (and is retried later).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an unused connection is kept.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 const EXECUTION_COLUMNS: &str = "job_name, task_id, instance_id, ip, hostname, sharding_item, fire_time, execution_source, binding, \
 start_time, complete_time, outcome, is_success, failure_cause, failover, fencing_token";
@@ -56,8 +58,13 @@ impl HistoryStore {
     pub fn open(url: &HistoryUrl) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = url.backend();
+        // One connection: a scheduler's writer writes one batch at a time,
+        // and a process may run many jobs, each with its own store. It is
+        // closed after a minute unused, so idle jobs hold no connection.
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 1 } else { 4 })
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(IDLE_TIMEOUT)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
