@@ -231,6 +231,21 @@ export interface JobSchedulerOptions<T = unknown> {
   listeners?: JobListener[]
   /** At most one listener run once per fire across the cluster. */
   onceListeners?: DistributeOnceJobListener[]
+  /**
+   * Keep an execution history: `sqlite:///path/history.db` or
+   * `postgres://user@host:port/db`. Writes never delay a fire.
+   */
+  history?: string
+}
+
+/** What the execution history wrote, lost and holds. */
+export interface HistoryStats {
+  written: number
+  /** Records lost while the database could not take them (the buffer is bounded). */
+  dropped: number
+  pending: number
+  failedWrites: number
+  lastError: string | null
 }
 
 /** (live instance ids in ElasticJob's order, shardingTotalCount, job name) → instance id → items. */
@@ -251,6 +266,8 @@ export declare class JobScheduler<T = unknown> extends EventEmitter {
   shutdown(): Promise<void>
   /** This instance's id. */
   readonly instanceId: string
+  /** The history's counters, or null without a history. */
+  readonly historyStats: HistoryStats | null
   on(event: 'execution', listener: (event: ExecutionEvent) => void): this
   on(event: 'sharding', listener: (event: { type: 'sharding'; assignment: Record<string, number[]> }) => void): this
   on(event: 'misfire', listener: (event: { type: 'misfire'; items: number[]; fireTime: number }) => void): this

@@ -165,16 +165,17 @@ class JobScheduler extends EventEmitter {
    *   handler?: (ctx: object) => any, fetch?: (ctx: object) => any, process?: (ctx: object, items: any[]) => any,
    *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number,
    *   shardingStrategies?: Record<string, (instances: string[], total: number, jobName: string) => any>,
-   *   listeners?: object[], onceListeners?: object[]}} options
+   *   listeners?: object[], onceListeners?: object[], history?: string}} options
    */
   constructor(options) {
     super()
     const {
       registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel, shardingStrategies,
-      listeners = [], onceListeners = [],
+      listeners = [], onceListeners = [], history,
     } = options || {}
     if (!registry || !registry.native) throw new TypeError('invalid registry: expected a ZookeeperRegistry or EmbeddedRegistry')
     checkNumber('maxParallel', maxParallel, 1, MAX_PARALLEL, true)
+    if (history !== undefined && typeof history !== 'string') throw new TypeError(`invalid history \`${history}\`: expected a URL string`)
     const json = configJson(config)
     let kind
     if (typeof handler === 'function') kind = 'simple'
@@ -245,7 +246,7 @@ class JobScheduler extends EventEmitter {
     const names = Object.keys(strategies)
     this.native = new native.NativeScheduler(
       registry.native, json, kind, invoke, instanceId, maxParallel, names, shard,
-      hooks.plain.length, hooks.onceTimeouts, new.target.oneOff === true,
+      hooks.plain.length, hooks.onceTimeouts, new.target.oneOff === true, history,
     )
     this.running = false
   }
@@ -268,6 +269,16 @@ class JobScheduler extends EventEmitter {
     this.running = false
     await this.native.shutdown()
     if (this.pump) await this.pump
+  }
+
+  /**
+   * The execution history's counters ({written, dropped, pending,
+   * failedWrites, lastError}), or null without a history. `dropped` counts
+   * records lost while the database could not take them.
+   */
+  get historyStats() {
+    const json = this.native.historyStats()
+    return json === null ? null : JSON.parse(json)
   }
 
   /** This instance's id (`{ip}@-@{pid}` unless given). */

@@ -318,6 +318,12 @@ typedef struct ej_scheduler_options {
    * rejected); it runs when `ej_scheduler_execute` is called.
    */
   bool one_off;
+  /**
+   * Execution history URL (NULL = none): `sqlite:///path/history.db` or
+   * `postgres://user@host:port/db`. Writes never delay a fire; see
+   * `ej_scheduler_history_stats`.
+   */
+  const char *history;
 } ej_scheduler_options;
 
 /**
@@ -370,6 +376,29 @@ typedef struct ej_job_error {
  * Receives the failures of a `THROW` job (see `ej_scheduler_set_error_handler`).
  */
 typedef void (*ej_error_fn)(const struct ej_job_error *error, void *user_data);
+
+/**
+ * What a scheduler's execution history wrote, lost and holds.
+ */
+typedef struct ej_history_stats {
+  /**
+   * Records stored.
+   */
+  uint64_t written;
+  /**
+   * Records lost while the database could not take them (the buffer is
+   * bounded) or because the history fell behind the scheduler's events.
+   */
+  uint64_t dropped;
+  /**
+   * Records waiting to be written.
+   */
+  uint64_t pending;
+  /**
+   * Writes that failed (each is retried).
+   */
+  uint64_t failed_writes;
+} ej_history_stats;
 
 /**
  * Something the scheduler reports. Clear with `ej_event_clear`.
@@ -740,6 +769,16 @@ enum ej_status ej_scheduler_shutdown(const struct ej_scheduler *scheduler);
  * `scheduler` is null or live.
  */
 const char *ej_scheduler_instance_id(const struct ej_scheduler *scheduler);
+
+/**
+ * Fills `out` with the execution history's counters. `EJ_ILLEGAL_STATE`
+ * when the scheduler keeps no history (`options.history` was NULL).
+ *
+ * # Safety
+ * `scheduler` is null or live; `out` is null or writable.
+ */
+enum ej_status ej_scheduler_history_stats(const struct ej_scheduler *scheduler,
+                                          struct ej_history_stats *out);
 
 /**
  * Waits up to `timeout_ms` for the next event; `out->kind` is `EJ_EVENT_NONE` on timeout.

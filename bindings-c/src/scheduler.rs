@@ -92,6 +92,25 @@ pub struct ej_scheduler_options {
     /// A one-off job (ElasticJob's `OneOffJobBootstrap`): no cron (a cron is
     /// rejected); it runs when `ej_scheduler_execute` is called.
     pub one_off: bool,
+    /// Execution history URL (NULL = none): `sqlite:///path/history.db` or
+    /// `postgres://user@host:port/db`. Writes never delay a fire; see
+    /// `ej_scheduler_history_stats`.
+    pub history: *const c_char,
+}
+
+/// What a scheduler's execution history wrote, lost and holds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ej_history_stats {
+    /// Records stored.
+    pub written: u64,
+    /// Records lost while the database could not take them (the buffer is
+    /// bounded) or because the history fell behind the scheduler's events.
+    pub dropped: u64,
+    /// Records waiting to be written.
+    pub pending: u64,
+    /// Writes that failed (each is retried).
+    pub failed_writes: u64,
 }
 
 /// The caller's `user_data`, handed back to callbacks on worker threads.
@@ -262,7 +281,8 @@ unsafe fn build(
         JobScheduler::one_off(registry.center.clone(), config.inner.clone(), job)
     } else {
         JobScheduler::builder(registry.center.clone(), config.inner.clone(), job)
-    };
+    }
+    .binding("c");
     if let Some(options) = options {
         if let Some(listeners) = options.listeners.as_ref() {
             builder = listeners.register(builder)?;
@@ -275,6 +295,9 @@ unsafe fn build(
         }
         for (name, strategy) in crate::strategy::strategies(options.sharding_strategies, options.sharding_strategy_count)? {
             builder = builder.sharding_strategy(&name, strategy);
+        }
+        if let Some(url) = optional_text(options.history, "options.history")? {
+            builder = builder.history(url);
         }
     }
     let _entered = runtime().enter();
@@ -478,6 +501,31 @@ pub unsafe extern "C" fn ej_scheduler_shutdown(scheduler: *const ej_scheduler) -
 #[no_mangle]
 pub unsafe extern "C" fn ej_scheduler_instance_id(scheduler: *const ej_scheduler) -> *const c_char {
     scheduler.as_ref().map_or(std::ptr::null(), |s| s.instance_id.as_ptr())
+}
+
+/// Fills `out` with the execution history's counters. `EJ_ILLEGAL_STATE`
+/// when the scheduler keeps no history (`options.history` was NULL).
+///
+/// # Safety
+/// `scheduler` is null or live; `out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ej_scheduler_history_stats(scheduler: *const ej_scheduler, out: *mut ej_history_stats) -> ej_status {
+    guard(|| {
+        let out = out.as_mut().ok_or_else(|| invalid("out", "must not be NULL"))?;
+        *out = ej_history_stats::default();
+        let scheduler = object(scheduler, "scheduler")?;
+        let stats = scheduler
+            .inner
+            .history_stats()
+            .ok_or_else(|| Failure(ej_status::EJ_ILLEGAL_STATE, "this scheduler keeps no execution history".into()))?;
+        *out = ej_history_stats {
+            written: stats.written,
+            dropped: stats.dropped,
+            pending: stats.pending,
+            failed_writes: stats.failed_writes,
+        };
+        Ok(())
+    })
 }
 
 /// Kinds of [`ej_event`].

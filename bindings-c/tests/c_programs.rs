@@ -122,6 +122,33 @@ fn c_listeners_one_off_jobs_and_monitor_execution() {
     assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
 }
 
+/// A C job configured with a SQLite history writes a row per execution
+/// there, tagged `c`, with its failure messages.
+#[test]
+fn a_c_job_writes_its_executions_to_a_sqlite_history() {
+    let zk = zk_harness::ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let program = compile("history_test", false);
+    let output = Command::new(&program).arg(zk.connect_string()).arg(&db).output().expect("C program runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && stdout.contains("2 passed, 0 failed"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let executions: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("executions "))
+        .and_then(|n| n.parse().ok())
+        .expect("the program reports its executions");
+    let rows = elasticjob::runtime::shared().block_on(async {
+        let store = elasticjob::HistoryStore::open_url(&format!("sqlite://{}", db.display())).unwrap();
+        let query = elasticjob::trace::ExecutionQuery { job_name: Some("c-traced".into()), limit: 1000, ..Default::default() };
+        store.executions(&query).await.unwrap()
+    });
+    assert_eq!(rows.len(), executions, "{rows:?}");
+    assert!(rows.iter().all(|r| r.binding == "c"), "{rows:?}");
+    let failures: Vec<_> = rows.iter().filter(|r| r.sharding_item == 1).collect();
+    assert!(!failures.is_empty() && failures.iter().all(|r| !r.is_success && r.failure_cause.as_deref().unwrap_or_default().contains("item one refuses")), "{rows:?}");
+}
+
 #[test]
 fn valgrind_finds_no_leak_or_invalid_access_in_the_binding() {
     let program = compile("api_test", false);

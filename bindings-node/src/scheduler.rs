@@ -290,6 +290,7 @@ impl NativeScheduler {
         listeners: Option<u32>,
         once_timeouts_ms: Option<Vec<i64>>,
         one_off: Option<bool>,
+        history: Option<String>,
     ) -> Result<Self> {
         let config = config::parse(&config_json)?;
         let slot: InvokeSlot = Arc::new(Mutex::new(Some(Arc::new(invoke_js))));
@@ -311,7 +312,11 @@ impl NativeScheduler {
             JobScheduler::one_off(registry.center.clone(), config, job)
         } else {
             JobScheduler::builder(registry.center.clone(), config, job)
-        };
+        }
+        .binding("node");
+        if let Some(url) = history {
+            builder = builder.history(url);
+        }
         for index in 0..listeners.unwrap_or(0) {
             builder = builder.listener(JsListener { slot: slot.clone(), index });
         }
@@ -386,6 +391,18 @@ impl NativeScheduler {
     #[napi(getter)]
     pub fn is_shut_down(&self) -> bool {
         self.inner.is_shut_down()
+    }
+
+    /// The execution history's counters as JSON, or null without a history.
+    #[napi]
+    pub fn history_stats(&self) -> Option<String> {
+        self.inner.history_stats().map(|s| {
+            serde_json::json!({
+                "written": s.written, "dropped": s.dropped, "pending": s.pending,
+                "failedWrites": s.failed_writes, "lastError": s.last_error,
+            })
+            .to_string()
+        })
     }
 }
 

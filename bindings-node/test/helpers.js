@@ -75,4 +75,4 @@ async function waitFor(condition, timeoutMs, what) {
   }
 }
 
-module.exports = { startZookeeper, startWorker, readLedger, checkLedger, firesBetween, sleep, waitFor }
+module.exports = { tool, startZookeeper, startWorker, readLedger, checkLedger, firesBetween, sleep, waitFor }

@@ -28,8 +28,10 @@ const http = new JobScheduler({
   registry,
   config: { jobName: 'ping', shardingTotalCount: 1, props: { 'http.uri': 'http://127.0.0.1:8080/ping', 'http.method': 'GET' } },
   http: true,
+  history: 'sqlite:///var/lib/ejob/history.db',
 })
-void http
+const stats = http.historyStats
+if (stats !== null) console.log(stats.written, stats.dropped, stats.lastError ?? '')
 
 const feed = new JobScheduler<{ id: number }>({
   registry: new EmbeddedRegistry(),

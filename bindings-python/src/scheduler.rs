@@ -240,7 +240,7 @@ pub struct Scheduler {
 #[pymethods]
 impl Scheduler {
     #[new]
-    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None, sharding_strategies = None, listeners = Vec::new(), once_listeners = Vec::new(), one_off = false))]
+    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None, sharding_strategies = None, listeners = Vec::new(), once_listeners = Vec::new(), one_off = false, history = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         registry: PyRef<'_, Registry>,
@@ -256,6 +256,7 @@ impl Scheduler {
         listeners: Vec<PlainHooks>,
         once_listeners: Vec<OnceHooks>,
         one_off: bool,
+        history: Option<String>,
     ) -> PyResult<Self> {
         let job = match (execute, fetch, process, script, http) {
             (Some(execute), None, None, false, false) => simple_job(execute),
@@ -274,7 +275,11 @@ impl Scheduler {
             JobScheduler::one_off(registry.center.clone(), config.inner, job)
         } else {
             JobScheduler::builder(registry.center.clone(), config.inner, job)
-        };
+        }
+        .binding("python");
+        if let Some(url) = history {
+            builder = builder.history(url);
+        }
         for (before, after) in listeners {
             builder = builder.listener(hooks(before, after));
         }
@@ -357,6 +362,19 @@ impl Scheduler {
     #[getter]
     fn config(&self) -> JobConfig {
         JobConfig { inner: self.inner.config() }
+    }
+
+    /// The execution history's counters as a dict, or None without a history.
+    #[getter]
+    fn history_stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(stats) = self.inner.history_stats() else { return Ok(None) };
+        let dict = PyDict::new(py);
+        dict.set_item("written", stats.written)?;
+        dict.set_item("dropped", stats.dropped)?;
+        dict.set_item("pending", stats.pending)?;
+        dict.set_item("failed_writes", stats.failed_writes)?;
+        dict.set_item("last_error", stats.last_error)?;
+        Ok(Some(dict))
     }
 }
 

@@ -11,23 +11,31 @@
 //!   disable-item JOB ITEM | enable-item JOB ITEM
 //!   shutdown JOB [IP] | remove JOB [IP]
 //!   dump JOB                      the job's registry nodes and their data
-//!   run FILE.yaml...              run script jobs (script.command.line) or HTTP jobs (http.uri) until Ctrl-C
+//!   run FILE.yaml...              run script jobs (script.command.line) or HTTP jobs (http.uri) until Ctrl-C,
+//!                                 keeping an execution history with --history URL (or a `history:` key in the file)
+//!
+//! ejob --history URL history [--job J] [--item N] [--instance ID] [--outcome O]
+//!      [--since MS] [--until MS] [--limit N] [--offset N] [--status] [--json]
+//!                                 the execution history (or, with --status, status changes), newest first
 //! ```
 //!
 //! `--digest` (or `ELASTICJOB_DIGEST`) gives the credentials of a namespace
 //! whose nodes were created creator-only; the environment variable keeps
 //! the password out of the process list and shell history.
 
-use elasticjob::{Error, Job, JobConfig, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
+use elasticjob::trace::{history_in_yaml, ExecutionQuery, HistoryUrl, StatusQuery};
+use elasticjob::{Error, HistoryStore, Job, JobConfig, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] <jobs | instances JOB | items JOB | trigger JOB | \
 disable JOB [IP] | enable JOB [IP] | disable-item JOB ITEM | enable-item JOB ITEM | shutdown JOB [IP] | \
-remove JOB [IP] | dump JOB | run FILE.yaml...>";
+remove JOB [IP] | dump JOB | run FILE.yaml...> [--history URL]
+       ejob --history URL history [--job J] [--item N] [--instance ID] [--outcome O] [--since MS] [--until MS] \
+[--limit N] [--offset N] [--status] [--json]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Parsed { zk, namespace, digest, command } = match parse(&args) {
+    let Parsed { zk, namespace, digest, history, command } = match parse(&args) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("ejob: {message}\n{USAGE}");
@@ -35,12 +43,29 @@ fn main() -> ExitCode {
         }
     };
     let runtime = elasticjob::runtime::shared();
+    if command[0] == "history" {
+        let Some(url) = history else {
+            eprintln!("ejob: `history` needs --history URL (or ELASTICJOB_HISTORY)\n{USAGE}");
+            return ExitCode::from(2);
+        };
+        return match runtime.block_on(show_history(&url, &command[1..])) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("ejob: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let (Some(zk), Some(namespace)) = (zk, namespace) else {
+        eprintln!("ejob: missing --zk and --namespace (or ELASTICJOB_ZK and ELASTICJOB_NAMESPACE)\n{USAGE}");
+        return ExitCode::from(2);
+    };
     let mut options = ZookeeperOptions::new(zk, namespace);
     if let Some(digest) = digest {
         options = options.digest(digest);
     }
     let center = RegistryCenter::zookeeper(options);
-    match runtime.block_on(execute(&center, &command)) {
+    match runtime.block_on(execute(&center, &command, history.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ejob: {error}");
@@ -51,9 +76,10 @@ fn main() -> ExitCode {
 
 /// The command line, options resolved against the environment.
 struct Parsed {
-    zk: String,
-    namespace: String,
+    zk: Option<String>,
+    namespace: Option<String>,
     digest: Option<String>,
+    history: Option<String>,
     command: Vec<String>,
 }
 
@@ -61,6 +87,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut zk = std::env::var("ELASTICJOB_ZK").ok();
     let mut namespace = std::env::var("ELASTICJOB_NAMESPACE").ok();
     let mut digest = std::env::var("ELASTICJOB_DIGEST").ok().filter(|d| !d.is_empty());
+    let mut history = std::env::var("ELASTICJOB_HISTORY").ok().filter(|h| !h.is_empty());
     let mut rest = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -68,16 +95,15 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             "--zk" => zk = Some(iter.next().ok_or("--zk needs HOST:PORT")?.clone()),
             "--namespace" => namespace = Some(iter.next().ok_or("--namespace needs a name")?.clone()),
             "--digest" => digest = Some(iter.next().ok_or("--digest needs USER:PASSWORD")?.clone()),
+            "--history" => history = Some(iter.next().ok_or("--history needs a URL (sqlite://PATH or postgres://...)")?.clone()),
             "-h" | "--help" => return Err("help".into()),
             _ => rest.push(arg.clone()),
         }
     }
-    let zk = zk.ok_or("missing --zk (or ELASTICJOB_ZK)")?;
-    let namespace = namespace.ok_or("missing --namespace (or ELASTICJOB_NAMESPACE)")?;
     if rest.is_empty() {
         return Err("missing command".into());
     }
-    Ok(Parsed { zk, namespace, digest, command: rest })
+    Ok(Parsed { zk, namespace, digest, history, command: rest })
 }
 
 /// An error as the operator should read it: a refusal by the nodes' ACLs
@@ -91,7 +117,7 @@ fn explain(error: Error) -> String {
     }
 }
 
-async fn execute(center: &RegistryCenter, command: &[String]) -> Result<(), String> {
+async fn execute(center: &RegistryCenter, command: &[String], history: Option<&str>) -> Result<(), String> {
     let operator = JobOperator::new(center.clone());
     let arg = |i: usize, what: &str| command.get(i).cloned().ok_or(format!("`{}` needs {what}", command[0]));
     let ip = command.get(2).map(String::as_str);
@@ -137,7 +163,7 @@ async fn execute(center: &RegistryCenter, command: &[String]) -> Result<(), Stri
         "shutdown" => operator.shutdown(&arg(1, "a JOB")?, ip).await,
         "remove" => operator.remove(&arg(1, "a JOB")?, ip).await,
         "dump" => return dump(center, &arg(1, "a JOB")?).await,
-        "run" => return run(center, &command[1..]).await,
+        "run" => return run(center, &command[1..], history).await,
         other => return Err(format!("unknown command `{other}`")),
     };
     done.map_err(explain)
@@ -165,7 +191,8 @@ async fn dump(center: &RegistryCenter, job: &str) -> Result<(), String> {
 /// Runs the script or HTTP jobs of the given YAML files until Ctrl-C or
 /// SIGTERM: a job with the prop `http.uri` (or ElasticJob 3.0.0's
 /// `http.url`) is an HTTP job, one with `script.command.line` a script job.
-async fn run(center: &RegistryCenter, files: &[String]) -> Result<(), String> {
+/// A file's `history` key, or else `--history`, keeps its execution history.
+async fn run(center: &RegistryCenter, files: &[String], history: Option<&str>) -> Result<(), String> {
     if files.is_empty() {
         return Err("`run` needs at least one job YAML file".into());
     }
@@ -182,7 +209,11 @@ async fn run(center: &RegistryCenter, files: &[String]) -> Result<(), String> {
                 "{file}: invalid props: a script job needs `script.command.line`, an HTTP job `http.uri`"
             ));
         };
-        let scheduler = JobScheduler::builder(center.clone(), config, job).build().map_err(|e| format!("{file}: {}", explain(e)))?;
+        let mut builder = JobScheduler::builder(center.clone(), config, job);
+        if let Some(url) = history_in_yaml(&yaml).map_err(|e| format!("{file}: {e}"))?.or(history.map(str::to_string)) {
+            builder = builder.history(url);
+        }
+        let scheduler = builder.build().map_err(|e| format!("{file}: {}", explain(e)))?;
         scheduler.start().await.map_err(explain)?;
         println!("running job `{}` as {}", scheduler.job_name(), scheduler.instance_id());
         schedulers.push(scheduler);
@@ -195,5 +226,76 @@ async fn run(center: &RegistryCenter, files: &[String]) -> Result<(), String> {
     for scheduler in schedulers {
         scheduler.shutdown().await;
     }
+    Ok(())
+}
+
+/// Prints the execution history (or status changes) matching the filters,
+/// as a table or, with `--json`, one JSON array.
+async fn show_history(url: &str, args: &[String]) -> Result<(), String> {
+    let (mut executions, mut statuses) = (ExecutionQuery::default(), StatusQuery::default());
+    let (mut status, mut json) = (false, false);
+    let mut iter = args.iter();
+    while let Some(flag) = iter.next() {
+        let mut value = |what: &str| iter.next().cloned().ok_or(format!("{flag} needs {what}"));
+        let number = |text: String| -> Result<i64, String> {
+            text.parse().map_err(|_| format!("invalid {flag} `{text}`: must be a number"))
+        };
+        match flag.as_str() {
+            "--job" => executions.job_name = Some(value("a JOB")?),
+            "--item" => {
+                let text = value("an ITEM")?;
+                executions.item = Some(text.parse().map_err(|_| format!("invalid --item `{text}`: must be a number"))?);
+            }
+            "--instance" => executions.instance_id = Some(value("an instance id")?),
+            "--outcome" => executions.outcome = Some(value("SUCCEEDED, FAILED, TIMED_OUT or CANCELLED")?),
+            "--since" => executions.since = Some(number(value("epoch milliseconds")?)?),
+            "--until" => executions.until = Some(number(value("epoch milliseconds")?)?),
+            "--limit" => executions.limit = number(value("a count")?)?.clamp(0, u32::MAX.into()) as u32,
+            "--offset" => executions.offset = number(value("a count")?)?.clamp(0, u32::MAX.into()) as u32,
+            "--status" => status = true,
+            "--json" => json = true,
+            other => return Err(format!("unknown history option `{other}`")),
+        }
+    }
+    statuses.job_name = executions.job_name.clone();
+    statuses.instance_id = executions.instance_id.clone();
+    (statuses.since, statuses.until, statuses.limit, statuses.offset) =
+        (executions.since, executions.until, executions.limit, executions.offset);
+    let url = HistoryUrl::parse(url).map_err(explain)?;
+    if let Some(file) = url.sqlite_file().filter(|f| !f.exists()) {
+        return Err(format!("invalid --history `{url}`: no history file at {}", file.display()));
+    }
+    let store = HistoryStore::open(&url).map_err(explain)?;
+    if status {
+        let rows = store.statuses(&statuses).await.map_err(explain)?;
+        if json {
+            println!("{}", serde_json::to_string(&rows).map_err(|e| e.to_string())?);
+        } else {
+            for r in rows {
+                println!("{:>14} {:<24} {:<15} {:<24} {:<8} {}", r.creation_time, r.job_name, r.state, r.instance_id, r.sharding_item, r.message);
+            }
+        }
+    } else {
+        let rows = store.executions(&executions).await.map_err(explain)?;
+        if json {
+            println!("{}", serde_json::to_string(&rows).map_err(|e| e.to_string())?);
+        } else {
+            for r in rows {
+                let cause = r.failure_cause.as_deref().unwrap_or_default().lines().next().unwrap_or_default();
+                println!(
+                    "{:>14} {:<24} {:>5} {:<10} {:<24} {:>6}ms {}{}",
+                    r.start_time,
+                    r.job_name,
+                    r.sharding_item,
+                    r.outcome,
+                    r.instance_id,
+                    r.complete_time - r.start_time,
+                    if r.failover { "failover " } else { "" },
+                    cause
+                );
+            }
+        }
+    }
+    store.close().await;
     Ok(())
 }

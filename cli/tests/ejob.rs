@@ -95,10 +95,12 @@ fn runs_script_jobs_from_yaml_until_terminated() {
     let appender = dir.path().join("append.sh");
     std::fs::write(&appender, "echo \"$2\" >> \"$1\"\n").unwrap();
     let yaml = dir.path().join("job.yaml");
+    let history = dir.path().join("history.db");
     std::fs::write(
         &yaml,
         format!(
-            "jobName: scripted\ncron: '* * * * * ?'\nshardingTotalCount: 2\nprops:\n  script.command.line: sh {} {}\n",
+            "jobName: scripted\ncron: '* * * * * ?'\nshardingTotalCount: 2\nhistory: sqlite://{}\nprops:\n  script.command.line: sh {} {}\n",
+            history.display(),
             appender.display(),
             out.display()
         ),
@@ -115,6 +117,26 @@ fn runs_script_jobs_from_yaml_until_terminated() {
     let lines = std::fs::read_to_string(&out).unwrap_or_default();
     assert!(lines.lines().count() >= 4, "two items ran on at least two fires: {lines:?}");
     assert!(lines.contains("\"jobName\":\"scripted\""), "the script got the context JSON: {lines}");
+
+    // The file's `history` key kept a row per run; `ejob history` reads them back.
+    let url = format!("sqlite://{}", history.display());
+    let shown = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["--history", &url, "history", "--job", "scripted", "--json"]).output().unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&shown)).unwrap();
+    assert_eq!(rows.len(), lines.lines().count(), "{rows:?}");
+    assert!(rows.iter().all(|r| r["outcome"] == "SUCCEEDED" && r["job_name"] == "scripted"), "{rows:?}");
+    let page = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["--history", &url, "history", "--item", "1", "--limit", "1"]).output().unwrap();
+    assert_eq!(stdout(&page).lines().count(), 1);
+    let statuses = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["--history", &url, "history", "--status", "--json"]).output().unwrap();
+    assert!(stdout(&statuses).contains("\"STOPPED\""));
+    let bad = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["--history", &url, "history", "--item", "x"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --item `x`"));
+    let missing = dir.path().join("missing.db");
+    let absent = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["--history", &format!("sqlite://{}", missing.display()), "history"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&absent.stderr).contains("no history file"), "{absent:?}");
+    assert!(!missing.exists(), "reading never creates a history");
 }
 
 #[test]

@@ -60,6 +60,11 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The execution history database failed (unreachable, refused the
+    /// statement); the message names the database, without its password.
+    /// The scheduler itself never fails for it: it buffers and retries.
+    #[error("execution history: {0}")]
+    History(String),
     /// The registry refused the request on a node's ACL: the node was
     /// created creator-only by a client with other (or no) digest
     /// credentials. Nothing was applied. A variant of its own so that

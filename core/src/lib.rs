@@ -47,6 +47,7 @@ pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod sharding;
+pub mod trace;
 
 pub use cancel::{CancelReason, Cancellation};
 pub use config::JobConfig;
@@ -59,3 +60,4 @@ pub use operate::JobOperator;
 pub use registry::{MemoryServer, RegistryCenter, ZookeeperOptions};
 pub use scheduler::{JobScheduler, JobSchedulerBuilder};
 pub use sharding::{Assignment, ShardingStrategy};
+pub use trace::{HistoryOptions, HistoryStats, HistoryStore, Retention};

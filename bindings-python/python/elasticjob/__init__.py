@@ -275,6 +275,8 @@ class JobScheduler:
     ``job_sharding_strategy_type`` is one of the names is sharded by it.
     ``listeners`` takes :class:`JobListener` and (at most one)
     :class:`DistributeOnceJobListener` objects.
+    ``history`` keeps an execution history: ``"sqlite:///path/history.db"``
+    or ``"postgres://user@host:port/db"`` (see :attr:`history_stats`).
     """
 
     _ONE_OFF = False
@@ -289,6 +291,7 @@ class JobScheduler:
         max_parallel: Optional[int] = None,
         sharding_strategies: Optional[Mapping[str, Union[ShardingStrategy, StrategyFunction]]] = None,
         listeners: Sequence[Any] = (),
+        history: Optional[str] = None,
     ) -> None:
         strategies = {
             name: _sync(strategy.sharding if isinstance(strategy, ShardingStrategy) else strategy)
@@ -311,7 +314,7 @@ class JobScheduler:
             )
         plain, once = _listener_hooks(job, listeners)
         self._native = _Scheduler(
-            registry, config, instance_id=instance_id, max_parallel=max_parallel,
+            registry, config, instance_id=instance_id, max_parallel=max_parallel, history=history,
             sharding_strategies=strategies, listeners=plain, once_listeners=once, one_off=self._ONE_OFF, **handlers
         )
         self._listeners: List[Callable[[Dict[str, Any]], None]] = []
@@ -332,6 +335,14 @@ class JobScheduler:
         """Finishes running items, gives up leadership and leaves the cluster."""
         self._native.shutdown()
         _live.discard(self)
+
+    @property
+    def history_stats(self) -> Optional[Dict[str, Any]]:
+        """The execution history's counters (``written``, ``dropped``,
+        ``pending``, ``failed_writes``, ``last_error``), or None without a
+        history. ``dropped`` counts records lost while the database could not
+        take them (the buffer is bounded); fires never wait for the database."""
+        return self._native.history_stats
 
     def next_event(self, timeout: float = 1.0) -> Optional[Dict[str, Any]]:
         """The next event (``type``: execution, thrown, sharding, misfire, error, stuck, stopped) or None."""

@@ -116,6 +116,7 @@ class Scheduler:
         listeners: List[Tuple[Optional[Callable[[ShardingContexts], Any]], Optional[Callable[[ShardingContexts], Any]]]] = ...,
         once_listeners: List[Tuple[Optional[Callable[[ShardingContexts], Any]], Optional[Callable[[ShardingContexts], Any]], int, int]] = ...,
         one_off: bool = False,
+        history: Optional[str] = None,
     ) -> None: ...
     def start(self) -> None: ...
     def execute_all(self) -> None: ...
@@ -126,6 +127,7 @@ class Scheduler:
     job_name: str
     is_shut_down: bool
     config: JobConfig
+    history_stats: Optional[Dict[str, Any]]
 
 class Operator:
     def __init__(self, registry: Registry) -> None: ...

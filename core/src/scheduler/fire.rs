@@ -314,6 +314,7 @@ impl Inner {
         };
         if taken {
             self.request_fire(FireRequest::trigger());
+            self.record_status(crate::trace::StatusState::Triggered, &[], "triggered by an operator");
         }
         Ok(())
     }

@@ -9,9 +9,13 @@
 //! - [`leadership`]: the leader's duties — election, resharding with a
 //!   bounded wait for running items, self-diagnosis;
 //! - [`takeover`]: taking over a lost instance's running items (failover);
-//! - [`listening`]: job listeners around this instance's part of a fire.
+//! - [`listening`]: job listeners around this instance's part of a fire;
+//! - [`java_peers`]: recognising Java ElasticJob instances (no catch-up of
+//!   fires they may have run);
+//! - [`history`]: feeding the execution history from the scheduler's events.
 
 mod fire;
+mod history;
 mod java_peers;
 mod leadership;
 mod listening;
@@ -30,6 +34,7 @@ use crate::notify::{ErrorHandler, NotificationStats, Notifications};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
 use crate::sharding::{ShardingStrategy, Strategies};
+use crate::trace::{HistoryOptions, HistoryStats, HistoryUrl, HistoryWriter};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
@@ -49,6 +54,9 @@ pub struct JobSchedulerBuilder {
     listeners: Vec<Arc<dyn JobListener>>,
     once_listeners: Vec<OnceListener>,
     listener_timeout: Duration,
+    history: Option<String>,
+    history_options: HistoryOptions,
+    binding: String,
 }
 
 impl JobSchedulerBuilder {
@@ -125,6 +133,31 @@ impl JobSchedulerBuilder {
         self
     }
 
+    /// Keeps an execution history in `url` (`sqlite://PATH` or
+    /// `postgres://USER@HOST:PORT/DB`): a row per item run and per status
+    /// change, written in the background so a fire never waits on the
+    /// database (see [`crate::trace`]). A database that is down fails
+    /// nothing: records wait in a bounded buffer, and what overflows is
+    /// counted in [`JobScheduler::history_stats`].
+    pub fn history(mut self, url: impl Into<String>) -> Self {
+        self.history = Some(url.into());
+        self
+    }
+
+    /// How the history is batched, buffered and trimmed (defaults: 256
+    /// records or 500 ms per write, 10,000 buffered, 7 days / 1,000,000 rows kept).
+    pub fn history_options(mut self, options: HistoryOptions) -> Self {
+        self.history_options = options;
+        self
+    }
+
+    /// The language the handler is written in, as the history records it
+    /// (default `rust`; each binding sets its own).
+    pub fn binding(mut self, name: impl Into<String>) -> Self {
+        self.binding = name.into();
+        self
+    }
+
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
         let shared = Shared::parse(self.config, self.job.kind())?;
@@ -155,6 +188,7 @@ impl JobSchedulerBuilder {
                 "at most one distributed-once listener per job: they would share its guarantee nodes",
             ));
         }
+        let history = self.history.as_deref().map(HistoryUrl::parse).transpose()?;
         let instance = match self.instance_id {
             Some(id) => InstanceId::parse(&id)?,
             None => InstanceId::local(),
@@ -193,8 +227,12 @@ impl JobSchedulerBuilder {
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
                 java_peers: Mutex::new(java_peers::JavaPeers::default()),
+                history: history.map(|url| (url, self.history_options)),
+                history_writer: std::sync::OnceLock::new(),
+                binding: self.binding,
             }),
             task: tokio::sync::Mutex::new(None),
+            history_task: tokio::sync::Mutex::new(None),
         })
     }
 }
@@ -214,6 +252,8 @@ fn parse_cron(config: &JobConfig) -> Result<Option<CronSchedule>> {
 pub struct JobScheduler {
     inner: Arc<Inner>,
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The history's feed and writer, while started.
+    history_task: tokio::sync::Mutex<Option<history::HistoryTasks>>,
 }
 
 /// The configuration in force and what is parsed from it once: the cron,
@@ -284,6 +324,12 @@ struct Inner {
     past_sessions: Mutex<Vec<i64>>,
     /// Which live instances are Java ElasticJob's, and since when catch-up is safe.
     java_peers: Mutex<java_peers::JavaPeers>,
+    /// Where the history goes and how, if it is kept.
+    history: Option<(HistoryUrl, HistoryOptions)>,
+    /// The history writer, made when the scheduler starts (it needs the runtime).
+    history_writer: std::sync::OnceLock<HistoryWriter>,
+    /// The handler's language, for the history.
+    binding: String,
 }
 
 impl JobScheduler {
@@ -302,6 +348,9 @@ impl JobScheduler {
             listeners: Vec::new(),
             once_listeners: Vec::new(),
             listener_timeout: Duration::from_secs(60),
+            history: None,
+            history_options: HistoryOptions::default(),
+            binding: "rust".to_string(),
         }
     }
 
@@ -322,8 +371,24 @@ impl JobScheduler {
         if *self.inner.stop.borrow() {
             return Err(Error::IllegalState(format!("job `{}` was shut down", self.job_name())));
         }
-        let session = self.inner.center.session().await?;
-        self.inner.register(&session, true).await?;
+        // The history listens before anything happens, so it misses nothing.
+        let history = self.inner.start_history()?;
+        let session = match self.inner.center.session().await {
+            Ok(session) => session,
+            Err(e) => {
+                if let Some(history) = history {
+                    history.abort();
+                }
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.inner.register(&session, true).await {
+            if let Some(history) = history {
+                history.abort();
+            }
+            return Err(e);
+        }
+        *self.history_task.lock().await = history;
         let inner = self.inner.clone();
         *task = Some(tokio::spawn(async move { inner.run(session).await }));
         Ok(())
@@ -351,6 +416,7 @@ impl JobScheduler {
             return Err(Error::IllegalState(format!("job `{}` is not running: start it first", self.job_name())));
         }
         self.inner.request_fire(fire::FireRequest::trigger());
+        self.inner.record_status(crate::trace::StatusState::Triggered, &[], "triggered through the API");
         Ok(())
     }
 
@@ -364,6 +430,14 @@ impl JobScheduler {
             let _ = task.await;
         }
         drop(self.inner.reshard_lock.lock().await);
+        if let Some(history) = self.history_task.lock().await.take() {
+            history.finish().await;
+        }
+    }
+
+    /// What the execution history wrote, lost and holds (`None` without a history).
+    pub fn history_stats(&self) -> Option<HistoryStats> {
+        self.inner.history_writer.get().map(HistoryWriter::stats)
     }
 
     /// Subscribes to what the scheduler reports.

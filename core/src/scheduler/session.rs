@@ -370,6 +370,19 @@ impl Inner {
         Ok(())
     }
 
+    /// Records in the history whether this server is now disabled or enabled
+    /// (an operator's `disable`/`enable`). Only a record: sharding acts on it.
+    async fn record_server_status(&self, session: &dyn Registry, ip: &str) {
+        if self.history_writer.get().is_none() {
+            return;
+        }
+        match sharding::is_server_enabled(session, &self.paths, ip).await {
+            Ok(true) => self.record_status(crate::trace::StatusState::Enabled, &[], &format!("server {ip} enabled")),
+            Ok(false) => self.record_status(crate::trace::StatusState::Disabled, &[], &format!("server {ip} disabled")),
+            Err(e) => tracing::debug!("reading server {ip}'s status for the history failed: {e}"),
+        }
+    }
+
     /// Reacts to one change under the job, in the background.
     fn on_event(self: Arc<Self>, session: Arc<dyn Registry>, event: WatchEvent) {
         tokio::spawn(async move {
@@ -402,7 +415,12 @@ impl Inner {
                 }
                 self.flag_resharding_as_leader(&**session).await?;
             }
-            (JobNode::Server(_), _) => self.flag_resharding_as_leader(&**session).await?,
+            (JobNode::Server(ip), kind) => {
+                if ip == self.instance.ip() && kind != EventKind::Deleted {
+                    self.record_server_status(&**session, ip).await;
+                }
+                self.flag_resharding_as_leader(&**session).await?
+            }
             (JobNode::Leader, EventKind::Deleted) => self.run_for_leader(&**session).await?,
             (JobNode::ShardingNecessary, EventKind::Created | EventKind::DataChanged) => {
                 // An instance whose completion failed clears its stale marks

@@ -36,6 +36,8 @@ impl Inner {
             if claimed.is_empty() {
                 return;
             }
+            let items: Vec<u32> = claimed.iter().map(|(c, _)| c.item).collect();
+            inner.record_status(crate::trace::StatusState::FailoverTaken, &items, "taken over from a lost instance");
             let plans: Vec<RunPlan> = claimed
                 .into_iter()
                 .map(|(c, cancellation)| {

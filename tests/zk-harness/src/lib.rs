@@ -9,15 +9,18 @@
 //! a client and a server to model a paused process or a partition.
 //! [`HttpSink`] and [`SmtpSink`] stand in for the web services and mail
 //! servers that HTTP jobs and error notifiers talk to, on loopback ports.
+//! [`PgServer`] is a real PostgreSQL for the execution history's tests.
 
 #![warn(missing_docs)]
 
 pub mod http_sink;
+pub mod postgres;
 pub mod proxy;
 pub mod server;
 pub mod smtp_sink;
 
 pub use http_sink::{closed_port, HttpSink, Reply, Request};
+pub use postgres::PgServer;
 pub use proxy::FreezableProxy;
 pub use server::{ZkEnsemble, ZkServer};
 pub use smtp_sink::{Mail, SmtpSink};

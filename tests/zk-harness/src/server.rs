@@ -129,7 +129,7 @@ impl Node {
 /// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits,
 /// and test harnesses run each test on a thread of its own: a server shared
 /// by several tests must not die with the first one.
-fn spawn_from_lasting_thread(command: Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_from_lasting_thread(command: Command) -> std::io::Result<Child> {
     use std::sync::mpsc::{channel, Sender};
     use std::sync::{Mutex, OnceLock};
     type Request = (Command, Sender<std::io::Result<Child>>);
