@@ -29,12 +29,15 @@ pub(super) struct JavaPeers {
     known: BTreeMap<String, bool>,
     /// When a Java instance last joined or left (epoch ms; 0: never).
     seen_at: i64,
+    /// Whether the instances were read at least once: until then nothing
+    /// is caught up.
+    read: bool,
 }
 
 impl JavaPeers {
     /// The earliest fire that may be caught up; `None` while a Java instance is present.
     pub(super) fn catch_up_from(&self) -> Option<i64> {
-        (!self.known.values().any(|&java| java)).then_some(self.seen_at + 1)
+        (self.read && !self.known.values().any(|&java| java)).then_some(self.seen_at + 1)
     }
 
     /// Takes in the live instances and ours among them; returns whether a
@@ -45,6 +48,7 @@ impl JavaPeers {
         let left = self.known.iter().any(|(id, &java)| java && !now.contains_key(id));
         self.known = now;
         self.seen_at = self.seen_at.max(seen_at);
+        self.read = true;
         joined || left
     }
 }

@@ -71,8 +71,9 @@ impl Inner {
                 Err(e) => return Err(e),
             }
         }
+        // Which instances are Java's is read by the resync that follows (it
+        // may wait to confirm one); nothing is caught up before that.
         self.create_instance_node(session, &config).await?;
-        self.refresh_java_peers(session).await?;
         self.run_for_leader(session).await?;
         retry(|| sharding::set_necessary(session, paths)).await?;
         self.clear_own_stale_marks(session).await?;
@@ -409,11 +410,20 @@ impl Inner {
                 }
             }
             (JobNode::Instance(id), kind) if id != me && kind != EventKind::DataChanged => {
-                self.refresh_java_peers(&**session).await?;
-                if kind == EventKind::Deleted && self.config().failover {
-                    failover::queue_lost_items(&**session, &self.paths, id, self.item_count()).await?;
+                // A departed Java instance must be known before its items
+                // move (no catch-up of what it may have run); a joining one
+                // may take a confirmation wait, which must not delay resharding.
+                let departed = kind == EventKind::Deleted;
+                if departed {
+                    self.refresh_java_peers(&**session).await?;
+                    if self.config().failover {
+                        failover::queue_lost_items(&**session, &self.paths, id, self.item_count()).await?;
+                    }
                 }
                 self.flag_resharding_as_leader(&**session).await?;
+                if !departed {
+                    self.refresh_java_peers(&**session).await?;
+                }
             }
             (JobNode::Server(ip), kind) => {
                 if ip == self.instance.ip() && kind != EventKind::Deleted {
