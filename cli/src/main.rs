@@ -23,8 +23,8 @@
 //! whose nodes were created creator-only; the environment variable keeps
 //! the password out of the process list and shell history.
 
-use elasticjob::trace::{history_in_yaml, ExecutionQuery, HistoryUrl, StatusQuery};
-use elasticjob::{Error, HistoryStore, Job, JobConfig, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
+use elasticjob::trace::{split_history, ExecutionQuery, HistoryUrl, StatusQuery};
+use elasticjob::{Error, HistoryStore, Job, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] <jobs | instances JOB | items JOB | trigger JOB | \
@@ -199,7 +199,7 @@ async fn run(center: &RegistryCenter, files: &[String], history: Option<&str>) -
     let mut schedulers = Vec::new();
     for file in files {
         let yaml = std::fs::read_to_string(file).map_err(|e| format!("cannot read `{file}`: {e}"))?;
-        let config = JobConfig::from_yaml(&yaml).map_err(|e| format!("{file}: {e}"))?;
+        let (config, history_key) = split_history(&yaml).map_err(|e| format!("{file}: {e}"))?;
         let job = if config.props.contains_key("http.uri") || config.props.contains_key("http.url") {
             Job::http()
         } else if config.props.contains_key("script.command.line") {
@@ -210,7 +210,7 @@ async fn run(center: &RegistryCenter, files: &[String], history: Option<&str>) -
             ));
         };
         let mut builder = JobScheduler::builder(center.clone(), config, job);
-        if let Some(url) = history_in_yaml(&yaml).map_err(|e| format!("{file}: {e}"))?.or(history.map(str::to_string)) {
+        if let Some(url) = history_key.or(history.map(str::to_string)) {
             builder = builder.history(url);
         }
         let scheduler = builder.build().map_err(|e| format!("{file}: {}", explain(e)))?;

@@ -22,6 +22,10 @@ use crate::sharding::service::children_or_empty;
 /// Returns the queued items. The queue entry holds the fire the item was
 /// running when that is known (the `fired` node names the lost instance),
 /// and is empty otherwise, as Java ElasticJob writes it.
+///
+/// An instance id lives on across sessions: the news that it went may come
+/// after it registered again. A mark written after its current instance
+/// node was created belongs to that live incarnation and is left alone.
 pub async fn queue_lost_items(
     registry: &dyn Registry,
     paths: &JobPaths,
@@ -29,8 +33,10 @@ pub async fn queue_lost_items(
     count: u32,
 ) -> Result<Vec<u32>> {
     let mut queued = Vec::new();
+    let path = paths.instance(lost_instance);
+    let incarnation = retry(|| registry.exists(&path)).await?.map(|stat| stat.czxid);
     for (item, (data, stat)) in running_marks(registry, paths, count).await? {
-        if data != lost_instance.as_bytes() {
+        if data != lost_instance.as_bytes() || incarnation.is_some_and(|born| stat.mzxid > born) {
             continue;
         }
         let path = paths.item_fired(item);
@@ -254,5 +260,20 @@ mod tests {
         let paths = JobPaths::new("job");
         r.create_with_parents(&paths.item_running(3), b"gone@-@9", CreateMode::Persistent).await.unwrap();
         assert_eq!(queue_orphaned_items(&r, &paths, 4).await.unwrap(), vec![3]);
+    }
+
+    #[tokio::test]
+    async fn the_running_items_of_an_instance_that_registered_again_are_not_queued() {
+        let server = MemoryServer::new();
+        let (old, new, survivor) = (server.connect("ns").unwrap(), server.connect("ns").unwrap(), server.connect("ns").unwrap());
+        let paths = JobPaths::new("job");
+        old.create_with_parents(&paths.instance("x@-@1"), b"", CreateMode::Ephemeral).await.unwrap();
+        old.create_with_parents(&paths.item_running(0), b"x@-@1", CreateMode::Persistent).await.unwrap();
+        server.expire(old.session_id());
+        // The same id registers again and starts item 1; news of the old
+        // session's end reaches a survivor only now.
+        new.create_with_parents(&paths.instance("x@-@1"), b"", CreateMode::Ephemeral).await.unwrap();
+        new.create_with_parents(&paths.item_running(1), b"x@-@1", CreateMode::Persistent).await.unwrap();
+        assert_eq!(queue_lost_items(&survivor, &paths, "x@-@1", 2).await.unwrap(), vec![0], "only the old incarnation's run");
     }
 }

@@ -17,6 +17,10 @@ use crate::registry::{CreateMode, Registry};
 use crate::resolve::retry;
 use crate::sharding::service::children_or_empty;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// How long an instance without a mark must stay so before it counts as Java's.
+const JAVA_CONFIRMATION: Duration = Duration::from_millis(500);
 
 /// What this instance knows about Java instances in the job.
 #[derive(Debug, Default)]
@@ -83,18 +87,19 @@ impl Inner {
     /// Re-reads which live instances are Java's; records a Java join or
     /// departure in `polyglot/java-seen`.
     pub(super) async fn refresh_java_peers(&self, session: &dyn Registry) -> Result<()> {
-        // A mark lives at least as long as its instance node (created
-        // before it, deleted after it). So instances read before and after
-        // the marks, and present both times, had their mark when the marks
-        // were read if they are ours: a join or a leave in between cannot
-        // make one of ours look like Java.
-        let instances = self.paths.instances();
-        let mut live = retry(|| children_or_empty(session, &instances)).await?;
-        let path = self.paths.our_instances();
-        let ours: BTreeSet<String> = retry(|| children_or_empty(session, &path)).await?.into_iter().collect();
-        if live.iter().any(|id| !ours.contains(id)) {
-            let again: BTreeSet<String> = retry(|| children_or_empty(session, &instances)).await?.into_iter().collect();
-            live.retain(|id| ours.contains(id) || again.contains(id));
+        let (mut live, mut ours) = self.read_instances(session).await?;
+        let new_java = {
+            let peers = self.java_peers.lock().unwrap_or_else(|p| p.into_inner());
+            live.iter().any(|id| !ours.contains(id) && peers.known.get(id) != Some(&true))
+        };
+        if new_java {
+            // One of ours whose session expired can look like Java for a
+            // moment (its old nodes gone, its new mark not yet read); a Java
+            // instance stays. Only what is Java in both readings counts.
+            tokio::time::sleep(JAVA_CONFIRMATION).await;
+            let (again, ours_again) = self.read_instances(session).await?;
+            ours = ours_again.into_iter().chain(again.iter().filter(|id| ours.contains(*id)).cloned()).collect();
+            live = again;
         }
         let path = self.paths.java_seen();
         let seen_at = retry(|| session.get_string(&path)).await?.and_then(|t| t.trim().parse().ok()).unwrap_or(0);
@@ -109,6 +114,23 @@ impl Inner {
             tracing::info!(job = %self.job_name, ?java, "Java ElasticJob instances changed: fires from before now are not caught up");
         }
         Ok(())
+    }
+
+    /// The live instances and ours among them. A mark lives at least as
+    /// long as its instance node (created before it, deleted after it), so
+    /// instances read before and after the marks, and present both times,
+    /// had their mark when the marks were read if they are ours: a join or
+    /// a leave in between cannot make one of ours look like Java.
+    async fn read_instances(&self, session: &dyn Registry) -> Result<(Vec<String>, BTreeSet<String>)> {
+        let instances = self.paths.instances();
+        let mut live = retry(|| children_or_empty(session, &instances)).await?;
+        let path = self.paths.our_instances();
+        let ours: BTreeSet<String> = retry(|| children_or_empty(session, &path)).await?.into_iter().collect();
+        if live.iter().any(|id| !ours.contains(id)) {
+            let again: BTreeSet<String> = retry(|| children_or_empty(session, &instances)).await?.into_iter().collect();
+            live.retain(|id| ours.contains(id) || again.contains(id));
+        }
+        Ok((live, ours))
     }
 }
 

@@ -21,5 +21,5 @@ pub use query::{ExecutionQuery, StatusQuery};
 pub use record::{ExecutionRecord, HistoryRecord, StatusRecord, StatusState};
 pub use retention::Retention;
 pub use store::HistoryStore;
-pub use url::{history_in_yaml, Backend, HistoryUrl};
+pub use url::{split_history, Backend, HistoryUrl};
 pub use writer::{HistoryOptions, HistoryStats, HistoryWriter};

@@ -77,20 +77,20 @@ impl std::fmt::Debug for HistoryUrl {
     }
 }
 
-/// The `history` key of a job's YAML file, if any: `ejob run` reads its
-/// history URL beside the job's ElasticJob keys (it is per instance, so it
-/// never goes into the registry's `config` node).
-pub fn history_in_yaml(yaml: &str) -> Result<Option<String>> {
-    #[derive(serde::Deserialize)]
-    struct WithHistory {
-        history: Option<String>,
-    }
-    let parsed: WithHistory =
-        serde_yaml_ng::from_str(yaml).map_err(|e| Error::invalid("history", yaml.lines().next().unwrap_or_default(), e.to_string()))?;
-    match parsed.history {
-        Some(url) => HistoryUrl::parse(&url).map(|_| Some(url)),
-        None => Ok(None),
-    }
+/// Splits a job's YAML file into the job's configuration and its `history`
+/// key, if any: `ejob run` reads the history URL beside the job's
+/// ElasticJob keys. It is per instance, so it never goes into the
+/// registry's `config` node (where Java instances would refuse it).
+pub fn split_history(yaml: &str) -> Result<(crate::JobConfig, Option<String>)> {
+    let bad = |e: serde_yaml_ng::Error| Error::invalid("config", yaml.lines().next().unwrap_or_default(), e.to_string());
+    let mut fields: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(yaml).map_err(bad)?;
+    let history = match fields.remove("history") {
+        None | Some(serde_yaml_ng::Value::Null) => None,
+        Some(serde_yaml_ng::Value::String(url)) => Some(HistoryUrl::parse(&url).map(|_| url)?),
+        Some(other) => return Err(Error::invalid("history", format!("{other:?}"), "must be a URL (sqlite://PATH or postgres://...)")),
+    };
+    let config = crate::JobConfig::from_yaml(&serde_yaml_ng::to_string(&fields).map_err(bad)?)?;
+    Ok((config, history))
 }
 
 /// `url` with the password of its user info replaced by `***`.
@@ -123,10 +123,13 @@ mod tests {
     }
 
     #[test]
-    fn the_yaml_history_key_is_read_and_checked() {
-        assert_eq!(history_in_yaml("jobName: j\nhistory: sqlite:///tmp/h.db\n").unwrap().as_deref(), Some("sqlite:///tmp/h.db"));
-        assert_eq!(history_in_yaml("jobName: j\n").unwrap(), None);
-        assert!(history_in_yaml("jobName: j\nhistory: ftp://x\n").is_err());
+    fn the_yaml_history_key_is_read_checked_and_kept_out_of_the_config() {
+        let (config, history) = split_history("jobName: j\nshardingTotalCount: 1\nhistory: sqlite:///tmp/h.db\n").unwrap();
+        assert_eq!(history.as_deref(), Some("sqlite:///tmp/h.db"));
+        assert!(config.extra.is_empty() && !config.to_yaml().unwrap().contains("history"));
+        assert_eq!(split_history("jobName: j\nshardingTotalCount: 1\n").unwrap().1, None);
+        assert!(split_history("jobName: j\nshardingTotalCount: 1\nhistory: ftp://x\n").is_err());
+        assert!(split_history("jobName: j\nshardingTotalCount: 1\nhistroy: x\n").is_err(), "a typo is still refused");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use cluster_tests::ledger::{self, Entry};
 use cluster_tests::workers::Worker;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -108,6 +109,22 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// For each instance among the workers `names`, the items its runs had
+    /// in flight (handler ended or not, completion not recorded) whenever it
+    /// lost a registry session, from its log.
+    pub fn lost_in_flight(&self, names: &[&str]) -> BTreeMap<String, BTreeSet<u32>> {
+        let mut lost: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+        for name in names {
+            for line in self.log_lines(name, "registry session lost: runs under it told to stop") {
+                let field = |key: &str| line.split(key).nth(1).map(|rest| rest.split(' ').next().unwrap_or_default().to_string());
+                let (Some(instance), Some(list)) = (field(" instance="), line.split(" cancelled=[").nth(1)) else { continue };
+                let items = list.split(']').next().unwrap_or_default().split(',').filter_map(|i| i.trim().parse::<u32>().ok());
+                lost.entry(instance).or_default().extend(items);
+            }
+        }
+        lost
     }
 
     /// The lines of worker `name`'s log that contain `needle`.

@@ -78,3 +78,26 @@ pub fn head<T: std::fmt::Debug>(list: &[T]) -> String {
         format!("{shown:?}")
     }
 }
+
+/// Duplicates that at-least-once allows: the first run ended, but its
+/// instance lost its session before the end was recorded (its log names the
+/// item among the runs in flight when the session was lost), and a survivor
+/// re-ran the item afterwards. `lost_in_flight` maps an instance to those
+/// items. Returns (allowed, the rest).
+#[allow(clippy::type_complexity)]
+pub fn split_lost_completions(
+    entries: &[Entry],
+    duplicates: &[((u32, i64), Vec<String>)],
+    lost_in_flight: &BTreeMap<String, BTreeSet<u32>>,
+) -> (Vec<((u32, i64), Vec<String>)>, Vec<((u32, i64), Vec<String>)>) {
+    duplicates.iter().cloned().partition(|((item, fire), _)| {
+        let runs: Vec<&Entry> = entries.iter().filter(|e| e.item == *item && e.fire == *fire).collect();
+        let ends: Vec<&&Entry> = runs.iter().filter(|e| e.phase == "end").collect();
+        let [first, second] = ends.as_slice() else { return false };
+        let (first, second) = if first.at <= second.at { (first, second) } else { (second, first) };
+        let rerun_started = runs.iter().filter(|e| e.phase == "start" && e.instance == second.instance).map(|e| e.at).min();
+        first.instance != second.instance
+            && lost_in_flight.get(&first.instance).is_some_and(|items| items.contains(item))
+            && rerun_started.is_some_and(|at| at >= first.at)
+    })
+}
