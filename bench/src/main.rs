@@ -7,6 +7,7 @@
 
 use cluster_tests::ledger;
 use cluster_tests::workers::{now_millis, rss_kib, Worker};
+use cluster_tests::ledger::UNKNOWN_FIRE;
 use elasticjob::registry::{Registry, ZookeeperOptions, ZookeeperRegistry};
 use elasticjob::{Job, JobConfig, JobScheduler, RegistryCenter};
 use mixed_language_tests::{start, Lang, WorkerSpec, ALL};
@@ -73,10 +74,20 @@ async fn registry_round_trip(connect: &str) -> Value {
     Value::Object(out)
 }
 
-/// Fire-to-handler latency, start-up time and memory of one worker per language.
+/// Whether the Java ElasticJob worker is built (`scripts/bench` builds it).
+fn java_built() -> bool {
+    std::path::Path::new("tests/java-worker/target/java-worker.jar").exists()
+}
+
+/// Fire-to-handler latency, start-up time, memory and CPU of one worker per
+/// language, and of a real Java ElasticJob-Lite 3.0.4 worker measured the
+/// same way in the same run. A Java handler gets no fire time: its ledger
+/// fire is its start time floored to the second, so its latency is the
+/// offset into the second (runs later than 250 ms are not counted).
 fn per_language(connect: &str) -> Value {
     let mut out = serde_json::Map::new();
-    for lang in ALL {
+    let java = java_built().then_some(Lang::Java);
+    for lang in ALL.into_iter().chain(java) {
         if (lang == Lang::Python && std::env::var_os("ELASTICJOB_PYTHON").is_none())
             || (lang == Lang::Node && !std::path::Path::new("bindings-node/native.js").exists())
         {
@@ -86,9 +97,10 @@ fn per_language(connect: &str) -> Value {
         let dir = tempfile::tempdir().unwrap();
         let ledger_path = dir.path().join("ledger.jsonl");
         let namespace = format!("bench-latency-{lang:?}").to_lowercase();
-        // Idle: registered, no cron.
+        // Idle: registered, no cron (Java needs one: a fire in 2099).
+        let idle_cron = if lang == Lang::Java { "0 0 0 1 1 ? 2099" } else { "" };
         let spawn_started = Instant::now();
-        let mut idle = start(lang, &spec(connect, &namespace, &ledger_path, 10, "", 10, 6000));
+        let mut idle = start(lang, &spec(connect, &namespace, &ledger_path, 10, idle_cron, 10, 6000));
         let startup_ms = spawn_started.elapsed().as_millis() as i64;
         std::thread::sleep(Duration::from_millis(1500));
         let idle_rss = idle.rss_kib().unwrap_or(0);
@@ -96,12 +108,14 @@ fn per_language(connect: &str) -> Value {
         // Busy: ten items every second.
         let busy_ns = format!("{namespace}-busy");
         let mut busy = start(lang, &spec(connect, &busy_ns, &ledger_path, 10, "* * * * * ?", 10, 6000));
+        let cpu_before = busy.cpu_seconds().unwrap_or(0.0);
         std::thread::sleep(Duration::from_millis(5500));
         let busy_rss = busy.rss_kib().unwrap_or(0);
         std::thread::sleep(Duration::from_millis(5000));
+        let busy_cpu = busy.cpu_seconds().unwrap_or(0.0) - cpu_before;
         busy.terminate(Duration::from_secs(10));
         let entries = ledger::read(&ledger_path);
-        let first_fire = entries.iter().map(|e| e.fire).min().unwrap_or(0);
+        let first_fire = entries.iter().map(|e| e.fire).filter(|&f| f != UNKNOWN_FIRE).min().unwrap_or(0);
         let mut latencies: Vec<i64> =
             entries.iter().filter(|e| e.phase == "start" && e.fire > first_fire).map(|e| e.at - e.fire).collect();
         latencies.sort_unstable();
@@ -113,6 +127,9 @@ fn per_language(connect: &str) -> Value {
                 "startup_to_registration_ms": startup_ms,
                 "idle_rss_kib": idle_rss,
                 "busy_rss_kib": busy_rss,
+                "busy_cpu_seconds_in_10_5_s": busy_cpu,
+                // Java runs that started too late to name their fire (not in the latencies).
+                "late_runs_not_counted": entries.iter().filter(|e| e.phase == "start" && e.fire == UNKNOWN_FIRE).count(),
             }),
         );
     }
@@ -126,16 +143,20 @@ fn per_language(connect: &str) -> Value {
     Value::Object(out)
 }
 
-/// kill -9 of an instance mid-fire until its items start elsewhere.
+/// kill -9 of an instance mid-fire until its items start elsewhere: three
+/// Rust workers at two session timeouts, and three Java ElasticJob workers
+/// at the first (a Java failover run's fire is unknown: it counts when it
+/// starts after the kill).
 fn failover(connect: &str) -> Value {
     let mut out = Vec::new();
-    for timeout_ms in [2000u32, 6000] {
+    let java = java_built().then_some((Lang::Java, 2000u32));
+    for (lang, timeout_ms) in [(Lang::Rust, 2000u32), (Lang::Rust, 6000)].into_iter().chain(java) {
         let dir = tempfile::tempdir().unwrap();
         let ledger_path = dir.path().join("ledger.jsonl");
-        let namespace = format!("bench-failover-{timeout_ms}");
+        let namespace = format!("bench-failover-{lang:?}-{timeout_ms}").to_lowercase();
         let s = spec(connect, &namespace, &ledger_path, 6, "0/5 * * * * ?", 8000, timeout_ms);
-        let mut survivors: Vec<Worker> = (0..2).map(|_| start(Lang::Rust, &s)).collect();
-        let mut victim = start(Lang::Rust, &s);
+        let mut survivors: Vec<Worker> = (0..2).map(|_| start(lang, &s)).collect();
+        let mut victim = start(lang, &s);
         let victim_id = victim.instance_id.clone();
         let deadline = Instant::now() + Duration::from_secs(30);
         let fire = loop {
@@ -152,7 +173,7 @@ fn failover(connect: &str) -> Value {
         let taken_at = loop {
             let taken = ledger::read(&ledger_path)
                 .into_iter()
-                .filter(|e| e.fire == fire && e.phase == "start" && e.instance != victim_id && e.at > killed_at)
+                .filter(|e| (e.fire == fire || e.fire == UNKNOWN_FIRE) && e.phase == "start" && e.instance != victim_id && e.at > killed_at)
                 .map(|e| e.at)
                 .min();
             if let Some(t) = taken {
@@ -165,7 +186,7 @@ fn failover(connect: &str) -> Value {
             w.kill9();
         }
         let ms = taken_at - killed_at;
-        out.push(json!({ "session_timeout_ms": timeout_ms, "failover_ms": ms, "ratio_to_session_timeout": ms as f64 / timeout_ms as f64 }));
+        out.push(json!({ "worker": format!("{lang:?}").to_lowercase(), "session_timeout_ms": timeout_ms, "failover_ms": ms, "ratio_to_session_timeout": ms as f64 / timeout_ms as f64 }));
     }
     Value::Array(out)
 }
@@ -334,7 +355,10 @@ fn print_table(results: &Value) {
         rt["zookeeper"]["p50_us"], rt["zookeeper"]["p99_us"], rt["memory"]["p50_us"]
     );
     println!("\nPer language (job of 10 items firing every second):");
-    println!("{:<8} {:>8} {:>8} {:>8} {:>12} {:>10} {:>10}", "lang", "p50 ms", "p99 ms", "max ms", "startup ms", "idle MiB", "busy MiB");
+    println!(
+        "{:<8} {:>8} {:>8} {:>8} {:>12} {:>10} {:>10} {:>9}",
+        "lang", "p50 ms", "p99 ms", "max ms", "startup ms", "idle MiB", "busy MiB", "busy CPU"
+    );
     if let Some(langs) = results["languages"].as_object() {
         for (lang, r) in langs {
             if !r.is_object() {
@@ -342,14 +366,15 @@ fn print_table(results: &Value) {
             }
             let n = |v: &Value| v.as_i64().unwrap_or(-1);
             println!(
-                "{:<8} {:>8} {:>8} {:>8} {:>12} {:>10.1} {:>10.1}",
+                "{:<8} {:>8} {:>8} {:>8} {:>12} {:>10.1} {:>10.1} {:>8.2}s",
                 lang,
                 n(&r["fire_latency_ms"]["p50"]),
                 n(&r["fire_latency_ms"]["p99"]),
                 n(&r["fire_latency_ms"]["max"]),
                 n(&r["startup_to_registration_ms"]),
                 r["idle_rss_kib"].as_u64().unwrap_or(0) as f64 / 1024.0,
-                r["busy_rss_kib"].as_u64().unwrap_or(0) as f64 / 1024.0
+                r["busy_rss_kib"].as_u64().unwrap_or(0) as f64 / 1024.0,
+                r["busy_cpu_seconds_in_10_5_s"].as_f64().unwrap_or(0.0)
             );
         }
         if let Some(bare) = langs.get("bare_node_rss_kib") {
@@ -358,7 +383,13 @@ fn print_table(results: &Value) {
     }
     println!("\nCrash failover (kill -9 mid-fire to first start elsewhere):");
     for r in results["failover"].as_array().into_iter().flatten() {
-        println!("  session timeout {:>5} ms: {:>5} ms ({:.2}x the timeout)", r["session_timeout_ms"], r["failover_ms"], r["ratio_to_session_timeout"].as_f64().unwrap_or(0.0));
+        println!(
+            "  {:<5} session timeout {:>5} ms: {:>5} ms ({:.2}x the timeout)",
+            r["worker"].as_str().unwrap_or("rust"),
+            r["session_timeout_ms"],
+            r["failover_ms"],
+            r["ratio_to_session_timeout"].as_f64().unwrap_or(0.0)
+        );
     }
     println!("\nGraceful leave (shutdown to items owned by others): {} ms", results["graceful_leave"]["shutdown_to_items_owned_by_others_ms"]);
     println!("\nZooKeeper requests per fire per instance:");
