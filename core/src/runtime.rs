@@ -19,6 +19,20 @@ pub fn registry_io() -> &'static Runtime {
     RUNTIME.get_or_init(|| build(1, "elasticjob-registry"))
 }
 
+/// The message a task that panicked carried (`cancelled` for a task
+/// aborted instead), for reports of user code that failed that way.
+pub(crate) fn panic_text(join: tokio::task::JoinError) -> String {
+    if join.is_cancelled() {
+        return "cancelled".into();
+    }
+    let payload = join.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".into())
+}
+
 fn build(threads: usize, name: &str) -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

@@ -195,7 +195,7 @@ async fn bounded(limit: Duration, call: impl Future<Output = HandlerResult> + Se
     match tokio::time::timeout(limit, task).await {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(e.to_string()),
-        Ok(Err(join)) if join.is_panic() => Err(format!("listener panicked: {}", super::runner::panic_text(join))),
+        Ok(Err(join)) if join.is_panic() => Err(format!("listener panicked: {}", crate::runtime::panic_text(join))),
         Ok(Err(join)) => Err(join.to_string()),
         Err(_) => {
             abort.abort();

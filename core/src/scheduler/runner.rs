@@ -447,17 +447,7 @@ fn panic_message(join: tokio::task::JoinError) -> String {
     if join.is_cancelled() {
         return "handler was cancelled".into();
     }
-    format!("handler panicked: {}", panic_text(join))
-}
-
-/// The message a panicked task carried.
-pub(super) fn panic_text(join: tokio::task::JoinError) -> String {
-    let payload = join.into_panic();
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic payload".into())
+    format!("handler panicked: {}", crate::runtime::panic_text(join))
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ impl Strategy {
                 };
                 let answer = match tokio::time::timeout(timeout, call).await {
                     Err(_) => return Err(refused(format!("did not return within {} ms", timeout.as_millis()))),
-                    Ok(Err(join)) => return Err(refused(format!("panicked: {}", panic_text(join)))),
+                    Ok(Err(join)) => return Err(refused(format!("panicked: {}", crate::runtime::panic_text(join)))),
                     Ok(Ok(Err(e))) => return Err(refused(format!("failed: {e}"))),
                     Ok(Ok(Ok(assignment))) => assignment,
                 };
@@ -162,18 +162,6 @@ pub fn check(instances: &[String], total: u32, answer: Assignment) -> std::resul
         checked.insert(instance, items);
     }
     Ok(checked)
-}
-
-fn panic_text(join: tokio::task::JoinError) -> String {
-    if join.is_cancelled() {
-        return "cancelled".into();
-    }
-    let payload = join.into_panic();
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic payload".into())
 }
 
 #[cfg(test)]
