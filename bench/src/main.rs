@@ -81,9 +81,9 @@ fn java_built() -> bool {
 
 /// Fire-to-handler latency, start-up time, memory and CPU of one worker per
 /// language, and of a real Java ElasticJob-Lite 3.0.4 worker measured the
-/// same way in the same run. A Java handler gets no fire time: its ledger
-/// fire is its start time floored to the second, so its latency is the
-/// offset into the second (runs later than 250 ms are not counted).
+/// same way in the same run. A Java handler gets no fire time: the Java
+/// worker writes the scheduled time of the Quartz trigger that started the
+/// run, so its latency is measured from the same instant as ours.
 fn per_language(connect: &str) -> Value {
     let mut out = serde_json::Map::new();
     let java = java_built().then_some(Lang::Java);
@@ -128,7 +128,7 @@ fn per_language(connect: &str) -> Value {
                 "idle_rss_kib": idle_rss,
                 "busy_rss_kib": busy_rss,
                 "busy_cpu_seconds_in_10_5_s": busy_cpu,
-                // Java runs that started too late to name their fire (not in the latencies).
+                // Runs that could not name their fire (one-shot triggers; not in the latencies).
                 "late_runs_not_counted": entries.iter().filter(|e| e.phase == "start" && e.fire == UNKNOWN_FIRE).count(),
             }),
         );

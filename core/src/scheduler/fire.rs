@@ -77,7 +77,10 @@ impl Inner {
     /// The cron clock: queues each fire at its time, for the scheduler's life.
     pub(super) async fn cron_clock(self: Arc<Self>) {
         let mut stop = self.stop.subscribe();
-        let mut last = now_millis();
+        let mut last = match self.clock_start.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => now_millis(),
+            registered => registered,
+        };
         loop {
             if self.stopping() {
                 return;

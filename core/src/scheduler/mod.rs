@@ -212,6 +212,7 @@ impl JobSchedulerBuilder {
                 fire_requests,
                 fire_queue: Mutex::new(Some(fire_queue)),
                 schedule_changed: Notify::new(),
+                clock_start: std::sync::atomic::AtomicI64::new(0),
                 current,
                 reshard_lock: tokio::sync::Mutex::new(()),
                 stop,
@@ -295,6 +296,12 @@ struct Inner {
     fire_queue: Mutex<Option<mpsc::UnboundedReceiver<fire::FireRequest>>>,
     /// Wakes the cron clock when the schedule changed.
     schedule_changed: Notify,
+    /// When the first registration raised the resharding flag (epoch ms, 0
+    /// before): the cron clock counts fires from there, not from when it
+    /// started. A fire in between may be resharded to this instance (the
+    /// others wait for the resharding the flag asks for), and no one else
+    /// would run it; Java peers write no `fired` to catch it up by.
+    clock_start: std::sync::atomic::AtomicI64,
     /// The registered, live session, if any.
     current: watch::Sender<Option<Arc<dyn Registry>>>,
     /// One resharding at a time in this process.

@@ -76,6 +76,9 @@ impl Inner {
         self.create_instance_node(session, &config).await?;
         self.run_for_leader(session).await?;
         retry(|| sharding::set_necessary(session, paths)).await?;
+        if first {
+            self.clock_start.store(super::now_millis(), std::sync::atomic::Ordering::Relaxed);
+        }
         self.clear_own_stale_marks(session).await?;
         tracing::info!(job = %config.job_name, instance = %self.instance, session = session.session_id(), "registered");
         Ok(())

@@ -15,8 +15,8 @@
 //!
 //! A run that cannot tell its fire is written with [`UNKNOWN_FIRE`]: a
 //! take-over of a crashed runner's item whose fire was not recorded (Java
-//! ElasticJob records none), or a Java run that started late (Java hands a
-//! handler no fire time). The checker counts it as the run of a crashed
+//! ElasticJob records none), or a Java run under a one-shot trigger (a
+//! failover hand-off). The checker counts it as the run of a crashed
 //! runner's unfinished fire of that item, the latest one started before
 //! it; one that matches no such start is reported apart
 //! (`unattributed_runs`), neither a duplicate nor a completion.
@@ -51,7 +51,8 @@ pub struct Entry {
     /// The run's fencing token (0 when the worker does not know one).
     #[serde(default)]
     pub token: i64,
-    /// Why a `cancelled` run was told to stop (`session-lost`, ...).
+    /// Why a `cancelled` run was told to stop (`session-lost`, ...); on a
+    /// Java worker's lines, `failover` marks a failover run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

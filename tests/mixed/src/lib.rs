@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+use cluster_tests::ledger::{Entry, Report};
 use cluster_tests::workers::{compile_c, Worker};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -165,15 +166,72 @@ pub fn assignment(zk: &str, namespace: &str, job: &str, items: u32) -> (Vec<Stri
     })
 }
 
+/// The duplicates of `report` that Java ElasticJob made: every start of
+/// the (item, fire) after the first is a Java run.
+///
+/// Java's resharding and misfire are not fenced: a Java instance that gets
+/// an item by a resharding runs the fire it found the item busy in once
+/// more (its misfire re-run), or runs a fire late under the new assignment,
+/// although the item's previous owner ran that fire; Java records no
+/// `fired` to refuse it by. Ours never start a fire an item already ran
+/// (the `fired` fence), so a duplicate whose later start is ours is ours to
+/// answer for; these are not.
+pub fn java_only_duplicates(report: &Report, entries: &[Entry]) -> usize {
+    report
+        .duplicates
+        .iter()
+        .filter(|((item, fire), _)| {
+            let mut starts: Vec<&Entry> =
+                entries.iter().filter(|e| e.phase == "start" && e.item == *item && e.fire == *fire).collect();
+            starts.sort_by_key(|e| e.at);
+            starts.len() > 1 && starts[1..].iter().all(|e| e.lang == "java")
+        })
+        .count()
+}
+
+/// The misses of `report` that Java ElasticJob made: the item's last run
+/// before the missed fire was a Java run.
+///
+/// Java records no `fired`, so when a resharding lands during a fire, the
+/// item's new owner cannot tell whether its Java owner ran that fire, and
+/// must not run it (it might be a duplicate); a Java owner that read the
+/// new assignment first skips it too. A Java-only cluster loses such a
+/// fire the same way. When the item's last run before was ours, its
+/// `fired` marker tells, and a miss is ours to answer for.
+pub fn java_only_misses(report: &Report, entries: &[Entry]) -> usize {
+    report
+        .misses
+        .iter()
+        .filter(|(item, fire)| {
+            entries
+                .iter()
+                .filter(|e| e.phase == "start" && e.item == *item && e.fire != cluster_tests::ledger::UNKNOWN_FIRE && e.fire < *fire)
+                .max_by_key(|e| e.fire)
+                .is_some_and(|e| e.lang == "java")
+        })
+        .count()
+}
+
+/// Whether every miss and duplicate of `report` is Java's own (see
+/// [`java_only_misses`] and [`java_only_duplicates`]).
+pub fn clean_but_java(report: &Report, entries: &[Entry]) -> bool {
+    java_only_misses(report, entries) == report.misses.len()
+        && java_only_duplicates(report, entries) == report.duplicates.len()
+}
+
 /// Prints a scenario's figures and appends them as a `SCENARIO` line to
-/// `$ELASTICJOB_MIXED_SUMMARY` (the format `scripts/fault-table` reads).
-pub fn summary(name: &str, entries: &[cluster_tests::ledger::Entry], report: &cluster_tests::ledger::Report) {
+/// `$ELASTICJOB_MIXED_SUMMARY` (the format `scripts/fault-table` reads):
+/// `dup` and `miss` count every duplicate and miss, `java_dup` and
+/// `java_miss` those that are Java's own.
+pub fn summary(name: &str, entries: &[Entry], report: &Report) {
     use std::io::Write;
     let runs = entries.iter().filter(|e| e.phase == "end").count();
     let line = format!(
-        "SCENARIO {name} runs={runs} dup={} miss={} recovery_ms=-1 excused={} unattributed={}\n",
+        "SCENARIO {name} runs={runs} dup={} java_dup={} miss={} java_miss={} recovery_ms=-1 excused={} unattributed={}\n",
         report.duplicates.len(),
+        java_only_duplicates(report, entries),
         report.misses.len(),
+        java_only_misses(report, entries),
         report.excused.len(),
         report.unattributed_runs
     );
@@ -183,4 +241,19 @@ pub fn summary(name: &str, entries: &[cluster_tests::ledger::Entry], report: &cl
             let _ = file.write_all(line.as_bytes());
         }
     }
+}
+
+/// The ledger lines around each miss and duplicate of `report` (the same
+/// item, 3 s either side of the fire, and every line of that fire), for a
+/// failure message.
+pub fn explain(report: &Report, entries: &[Entry]) -> String {
+    let keys = report.misses.iter().copied().chain(report.duplicates.iter().map(|(key, _)| *key));
+    let mut out = String::new();
+    for (item, fire) in keys {
+        out.push_str(&format!("\n(item {item}, fire {fire}):"));
+        for e in entries.iter().filter(|e| e.item == item && ((e.at - fire).abs() <= 3000 || e.fire == fire)) {
+            out.push_str(&format!("\n  {} fire {} at {:+} ms {} {}", e.phase, e.fire, e.at - fire, e.lang, e.instance));
+        }
+    }
+    out
 }

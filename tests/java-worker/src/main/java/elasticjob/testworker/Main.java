@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.apache.shardingsphere.elasticjob.api.JobConfiguration;
@@ -15,6 +16,7 @@ import org.apache.shardingsphere.elasticjob.reg.base.CoordinatorRegistryCenter;
 import org.apache.shardingsphere.elasticjob.reg.zookeeper.ZookeeperConfiguration;
 import org.apache.shardingsphere.elasticjob.reg.zookeeper.ZookeeperRegistryCenter;
 import org.apache.shardingsphere.elasticjob.simple.job.SimpleJob;
+import org.quartz.impl.SchedulerRepository;
 
 /**
  * A real Apache ElasticJob-Lite worker for the mixed-cluster tests. It takes
@@ -22,19 +24,20 @@ import org.apache.shardingsphere.elasticjob.simple.job.SimpleJob;
  * execution ledger: one JSON line when a handler starts an item and one when
  * it ends.
  *
- * <p>ElasticJob hands a handler no fire time, so the worker derives it: the
- * start time floored to the cron period ({@code --period-ms}), for a run
- * that starts within {@code --late-ms} (250) of the period's start. A run
- * that takes over a crashed instance's item ({@code sharding/{i}/failover}
- * names this instance) or starts later (a misfire re-run, a fire held up
- * by resharding) cannot know its fire; it is written with
- * {@code "fire": -1}, and the checker matches it to a crashed run or
- * counts it apart.
+ * <p>ElasticJob hands a handler no fire time, so the worker reads it from
+ * the job's own Quartz scheduler ({@link FireClock}): a run of a cron fire
+ * names that fire's scheduled time, also when it starts late (held up by a
+ * resharding); a misfire re-run is written once for every fire it stands
+ * for. A run that takes over a crashed instance's item
+ * ({@code sharding/{i}/failover} names this instance) or runs under a
+ * one-shot trigger cannot know its fire; it is written with
+ * {@code "fire": -1}, and the checker matches it to the crashed run.
+ * Every line but a cron run's says which kind it is ({@code "reason"}).
  *
  * <p>Usage: {@code java -jar java-worker.jar --zk HOST:PORT --namespace NS
- * --job NAME --items N --cron EXPR --ledger FILE [--period-ms MS]
- * [--late-ms MS] [--sleep-ms MS] [--session-timeout-ms MS] [--failover true|false]
- * [--misfire true|false] [--overwrite true|false] [--full-config true]}
+ * --job NAME --items N --cron EXPR --ledger FILE [--sleep-ms MS]
+ * [--session-timeout-ms MS] [--failover true|false] [--misfire true|false]
+ * [--overwrite true|false] [--full-config true]}
  * ({@code --full-config} sets every field away from its default). Prints
  * {@code ready <instance-id>} once scheduled; SIGTERM shuts down.
  */
@@ -71,25 +74,27 @@ public final class Main {
         JobConfiguration config = builder.build();
         String instance = IpUtils.getIp() + "@-@" + ManagementFactory.getRuntimeMXBean().getName().split("@")[0];
         Ledger ledger = new Ledger(required(opts, "ledger"), instance);
-        long period = Long.parseLong(opts.getOrDefault("period-ms", "1000"));
-        long late = Long.parseLong(opts.getOrDefault("late-ms", "250"));
         long sleep = Long.parseLong(opts.getOrDefault("sleep-ms", "100"));
+        FireClock clock = new FireClock();
         SimpleJob job = ctx -> {
-            long now = System.currentTimeMillis();
             String failoverNode = "/" + jobName + "/sharding/" + ctx.getShardingItem() + "/failover";
             boolean failover = instance.equals(registry.get(failoverNode));
-            long fire = failover || now % period > late ? -1 : now - now % period;
-            ledger.append("start", ctx, fire);
+            FireClock.Call call = clock.call(ctx.getShardingItem());
+            String kind = failover ? "failover" : call.kind();
+            List<Long> fires = failover || call.fires().isEmpty() ? List.of(-1L) : call.fires();
+            ledger.append("start", ctx, fires, kind);
             try {
                 Thread.sleep(sleep);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
-            ledger.append("end", ctx, fire);
+            ledger.append("end", ctx, fires, kind);
         };
         ScheduleJobBootstrap bootstrap = new ScheduleJobBootstrap(registry, job, config);
         bootstrap.schedule();
+        // ElasticJob names its Quartz scheduler after the job (one scheduler per job).
+        SchedulerRepository.getInstance().lookup(jobName).getListenerManager().addTriggerListener(clock);
         System.out.println("ready " + instance);
         System.out.flush();
         CountDownLatch stopped = new CountDownLatch(1);
@@ -121,9 +126,19 @@ public final class Main {
             this.instance = instance;
         }
 
-        synchronized void append(final String phase, final ShardingContext ctx, final long fire) {
-            String line = String.format("{\"phase\":\"%s\",\"job\":\"%s\",\"item\":%d,\"fire\":%d,\"instance\":\"%s\",\"lang\":\"java\",\"at\":%d,\"token\":0}%n",
-                    phase, ctx.getJobName(), ctx.getShardingItem(), fire, instance, System.currentTimeMillis());
+        /**
+         * One line per fire the call stands for; every line but a cron run's
+         * names its kind ({@code "reason"}): {@code failover}, {@code rerun}
+         * or {@code one-shot}.
+         */
+        synchronized void append(final String phase, final ShardingContext ctx, final List<Long> fires, final String kind) {
+            String reason = "cron".equals(kind) ? "" : ",\"reason\":\"" + kind + "\"";
+            StringBuilder lines = new StringBuilder();
+            for (long fire : fires) {
+                lines.append(String.format("{\"phase\":\"%s\",\"job\":\"%s\",\"item\":%d,\"fire\":%d,\"instance\":\"%s\",\"lang\":\"java\",\"at\":%d,\"token\":0%s}%n",
+                        phase, ctx.getJobName(), ctx.getShardingItem(), fire, instance, System.currentTimeMillis(), reason));
+            }
+            String line = lines.toString();
             try {
                 out.write(line.getBytes(StandardCharsets.UTF_8));
             } catch (IOException e) {
