@@ -60,7 +60,7 @@ pub struct Metrics {
     pub session_state: String,
     /// Registry comebacks by `connection` (same session) and `session` (a new one).
     pub reconnects: BTreeMap<String, u64>,
-    /// The history's counters (as `history_stats`), or None without a history.
+    /// The history's `written`, `dropped`, `pending` and `failed_writes`, or None without a history.
     pub history: Option<BTreeMap<String, u64>>,
 }
 

@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-/// The most bytes of a request's head read before it is refused.
+/// A request head longer than this is refused (431).
 pub const MAX_REQUEST: usize = 8 * 1024;
 /// The longest one connection may take, from accept to the last byte sent.
 pub const REQUEST_TIME: Duration = Duration::from_secs(5);
