@@ -236,6 +236,54 @@ export interface JobSchedulerOptions<T = unknown> {
    * `postgres://user@host:port/db`. Writes never delay a fire.
    */
   history?: string
+  /**
+   * Serve the metrics of every scheduler of this process as Prometheus
+   * text on `http://IP:PORT/metrics` (port 0 picks a free one). One
+   * endpoint per process: the same address is shared, another is refused.
+   * Read-only and unauthenticated: beyond loopback, anyone who can reach
+   * it reads job names and counts.
+   */
+  metricsListen?: string
+}
+
+/** A histogram in seconds: `buckets[i]` observations were at most `bounds[i]`. */
+export interface Histogram {
+  bounds: number[]
+  /** Cumulative counts per bound (`+Inf` is `count`). */
+  buckets: number[]
+  count: number
+  /** Sum of the observations, seconds. */
+  sum: number
+}
+
+/** What a scheduler did so far (see the README's "Metrics"). */
+export interface Metrics {
+  jobName: string
+  /** Fires that started items here, by what fired them. */
+  fires: { cron: number; trigger: number; misfire: number }
+  /** Finished item runs by outcome. */
+  executions: { succeeded: number; failed: number; timedOut: number; cancelled: number }
+  /** Scheduled fire time to handler start. */
+  fireLag: Histogram
+  /** How long handlers ran. */
+  handlerDuration: Histogram
+  /** Item fires missed because the item was still running. */
+  misfires: number
+  /** Items taken over from lost instances. */
+  failoversTaken: number
+  /** New assignments written as leader. */
+  reshards: number
+  /** Failures outside handlers. */
+  errors: number
+  /** Items assigned here at the latest fire. */
+  itemsOwned: number
+  /** Item runs in flight here. */
+  itemsRunning: number
+  sessionState: 'connected' | 'suspended' | 'lost' | 'closed'
+  /** Registry comebacks: the connection within its session, or a new session. */
+  reconnects: { connection: number; session: number }
+  /** The history's counters, or null without a history. */
+  history: HistoryStats | null
 }
 
 /** What the execution history wrote, lost and holds. */
@@ -268,6 +316,10 @@ export declare class JobScheduler<T = unknown> extends EventEmitter {
   readonly instanceId: string
   /** The history's counters, or null without a history. */
   readonly historyStats: HistoryStats | null
+  /** What this scheduler did so far. */
+  metrics(): Metrics
+  /** `IP:PORT` of this process's metrics endpoint, or null if not asked for. */
+  readonly metricsAddress: string | null
   on(event: 'execution', listener: (event: ExecutionEvent) => void): this
   on(event: 'sharding', listener: (event: { type: 'sharding'; assignment: Record<string, number[]> }) => void): this
   on(event: 'misfire', listener: (event: { type: 'misfire'; items: number[]; fireTime: number }) => void): this

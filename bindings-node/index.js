@@ -165,17 +165,20 @@ class JobScheduler extends EventEmitter {
    *   handler?: (ctx: object) => any, fetch?: (ctx: object) => any, process?: (ctx: object, items: any[]) => any,
    *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number,
    *   shardingStrategies?: Record<string, (instances: string[], total: number, jobName: string) => any>,
-   *   listeners?: object[], onceListeners?: object[], history?: string}} options
+   *   listeners?: object[], onceListeners?: object[], history?: string, metricsListen?: string}} options
    */
   constructor(options) {
     super()
     const {
       registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel, shardingStrategies,
-      listeners = [], onceListeners = [], history,
+      listeners = [], onceListeners = [], history, metricsListen,
     } = options || {}
     if (!registry || !registry.native) throw new TypeError('invalid registry: expected a ZookeeperRegistry or EmbeddedRegistry')
     checkNumber('maxParallel', maxParallel, 1, MAX_PARALLEL, true)
     if (history !== undefined && typeof history !== 'string') throw new TypeError(`invalid history \`${history}\`: expected a URL string`)
+    if (metricsListen !== undefined && typeof metricsListen !== 'string') {
+      throw new TypeError(`invalid metricsListen \`${metricsListen}\`: expected an IP:PORT string`)
+    }
     const json = configJson(config)
     let kind
     if (typeof handler === 'function') kind = 'simple'
@@ -246,7 +249,7 @@ class JobScheduler extends EventEmitter {
     const names = Object.keys(strategies)
     this.native = new native.NativeScheduler(
       registry.native, json, kind, invoke, instanceId, maxParallel, names, shard,
-      hooks.plain.length, hooks.onceTimeouts, new.target.oneOff === true, history,
+      hooks.plain.length, hooks.onceTimeouts, new.target.oneOff === true, history, metricsListen,
     )
     this.running = false
   }
@@ -279,6 +282,22 @@ class JobScheduler extends EventEmitter {
   get historyStats() {
     const json = this.native.historyStats()
     return json === null ? null : JSON.parse(json)
+  }
+
+  /**
+   * What this scheduler did so far: fires and executions by kind and
+   * outcome, the fire lag and handler duration histograms (seconds),
+   * misfires, take-overs, reshards, errors, items owned and running, the
+   * registry session's state and reconnects, and the history's counters;
+   * the same figures the `/metrics` endpoint serves.
+   */
+  metrics() {
+    return JSON.parse(this.native.metrics())
+  }
+
+  /** `IP:PORT` of this process's metrics endpoint, or null if not asked for (`metricsListen`). */
+  get metricsAddress() {
+    return this.native.metricsAddress
   }
 
   /** This instance's id (`{ip}@-@{pid}` unless given). */

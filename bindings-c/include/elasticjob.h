@@ -24,6 +24,16 @@
 #include <stdlib.h>
 
 /**
+ * How many bounds the fire lag histogram has.
+ */
+#define EJ_FIRE_LAG_BUCKETS 14
+
+/**
+ * How many bounds the handler duration histogram has.
+ */
+#define EJ_HANDLER_DURATION_BUCKETS 16
+
+/**
  * What a call did.
  */
 typedef enum ej_status {
@@ -48,6 +58,28 @@ typedef enum ej_status {
    */
   EJ_INTERNAL_ERROR = 4,
 } ej_status;
+
+/**
+ * The state of a scheduler's registry session.
+ */
+typedef enum ej_session_state {
+  /**
+   * Not started, or shut down.
+   */
+  EJ_SESSION_CLOSED = 0,
+  /**
+   * Registered and connected.
+   */
+  EJ_SESSION_CONNECTED = 1,
+  /**
+   * Connection lost; the session may still be alive.
+   */
+  EJ_SESSION_SUSPENDED = 2,
+  /**
+   * The session expired; registering again.
+   */
+  EJ_SESSION_LOST = 3,
+} ej_session_state;
 
 /**
  * Kinds of [`ej_event`].
@@ -247,6 +279,141 @@ typedef struct ej_sharding_contexts {
 typedef int (*ej_listener_fn)(const struct ej_sharding_contexts *contexts, void *user_data);
 
 /**
+ * What a scheduler's execution history wrote, lost and holds.
+ */
+typedef struct ej_history_stats {
+  /**
+   * Records stored.
+   */
+  uint64_t written;
+  /**
+   * Records lost while the database could not take them (the buffer is
+   * bounded) or because the history fell behind the scheduler's events.
+   */
+  uint64_t dropped;
+  /**
+   * Records waiting to be written.
+   */
+  uint64_t pending;
+  /**
+   * Writes that failed (each is retried).
+   */
+  uint64_t failed_writes;
+} ej_history_stats;
+
+/**
+ * What a scheduler did so far (see the README's "Metrics"). Histograms
+ * are in seconds: `*_buckets[i]` observations were at most `*_bounds[i]`
+ * (cumulative); `*_count` is all of them.
+ */
+typedef struct ej_metrics {
+  /**
+   * Cron fires that started items here.
+   */
+  uint64_t fires_cron;
+  /**
+   * Triggers that started items here.
+   */
+  uint64_t fires_trigger;
+  /**
+   * Misfire re-runs that started items here.
+   */
+  uint64_t fires_misfire;
+  /**
+   * Finished runs whose handler returned normally.
+   */
+  uint64_t executions_succeeded;
+  /**
+   * Finished runs that failed (non-zero return, crash of the handler).
+   */
+  uint64_t executions_failed;
+  /**
+   * Finished runs that outlived the execution timeout.
+   */
+  uint64_t executions_timed_out;
+  /**
+   * Finished runs told to stop (session lost, item moved, shutdown).
+   */
+  uint64_t executions_cancelled;
+  /**
+   * Upper bounds of the fire lag buckets, seconds.
+   */
+  double fire_lag_bounds[EJ_FIRE_LAG_BUCKETS];
+  /**
+   * Cumulative fire lag counts per bound.
+   */
+  uint64_t fire_lag_buckets[EJ_FIRE_LAG_BUCKETS];
+  /**
+   * Runs whose fire lag was observed (scheduled fire time to handler start).
+   */
+  uint64_t fire_lag_count;
+  /**
+   * Sum of the fire lags, seconds.
+   */
+  double fire_lag_sum;
+  /**
+   * Upper bounds of the handler duration buckets, seconds.
+   */
+  double handler_duration_bounds[EJ_HANDLER_DURATION_BUCKETS];
+  /**
+   * Cumulative handler duration counts per bound.
+   */
+  uint64_t handler_duration_buckets[EJ_HANDLER_DURATION_BUCKETS];
+  /**
+   * Finished handler calls.
+   */
+  uint64_t handler_duration_count;
+  /**
+   * Sum of the handler durations, seconds.
+   */
+  double handler_duration_sum;
+  /**
+   * Item fires missed because the item was still running.
+   */
+  uint64_t misfires;
+  /**
+   * Items taken over from lost instances.
+   */
+  uint64_t failovers_taken;
+  /**
+   * New assignments written as leader.
+   */
+  uint64_t reshards;
+  /**
+   * Failures outside handlers.
+   */
+  uint64_t errors;
+  /**
+   * Items assigned here at the latest fire.
+   */
+  uint64_t items_owned;
+  /**
+   * Item runs in flight here.
+   */
+  uint64_t items_running;
+  /**
+   * The registry session's state.
+   */
+  enum ej_session_state session_state;
+  /**
+   * The connection came back within its session.
+   */
+  uint64_t reconnects_connection;
+  /**
+   * Registered again with a new session after one was lost.
+   */
+  uint64_t reconnects_session;
+  /**
+   * Whether the scheduler keeps a history (then `history` is filled).
+   */
+  bool has_history;
+  /**
+   * The history's counters, as `ej_scheduler_history_stats` gives them.
+   */
+  struct ej_history_stats history;
+} ej_metrics;
+
+/**
  * Runs one item; returns 0 on success, anything else on failure (see `ej_set_failure_message`).
  */
 typedef int (*ej_execute_fn)(const struct ej_sharding_context *ctx, void *user_data);
@@ -324,6 +491,15 @@ typedef struct ej_scheduler_options {
    * `ej_scheduler_history_stats`.
    */
   const char *history;
+  /**
+   * Serve the metrics of every scheduler of this process as Prometheus
+   * text on `http://IP:PORT/metrics` (NULL = no endpoint; port 0 picks a
+   * free one, see `ej_scheduler_metrics_port`). One endpoint per
+   * process: the same address is shared, another is refused. Read-only
+   * and unauthenticated: beyond loopback anyone who reaches it reads job
+   * names and counts. The snapshot (`ej_scheduler_metrics`) needs none.
+   */
+  const char *metrics_listen;
 } ej_scheduler_options;
 
 /**
@@ -376,29 +552,6 @@ typedef struct ej_job_error {
  * Receives the failures of a `THROW` job (see `ej_scheduler_set_error_handler`).
  */
 typedef void (*ej_error_fn)(const struct ej_job_error *error, void *user_data);
-
-/**
- * What a scheduler's execution history wrote, lost and holds.
- */
-typedef struct ej_history_stats {
-  /**
-   * Records stored.
-   */
-  uint64_t written;
-  /**
-   * Records lost while the database could not take them (the buffer is
-   * bounded) or because the history fell behind the scheduler's events.
-   */
-  uint64_t dropped;
-  /**
-   * Records waiting to be written.
-   */
-  uint64_t pending;
-  /**
-   * Writes that failed (each is retried).
-   */
-  uint64_t failed_writes;
-} ej_history_stats;
 
 /**
  * Something the scheduler reports. Clear with `ej_event_clear`.
@@ -566,6 +719,24 @@ enum ej_status ej_listeners_add_once(struct ej_listeners *listeners,
  * `listeners` is null or from `ej_listeners_new` and not freed yet.
  */
 void ej_listeners_free(struct ej_listeners *listeners);
+
+/**
+ * Fills `out` with what the scheduler did so far (zeroed first).
+ *
+ * # Safety
+ * `scheduler` is null or live; `out` is null or writable.
+ */
+enum ej_status ej_scheduler_metrics(const struct ej_scheduler *scheduler, struct ej_metrics *out);
+
+/**
+ * Writes the port of the process's metrics endpoint to `out` (0 first).
+ * `EJ_ILLEGAL_STATE` when the scheduler did not ask for one
+ * (`options.metrics_listen` was NULL).
+ *
+ * # Safety
+ * `scheduler` is null or live; `out` is null or writable.
+ */
+enum ej_status ej_scheduler_metrics_port(const struct ej_scheduler *scheduler, uint16_t *out);
 
 /**
  * An operator on the registry's namespace.

@@ -9,6 +9,7 @@
 mod config;
 mod context;
 mod listener;
+mod metrics;
 mod operator;
 mod registry;
 mod scheduler;
@@ -18,6 +19,7 @@ mod strategy;
 pub use config::*;
 pub use context::*;
 pub use listener::*;
+pub use metrics::*;
 pub use operator::*;
 pub use registry::*;
 pub use scheduler::*;

@@ -96,6 +96,13 @@ pub struct ej_scheduler_options {
     /// `postgres://user@host:port/db`. Writes never delay a fire; see
     /// `ej_scheduler_history_stats`.
     pub history: *const c_char,
+    /// Serve the metrics of every scheduler of this process as Prometheus
+    /// text on `http://IP:PORT/metrics` (NULL = no endpoint; port 0 picks a
+    /// free one, see `ej_scheduler_metrics_port`). One endpoint per
+    /// process: the same address is shared, another is refused. Read-only
+    /// and unauthenticated: beyond loopback anyone who reaches it reads job
+    /// names and counts. The snapshot (`ej_scheduler_metrics`) needs none.
+    pub metrics_listen: *const c_char,
 }
 
 /// What a scheduler's execution history wrote, lost and holds.
@@ -111,6 +118,17 @@ pub struct ej_history_stats {
     pub pending: u64,
     /// Writes that failed (each is retried).
     pub failed_writes: u64,
+}
+
+impl From<&elasticjob::HistoryStats> for ej_history_stats {
+    fn from(stats: &elasticjob::HistoryStats) -> Self {
+        ej_history_stats {
+            written: stats.written,
+            dropped: stats.dropped,
+            pending: stats.pending,
+            failed_writes: stats.failed_writes,
+        }
+    }
 }
 
 /// The caller's `user_data`, handed back to callbacks on worker threads.
@@ -259,7 +277,7 @@ type ErrorSlot = Arc<Mutex<Option<(unsafe extern "C" fn(*const ej_job_error, *mu
 
 /// One job of this process (opaque).
 pub struct ej_scheduler {
-    inner: Arc<JobScheduler>,
+    pub(crate) inner: Arc<JobScheduler>,
     events: Mutex<broadcast::Receiver<JobEvent>>,
     instance_id: CString,
     errors: ErrorSlot,
@@ -298,6 +316,9 @@ unsafe fn build(
         }
         if let Some(url) = optional_text(options.history, "options.history")? {
             builder = builder.history(url);
+        }
+        if let Some(address) = optional_text(options.metrics_listen, "options.metrics_listen")? {
+            builder = builder.metrics_listen(address);
         }
     }
     let _entered = runtime().enter();
@@ -518,12 +539,7 @@ pub unsafe extern "C" fn ej_scheduler_history_stats(scheduler: *const ej_schedul
             .inner
             .history_stats()
             .ok_or_else(|| Failure(ej_status::EJ_ILLEGAL_STATE, "this scheduler keeps no execution history".into()))?;
-        *out = ej_history_stats {
-            written: stats.written,
-            dropped: stats.dropped,
-            pending: stats.pending,
-            failed_writes: stats.failed_writes,
-        };
+        *out = ej_history_stats::from(&stats);
         Ok(())
     })
 }

@@ -149,6 +149,15 @@ fn a_c_job_writes_its_executions_to_a_sqlite_history() {
     assert!(!failures.is_empty() && failures.iter().all(|r| !r.is_success && r.failure_cause.as_deref().unwrap_or_default().contains("item one refuses")), "{rows:?}");
 }
 
+/// Metrics through the C API: the snapshot and the `/metrics` endpoint
+/// after real executions on a real ZooKeeper.
+#[test]
+fn a_c_job_serves_its_metrics_and_fills_the_snapshot() {
+    let zk = zk_harness::ZkServer::start();
+    let stdout = run_with(&compile("metrics_test", false), &[&zk.connect_string()]);
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
+
 #[test]
 fn valgrind_finds_no_leak_or_invalid_access_in_the_binding() {
     let program = compile("api_test", false);

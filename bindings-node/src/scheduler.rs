@@ -291,6 +291,7 @@ impl NativeScheduler {
         once_timeouts_ms: Option<Vec<i64>>,
         one_off: Option<bool>,
         history: Option<String>,
+        metrics_listen: Option<String>,
     ) -> Result<Self> {
         let config = config::parse(&config_json)?;
         let slot: InvokeSlot = Arc::new(Mutex::new(Some(Arc::new(invoke_js))));
@@ -316,6 +317,9 @@ impl NativeScheduler {
         .binding("node");
         if let Some(url) = history {
             builder = builder.history(url);
+        }
+        if let Some(address) = metrics_listen {
+            builder = builder.metrics_listen(address);
         }
         for index in 0..listeners.unwrap_or(0) {
             builder = builder.listener(JsListener { slot: slot.clone(), index });
@@ -393,6 +397,18 @@ impl NativeScheduler {
         self.inner.is_shut_down()
     }
 
+    /// What this scheduler did so far, as JSON (see `metrics_json`).
+    #[napi]
+    pub fn metrics(&self) -> String {
+        metrics_json(self.inner.metrics()).to_string()
+    }
+
+    /// `IP:PORT` of the process's metrics endpoint, or null if this scheduler did not ask for one.
+    #[napi(getter)]
+    pub fn metrics_address(&self) -> Option<String> {
+        self.inner.metrics_address().map(|a| a.to_string())
+    }
+
     /// The execution history's counters as JSON, or null without a history.
     #[napi]
     pub fn history_stats(&self) -> Option<String> {
@@ -404,6 +420,35 @@ impl NativeScheduler {
             .to_string()
         })
     }
+}
+
+/// The metrics snapshot with the JS names `index.d.ts` declares.
+fn metrics_json(m: elasticjob::MetricsSnapshot) -> serde_json::Value {
+    let histogram = |h: elasticjob::metrics::HistogramSnapshot| {
+        serde_json::json!({ "bounds": h.bounds, "buckets": h.buckets, "count": h.count, "sum": h.sum })
+    };
+    serde_json::json!({
+        "jobName": m.job_name,
+        "fires": { "cron": m.fires.cron, "trigger": m.fires.trigger, "misfire": m.fires.misfire },
+        "executions": {
+            "succeeded": m.executions.succeeded, "failed": m.executions.failed,
+            "timedOut": m.executions.timed_out, "cancelled": m.executions.cancelled,
+        },
+        "fireLag": histogram(m.fire_lag),
+        "handlerDuration": histogram(m.handler_duration),
+        "misfires": m.misfires,
+        "failoversTaken": m.failovers_taken,
+        "reshards": m.reshards,
+        "errors": m.errors,
+        "itemsOwned": m.items_owned,
+        "itemsRunning": m.items_running,
+        "sessionState": m.session_state.as_str(),
+        "reconnects": { "connection": m.reconnects.connection, "session": m.reconnects.session },
+        "history": m.history.map(|h| serde_json::json!({
+            "written": h.written, "dropped": h.dropped, "pending": h.pending,
+            "failedWrites": h.failed_writes, "lastError": h.last_error,
+        })),
+    })
 }
 
 fn event_json(event: JobEvent) -> serde_json::Value {

@@ -32,6 +32,11 @@ const http = new JobScheduler({
 })
 const stats = http.historyStats
 if (stats !== null) console.log(stats.written, stats.dropped, stats.lastError ?? '')
+const metered = new JobScheduler({ registry, config, handler: () => undefined, metricsListen: '127.0.0.1:9464' })
+const metrics = metered.metrics()
+const lagCount: number = metrics.fireLag.count
+const state: 'connected' | 'suspended' | 'lost' | 'closed' = metrics.sessionState
+console.log(lagCount, state, metrics.executions.timedOut, metrics.history?.dropped, metered.metricsAddress ?? '')
 
 const feed = new JobScheduler<{ id: number }>({
   registry: new EmbeddedRegistry(),

@@ -4,6 +4,7 @@
 
 mod config;
 mod logging;
+mod metrics;
 mod operator;
 mod registry;
 mod scheduler;
@@ -34,6 +35,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scheduler::ShardingContexts>()?;
     m.add_class::<signal::CancelSignal>()?;
     m.add_class::<scheduler::Scheduler>()?;
+    m.add_class::<metrics::Metrics>()?;
+    m.add_class::<metrics::Histogram>()?;
     m.add_class::<registry::Registry>()?;
     m.add_class::<registry::ZookeeperRegistry>()?;
     m.add_class::<registry::EmbeddedRegistry>()?;

@@ -240,7 +240,7 @@ pub struct Scheduler {
 #[pymethods]
 impl Scheduler {
     #[new]
-    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None, sharding_strategies = None, listeners = Vec::new(), once_listeners = Vec::new(), one_off = false, history = None))]
+    #[pyo3(signature = (registry, config, *, execute = None, fetch = None, process = None, script = false, http = false, instance_id = None, max_parallel = None, sharding_strategies = None, listeners = Vec::new(), once_listeners = Vec::new(), one_off = false, history = None, metrics_listen = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         registry: PyRef<'_, Registry>,
@@ -257,6 +257,7 @@ impl Scheduler {
         once_listeners: Vec<OnceHooks>,
         one_off: bool,
         history: Option<String>,
+        metrics_listen: Option<String>,
     ) -> PyResult<Self> {
         let job = match (execute, fetch, process, script, http) {
             (Some(execute), None, None, false, false) => simple_job(execute),
@@ -279,6 +280,9 @@ impl Scheduler {
         .binding("python");
         if let Some(url) = history {
             builder = builder.history(url);
+        }
+        if let Some(address) = metrics_listen {
+            builder = builder.metrics_listen(address);
         }
         for (before, after) in listeners {
             builder = builder.listener(hooks(before, after));
@@ -362,6 +366,18 @@ impl Scheduler {
     #[getter]
     fn config(&self) -> JobConfig {
         JobConfig { inner: self.inner.config() }
+    }
+
+    /// What this scheduler did so far.
+    #[getter]
+    fn metrics(&self, py: Python<'_>) -> PyResult<crate::metrics::Metrics> {
+        crate::metrics::Metrics::new(py, self.inner.metrics())
+    }
+
+    /// `IP:PORT` of the process's metrics endpoint, or None if this scheduler did not ask for one.
+    #[getter]
+    fn metrics_address(&self) -> Option<String> {
+        self.inner.metrics_address().map(|a| a.to_string())
     }
 
     /// The execution history's counters as a dict, or None without a history.

@@ -13,6 +13,7 @@
 //!   dump JOB                      the job's registry nodes and their data
 //!   run FILE.yaml...              run script jobs (script.command.line) or HTTP jobs (http.uri) until Ctrl-C,
 //!                                 keeping an execution history with --history URL (or a `history:` key in the file)
+//!                                 and serving their metrics on http://IP:PORT/metrics with --metrics IP:PORT
 //!
 //! ejob --history URL history [--job J] [--item N] [--instance ID] [--outcome O]
 //!      [--since MS] [--until MS] [--limit N] [--offset N] [--status] [--json]
@@ -29,13 +30,13 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] <jobs | instances JOB | items JOB | trigger JOB | \
 disable JOB [IP] | enable JOB [IP] | disable-item JOB ITEM | enable-item JOB ITEM | shutdown JOB [IP] | \
-remove JOB [IP] | dump JOB | run FILE.yaml...> [--history URL]
+remove JOB [IP] | dump JOB | run FILE.yaml...> [--history URL] [--metrics IP:PORT]
        ejob --history URL history [--job J] [--item N] [--instance ID] [--outcome O] [--since MS] [--until MS] \
 [--limit N] [--offset N] [--status] [--json]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Parsed { zk, namespace, digest, history, command } = match parse(&args) {
+    let Parsed { zk, namespace, digest, history, metrics, command } = match parse(&args) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("ejob: {message}\n{USAGE}");
@@ -65,7 +66,7 @@ fn main() -> ExitCode {
         options = options.digest(digest);
     }
     let center = RegistryCenter::zookeeper(options);
-    match runtime.block_on(execute(&center, &command, history.as_deref())) {
+    match runtime.block_on(execute(&center, &command, history.as_deref(), metrics.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ejob: {error}");
@@ -80,6 +81,8 @@ struct Parsed {
     namespace: Option<String>,
     digest: Option<String>,
     history: Option<String>,
+    /// `run`: where to serve the jobs' metrics.
+    metrics: Option<String>,
     command: Vec<String>,
 }
 
@@ -88,6 +91,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut namespace = std::env::var("ELASTICJOB_NAMESPACE").ok();
     let mut digest = std::env::var("ELASTICJOB_DIGEST").ok().filter(|d| !d.is_empty());
     let mut history = std::env::var("ELASTICJOB_HISTORY").ok().filter(|h| !h.is_empty());
+    let mut metrics = None;
     let mut rest = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -96,6 +100,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             "--namespace" => namespace = Some(iter.next().ok_or("--namespace needs a name")?.clone()),
             "--digest" => digest = Some(iter.next().ok_or("--digest needs USER:PASSWORD")?.clone()),
             "--history" => history = Some(iter.next().ok_or("--history needs a URL (sqlite://PATH or postgres://...)")?.clone()),
+            "--metrics" => metrics = Some(iter.next().ok_or("--metrics needs IP:PORT (e.g. 127.0.0.1:9464)")?.clone()),
             "-h" | "--help" => return Err("help".into()),
             _ => rest.push(arg.clone()),
         }
@@ -103,7 +108,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     if rest.is_empty() {
         return Err("missing command".into());
     }
-    Ok(Parsed { zk, namespace, digest, history, command: rest })
+    Ok(Parsed { zk, namespace, digest, history, metrics, command: rest })
 }
 
 /// An error as the operator should read it: a refusal by the nodes' ACLs
@@ -117,7 +122,7 @@ fn explain(error: Error) -> String {
     }
 }
 
-async fn execute(center: &RegistryCenter, command: &[String], history: Option<&str>) -> Result<(), String> {
+async fn execute(center: &RegistryCenter, command: &[String], history: Option<&str>, metrics: Option<&str>) -> Result<(), String> {
     let operator = JobOperator::new(center.clone());
     let arg = |i: usize, what: &str| command.get(i).cloned().ok_or(format!("`{}` needs {what}", command[0]));
     let ip = command.get(2).map(String::as_str);
@@ -163,7 +168,7 @@ async fn execute(center: &RegistryCenter, command: &[String], history: Option<&s
         "shutdown" => operator.shutdown(&arg(1, "a JOB")?, ip).await,
         "remove" => operator.remove(&arg(1, "a JOB")?, ip).await,
         "dump" => return dump(center, &arg(1, "a JOB")?).await,
-        "run" => return run(center, &command[1..], history).await,
+        "run" => return run(center, &command[1..], history, metrics).await,
         other => return Err(format!("unknown command `{other}`")),
     };
     done.map_err(explain)
@@ -191,8 +196,9 @@ async fn dump(center: &RegistryCenter, job: &str) -> Result<(), String> {
 /// Runs the script or HTTP jobs of the given YAML files until Ctrl-C or
 /// SIGTERM: a job with the prop `http.uri` (or ElasticJob 3.0.0's
 /// `http.url`) is an HTTP job, one with `script.command.line` a script job.
-/// A file's `history` key, or else `--history`, keeps its execution history.
-async fn run(center: &RegistryCenter, files: &[String], history: Option<&str>) -> Result<(), String> {
+/// A file's `history` key, or else `--history`, keeps its execution history;
+/// `--metrics IP:PORT` serves every job's metrics on one `/metrics` endpoint.
+async fn run(center: &RegistryCenter, files: &[String], history: Option<&str>, metrics: Option<&str>) -> Result<(), String> {
     if files.is_empty() {
         return Err("`run` needs at least one job YAML file".into());
     }
@@ -213,9 +219,15 @@ async fn run(center: &RegistryCenter, files: &[String], history: Option<&str>) -
         if let Some(url) = history_key.or(history.map(str::to_string)) {
             builder = builder.history(url);
         }
+        if let Some(address) = metrics {
+            builder = builder.metrics_listen(address);
+        }
         let scheduler = builder.build().map_err(|e| format!("{file}: {}", explain(e)))?;
         scheduler.start().await.map_err(explain)?;
         println!("running job `{}` as {}", scheduler.job_name(), scheduler.instance_id());
+        if let Some(address) = scheduler.metrics_address().filter(|_| schedulers.is_empty()) {
+            println!("serving metrics on http://{address}/metrics");
+        }
         schedulers.push(scheduler);
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;

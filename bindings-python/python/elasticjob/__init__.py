@@ -27,7 +27,9 @@ from ._native import (
     CancelSignal,
     ElasticJobError,
     EmbeddedRegistry,
+    Histogram,
     JobConfig,
+    Metrics,
     Operator,
     Registry,
     ShardingContext,
@@ -42,11 +44,13 @@ __all__ = [
     "DistributeOnceJobListener",
     "ElasticJobError",
     "EmbeddedRegistry",
+    "Histogram",
     "HttpJob",
     "JobConfig",
     "JobExecutionError",
     "JobListener",
     "JobScheduler",
+    "Metrics",
     "OneOffJobScheduler",
     "Operator",
     "Registry",
@@ -277,6 +281,9 @@ class JobScheduler:
     :class:`DistributeOnceJobListener` objects.
     ``history`` keeps an execution history: ``"sqlite:///path/history.db"``
     or ``"postgres://user@host:port/db"`` (see :attr:`history_stats`).
+    ``metrics_listen`` (``"127.0.0.1:9464"``; port 0 picks a free one) serves
+    the metrics of every scheduler of this process as Prometheus text on
+    ``/metrics`` (one endpoint per process; see :attr:`metrics`).
     """
 
     _ONE_OFF = False
@@ -292,6 +299,7 @@ class JobScheduler:
         sharding_strategies: Optional[Mapping[str, Union[ShardingStrategy, StrategyFunction]]] = None,
         listeners: Sequence[Any] = (),
         history: Optional[str] = None,
+        metrics_listen: Optional[str] = None,
     ) -> None:
         strategies = {
             name: _sync(strategy.sharding if isinstance(strategy, ShardingStrategy) else strategy)
@@ -315,6 +323,7 @@ class JobScheduler:
         plain, once = _listener_hooks(job, listeners)
         self._native = _Scheduler(
             registry, config, instance_id=instance_id, max_parallel=max_parallel, history=history,
+            metrics_listen=metrics_listen,
             sharding_strategies=strategies, listeners=plain, once_listeners=once, one_off=self._ONE_OFF, **handlers
         )
         self._listeners: List[Callable[[Dict[str, Any]], None]] = []
@@ -343,6 +352,22 @@ class JobScheduler:
         history. ``dropped`` counts records lost while the database could not
         take them (the buffer is bounded); fires never wait for the database."""
         return self._native.history_stats
+
+    @property
+    def metrics(self) -> Metrics:
+        """What this scheduler did so far: ``fires`` and ``executions`` by
+        kind and outcome, the ``fire_lag`` and ``handler_duration``
+        histograms (seconds), ``misfires``, ``failovers_taken``, ``reshards``,
+        ``errors``, ``items_owned``, ``items_running``, ``session_state``,
+        ``reconnects`` and the ``history`` counters; the same figures the
+        ``/metrics`` endpoint serves."""
+        return self._native.metrics
+
+    @property
+    def metrics_address(self) -> Optional[str]:
+        """``IP:PORT`` of this process's metrics endpoint, or None if this
+        scheduler did not ask for one with ``metrics_listen``."""
+        return self._native.metrics_address
 
     def next_event(self, timeout: float = 1.0) -> Optional[Dict[str, Any]]:
         """The next event (``type``: execution, thrown, sharding, misfire, error, stuck, stopped) or None."""

@@ -117,6 +117,7 @@ class Scheduler:
         once_listeners: List[Tuple[Optional[Callable[[ShardingContexts], Any]], Optional[Callable[[ShardingContexts], Any]], int, int]] = ...,
         one_off: bool = False,
         history: Optional[str] = None,
+        metrics_listen: Optional[str] = None,
     ) -> None: ...
     def start(self) -> None: ...
     def execute_all(self) -> None: ...
@@ -128,6 +129,30 @@ class Scheduler:
     is_shut_down: bool
     config: JobConfig
     history_stats: Optional[Dict[str, Any]]
+    metrics: Metrics
+    metrics_address: Optional[str]
+
+class Histogram:
+    bounds: List[float]
+    buckets: List[int]
+    count: int
+    sum: float
+
+class Metrics:
+    job_name: str
+    fires: Dict[str, int]
+    executions: Dict[str, int]
+    fire_lag: Histogram
+    handler_duration: Histogram
+    misfires: int
+    failovers_taken: int
+    reshards: int
+    errors: int
+    items_owned: int
+    items_running: int
+    session_state: str
+    reconnects: Dict[str, int]
+    history: Optional[Dict[str, int]]
 
 class Operator:
     def __init__(self, registry: Registry) -> None: ...

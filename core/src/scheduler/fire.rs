@@ -141,6 +141,7 @@ impl Inner {
             (false, Fence::Trigger) => Some(String::new()),
         };
         let listening = self.listening(session, request.time, once_key);
+        let mut counted = false;
         for _ in 0..8 {
             self.ensure_sharded(session).await?;
             let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
@@ -156,6 +157,9 @@ impl Inner {
             .into_iter()
             .map(|(item, owner_version)| OwnedItem { item, owner_version })
             .collect();
+            if request.items.is_none() && only.is_none() {
+                self.metrics.set_items_owned(owned.len());
+            }
             if owned.is_empty() {
                 return Ok(());
             }
@@ -178,6 +182,14 @@ impl Inner {
                     outcome.started.iter().map(|s| self.runs.occupy(s.item, session.session_id(), false)).collect();
                 (outcome, signals)
             };
+            if !counted && !outcome.started.is_empty() {
+                counted = true;
+                self.metrics.fired(match request.kind {
+                    FireKind::Cron => crate::metrics::job::FireKind::Cron,
+                    FireKind::Trigger => crate::metrics::job::FireKind::Trigger,
+                    FireKind::Misfire => crate::metrics::job::FireKind::Misfire,
+                });
+            }
             if request.kind == FireKind::Trigger {
                 // A trigger is never dropped for a busy item: it runs once more when free.
                 for &item in &outcome.still_running {
@@ -235,6 +247,7 @@ impl Inner {
         for &item in items {
             self.runs.note_misfire(item, fire_time);
         }
+        self.metrics.misfired(items.len());
         match execution::set_misfire(&**session, &self.paths, items, fire_time).await {
             Ok(()) => self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time }),
             Err(e) => self.fail("marking misfire failed", e),

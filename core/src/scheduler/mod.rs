@@ -12,13 +12,15 @@
 //! - [`listening`]: job listeners around this instance's part of a fire;
 //! - [`java_peers`]: recognising Java ElasticJob instances (no catch-up of
 //!   fires they may have run);
-//! - [`history`]: feeding the execution history from the scheduler's events.
+//! - [`history`]: feeding the execution history from the scheduler's events;
+//! - [`metrics`]: this scheduler's figures for the process's metrics registry.
 
 mod fire;
 mod history;
 mod java_peers;
 mod leadership;
 mod listening;
+mod metrics;
 mod runner;
 mod session;
 mod takeover;
@@ -57,6 +59,7 @@ pub struct JobSchedulerBuilder {
     history: Option<String>,
     history_options: HistoryOptions,
     binding: String,
+    metrics_listen: Option<String>,
 }
 
 impl JobSchedulerBuilder {
@@ -158,6 +161,19 @@ impl JobSchedulerBuilder {
         self
     }
 
+    /// Serves the metrics of every scheduler of this process as Prometheus
+    /// text on `http://{address}/metrics` (`IP:PORT`; port 0 picks a free
+    /// one, see [`JobScheduler::metrics_address`]). One endpoint per
+    /// process: a scheduler asking for the address already served shares
+    /// it, another address is refused. It listens from `build` on, until
+    /// the last scheduler that asked for it is dropped. It is read-only and
+    /// unauthenticated: bind it beyond loopback only where job names and
+    /// counts may be read (see [`crate::metrics::exporter`]).
+    pub fn metrics_listen(mut self, address: impl Into<String>) -> Self {
+        self.metrics_listen = Some(address.into());
+        self
+    }
+
     /// Validates everything and builds the (not yet started) scheduler.
     pub fn build(self) -> Result<JobScheduler> {
         let shared = Shared::parse(self.config, self.job.kind())?;
@@ -189,6 +205,7 @@ impl JobSchedulerBuilder {
             ));
         }
         let history = self.history.as_deref().map(HistoryUrl::parse).transpose()?;
+        let metrics_address = self.metrics_listen.as_deref().map(crate::metrics::exporter::parse_address).transpose()?;
         let instance = match self.instance_id {
             Some(id) => InstanceId::parse(&id)?,
             None => InstanceId::local(),
@@ -198,7 +215,7 @@ impl JobSchedulerBuilder {
         let (stop, _) = watch::channel(false);
         let (current, _) = watch::channel(None);
         let (fire_requests, fire_queue) = mpsc::unbounded_channel();
-        Ok(JobScheduler {
+        let scheduler = JobScheduler {
             inner: Arc::new(Inner {
                 job_name: shared.config.job_name.clone(),
                 center: self.center,
@@ -231,10 +248,14 @@ impl JobSchedulerBuilder {
                 history: history.map(|url| (url, self.history_options)),
                 history_writer: std::sync::OnceLock::new(),
                 binding: self.binding,
+                metrics: Arc::default(),
             }),
             task: tokio::sync::Mutex::new(None),
             history_task: tokio::sync::Mutex::new(None),
-        })
+            exporter: metrics_address.map(crate::metrics::exporter::serve).transpose()?,
+        };
+        scheduler.inner.register_metrics();
+        Ok(scheduler)
     }
 }
 
@@ -255,6 +276,8 @@ pub struct JobScheduler {
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The history's feed and writer, while started.
     history_task: tokio::sync::Mutex<Option<history::HistoryTasks>>,
+    /// The process's metrics endpoint, if this scheduler asked for it.
+    exporter: Option<Arc<crate::metrics::exporter::Exporter>>,
 }
 
 /// The configuration in force and what is parsed from it once: the cron,
@@ -337,6 +360,8 @@ struct Inner {
     history_writer: std::sync::OnceLock<HistoryWriter>,
     /// The handler's language, for the history.
     binding: String,
+    /// This scheduler's counters (see [`crate::metrics`]).
+    metrics: Arc<crate::metrics::job::JobMetrics>,
 }
 
 impl JobScheduler {
@@ -358,6 +383,7 @@ impl JobScheduler {
             history: None,
             history_options: HistoryOptions::default(),
             binding: "rust".to_string(),
+            metrics_listen: None,
         }
     }
 
@@ -447,6 +473,20 @@ impl JobScheduler {
         self.inner.history_writer.get().map(HistoryWriter::stats)
     }
 
+    /// What this scheduler did so far: fires, executions by outcome, fire
+    /// lag and handler duration, misfires, take-overs, reshards, items
+    /// owned and running, the session's state and reconnects, and the
+    /// history's counters (see [`crate::metrics`]; every scheduler of the
+    /// process at once: [`crate::metrics::gather`]).
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        self.inner.metrics_now()
+    }
+
+    /// Where the process's metrics endpoint listens, if this scheduler asked for one.
+    pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        self.exporter.as_ref().map(|e| e.address())
+    }
+
     /// Subscribes to what the scheduler reports.
     pub fn events(&self) -> broadcast::Receiver<JobEvent> {
         self.inner.events.subscribe()
@@ -521,8 +561,13 @@ impl Inner {
     }
 
     fn emit(&self, event: JobEvent) {
-        if let JobEvent::Error(message) = &event {
-            tracing::error!(job = %self.paths.root(), instance = %self.instance, "{message}");
+        match &event {
+            JobEvent::Error(message) => {
+                self.metrics.failed();
+                tracing::error!(job = %self.paths.root(), instance = %self.instance, "{message}");
+            }
+            JobEvent::Sharded(_) => self.metrics.resharded(),
+            _ => {}
         }
         let _ = self.events.send(event);
     }

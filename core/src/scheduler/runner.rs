@@ -78,6 +78,11 @@ impl Runs {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How many runs are in flight.
+    pub(super) fn in_flight_count(&self) -> usize {
+        self.slots().len()
+    }
+
     /// Items with a run in flight.
     pub(super) fn in_flight(&self) -> BTreeSet<u32> {
         self.slots().keys().copied().collect()
@@ -227,6 +232,7 @@ impl Inner {
                     parameters: parameters.clone(),
                     instance: inner.instance.to_string(),
                     failover: kind == RunKind::Takeover,
+                    metrics: inner.metrics.clone(),
                 };
                 let finished = Finished { item: plan.item, fencing_token: plan.fencing_token };
                 let id = runs.spawn(run.run(plan)).id();
@@ -348,6 +354,7 @@ struct ItemRun {
     parameters: Arc<BTreeMap<u32, String>>,
     instance: String,
     failover: bool,
+    metrics: Arc<crate::metrics::job::JobMetrics>,
 }
 
 impl ItemRun {
@@ -387,6 +394,12 @@ impl ItemRun {
     /// stop on timeout or cancellation, and waited for until it returns.
     async fn execute(&self, ctx: ShardingContext) -> Execution {
         let started_at = now_millis();
+        let began = std::time::Instant::now();
+        if ctx.fire_time_known {
+            // Microseconds: a healthy lag is a few milliseconds.
+            let lag_micros = chrono::Utc::now().timestamp_micros() - ctx.fire_time.saturating_mul(1000);
+            self.metrics.handler_started(Duration::from_micros(lag_micros.max(0) as u64));
+        }
         let cancellation = ctx.cancellation.clone();
         let mut handler = tokio::spawn(self.job.run(ctx.clone(), &self.settings));
         let timeout = self.config.execution_timeout();
@@ -408,6 +421,7 @@ impl ItemRun {
                 Outcome::Cancelled(reason)
             }
         };
+        self.metrics.handler_finished(&outcome, began.elapsed());
         Execution {
             job_name: ctx.job_name,
             item: ctx.sharding_item,

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::event::JobEvent;
 use crate::failover;
 use crate::instance::InstanceNode;
+use crate::metrics::SessionState;
 use crate::paths::{JobNode, JobPaths};
 use crate::registry::{CreateMode, EventKind, RecursiveWatch, Registry, SessionEvent, WatchEvent};
 use crate::resolve::retry;
@@ -141,7 +142,10 @@ impl Inner {
             let session = match next.take() {
                 Some(s) => s,
                 None => match self.reconnect().await {
-                    Some(s) => s,
+                    Some(s) => {
+                        self.metrics.registered_again();
+                        s
+                    }
                     None => {
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
@@ -151,6 +155,7 @@ impl Inner {
                 },
             };
             self.current.send_replace(Some(session.clone()));
+            self.metrics.set_session(SessionState::Connected);
             let end = self.clone().serve(session.clone()).await;
             self.current.send_replace(None);
             match end {
@@ -162,9 +167,15 @@ impl Inner {
                     self.leave(&*session).await;
                     break;
                 }
-                SessionEnd::Lost => self.session_ended(&session).await,
+                SessionEnd::Lost => {
+                    self.metrics.set_session(SessionState::Lost);
+                    self.metrics.set_items_owned(0);
+                    self.session_ended(&session).await;
+                }
             }
         }
+        self.metrics.set_session(SessionState::Closed);
+        self.metrics.set_items_owned(0);
         self.emit(JobEvent::Stopped);
     }
 
@@ -236,10 +247,13 @@ impl Inner {
                     Ok(SessionEvent::Suspended) => {
                         tracing::warn!(job = %self.job_name, "registry connection lost; the session may still be alive");
                         suspended_since.get_or_insert_with(std::time::Instant::now);
+                        self.metrics.set_session(SessionState::Suspended);
                     }
                     Ok(SessionEvent::Connected) => {
                         if suspended_since.take().is_some() {
                             tracing::info!(job = %self.job_name, "registry connection back: resyncing");
+                            self.metrics.reconnected();
+                            self.metrics.set_session(SessionState::Connected);
                         }
                         self.clone().resync(session.clone());
                     }

@@ -37,6 +37,7 @@ impl Inner {
                 return;
             }
             let items: Vec<u32> = claimed.iter().map(|(c, _)| c.item).collect();
+            inner.metrics.taken_over(items.len());
             inner.record_status(crate::trace::StatusState::FailoverTaken, &items, "taken over from a lost instance");
             let plans: Vec<RunPlan> = claimed
                 .into_iter()

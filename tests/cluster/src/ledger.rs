@@ -55,6 +55,10 @@ pub struct Entry {
     /// Java worker's lines, `failover` marks a failover run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Whether the run took over a lost instance's item (failover); only
+    /// written when true, and only by workers that record it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failover: bool,
 }
 
 /// One ledger file opened once for appending and shared by every handler of
@@ -260,6 +264,7 @@ mod tests {
             at: fire,
             token: 0,
             reason: None,
+            failover: false,
         }
     }
 

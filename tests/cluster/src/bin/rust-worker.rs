@@ -9,7 +9,8 @@
 //!   [--honour-cancel true|false] [--hang-item N] [--block-runtime-item N
 //!   --block-ms MS] [--runtime-threads N] [--timeout-ms MS] [--max-parallel N]
 //!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]
-//!   [--once-listener-ms MS]`
+//!   [--once-listener-ms MS] [--slow-item N --slow-ms MS] [--metrics IP:PORT]
+//!   [--history URL] [--linger true|false]`
 //! (the YAML replaces job, items, cron and flags).
 //!
 //! The handler writes `start`, sleeps `--sleep-ms` while listening to its
@@ -19,6 +20,11 @@
 //! `--block-runtime-item` blocks its tokio thread with `std::thread::sleep`;
 //! with `--runtime-threads 1` (default 2) that is every thread the
 //! scheduler itself runs on.
+//! `--slow-item` sleeps `--slow-ms` instead of `--sleep-ms`.
+//! `--metrics` serves the process's metrics there; `--history` keeps an
+//! execution history; with `--linger true` the first SIGTERM shuts the
+//! scheduler down but the process (and its metrics endpoint) stays until
+//! the second. Take-overs are written with `"failover": true`.
 //! `--once-listener-ms` adds a distributed-once listener (both timeouts
 //! MS) whose hooks write `once-before` / `once-after` lines for the fire.
 //! Prints `ready <instance-id>` once registered and, on stderr, one
@@ -44,6 +50,8 @@ struct Behaviour {
     hang_item: Option<u32>,
     block_item: Option<u32>,
     block_ms: u64,
+    slow_item: Option<u32>,
+    slow_ms: u64,
 }
 
 /// A distributed-once listener that writes each hook's call to the ledger.
@@ -64,6 +72,7 @@ impl OnceLedger {
             at: now_millis(),
             token: 0,
             reason: None,
+            failover: false,
         };
         Ok(self.ledger.append(&entry)?)
     }
@@ -124,6 +133,8 @@ fn main() {
             hang_item: item_flag("hang-item"),
             block_item: item_flag("block-runtime-item"),
             block_ms: opt("block-ms", "3000").parse().unwrap(),
+            slow_item: item_flag("slow-item"),
+            slow_ms: opt("slow-ms", "3000").parse().unwrap(),
         };
         let instance = format!("{}@-@{}", elasticjob::instance::local_ip(), std::process::id());
         let me = instance.clone();
@@ -142,6 +153,7 @@ fn main() {
                     at: now_millis(),
                     token: ctx.fencing_token,
                     reason,
+                    failover: ctx.failover,
                 };
                 ledger.append(&record("start", None))?;
                 if behaviour.hang_item == Some(ctx.sharding_item) {
@@ -150,7 +162,8 @@ fn main() {
                 if behaviour.block_item == Some(ctx.sharding_item) {
                     std::thread::sleep(Duration::from_millis(behaviour.block_ms));
                 } else {
-                    let sleep = tokio::time::sleep(Duration::from_millis(behaviour.sleep_ms));
+                    let ms = if behaviour.slow_item == Some(ctx.sharding_item) { behaviour.slow_ms } else { behaviour.sleep_ms };
+                    let sleep = tokio::time::sleep(Duration::from_millis(ms));
                     tokio::select! {
                         _ = sleep => {}
                         reason = ctx.cancellation.cancelled(), if behaviour.honour_cancel => {
@@ -178,6 +191,12 @@ fn main() {
         if let Some(ms) = opts.get("shutdown-timeout-ms") {
             builder = builder.shutdown_timeout(Duration::from_millis(ms.parse().expect("--shutdown-timeout-ms")));
         }
+        if let Some(address) = opts.get("metrics") {
+            builder = builder.metrics_listen(address.clone());
+        }
+        if let Some(url) = opts.get("history") {
+            builder = builder.history(url.clone());
+        }
         let scheduler = builder.build().expect("valid worker configuration");
         let mut events = scheduler.events();
         tokio::spawn(async move {
@@ -201,5 +220,11 @@ fn main() {
             _ = tokio::signal::ctrl_c() => {}
         }
         scheduler.shutdown().await;
+        if opt("linger", "false") == "true" {
+            // Shut down, the scheduler still exists: its final figures stay
+            // on the metrics endpoint until the next SIGTERM.
+            eprintln!("EVENT {} lingering", now_millis());
+            term.recv().await;
+        }
     });
 }
