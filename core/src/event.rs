@@ -26,6 +26,19 @@ impl Outcome {
     }
 }
 
+/// `succeeded`, `failed: {message}`, `timed out`, `cancelled: {reason}`:
+/// the message as it is, so a stack or traceback in it stays multi-line.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Succeeded => f.write_str("succeeded"),
+            Outcome::Failed(message) => write!(f, "failed: {message}"),
+            Outcome::TimedOut => f.write_str("timed out"),
+            Outcome::Cancelled(reason) => write!(f, "cancelled: {reason}"),
+        }
+    }
+}
+
 /// One finished item run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Execution {
@@ -80,4 +93,17 @@ pub enum JobEvent {
     Error(String),
     /// The scheduler stopped (asked to, or told to by an operator).
     Stopped,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_displays_its_message_verbatim() {
+        let stack = "Traceback (most recent call last):\n  File \"job.py\", line 3\nValueError: no";
+        assert_eq!(Outcome::Failed(stack.into()).to_string(), format!("failed: {stack}"));
+        assert_eq!(Outcome::TimedOut.to_string(), "timed out");
+        assert_eq!(Outcome::Cancelled(CancelReason::Shutdown).to_string(), "cancelled: shutdown");
+    }
 }

@@ -37,6 +37,7 @@ pub mod instance;
 pub mod job;
 pub mod latch;
 pub mod listener;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod operate;
