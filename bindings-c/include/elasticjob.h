@@ -22,6 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+/* "MAJOR.MINOR.PATCH" of this header, made of the EJ_VERSION_* numbers below. */
+#define EJ_STRINGIFY_(x) #x
+#define EJ_STRINGIFY(x) EJ_STRINGIFY_(x)
+#define EJ_VERSION_STRING EJ_STRINGIFY(EJ_VERSION_MAJOR) "." EJ_STRINGIFY(EJ_VERSION_MINOR) "." EJ_STRINGIFY(EJ_VERSION_PATCH)
+
 
 /**
  * How many bounds the fire lag histogram has.
@@ -32,6 +37,21 @@
  * How many bounds the handler duration histogram has.
  */
 #define EJ_HANDLER_DURATION_BUCKETS 16
+
+/**
+ * Major version of the header (`EJ_VERSION_MAJOR`); the shared library's SONAME is `libelasticjob.so.<major>`.
+ */
+#define EJ_VERSION_MAJOR 0
+
+/**
+ * Minor version of the header.
+ */
+#define EJ_VERSION_MINOR 1
+
+/**
+ * Patch version of the header.
+ */
+#define EJ_VERSION_PATCH 0
 
 /**
  * What a call did.
@@ -58,6 +78,32 @@ typedef enum ej_status {
    */
   EJ_INTERNAL_ERROR = 4,
 } ej_status;
+
+/**
+ * How severe a log record is.
+ */
+typedef enum ej_log_level {
+  /**
+   * Something failed: a handler, a registry call that will not be retried.
+   */
+  EJ_LOG_ERROR = 1,
+  /**
+   * Something is wrong but handled: a lost connection, a refused setting.
+   */
+  EJ_LOG_WARN = 2,
+  /**
+   * Milestones: connected, leader elected, resharded.
+   */
+  EJ_LOG_INFO = 3,
+  /**
+   * Detail for diagnosis.
+   */
+  EJ_LOG_DEBUG = 4,
+  /**
+   * Everything.
+   */
+  EJ_LOG_TRACE = 5,
+} ej_log_level;
 
 /**
  * The state of a scheduler's registry session.
@@ -277,6 +323,30 @@ typedef struct ej_sharding_contexts {
  * error event (with `ej_set_failure_message`'s text) and never fails the job.
  */
 typedef int (*ej_listener_fn)(const struct ej_sharding_contexts *contexts, void *user_data);
+
+/**
+ * One log record. Strings are valid during the callback only.
+ */
+typedef struct ej_log_record {
+  /**
+   * How severe it is.
+   */
+  enum ej_log_level level;
+  /**
+   * Where it comes from: the library module (`elasticjob::scheduler::runner`).
+   */
+  const char *target;
+  /**
+   * The message and its fields (` job=orders item=2`); a failed
+   * execution's may span several lines (the handler's message).
+   */
+  const char *message;
+} ej_log_record;
+
+/**
+ * Receives the library's log records (see `ej_set_log_callback`).
+ */
+typedef void (*ej_log_fn)(const struct ej_log_record *record, void *user_data);
 
 /**
  * What a scheduler's execution history wrote, lost and holds.
@@ -721,6 +791,22 @@ enum ej_status ej_listeners_add_once(struct ej_listeners *listeners,
 void ej_listeners_free(struct ej_listeners *listeners);
 
 /**
+ * Sends the library's log records to `callback` (NULL: back to stderr,
+ * the default). Which records: the `ELASTICJOB_LOG` environment variable,
+ * read once at the first call into the library, in `tracing`'s filter
+ * syntax (`debug`, `elasticjob=debug`, `off`; default
+ * `warn,elasticjob=info`). The callback runs on library threads, possibly
+ * several at once; it must be quick and must not call into the library.
+ * Once this returns, the previous callback is never called again.
+ * `EJ_ILLEGAL_STATE` when the process has another `tracing` subscriber
+ * (a Rust host program's), which then keeps the records.
+ *
+ * # Safety
+ * `user_data` stays valid until another callback is set.
+ */
+enum ej_status ej_set_log_callback(ej_log_fn callback, void *user_data);
+
+/**
  * Fills `out` with what the scheduler did so far (zeroed first).
  *
  * # Safety
@@ -978,6 +1064,13 @@ void ej_event_clear(struct ej_event *event);
 void ej_scheduler_free(struct ej_scheduler *scheduler);
 
 /**
+ * A short description of a status, e.g. "registry error" for
+ * `EJ_REGISTRY_ERROR` (static; do not free). Takes an `int`, so a value
+ * outside the enum is answered ("unknown status") rather than trusted.
+ */
+const char *ej_status_str(int status);
+
+/**
  * The message of the last failed call on this thread ("" if none). Valid
  * until the next failing call on the same thread; do not free it.
  */
@@ -999,6 +1092,13 @@ void ej_set_failure_message(const char *message);
  * `s` is null or was returned by this library and not freed yet.
  */
 void ej_string_free(char *s);
+
+/**
+ * The version of the library actually loaded, `"MAJOR.MINOR.PATCH"`
+ * (static; do not free). Compare it with `EJ_VERSION_STRING` to detect a
+ * shared library other than the one the program was built against.
+ */
+const char *ej_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

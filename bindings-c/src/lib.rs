@@ -9,21 +9,25 @@
 mod config;
 mod context;
 mod listener;
+mod log;
 mod metrics;
 mod operator;
 mod registry;
 mod scheduler;
 mod status;
 mod strategy;
+mod version;
 
 pub use config::*;
 pub use context::*;
 pub use listener::*;
+pub use log::*;
 pub use metrics::*;
 pub use operator::*;
 pub use registry::*;
 pub use scheduler::*;
 pub use status::*;
 pub use strategy::*;
+pub use version::*;
 
 pub(crate) use elasticjob::runtime::shared as runtime;

@@ -2,7 +2,7 @@
 //! panics and bad pointers on our side of the boundary.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 
 /// What a call did.
 #[repr(C)]
@@ -18,6 +18,22 @@ pub enum ej_status {
     EJ_ILLEGAL_STATE = 3,
     /// An internal error; the library caught it and stays usable.
     EJ_INTERNAL_ERROR = 4,
+}
+
+/// A short description of a status, e.g. "registry error" for
+/// `EJ_REGISTRY_ERROR` (static; do not free). Takes an `int`, so a value
+/// outside the enum is answered ("unknown status") rather than trusted.
+#[no_mangle]
+pub extern "C" fn ej_status_str(status: c_int) -> *const c_char {
+    let text: &'static CStr = match status {
+        0 => c"ok",
+        1 => c"invalid argument",
+        2 => c"registry error",
+        3 => c"illegal state",
+        4 => c"internal error",
+        _ => c"unknown status",
+    };
+    text.as_ptr()
 }
 
 thread_local! {
@@ -73,11 +89,17 @@ impl From<elasticjob::Error> for Failure {
 }
 
 /// Runs an exported function's body: maps failures and panics to a status
-/// and the last-error message.
+/// and the last-error message. Every call through here also makes sure the
+/// core's logs reach stderr until the program sets a log callback, so no C
+/// program starts without logs.
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), Failure>) -> ej_status {
     // After a caught panic the objects involved are still memory-safe to use
     // (the core keeps no half-updated shared state behind a panic), so
     // asserting unwind safety here is sound.
+    let body = || {
+        crate::log::default_to_stderr();
+        body()
+    };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(Ok(())) => ej_status::EJ_OK,
         Ok(Err(Failure(status, message))) => {

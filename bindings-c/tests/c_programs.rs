@@ -2,28 +2,15 @@
 //! API test (shared and static library, and under valgrind), and C worker
 //! processes sharing a job on a real ZooKeeper.
 
+mod support;
+
 use cluster_tests::ledger;
 use cluster_tests::workers::{compile_c, fires_between, now_millis, Worker};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
-
-fn crate_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Where cargo put `libelasticjob.so` / `.a`: the profile dir above `deps/`.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target profile dir").to_path_buf();
-    assert!(
-        dir.join("libelasticjob.so").exists() && dir.join("libelasticjob.a").exists(),
-        "libelasticjob.so/.a missing in {}: run `cargo build -p elasticjob-c` first",
-        dir.display()
-    );
-    dir
-}
+use support::{crate_dir, library_dir};
 
 fn out_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -239,4 +226,34 @@ fn two_c_workers_share_a_job_exactly_once_and_fail_over() {
     survivor.terminate(Duration::from_secs(10));
     let report = ledger::check(&ledger::read(&slow), "failover", 4, &[fire], &[&victim.instance_id]);
     assert!(report.is_clean(), "{report:?}");
+}
+
+/// Version macros and `ej_version()`, `ej_status_str()`, and the logs: a
+/// failed execution's multi-line message on stderr by default, then
+/// through `ej_set_log_callback`, then on stderr again.
+#[test]
+fn version_status_strings_and_logs_through_the_c_api() {
+    let output = Command::new(compile("native_test", false)).env_remove("ELASTICJOB_LOG").output().expect("C program runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && stdout.contains("3 passed, 0 failed"), "{stdout}\n{stderr}");
+    let logged = stderr.matches("ERROR elasticjob::scheduler::runner: job execution failed: first line of the failure job=logged").count();
+    assert_eq!(logged, 2, "stderr before the callback and after it is removed:\n{stderr}");
+    assert!(stderr.contains("item=0 fire_time=") && stderr.contains("\n    at second_line (job.c:12)\n"), "{stderr}");
+}
+
+/// A closed port: the start fails within 5 s, naming the address and the cause.
+#[test]
+fn a_wrong_address_fails_fast_naming_the_address_and_the_cause() {
+    let address = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let output = Command::new(compile("connect_test", false)).arg(&address).output().expect("C program runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "start did not fail:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let elapsed: u64 = stdout.lines().find_map(|l| l.strip_prefix("elapsed_ms ")).and_then(|n| n.parse().ok()).expect("elapsed_ms");
+    let error = stdout.lines().find_map(|l| l.strip_prefix("error ")).unwrap_or_default();
+    assert!(elapsed < 5000, "took {elapsed} ms: {error}");
+    assert!(stdout.contains("status registry error"), "{stdout}");
+    assert!(error.contains(&address) && error.to_lowercase().contains("refused"), "{error}");
 }
