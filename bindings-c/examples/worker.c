@@ -1,10 +1,13 @@
 /* A C worker for the README: joins job "orders" on ZooKeeper and prints
- * each item it runs. Build with `make -C bindings-c/examples`, run
- * `bindings-c/examples/worker 127.0.0.1:2181`; stop with Ctrl-C. */
+ * each item it runs. Build it against the installed library (pkg-config or
+ * CMake, see the README) or with `make -C bindings-c/examples`; run
+ * `worker 127.0.0.1:2181` (or set ELASTICJOB_ZK); stop with Ctrl-C or SIGTERM,
+ * which leaves the cluster at once so the other instances take the items. */
 #include "elasticjob.h"
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop = 0;
@@ -23,7 +26,8 @@ static int execute(const ej_sharding_context *ctx, void *user_data) {
 }
 
 int main(int argc, char **argv) {
-    const char *servers = argc > 1 ? argv[1] : "127.0.0.1:2181";
+    const char *servers = argc > 1 ? argv[1] : getenv("ELASTICJOB_ZK");
+    if (servers == NULL) servers = "127.0.0.1:2181";
     ej_registry *registry = NULL;
     ej_job_config *config = NULL;
     ej_scheduler *scheduler = NULL;
@@ -38,7 +42,8 @@ int main(int argc, char **argv) {
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    printf("instance %s joined job orders\n", ej_scheduler_instance_id(scheduler));
+    printf("instance %s joined job orders (elasticjob %s)\n", ej_scheduler_instance_id(scheduler), ej_version());
+    fflush(stdout);
     while (!stop) sleep(1);
     ej_scheduler_free(scheduler); /* shuts down first */
     ej_job_config_free(config);

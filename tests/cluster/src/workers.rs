@@ -153,6 +153,7 @@ pub fn fires_between(from: i64, to: i64, step_ms: i64) -> Vec<i64> {
 /// Compiles a C program from `source` against the library in `lib_dir`
 /// (shared, with an rpath) into `output`; panics with the compiler's verdict.
 pub fn compile_c(source: &Path, include_dir: &Path, lib_dir: &Path, output: &Path) {
+    link_soname(include_dir, lib_dir);
     let status = Command::new("cc")
         .args(["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-g"])
         .arg("-I")
@@ -168,4 +169,22 @@ pub fn compile_c(source: &Path, include_dir: &Path, lib_dir: &Path, output: &Pat
         .status()
         .expect("cc runs");
     assert!(status.success(), "compiling {} failed", source.display());
+}
+
+/// The library's SONAME is `libelasticjob.so.<major>` (what programs ask
+/// the loader for), but cargo writes only `libelasticjob.so`: the link an
+/// installation makes is made in cargo's directory too. The major version
+/// is the header's `EJ_VERSION_MAJOR`.
+fn link_soname(include_dir: &Path, lib_dir: &Path) {
+    let header = std::fs::read_to_string(include_dir.join("elasticjob.h")).expect("elasticjob.h");
+    let major = header
+        .lines()
+        .find_map(|l| l.strip_prefix("#define EJ_VERSION_MAJOR "))
+        .expect("the header defines EJ_VERSION_MAJOR")
+        .trim();
+    let link = lib_dir.join(format!("libelasticjob.so.{major}"));
+    if std::fs::symlink_metadata(&link).is_err() {
+        // Another test may make it at the same moment: only the result matters.
+        let _ = std::os::unix::fs::symlink("libelasticjob.so", &link);
+    }
 }
