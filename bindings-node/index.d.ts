@@ -105,7 +105,6 @@ export declare class CancelledError extends Error {
   readonly reason: CancelReason
 }
 
-/** Why a run was told to stop. */
 /** A failed run of a job whose `jobErrorHandlerType` is `THROW` (an `error` event). */
 export declare class JobExecutionError extends Error {
   readonly name: 'JobExecutionError'
@@ -115,10 +114,12 @@ export declare class JobExecutionError extends Error {
   readonly fireTime: number
   readonly instanceId: string
   readonly failover: boolean
-  /** The run's failure: the handler's message and stack, the HTTP status, `timed out`, ... */
-  readonly error: string
+  /** The run's failure, as in {@link ExecutionEvent.error}; also `cause`. */
+  readonly error: Error
+  readonly cause: Error
 }
 
+/** Why a run was told to stop. */
 export type CancelReason = 'timed-out' | 'session-lost' | 'item-moved' | 'shutdown'
 
 /** A ZooKeeper ensemble. */
@@ -144,9 +145,13 @@ export declare class EmbeddedRegistry {
 
 export type Registry = ZookeeperRegistry | EmbeddedRegistry
 
+/** How an item run ended. */
+export type ExecutionOutcome = 'succeeded' | 'failed' | 'timed-out' | 'cancelled'
+
 /** One finished item run. */
 export interface ExecutionEvent {
   type: 'execution'
+  jobName: string
   item: number
   fireTime: number
   instanceId: string
@@ -154,9 +159,38 @@ export interface ExecutionEvent {
   startedAt: number
   finishedAt: number
   success: boolean
-  /** Message and stack of a failure. */
-  error: string | null
+  outcome: ExecutionOutcome
+  /** The run's fencing token (see {@link ShardingContext.fencingToken}). */
+  fencingToken: bigint
+  /**
+   * Null on success. A failure of this process's handler is what it threw
+   * (with its own class, message and stack; a thrown non-Error is wrapped
+   * in an Error); a timeout or cancellation is a {@link CancelledError};
+   * a script or HTTP job's failure is an Error with the core's message.
+   */
+  error: Error | null
 }
+
+/**
+ * Where the core's logs go (see {@link setLogger}): `console` works, and
+ * so do pino, winston and most loggers. Each call gets one string.
+ */
+export interface Logger {
+  error(message: string): unknown
+  warn(message: string): unknown
+  info(message: string): unknown
+  debug(message: string): unknown
+  trace?(message: string): unknown
+}
+
+/**
+ * Sends the core's log records to `logger`, or back to stderr (the
+ * default) with null. Process-wide. Which records: the `ELASTICJOB_LOG`
+ * environment variable (`info` by default; `debug`, `warn`, `off`,
+ * `elasticjob=debug`, ...), read once when the module loads. A failed
+ * execution is logged at `error` with the handler's stack.
+ */
+export declare function setLogger(logger: Logger | null): void
 
 /** What a listener receives: this instance's part of one fire. */
 export interface ShardingContexts {
@@ -244,6 +278,18 @@ export interface JobSchedulerOptions<T = unknown> {
    * it reads job names and counts.
    */
   metricsListen?: string
+  /** Sends the core's logs of the whole process to this logger: the same as {@link setLogger}. */
+  logger?: Logger
+  /**
+   * Leave the cluster on SIGTERM and SIGINT (default true): every
+   * scheduler of the process shuts down (running items finish, the
+   * instance leaves ZooKeeper at once, so the others take its items
+   * without waiting for its session to expire), then the process ends as
+   * the signal would have, unless the program listens for the signal
+   * itself. A second signal ends the process at once. False leaves
+   * signals to the program.
+   */
+  handleSignals?: boolean
 }
 
 /** A histogram in seconds: `buckets[i]` observations were at most `bounds[i]`. */
@@ -306,8 +352,14 @@ export type ShardingStrategy = (
 /** Runs one job in this process. */
 export declare class JobScheduler<T = unknown> extends EventEmitter {
   constructor(options: JobSchedulerOptions<T>)
-  /** Registers this instance and starts firing. */
-  start(): Promise<this>
+  /**
+   * Registers this instance and starts firing. `signal` aborts the wait
+   * for the registry: the Promise rejects with `signal.reason` (an
+   * `AbortError` DOMException unless given another; `AbortSignal.timeout()`
+   * gives a `TimeoutError`). A wrong address rejects on its own within the
+   * connection timeout, naming the address and the cause.
+   */
+  start(options?: { signal?: AbortSignal }): Promise<this>
   /** Runs this instance's items once, now. */
   trigger(): Promise<void>
   /** Finishes running items and leaves the cluster; the process can then exit. */

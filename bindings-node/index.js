@@ -10,6 +10,41 @@
 const { EventEmitter } = require('node:events')
 const native = require('./native.js')
 
+// The core's logs go to stderr until someone gives a logger (level from
+// the ELASTICJOB_LOG environment variable, default info).
+native.setLogSink(null)
+
+/** Logger methods by core level; a logger without `trace` gets `debug`. */
+const LOG_METHODS = { error: ['error'], warn: ['warn'], info: ['info'], debug: ['debug'], trace: ['trace', 'debug'] }
+
+/**
+ * Sends the core's log records to `logger` (any object with `error`,
+ * `warn`, `info` and `debug` methods: `console`, pino, winston, ...), or
+ * back to stderr with null. Process-wide: every scheduler of the process
+ * logs there. Each record is one string: the message and its fields; a
+ * failed execution's carries the handler's stack.
+ */
+function setLogger(logger) {
+  if (logger === null || logger === undefined) {
+    native.setLogSink(null)
+    return
+  }
+  if (typeof logger !== 'object' && typeof logger !== 'function') {
+    throw new TypeError(`invalid logger \`${String(logger)}\`: expected an object with error, warn, info and debug methods`)
+  }
+  for (const method of ['error', 'warn', 'info', 'debug']) {
+    if (typeof logger[method] !== 'function') throw new TypeError(`invalid logger: its ${method} is not a function`)
+  }
+  native.setLogSink((record) => {
+    const method = LOG_METHODS[record.level].find((name) => typeof logger[name] === 'function')
+    try {
+      logger[method](record.message)
+    } catch {
+      // A logger that throws must not take the core's records with it.
+    }
+  })
+}
+
 /** The longest registry timeout, in milliseconds: ten minutes. */
 const MAX_TIMEOUT_MS = 600000
 /** The most handlers one scheduler may run at once. */
@@ -96,11 +131,12 @@ class CancelledError extends Error {
 
 /**
  * A failed item run of a job whose `jobErrorHandlerType` is `THROW`: emitted
- * as an `error` event (when someone listens for `error`).
+ * as an `error` event (when someone listens for `error`). `error` (also
+ * `cause`) is the run's failure as an `Error`.
  */
 class JobExecutionError extends Error {
   constructor(event) {
-    super(`job ${event.jobName} item ${event.item} failed: ${event.error}`)
+    super(`job ${event.jobName} item ${event.item} failed: ${event.error.message}`, { cause: event.error })
     this.name = 'JobExecutionError'
     this.type = 'thrown'
     this.jobName = event.jobName
@@ -110,6 +146,52 @@ class JobExecutionError extends Error {
     this.failover = event.failover
     this.error = event.error
   }
+}
+
+/** What a handler threw, as an Error (a thrown string or object becomes one). */
+function toError(value) {
+  return value instanceof Error ? value : new Error(String(value))
+}
+
+/**
+ * Errors by run, kept from when they happen until the run's events use
+ * them. Bounded, since an event can be missed (a slow listener); the
+ * oldest go first.
+ */
+class ErrorsByRun {
+  constructor(limit) {
+    this.limit = limit
+    this.errors = new Map()
+  }
+
+  /** The run's key: its item and fencing token (unique per start). */
+  static key(item, fencingToken) {
+    return `${item}:${fencingToken}`
+  }
+
+  set(key, error) {
+    this.errors.delete(key)
+    this.errors.set(key, error)
+    if (this.errors.size > this.limit) this.errors.delete(this.errors.keys().next().value)
+  }
+
+  take(key) {
+    const error = this.errors.get(key)
+    this.errors.delete(key)
+    return error
+  }
+}
+
+/**
+ * A run's failure as an Error: what the handler threw when it came from
+ * this process's handler, a CancelledError for a timeout or cancellation,
+ * or an Error with the core's message (script and HTTP jobs).
+ */
+function outcomeError(outcome, thrown) {
+  if (outcome.kind === 'succeeded') return null
+  if (outcome.kind === 'timed-out') return new CancelledError('timed-out')
+  if (outcome.kind === 'cancelled') return new CancelledError(outcome.reason)
+  return thrown || new Error(outcome.message)
 }
 
 function describeError(error) {
@@ -152,6 +234,39 @@ function listenerHooks(listeners, onceListeners) {
   }
 }
 
+/** Ids of `start` calls, for aborting one. */
+let nextStartId = 1
+
+/** The signals a deployment stops a process with. */
+const LEAVE_SIGNALS = ['SIGTERM', 'SIGINT']
+/** Started schedulers that leave the cluster on those signals. */
+const leaving = new Set()
+
+/**
+ * On SIGTERM or SIGINT: shut every scheduler down (each finishes its
+ * running items and leaves ZooKeeper at once, so the others take its items
+ * without waiting for the session to expire), then end the process as the
+ * signal would have, unless the program listens for the signal itself. A
+ * second signal during the shutdown ends the process at once.
+ */
+function leaveCluster(signal) {
+  for (const name of LEAVE_SIGNALS) process.removeListener(name, leaveCluster)
+  const schedulers = [...leaving]
+  Promise.allSettled(schedulers.map((scheduler) => scheduler.shutdown())).then(() => {
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+  })
+}
+
+function leaveOnSignals(scheduler) {
+  if (leaving.size === 0) for (const name of LEAVE_SIGNALS) process.on(name, leaveCluster)
+  leaving.add(scheduler)
+}
+
+function stayOnSignals(scheduler) {
+  if (!leaving.delete(scheduler) || leaving.size > 0) return
+  for (const name of LEAVE_SIGNALS) process.removeListener(name, leaveCluster)
+}
+
 /**
  * Runs one job in this process. Events: `execution` (every item run),
  * `sharding` (this instance resharded as leader), `misfire`, `error`
@@ -165,13 +280,14 @@ class JobScheduler extends EventEmitter {
    *   handler?: (ctx: object) => any, fetch?: (ctx: object) => any, process?: (ctx: object, items: any[]) => any,
    *   script?: boolean, http?: boolean, instanceId?: string, maxParallel?: number,
    *   shardingStrategies?: Record<string, (instances: string[], total: number, jobName: string) => any>,
-   *   listeners?: object[], onceListeners?: object[], history?: string, metricsListen?: string}} options
+   *   listeners?: object[], onceListeners?: object[], history?: string, metricsListen?: string,
+   *   logger?: object, handleSignals?: boolean}} options
    */
   constructor(options) {
     super()
     const {
       registry, config, handler, fetch, process: processBatch, script, http, instanceId, maxParallel, shardingStrategies,
-      listeners = [], onceListeners = [], history, metricsListen,
+      listeners = [], onceListeners = [], history, metricsListen, logger, handleSignals = true,
     } = options || {}
     if (!registry || !registry.native) throw new TypeError('invalid registry: expected a ZookeeperRegistry or EmbeddedRegistry')
     checkNumber('maxParallel', maxParallel, 1, MAX_PARALLEL, true)
@@ -186,7 +302,13 @@ class JobScheduler extends EventEmitter {
     else if (script === true) kind = 'script'
     else if (http === true) kind = 'http'
     else throw new TypeError('invalid handler: give handler(ctx), or fetch(ctx) and process(ctx, items), or script: true, or http: true')
+    if (handleSignals !== undefined && typeof handleSignals !== 'boolean') {
+      throw new TypeError(`invalid handleSignals \`${String(handleSignals)}\`: expected a boolean`)
+    }
+    if (logger !== undefined) setLogger(logger)
     const hooks = listenerHooks(listeners, onceListeners)
+    // What handlers threw, until the execution events carry it.
+    const thrown = new ErrorsByRun(1000)
     const batches = new Map()
     let nextBatch = 1
     // One AbortController per handler call, aborted when the core cancels
@@ -226,6 +348,7 @@ class JobScheduler extends EventEmitter {
         await processBatch(call.ctx, items)
         return '{}'
       } catch (error) {
+        thrown.set(ErrorsByRun.key(call.ctx.shardingItem, call.ctx.fencingToken), toError(error))
         return JSON.stringify({ error: describeError(error) })
       } finally {
         controllers.delete(call.id)
@@ -252,13 +375,37 @@ class JobScheduler extends EventEmitter {
       hooks.plain.length, hooks.onceTimeouts, new.target.oneOff === true, history, metricsListen,
     )
     this.running = false
+    this.handleSignals = handleSignals
+    this.thrown = thrown
+    // Failures of execution events, for the THROW event that follows.
+    this.reported = new ErrorsByRun(100)
   }
 
-  /** Registers this instance and starts firing. */
-  async start() {
-    await this.native.start()
+  /**
+   * Registers this instance and starts firing. `signal` aborts the wait
+   * for the registry (rejecting with `signal.reason`, an `AbortError`
+   * unless given another); registering itself is not cut short.
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async start(options) {
+    const { signal } = options || {}
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('invalid signal: expected an AbortSignal')
+    if (signal) signal.throwIfAborted()
+    const id = nextStartId
+    nextStartId = (nextStartId % 0xffffffff) + 1
+    const abort = () => this.native.abortStart(id)
+    if (signal) signal.addEventListener('abort', abort, { once: true })
+    try {
+      await this.native.start(id)
+    } catch (error) {
+      if (signal && signal.aborted) throw signal.reason
+      throw error
+    } finally {
+      if (signal) signal.removeEventListener('abort', abort)
+    }
     this.running = true
     this.pump = this.pumpEvents()
+    if (this.handleSignals) leaveOnSignals(this)
     return this
   }
 
@@ -270,6 +417,7 @@ class JobScheduler extends EventEmitter {
   /** Finishes running items, leaves the cluster; the process can then exit. */
   async shutdown() {
     this.running = false
+    stayOnSignals(this)
     await this.native.shutdown()
     if (this.pump) await this.pump
   }
@@ -313,6 +461,17 @@ class JobScheduler extends EventEmitter {
         continue
       }
       const event = JSON.parse(json)
+      if (event.type === 'execution' || event.type === 'thrown') {
+        const key = ErrorsByRun.key(event.item, event.fencingToken)
+        event.fencingToken = BigInt(event.fencingToken)
+        if (event.type === 'execution') {
+          event.error = outcomeError(event.outcome, this.thrown.take(key))
+          if (event.error) this.reported.set(key, event.error)
+        } else {
+          event.error = this.reported.take(key) || outcomeError(event.outcome)
+        }
+        event.outcome = event.outcome.kind
+      }
       if (event.type === 'thrown') {
         if (this.listenerCount('error') > 0) this.emit('error', new JobExecutionError(event))
         continue
@@ -366,4 +525,7 @@ class Operator {
   async items(jobName) { return JSON.parse(await this.native.items(jobName)) }
 }
 
-module.exports = { ZookeeperRegistry, EmbeddedRegistry, JobScheduler, OneOffJobScheduler, Operator, CancelledError, JobExecutionError, jobConfig, fromYaml, toYaml }
+module.exports = {
+  ZookeeperRegistry, EmbeddedRegistry, JobScheduler, OneOffJobScheduler, Operator, CancelledError, JobExecutionError,
+  jobConfig, fromYaml, toYaml, setLogger,
+}

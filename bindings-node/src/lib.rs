@@ -4,6 +4,7 @@
 //! the Rust core's.
 
 pub mod config;
+pub mod logging;
 pub mod registry;
 pub mod scheduler;
 pub mod strategy;

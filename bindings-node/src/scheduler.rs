@@ -6,7 +6,7 @@ use crate::config;
 use crate::registry::NativeRegistry;
 use crate::strategy::{JsStrategy, StrategyFunction, StrategySlot};
 use crate::to_js;
-use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobOperator, JobScheduler, Outcome, ShardingContext};
+use elasticjob::{DataflowJob, HandlerResult, Job, JobEvent, JobOperator, JobScheduler, Outcome, RegistryCenter, ShardingContext};
 use napi::bindgen_prelude::{BigInt, Promise};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Error, Result, Status};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// What a handler receives for one item.
 #[napi(object)]
@@ -263,6 +263,9 @@ impl DataflowJob for JsDataflow {
 #[napi]
 pub struct NativeScheduler {
     inner: Arc<JobScheduler>,
+    center: RegistryCenter,
+    /// The id of the last `start` call that JS aborted (see `start`).
+    aborted: watch::Sender<u32>,
     slot: InvokeSlot,
     strategies: StrategySlot,
     events: Arc<tokio::sync::Mutex<broadcast::Receiver<JobEvent>>>,
@@ -341,13 +344,38 @@ impl NativeScheduler {
         }
         let inner = builder.build().map_err(to_js)?;
         let events = Arc::new(tokio::sync::Mutex::new(inner.events()));
-        Ok(NativeScheduler { inner: Arc::new(inner), slot, strategies, events })
+        Ok(NativeScheduler {
+            inner: Arc::new(inner),
+            center: registry.center.clone(),
+            aborted: watch::channel(0).0,
+            slot,
+            strategies,
+            events,
+        })
     }
 
-    /// Registers this instance and starts firing.
+    /// Registers this instance and starts firing. `start_id` names this
+    /// call for `abort_start`: until the registry session is up (the wait
+    /// that can be long) the call gives up when aborted, with status
+    /// `Cancelled`; registering itself is a few quick requests and is not
+    /// cut short, so an abort never leaves half an instance behind.
     #[napi]
-    pub async fn start(&self) -> Result<()> {
+    pub async fn start(&self, start_id: u32) -> Result<()> {
+        let mut aborted = self.aborted.subscribe();
+        tokio::select! {
+            session = self.center.session() => { session.map_err(to_js)?; }
+            _ = aborted.wait_for(|id| *id == start_id) => {
+                return Err(Error::new(Status::Cancelled, "start aborted"));
+            }
+        }
         self.inner.start().await.map_err(to_js)
+    }
+
+    /// Aborts the `start` call with this id, whether it is waiting already
+    /// or not yet running.
+    #[napi]
+    pub fn abort_start(&self, start_id: u32) {
+        self.aborted.send_replace(start_id);
     }
 
     /// Runs the job once now on every live instance (one-off jobs' `execute`).
@@ -451,32 +479,30 @@ fn metrics_json(m: elasticjob::MetricsSnapshot) -> serde_json::Value {
     })
 }
 
+/// How a run ended, for `index.js` to turn into an `Error`: `kind` is
+/// `succeeded`, `failed` (with the handler's `message`), `timed-out` or
+/// `cancelled` (with the `reason`).
+fn outcome_json(outcome: &Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Succeeded => serde_json::json!({ "kind": "succeeded" }),
+        Outcome::Failed(message) => serde_json::json!({ "kind": "failed", "message": message }),
+        Outcome::TimedOut => serde_json::json!({ "kind": "timed-out" }),
+        Outcome::Cancelled(reason) => serde_json::json!({ "kind": "cancelled", "reason": reason.as_str() }),
+    }
+}
+
 fn event_json(event: JobEvent) -> serde_json::Value {
     match event {
-        JobEvent::Executed(e) => {
-            let (success, error) = match e.outcome {
-                Outcome::Succeeded => (true, None),
-                Outcome::Failed(message) => (false, Some(message)),
-                Outcome::TimedOut => (false, Some("timed out".to_string())),
-                Outcome::Cancelled(reason) => (false, Some(format!("cancelled: {reason}"))),
-            };
-            serde_json::json!({
-                "type": "execution", "item": e.item, "fireTime": e.fire_time, "instanceId": e.instance_id,
-                "failover": e.failover, "startedAt": e.started_at, "finishedAt": e.finished_at,
-                "success": success, "error": error,
-            })
-        }
-        JobEvent::Thrown(e) => {
-            let error = match e.outcome {
-                Outcome::Failed(message) => message,
-                Outcome::TimedOut => "timed out".to_string(),
-                other => format!("{other:?}"),
-            };
-            serde_json::json!({
-                "type": "thrown", "jobName": e.job_name, "item": e.item, "fireTime": e.fire_time,
-                "instanceId": e.instance_id, "failover": e.failover, "error": error,
-            })
-        }
+        JobEvent::Executed(e) => serde_json::json!({
+            "type": "execution", "jobName": e.job_name, "item": e.item, "fireTime": e.fire_time,
+            "instanceId": e.instance_id, "failover": e.failover, "startedAt": e.started_at, "finishedAt": e.finished_at,
+            "success": e.outcome.is_success(), "fencingToken": e.fencing_token.to_string(), "outcome": outcome_json(&e.outcome),
+        }),
+        JobEvent::Thrown(e) => serde_json::json!({
+            "type": "thrown", "jobName": e.job_name, "item": e.item, "fireTime": e.fire_time,
+            "instanceId": e.instance_id, "failover": e.failover, "fencingToken": e.fencing_token.to_string(),
+            "outcome": outcome_json(&e.outcome),
+        }),
         JobEvent::Sharded(assignment) => serde_json::json!({ "type": "sharding", "assignment": assignment }),
         JobEvent::Misfired { items, fire_time } => serde_json::json!({ "type": "misfire", "items": items, "fireTime": fire_time }),
         JobEvent::Error(message) => serde_json::json!({ "type": "error", "error": message }),

@@ -54,7 +54,9 @@ test('a timed-out async handler sees ctx.signal aborted with the reason', async 
     await scheduler.trigger()
     await waitFor(() => executions.length === 1, 10000, 'the execution event')
     assert.equal(executions[0].success, false)
-    assert.match(executions[0].error, /timed out/)
+    assert.ok(executions[0].error instanceof ej.CancelledError, String(executions[0].error))
+    assert.equal(executions[0].error.name, 'TimeoutError')
+    assert.equal(executions[0].outcome, 'timed-out')
     await waitFor(() => 'aborted' in observed, 10000, 'the handler to return')
   } finally {
     await scheduler.shutdown()
@@ -80,7 +82,7 @@ test('a handler polling ctx.signal.aborted stops after the timeout', async () =>
   } finally {
     await scheduler.shutdown()
   }
-  assert.match(executions[0].error, /timed out/)
+  assert.equal(executions[0].error.reason, 'timed-out')
   assert.equal(observed.aborted, true, `ran ${observed.took} ms unaware`)
 })
 

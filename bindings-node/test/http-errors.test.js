@@ -82,6 +82,8 @@ test('THROW emits failed runs as error events carrying a JobExecutionError', asy
   const [error] = errors
   assert.ok(error instanceof ej.JobExecutionError && error instanceof Error, String(error))
   assert.deepEqual([error.jobName, error.item, error.instanceId], ['node-throw-job', 0, scheduler.instanceId])
-  assert.match(error.error, /item 0 is broken/)
+  assert.ok(error.error instanceof Error && error.cause === error.error)
+  assert.equal(error.error.message, 'item 0 is broken')
+  assert.match(error.error.stack, /http-errors\.test\.js/)
   assert.match(error.message, /node-throw-job item 0 failed/)
 })

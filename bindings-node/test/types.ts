@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` by the tests: the public types as a user sees them.
-import { CancelledError, EmbeddedRegistry, JobExecutionError, JobScheduler, OneOffJobScheduler, Operator, ShardingContext, ShardingContexts, ZookeeperRegistry, jobConfig } from '..'
+import { CancelledError, EmbeddedRegistry, ExecutionOutcome, JobExecutionError, JobScheduler, OneOffJobScheduler, Operator, ShardingContext, ShardingContexts, ZookeeperRegistry, jobConfig, setLogger } from '..'
 
 const registry = new ZookeeperRegistry({ servers: '127.0.0.1:2181', namespace: 'demo', sessionTimeoutMs: 5000 })
 const config = jobConfig({ jobName: 'orders', cron: '0/5 * * * * ?', shardingTotalCount: 4, failover: true })
@@ -17,12 +17,19 @@ const scheduler = new JobScheduler({
   },
 })
 scheduler.on('execution', (event) => {
-  if (!event.success) console.error(event.item, event.error)
+  const outcome: ExecutionOutcome = event.outcome
+  const token: bigint = event.fencingToken
+  if (event.error !== null) console.error(event.jobName, event.item, outcome, token, event.error.stack)
+  if (event.error instanceof CancelledError) console.error(event.error.reason)
 })
 scheduler.on('error', (event) => {
-  if (event instanceof JobExecutionError) console.error(event.jobName, event.item, event.fireTime, event.error)
+  if (event instanceof JobExecutionError) console.error(event.jobName, event.item, event.fireTime, event.error.message, event.cause.stack)
   else console.error(event.error)
 })
+setLogger(console)
+setLogger(null)
+const quiet = new JobScheduler({ registry, config, handler: () => undefined, logger: console, handleSignals: false })
+void quiet.start({ signal: AbortSignal.timeout(5000) })
 
 const http = new JobScheduler({
   registry,

@@ -1,6 +1,7 @@
 'use strict'
 // A Node test worker: joins a job on ZooKeeper and appends every item run to
-// the execution ledger. Prints `ready <instance-id>`; SIGTERM shuts it down.
+// the execution ledger. Prints `ready <instance-id>`; SIGTERM shuts it down
+// (the binding's default: leave the cluster, then exit).
 const fs = require('node:fs')
 const { parseArgs } = require('node:util')
 const { JobScheduler, ZookeeperRegistry, fromYaml } = require('..')
@@ -37,7 +38,6 @@ async function main() {
   instance = scheduler.instanceId
   await scheduler.start()
   process.stdout.write(`ready ${instance}\n`)
-  process.once('SIGTERM', () => { scheduler.shutdown() })
 }
 
 main().catch((error) => { console.error(error); process.exit(1) })
