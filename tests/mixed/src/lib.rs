@@ -121,8 +121,8 @@ pub fn start_with(lang: Lang, spec: &WorkerSpec<'_>, extra: &[&str]) -> Worker {
             c
         }
         Lang::Node => {
-            let native = root().join("bindings-node/native.js");
-            assert!(native.exists(), "build the Node binding first (npx napi build in bindings-node)");
+            let native = root().join("bindings-node/elasticjob.linux-x64-gnu.node");
+            assert!(native.exists(), "build the Node binding first (npm run build in bindings-node)");
             let mut c = Command::new("node");
             c.arg(root().join("bindings-node/test/worker.js")).args(&flags);
             c
