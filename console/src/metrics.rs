@@ -123,9 +123,11 @@ impl Metrics {
             }
         }
         family(&mut out, "ejob_console_job_runs", "gauge", "Item runs of each job in the history's last-day window.");
-        family(&mut out, "ejob_console_job_failed_runs", "gauge", "Item runs of each job that did not succeed, last day.");
         for (job, history) in &snapshot.history.jobs {
             sample(&mut out, "ejob_console_job_runs", &[("job", job)], history.total as f64);
+        }
+        family(&mut out, "ejob_console_job_failed_runs", "gauge", "Item runs of each job that did not succeed, last day.");
+        for (job, history) in &snapshot.history.jobs {
             sample(&mut out, "ejob_console_job_failed_runs", &[("job", job)], history.failed as f64);
         }
         family(&mut out, "ejob_console_sse_clients", "gauge", "Browsers connected to the live event stream.");
