@@ -311,7 +311,7 @@ function timelineCard(job) {
   const marks = data.statuses.filter((s) => ['MISFIRED', 'TRIGGERED', 'FAILOVER_TAKEN'].includes(s.state));
   if (!runs.length && !marks.length) { card.append(h('p', { class: 'muted', id: 'no-runs', text: 'No runs recorded yet.' })); return card; }
   const now = Date.now();
-  const oldest = Math.min(...runs.map((r) => r.start_time), ...marks.map((m) => m.creation_time), now - 60000);
+  const oldest = Math.min(...runs.map((r) => r.start_time), ...marks.map((m) => m.creation_time), now - 20000);
   const t0 = Math.max(oldest, now - 30 * 60000);
   const span = Math.max(now - t0, 1);
   const pos = (t) => `${Math.max(0, Math.min(100, (100 * (t - t0)) / span))}%`;
