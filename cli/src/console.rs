@@ -12,7 +12,11 @@ use std::io::BufRead;
 const DEFAULT_LISTEN: &str = "127.0.0.1:8899";
 
 /// `console [--listen IP:PORT] [--auth FILE]`: serves until Ctrl-C or SIGTERM.
-pub async fn serve(center: &RegistryCenter, history: Option<&str>, args: &[String]) -> Result<(), String> {
+pub async fn serve(
+    center: &RegistryCenter,
+    history: Option<&str>,
+    args: &[String],
+) -> Result<(), String> {
     let mut listen = DEFAULT_LISTEN.to_string();
     let mut auth = None;
     let mut iter = args.iter();
@@ -23,10 +27,17 @@ pub async fn serve(center: &RegistryCenter, history: Option<&str>, args: &[Strin
             other => return Err(format!("unknown console option `{other}`")),
         }
     }
-    let mut options = ConsoleOptions::new(center.clone(), parse_listen(&listen).map_err(|e| e.to_string())?);
+    let mut options = ConsoleOptions::new(
+        center.clone(),
+        parse_listen(&listen).map_err(|e| e.to_string())?,
+    );
     options.auth_file = auth;
     options.history = history.map(str::to_string);
-    let users = if options.auth_file.is_some() { "users from --auth" } else { "no users: loopback only" };
+    let users = if options.auth_file.is_some() {
+        "users from --auth"
+    } else {
+        "no users: loopback only"
+    };
     elasticjob_console::run(options, |addr| {
         println!("ejob console listening on http://{addr}/ ({users})");
     })
@@ -43,7 +54,9 @@ pub fn user_line(args: &[String]) -> Result<(), String> {
         return Err("`console-user` needs NAME and ROLE (viewer or operator)".into());
     };
     check_name(name)?;
-    let role = Role::parse(role).ok_or(format!("invalid ROLE `{role}`: must be `viewer` or `operator`"))?;
+    let role = Role::parse(role).ok_or(format!(
+        "invalid ROLE `{role}`: must be `viewer` or `operator`"
+    ))?;
     let (mut token, mut iterations) = (false, DEFAULT_ITERATIONS);
     let mut iter = args[2..].iter();
     while let Some(flag) = iter.next() {
@@ -51,7 +64,9 @@ pub fn user_line(args: &[String]) -> Result<(), String> {
             "--token" => token = true,
             "--iterations" => {
                 let text = iter.next().ok_or("--iterations needs a number")?;
-                iterations = text.parse().map_err(|_| format!("invalid --iterations `{text}`: must be a number"))?;
+                iterations = text
+                    .parse()
+                    .map_err(|_| format!("invalid --iterations `{text}`: must be a number"))?;
             }
             other => return Err(format!("unknown console-user option `{other}`")),
         }
@@ -62,13 +77,26 @@ pub fn user_line(args: &[String]) -> Result<(), String> {
         Credential::Token(TokenHash::of(&token))
     } else {
         let mut password = String::new();
-        std::io::stdin().lock().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut password)
+            .map_err(|e| format!("cannot read the password: {e}"))?;
         let password = password.trim_end_matches(['\r', '\n']);
         if password.len() < 8 {
-            return Err("the password (read from standard input) must have at least 8 characters".into());
+            return Err(
+                "the password (read from standard input) must have at least 8 characters".into(),
+            );
         }
         Credential::Password(PasswordHash::new(password, iterations)?)
     };
-    println!("{}", User { name: name.clone(), role, credential }.to_line());
+    println!(
+        "{}",
+        User {
+            name: name.clone(),
+            role,
+            credential
+        }
+        .to_line()
+    );
     Ok(())
 }

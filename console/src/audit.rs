@@ -24,7 +24,11 @@ pub struct Auditor {
 impl Auditor {
     /// An audit log kept in `store` (and in memory).
     pub fn new(store: Option<HistoryStore>, metrics: Arc<Metrics>) -> Self {
-        Auditor { store, ring: Mutex::default(), metrics }
+        Auditor {
+            store,
+            ring: Mutex::default(),
+            metrics,
+        }
     }
 
     /// Records one operation.
@@ -62,10 +66,19 @@ impl Auditor {
             query.job_name.as_ref().map_or(true, |j| &r.job_name == j)
                 && query.actor.as_ref().map_or(true, |a| &r.actor == a)
                 && query.action.as_ref().map_or(true, |a| &r.action == a)
-                && query.outcome.as_ref().map_or(true, |o| r.outcome.eq_ignore_ascii_case(o))
+                && query
+                    .outcome
+                    .as_ref()
+                    .map_or(true, |o| r.outcome.eq_ignore_ascii_case(o))
                 && query.since.map_or(true, |s| r.creation_time >= s)
                 && query.until.map_or(true, |u| r.creation_time < u)
         };
-        Ok(ring.iter().filter(matches).skip(query.offset as usize).take(query.limit as usize).cloned().collect())
+        Ok(ring
+            .iter()
+            .filter(matches)
+            .skip(query.offset as usize)
+            .take(query.limit as usize)
+            .cloned()
+            .collect())
     }
 }

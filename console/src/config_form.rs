@@ -30,14 +30,23 @@ pub const EDITABLE: &[&str] = &[
 ];
 
 /// Optional fields: an empty value removes them (the default applies).
-const OPTIONAL: &[&str] = &["timeZone", "jobShardingStrategyType", "jobExecutorServiceHandlerType", "jobErrorHandlerType"];
+const OPTIONAL: &[&str] = &[
+    "timeZone",
+    "jobShardingStrategyType",
+    "jobExecutorServiceHandlerType",
+    "jobErrorHandlerType",
+];
 
 /// `current` with the form's fields applied, validated.
 pub fn apply(current: &JobConfig, form: &BTreeMap<String, Value>) -> Result<JobConfig, Error> {
     let mut config = current.clone();
     for (key, value) in form {
         if !EDITABLE.contains(&key.as_str()) {
-            return Err(Error::invalid(key, text(value), "is not a field the console edits"));
+            return Err(Error::invalid(
+                key,
+                text(value),
+                "is not a field the console edits",
+            ));
         }
         if key == "props" {
             config.props = props(value)?;
@@ -61,10 +70,17 @@ pub fn apply(current: &JobConfig, form: &BTreeMap<String, Value>) -> Result<JobC
 
 /// The keys whose values differ, for the audit log.
 pub fn changed_keys(before: &JobConfig, after: &JobConfig) -> Vec<String> {
-    let (Ok(Value::Object(a)), Ok(Value::Object(b))) = (serde_json::to_value(before), serde_json::to_value(after)) else {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
         return Vec::new();
     };
-    let mut keys: Vec<String> = a.keys().chain(b.keys()).filter(|k| a.get(*k) != b.get(*k)).cloned().collect();
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
     keys.sort();
     keys.dedup();
     keys
@@ -90,10 +106,18 @@ fn props(value: &Value) -> Result<BTreeMap<String, String>, Error> {
                     continue;
                 }
                 let Some((key, value)) = line.split_once('=') else {
-                    return Err(Error::invalid("props", line, format!("line {} must be key=value", number + 1)));
+                    return Err(Error::invalid(
+                        "props",
+                        line,
+                        format!("line {} must be key=value", number + 1),
+                    ));
                 };
                 if key.trim().is_empty() {
-                    return Err(Error::invalid("props", line, format!("line {} has an empty key", number + 1)));
+                    return Err(Error::invalid(
+                        "props",
+                        line,
+                        format!("line {} has an empty key", number + 1),
+                    ));
                 }
                 props.insert(key.trim().to_string(), value.trim().to_string());
             }
@@ -126,21 +150,57 @@ mod tests {
             &form(json!({"cron": "0/10 * * * * ?", "shardingTotalCount": "4", "failover": true, "timeZone": "", "props": "a=1\n\nb = two"})),
         )
         .unwrap();
-        assert_eq!((next.cron.as_str(), next.sharding_total_count, next.failover), ("0/10 * * * * ?", 4, true));
+        assert_eq!(
+            (next.cron.as_str(), next.sharding_total_count, next.failover),
+            ("0/10 * * * * ?", 4, true)
+        );
         assert_eq!(next.props.get("b").map(String::as_str), Some("two"));
-        assert_eq!(changed_keys(&current, &next), vec!["cron", "failover", "props", "shardingTotalCount"]);
+        assert_eq!(
+            changed_keys(&current, &next),
+            vec!["cron", "failover", "props", "shardingTotalCount"]
+        );
     }
 
     #[test]
     fn errors_name_the_offending_field() {
         let current = JobConfig::new("j", "0/5 * * * * ?", 2);
-        assert_eq!(field_of(apply(&current, &form(json!({"cron": "every minute"}))).unwrap_err()), "cron");
-        assert_eq!(field_of(apply(&current, &form(json!({"shardingTotalCount": "0"}))).unwrap_err()), "shardingTotalCount");
-        assert_eq!(field_of(apply(&current, &form(json!({"shardingTotalCount": "many"}))).unwrap_err()), "shardingTotalCount");
-        assert_eq!(field_of(apply(&current, &form(json!({"timeZone": "Mars/Olympus"}))).unwrap_err()), "timeZone");
-        assert_eq!(field_of(apply(&current, &form(json!({"shardingItemParameters": "7=x"}))).unwrap_err()), "shardingItemParameters");
-        assert_eq!(field_of(apply(&current, &form(json!({"props": "novalue"}))).unwrap_err()), "props");
-        assert_eq!(field_of(apply(&current, &form(json!({"jobName": "other"}))).unwrap_err()), "jobName");
-        assert_eq!(field_of(apply(&current, &form(json!({"failover": true, "monitorExecution": false}))).unwrap_err()), "monitorExecution");
+        assert_eq!(
+            field_of(apply(&current, &form(json!({"cron": "every minute"}))).unwrap_err()),
+            "cron"
+        );
+        assert_eq!(
+            field_of(apply(&current, &form(json!({"shardingTotalCount": "0"}))).unwrap_err()),
+            "shardingTotalCount"
+        );
+        assert_eq!(
+            field_of(apply(&current, &form(json!({"shardingTotalCount": "many"}))).unwrap_err()),
+            "shardingTotalCount"
+        );
+        assert_eq!(
+            field_of(apply(&current, &form(json!({"timeZone": "Mars/Olympus"}))).unwrap_err()),
+            "timeZone"
+        );
+        assert_eq!(
+            field_of(apply(&current, &form(json!({"shardingItemParameters": "7=x"}))).unwrap_err()),
+            "shardingItemParameters"
+        );
+        assert_eq!(
+            field_of(apply(&current, &form(json!({"props": "novalue"}))).unwrap_err()),
+            "props"
+        );
+        assert_eq!(
+            field_of(apply(&current, &form(json!({"jobName": "other"}))).unwrap_err()),
+            "jobName"
+        );
+        assert_eq!(
+            field_of(
+                apply(
+                    &current,
+                    &form(json!({"failover": true, "monitorExecution": false}))
+                )
+                .unwrap_err()
+            ),
+            "monitorExecution"
+        );
     }
 }

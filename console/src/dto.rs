@@ -78,7 +78,12 @@ pub struct InstanceJson {
 
 impl From<&InstanceBrief> for InstanceJson {
     fn from(i: &InstanceBrief) -> Self {
-        InstanceJson { instance_id: i.instance_id.clone(), server_ip: i.server_ip.clone(), leader: i.leader, enabled: i.enabled }
+        InstanceJson {
+            instance_id: i.instance_id.clone(),
+            server_ip: i.server_ip.clone(),
+            leader: i.leader,
+            enabled: i.enabled,
+        }
     }
 }
 
@@ -136,8 +141,14 @@ mod tests {
     #[test]
     fn next_fire_follows_the_cron_and_zone() {
         let now = 1_700_000_000_123; // 2023-11-14T22:13:20.123Z
-        assert_eq!(next_fire("0/5 * * * * ?", None, now), Some(1_700_000_005_000));
-        assert_eq!(next_fire("0 0 0 * * ?", Some("GMT+08:00"), now), Some(1_700_064_000_000));
+        assert_eq!(
+            next_fire("0/5 * * * * ?", None, now),
+            Some(1_700_000_005_000)
+        );
+        assert_eq!(
+            next_fire("0 0 0 * * ?", Some("GMT+08:00"), now),
+            Some(1_700_064_000_000)
+        );
         assert_eq!(next_fire("", None, now), None);
         assert_eq!(next_fire("nonsense", None, now), None);
     }

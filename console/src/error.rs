@@ -41,6 +41,10 @@ pub enum ConsoleError {
 impl ConsoleError {
     /// Shorthand for [`ConsoleError::InvalidOption`].
     pub fn option(option: &str, value: impl ToString, reason: impl Into<String>) -> Self {
-        ConsoleError::InvalidOption { option: option.to_string(), value: value.to_string(), reason: reason.into() }
+        ConsoleError::InvalidOption {
+            option: option.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 }

@@ -61,7 +61,10 @@ impl HistoryFeed {
                 let mut error = None;
                 for summary in summaries {
                     let known = previous.jobs.get(&summary.job_name);
-                    let unchanged = known.is_some_and(|k| (k.total, k.failed, k.last_start) == (summary.total, summary.failed, summary.last_start));
+                    let unchanged = known.is_some_and(|k| {
+                        (k.total, k.failed, k.last_start)
+                            == (summary.total, summary.failed, summary.last_start)
+                    });
                     let recent = match known {
                         Some(k) if unchanged => k.recent.clone(),
                         _ => match self.recent(&summary.job_name).await {
@@ -81,11 +84,19 @@ impl HistoryFeed {
                     };
                     jobs.insert(summary.job_name, history);
                 }
-                HistoryPart { configured: true, window_hours: WINDOW_HOURS, jobs, error }
+                HistoryPart {
+                    configured: true,
+                    window_hours: WINDOW_HOURS,
+                    jobs,
+                    error,
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "console: reading the history failed");
-                HistoryPart { error: Some(error.to_string()), ..(*previous).clone() }
+                HistoryPart {
+                    error: Some(error.to_string()),
+                    ..(*previous).clone()
+                }
             }
         };
         if part.error.is_some() {
@@ -97,7 +108,11 @@ impl HistoryFeed {
     }
 
     async fn recent(&self, job: &str) -> elasticjob::Result<Vec<RecentRun>> {
-        let query = ExecutionQuery { job_name: Some(job.to_string()), limit: RECENT, ..Default::default() };
+        let query = ExecutionQuery {
+            job_name: Some(job.to_string()),
+            limit: RECENT,
+            ..Default::default()
+        };
         Ok(self
             .store
             .executions(&query)

@@ -48,8 +48,19 @@ pub struct RegistryPart {
 
 impl RegistryPart {
     fn same_as(&self, other: &RegistryPart) -> bool {
-        (self.state, &self.session_id, self.reconnects, &self.error, &self.jobs)
-            == (other.state, &other.session_id, other.reconnects, &other.error, &other.jobs)
+        (
+            self.state,
+            &self.session_id,
+            self.reconnects,
+            &self.error,
+            &self.jobs,
+        ) == (
+            other.state,
+            &other.session_id,
+            other.reconnects,
+            &other.error,
+            &other.jobs,
+        )
     }
 }
 
@@ -135,8 +146,12 @@ impl Hub {
             jobs: Vec::new(),
             read_at: 0,
         });
-        let history =
-            Arc::new(HistoryPart { configured: history_configured, window_hours: 24, jobs: BTreeMap::new(), error: None });
+        let history = Arc::new(HistoryPart {
+            configured: history_configured,
+            window_hours: 24,
+            jobs: BTreeMap::new(),
+            error: None,
+        });
         let snapshot = Arc::new(render(0, &registry, &history));
         Hub {
             parts: Mutex::new((registry, history, 0)),
@@ -203,8 +218,18 @@ impl Hub {
 }
 
 fn render(version: u64, registry: &Arc<RegistryPart>, history: &Arc<HistoryPart>) -> Snapshot {
-    let json = serde_json::to_string(&Wire { version, registry, history }).expect("views serialise");
-    Snapshot { version, json: json.into(), registry: registry.clone(), history: history.clone() }
+    let json = serde_json::to_string(&Wire {
+        version,
+        registry,
+        history,
+    })
+    .expect("views serialise");
+    Snapshot {
+        version,
+        json: json.into(),
+        registry: registry.clone(),
+        history: history.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -212,7 +237,14 @@ mod tests {
     use super::*;
 
     fn registry(state: &'static str, read_at: i64) -> RegistryPart {
-        RegistryPart { state, session_id: "1".into(), reconnects: 0, error: None, jobs: Vec::new(), read_at }
+        RegistryPart {
+            state,
+            session_id: "1".into(),
+            reconnects: 0,
+            error: None,
+            jobs: Vec::new(),
+            read_at,
+        }
     }
 
     #[test]
@@ -220,7 +252,10 @@ mod tests {
         let hub = Hub::new(false);
         let mut rx = hub.subscribe();
         assert!(hub.set_registry(registry("CONNECTED", 1)));
-        assert!(!hub.set_registry(registry("CONNECTED", 2)), "a re-read that found the same is not sent");
+        assert!(
+            !hub.set_registry(registry("CONNECTED", 2)),
+            "a re-read that found the same is not sent"
+        );
         assert_eq!(hub.registry().read_at, 2, "but remembered");
         assert!(hub.set_registry(registry("SUSPENDED", 3)));
         let first = rx.try_recv().unwrap();

@@ -66,7 +66,8 @@ impl Metrics {
     /// The registry was read in `took`.
     pub fn registry_read(&self, took: Duration) {
         self.registry_reads.fetch_add(1, Ordering::Relaxed);
-        self.registry_read_micros.store(took.as_micros() as u64, Ordering::Relaxed);
+        self.registry_read_micros
+            .store(took.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Reading the registry failed.
@@ -96,7 +97,12 @@ impl Metrics {
 
     /// An operation ended with `outcome` (`OK`, `DENIED`, `FAILED`).
     pub fn operation(&self, action: &str, outcome: &str) {
-        *self.operations.lock().expect("metrics").entry((action.to_string(), outcome.to_string())).or_default() += 1;
+        *self
+            .operations
+            .lock()
+            .expect("metrics")
+            .entry((action.to_string(), outcome.to_string()))
+            .or_default() += 1;
     }
 
     /// The exposition text.
@@ -107,54 +113,194 @@ impl Metrics {
         for job in &registry.jobs {
             *by_status.entry(job.job.status).or_default() += 1;
         }
-        family(&mut out, "ejob_console_jobs", "gauge", "Jobs of the namespace by status (Java ElasticJob's names).");
+        family(
+            &mut out,
+            "ejob_console_jobs",
+            "gauge",
+            "Jobs of the namespace by status (Java ElasticJob's names).",
+        );
         for (status, count) in &by_status {
-            sample(&mut out, "ejob_console_jobs", &[("status", status)], *count as f64);
+            sample(
+                &mut out,
+                "ejob_console_jobs",
+                &[("status", status)],
+                *count as f64,
+            );
         }
-        family(&mut out, "ejob_console_job_instances", "gauge", "Live instances of each job.");
+        family(
+            &mut out,
+            "ejob_console_job_instances",
+            "gauge",
+            "Live instances of each job.",
+        );
         for job in &registry.jobs {
-            sample(&mut out, "ejob_console_job_instances", &[("job", &job.job.job_name)], job.instances.len() as f64);
+            sample(
+                &mut out,
+                "ejob_console_job_instances",
+                &[("job", &job.job.job_name)],
+                job.instances.len() as f64,
+            );
         }
-        family(&mut out, "ejob_console_job_items", "gauge", "Items of each job by state.");
+        family(
+            &mut out,
+            "ejob_console_job_items",
+            "gauge",
+            "Items of each job by state.",
+        );
         for job in &registry.jobs {
             for state in ITEM_STATES {
                 let count = job.items.iter().filter(|i| i.state == state).count();
-                sample(&mut out, "ejob_console_job_items", &[("job", &job.job.job_name), ("state", state)], count as f64);
+                sample(
+                    &mut out,
+                    "ejob_console_job_items",
+                    &[("job", &job.job.job_name), ("state", state)],
+                    count as f64,
+                );
             }
         }
-        family(&mut out, "ejob_console_job_runs", "gauge", "Item runs of each job in the history's last-day window.");
+        family(
+            &mut out,
+            "ejob_console_job_runs",
+            "gauge",
+            "Item runs of each job in the history's last-day window.",
+        );
         for (job, history) in &snapshot.history.jobs {
-            sample(&mut out, "ejob_console_job_runs", &[("job", job)], history.total as f64);
+            sample(
+                &mut out,
+                "ejob_console_job_runs",
+                &[("job", job)],
+                history.total as f64,
+            );
         }
-        family(&mut out, "ejob_console_job_failed_runs", "gauge", "Item runs of each job that did not succeed, last day.");
+        family(
+            &mut out,
+            "ejob_console_job_failed_runs",
+            "gauge",
+            "Item runs of each job that did not succeed, last day.",
+        );
         for (job, history) in &snapshot.history.jobs {
-            sample(&mut out, "ejob_console_job_failed_runs", &[("job", job)], history.failed as f64);
+            sample(
+                &mut out,
+                "ejob_console_job_failed_runs",
+                &[("job", job)],
+                history.failed as f64,
+            );
         }
-        family(&mut out, "ejob_console_sse_clients", "gauge", "Browsers connected to the live event stream.");
-        sample(&mut out, "ejob_console_sse_clients", &[], self.sse_clients() as f64);
-        family(&mut out, "ejob_console_zookeeper_connected", "gauge", "1 while the console's ZooKeeper session is connected.");
-        sample(&mut out, "ejob_console_zookeeper_connected", &[], f64::from(u8::from(registry.state == "CONNECTED")));
-        family(&mut out, "ejob_console_zookeeper_session_state", "gauge", "The console's ZooKeeper session state (1 for the current one).");
+        family(
+            &mut out,
+            "ejob_console_sse_clients",
+            "gauge",
+            "Browsers connected to the live event stream.",
+        );
+        sample(
+            &mut out,
+            "ejob_console_sse_clients",
+            &[],
+            self.sse_clients() as f64,
+        );
+        family(
+            &mut out,
+            "ejob_console_zookeeper_connected",
+            "gauge",
+            "1 while the console's ZooKeeper session is connected.",
+        );
+        sample(
+            &mut out,
+            "ejob_console_zookeeper_connected",
+            &[],
+            f64::from(u8::from(registry.state == "CONNECTED")),
+        );
+        family(
+            &mut out,
+            "ejob_console_zookeeper_session_state",
+            "gauge",
+            "The console's ZooKeeper session state (1 for the current one).",
+        );
         for state in SESSION_STATES {
-            sample(&mut out, "ejob_console_zookeeper_session_state", &[("state", state)], f64::from(u8::from(registry.state == state)));
+            sample(
+                &mut out,
+                "ejob_console_zookeeper_session_state",
+                &[("state", state)],
+                f64::from(u8::from(registry.state == state)),
+            );
         }
         let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
             family(out, name, "counter", help);
             sample(out, name, &[], value.load(Ordering::Relaxed) as f64);
         };
-        counter(&mut out, "ejob_console_zookeeper_reconnects_total", "ZooKeeper sessions lost and replaced.", &self.session_losses);
-        counter(&mut out, "ejob_console_zookeeper_watch_events_total", "Watch events received.", &self.watch_events);
-        counter(&mut out, "ejob_console_registry_reads_total", "Full reads of the namespace.", &self.registry_reads);
-        counter(&mut out, "ejob_console_registry_read_failures_total", "Reads of the namespace that failed.", &self.registry_read_failures);
-        family(&mut out, "ejob_console_registry_read_seconds", "gauge", "How long the last full read of the namespace took.");
-        sample(&mut out, "ejob_console_registry_read_seconds", &[], self.registry_read_micros.load(Ordering::Relaxed) as f64 / 1e6);
-        counter(&mut out, "ejob_console_history_reads_total", "Reads of the execution history.", &self.history_reads);
-        counter(&mut out, "ejob_console_history_read_failures_total", "Reads of the execution history that failed.", &self.history_read_failures);
-        counter(&mut out, "ejob_console_audit_write_failures_total", "Audit records that could not be stored.", &self.audit_write_failures);
-        counter(&mut out, "ejob_console_refused_credentials_total", "Requests refused for wrong credentials.", &self.refused_credentials);
-        family(&mut out, "ejob_console_operations_total", "counter", "Operations asked, by action and outcome.");
+        counter(
+            &mut out,
+            "ejob_console_zookeeper_reconnects_total",
+            "ZooKeeper sessions lost and replaced.",
+            &self.session_losses,
+        );
+        counter(
+            &mut out,
+            "ejob_console_zookeeper_watch_events_total",
+            "Watch events received.",
+            &self.watch_events,
+        );
+        counter(
+            &mut out,
+            "ejob_console_registry_reads_total",
+            "Full reads of the namespace.",
+            &self.registry_reads,
+        );
+        counter(
+            &mut out,
+            "ejob_console_registry_read_failures_total",
+            "Reads of the namespace that failed.",
+            &self.registry_read_failures,
+        );
+        family(
+            &mut out,
+            "ejob_console_registry_read_seconds",
+            "gauge",
+            "How long the last full read of the namespace took.",
+        );
+        sample(
+            &mut out,
+            "ejob_console_registry_read_seconds",
+            &[],
+            self.registry_read_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        );
+        counter(
+            &mut out,
+            "ejob_console_history_reads_total",
+            "Reads of the execution history.",
+            &self.history_reads,
+        );
+        counter(
+            &mut out,
+            "ejob_console_history_read_failures_total",
+            "Reads of the execution history that failed.",
+            &self.history_read_failures,
+        );
+        counter(
+            &mut out,
+            "ejob_console_audit_write_failures_total",
+            "Audit records that could not be stored.",
+            &self.audit_write_failures,
+        );
+        counter(
+            &mut out,
+            "ejob_console_refused_credentials_total",
+            "Requests refused for wrong credentials.",
+            &self.refused_credentials,
+        );
+        family(
+            &mut out,
+            "ejob_console_operations_total",
+            "counter",
+            "Operations asked, by action and outcome.",
+        );
         for ((action, outcome), count) in self.operations.lock().expect("metrics").iter() {
-            sample(&mut out, "ejob_console_operations_total", &[("action", action), ("outcome", outcome)], *count as f64);
+            sample(
+                &mut out,
+                "ejob_console_operations_total",
+                &[("action", action), ("outcome", outcome)],
+                *count as f64,
+            );
         }
         out
     }
@@ -167,7 +313,10 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
     out.push_str(name);
     if !labels.is_empty() {
-        let rendered: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+        let rendered: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
         let _ = write!(out, "{{{}}}", rendered.join(","));
     }
     let _ = writeln!(out, " {value}");
@@ -175,7 +324,10 @@ fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
 
 /// Label values escape `\`, `"` and newlines, as the format requires.
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -190,10 +342,17 @@ mod tests {
         metrics.operation("trigger", "OK");
         metrics.operation("trigger", "OK");
         let text = metrics.render(&Hub::new(false).current());
-        assert!(text.contains("# TYPE ejob_console_jobs gauge\nejob_console_jobs{status=\"CRASHED\"} 0\n"), "{text}");
+        assert!(
+            text.contains(
+                "# TYPE ejob_console_jobs gauge\nejob_console_jobs{status=\"CRASHED\"} 0\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("ejob_console_sse_clients 1\n"));
         assert!(text.contains("ejob_console_zookeeper_session_state{state=\"CONNECTING\"} 1\n"));
-        assert!(text.contains("ejob_console_operations_total{action=\"trigger\",outcome=\"OK\"} 2\n"));
+        assert!(
+            text.contains("ejob_console_operations_total{action=\"trigger\",outcome=\"OK\"} 2\n")
+        );
         drop(client);
         assert_eq!(metrics.sse_clients(), 0);
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");

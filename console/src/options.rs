@@ -65,7 +65,9 @@ impl ConsoleOptions {
 
 /// Parses `--listen` as `IP:PORT` (`127.0.0.1:8899`, `[::1]:8899`).
 pub fn parse_listen(value: &str) -> Result<SocketAddr, ConsoleError> {
-    value.trim().parse().map_err(|_| ConsoleError::option("--listen", value, "must be IP:PORT, e.g. 127.0.0.1:8899"))
+    value.trim().parse().map_err(|_| {
+        ConsoleError::option("--listen", value, "must be IP:PORT, e.g. 127.0.0.1:8899")
+    })
 }
 
 #[cfg(test)]
@@ -77,13 +79,23 @@ mod tests {
         let center = RegistryCenter::embedded("t");
         let local = ConsoleOptions::new(center.clone(), parse_listen("127.0.0.1:0").unwrap());
         assert!(local.check().is_ok());
-        assert!(ConsoleOptions::new(center.clone(), parse_listen("[::1]:80").unwrap()).check().is_ok());
+        assert!(
+            ConsoleOptions::new(center.clone(), parse_listen("[::1]:80").unwrap())
+                .check()
+                .is_ok()
+        );
         let public = ConsoleOptions::new(center.clone(), parse_listen("0.0.0.0:8899").unwrap());
         let error = public.check().unwrap_err().to_string();
-        assert!(error.contains("--listen `0.0.0.0:8899`") && error.contains("--auth"), "{error}");
+        assert!(
+            error.contains("--listen `0.0.0.0:8899`") && error.contains("--auth"),
+            "{error}"
+        );
         let mut with_users = public;
         with_users.auth_file = Some("users".into());
         assert!(with_users.check().is_ok());
-        assert!(parse_listen("localhost:80").unwrap_err().to_string().contains("IP:PORT"));
+        assert!(parse_listen("localhost:80")
+            .unwrap_err()
+            .to_string()
+            .contains("IP:PORT"));
     }
 }

@@ -43,8 +43,14 @@ impl Console {
         };
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
-            .map_err(|e| ConsoleError::Listen { addr: options.listen.to_string(), reason: e.to_string() })?;
-        let addr = listener.local_addr().map_err(|e| ConsoleError::Listen { addr: options.listen.to_string(), reason: e.to_string() })?;
+            .map_err(|e| ConsoleError::Listen {
+                addr: options.listen.to_string(),
+                reason: e.to_string(),
+            })?;
+        let addr = listener.local_addr().map_err(|e| ConsoleError::Listen {
+            addr: options.listen.to_string(),
+            reason: e.to_string(),
+        })?;
 
         let (stop, shutdown) = watch::channel(false);
         let metrics = Arc::new(Metrics::default());
@@ -54,7 +60,10 @@ impl Console {
         let state = AppState(Arc::new(Inner {
             operator: operator.clone(),
             history: history.clone(),
-            auth: users.map(|users| Auth { verifier: Verifier::new(users), sessions: Sessions::new(options.login_idle) }),
+            auth: users.map(|users| Auth {
+                verifier: Verifier::new(users),
+                sessions: Sessions::new(options.login_idle),
+            }),
             hub: hub.clone(),
             metrics: metrics.clone(),
             auditor: Auditor::new(history.clone(), metrics.clone()),
@@ -89,11 +98,20 @@ impl Console {
             let stopped = async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
             };
-            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
                 tracing::error!(%error, "console: the HTTP server failed");
             }
         }));
-        Ok(Console { addr, stop, tasks, center: options.center, history })
+        Ok(Console {
+            addr,
+            stop,
+            tasks,
+            center: options.center,
+            history,
+        })
     }
 
     /// Where it listens (the port chosen when asked for port 0).
@@ -133,11 +151,17 @@ async fn open_history(url: &str) -> Result<HistoryStore, ConsoleError> {
 }
 
 /// Runs a console until Ctrl-C or SIGTERM; `on_start` hears where it listens.
-pub async fn run(options: ConsoleOptions, on_start: impl FnOnce(SocketAddr)) -> Result<(), ConsoleError> {
+pub async fn run(
+    options: ConsoleOptions,
+    on_start: impl FnOnce(SocketAddr),
+) -> Result<(), ConsoleError> {
     let console = Console::start(options).await?;
     on_start(console.local_addr());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| ConsoleError::Listen { addr: console.local_addr().to_string(), reason: format!("cannot watch SIGTERM: {e}") })?;
+        .map_err(|e| ConsoleError::Listen {
+            addr: console.local_addr().to_string(),
+            reason: format!("cannot watch SIGTERM: {e}"),
+        })?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

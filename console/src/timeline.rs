@@ -24,24 +24,49 @@ pub struct Timeline {
     pub statuses: Vec<StatusRecord>,
 }
 
-/// Recent answers by (job, limit).
+/// Answers by (job, limit), with when they were read.
+type Entries = HashMap<(String, u32), (Instant, Arc<str>)>;
+
+/// Recent answers.
 #[derive(Default)]
 pub struct TimelineCache {
-    entries: Mutex<HashMap<(String, u32), (Instant, Arc<str>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl TimelineCache {
     /// The timeline of `job` (at most `limit` runs) as JSON.
-    pub async fn get(&self, store: &HistoryStore, job: &str, limit: u32) -> elasticjob::Result<Arc<str>> {
+    pub async fn get(
+        &self,
+        store: &HistoryStore,
+        job: &str,
+        limit: u32,
+    ) -> elasticjob::Result<Arc<str>> {
         let key = (job.to_string(), limit);
         if let Some((at, json)) = self.entries.lock().expect("timelines").get(&key) {
             if at.elapsed() < TTL {
                 return Ok(json.clone());
             }
         }
-        let executions = store.executions(&ExecutionQuery { job_name: Some(job.to_string()), limit, ..Default::default() }).await?;
-        let statuses = store.statuses(&StatusQuery { job_name: Some(job.to_string()), limit: 200, ..Default::default() }).await?;
-        let json: Arc<str> = serde_json::to_string(&Timeline { executions, statuses }).expect("records serialise").into();
+        let executions = store
+            .executions(&ExecutionQuery {
+                job_name: Some(job.to_string()),
+                limit,
+                ..Default::default()
+            })
+            .await?;
+        let statuses = store
+            .statuses(&StatusQuery {
+                job_name: Some(job.to_string()),
+                limit: 200,
+                ..Default::default()
+            })
+            .await?;
+        let json: Arc<str> = serde_json::to_string(&Timeline {
+            executions,
+            statuses,
+        })
+        .expect("records serialise")
+        .into();
         let mut entries = self.entries.lock().expect("timelines");
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, (at, _)| at.elapsed() < TTL);

@@ -62,7 +62,12 @@ struct Status {
 impl Watcher {
     /// Watches until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut status = Status { state: "CONNECTING", session_id: String::new(), reconnects: 0, error: None };
+        let mut status = Status {
+            state: "CONNECTING",
+            session_id: String::new(),
+            reconnects: 0,
+            error: None,
+        };
         let mut backoff = Duration::from_millis(100);
         while !*shutdown.borrow() {
             let session = match self.center.session().await {
@@ -80,7 +85,10 @@ impl Watcher {
             };
             backoff = Duration::from_millis(100);
             status.session_id = format!("0x{:x}", session.session_id());
-            match self.watch_session(&*session, &mut status, &mut shutdown).await {
+            match self
+                .watch_session(&*session, &mut status, &mut shutdown)
+                .await
+            {
                 End::Shutdown => return,
                 End::Retry => {
                     if sleep_or_shutdown(RETRY, &mut shutdown).await {
@@ -91,7 +99,11 @@ impl Watcher {
                 End::SessionGone => {}
             }
             status.reconnects += 1;
-            status.state = if session.is_alive() { "CONNECTING" } else { "EXPIRED" };
+            status.state = if session.is_alive() {
+                "CONNECTING"
+            } else {
+                "EXPIRED"
+            };
             self.metrics.session_lost();
             self.publish_status(&status);
             self.center.discard(session.session_id()).await;
@@ -99,14 +111,23 @@ impl Watcher {
     }
 
     /// Follows one session until it ends, shutdown, or a failure to arm the watch.
-    async fn watch_session(&self, session: &dyn Registry, status: &mut Status, shutdown: &mut watch::Receiver<bool>) -> End {
+    async fn watch_session(
+        &self,
+        session: &dyn Registry,
+        status: &mut Status,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> End {
         let mut session_events = session.session_events();
         let mut watch = match session.watch_recursive("/").await {
             Ok(watch) => watch,
             Err(error) => {
                 status.error = Some(format!("cannot watch the namespace: {error}"));
                 self.publish_status(status);
-                return if session.is_alive() { End::Retry } else { End::SessionGone };
+                return if session.is_alive() {
+                    End::Retry
+                } else {
+                    End::SessionGone
+                };
             }
         };
         status.state = "CONNECTED";
@@ -202,14 +223,18 @@ fn now_millis() -> i64 {
 /// Every job with its instances, items and servers. A job removed while
 /// it is read is left out; any other failure fails the whole read, so a
 /// view is never half old and half new.
-pub async fn read_jobs(operator: &JobOperator, session: &dyn Registry) -> elasticjob::Result<Vec<JobView>> {
+pub async fn read_jobs(
+    operator: &JobOperator,
+    session: &dyn Registry,
+) -> elasticjob::Result<Vec<JobView>> {
     let now = now_millis();
     let mut jobs = operator.jobs().await?;
     jobs.sort_by(|a, b| a.config.job_name.cmp(&b.config.job_name));
     let mut views = Vec::with_capacity(jobs.len());
     for job in jobs {
         let name = job.config.job_name.clone();
-        let gone = |e: &Error| matches!(e, Error::InvalidConfig { field, .. } if field == "jobName");
+        let gone =
+            |e: &Error| matches!(e, Error::InvalidConfig { field, .. } if field == "jobName");
         let instances = match operator.instances(&name).await {
             Ok(instances) => instances,
             Err(e) if gone(&e) => continue,

@@ -9,10 +9,26 @@ use axum::response::{Html, IntoResponse, Response};
 const INDEX: &str = include_str!("../../assets/index.html");
 const LOGIN: &str = include_str!("../../assets/login.html");
 const FILES: &[(&str, &str, &str)] = &[
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../assets/app.js")),
-    ("login.js", "text/javascript; charset=utf-8", include_str!("../../assets/login.js")),
-    ("app.css", "text/css; charset=utf-8", include_str!("../../assets/app.css")),
-    ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/app.js"),
+    ),
+    (
+        "login.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/login.js"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/app.css"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../assets/favicon.svg"),
+    ),
 ];
 
 /// The single-page UI.
@@ -28,7 +44,14 @@ pub async fn login() -> Html<&'static str> {
 /// A script, style sheet or icon.
 pub async fn asset(Path(file): Path<String>) -> Response {
     match FILES.iter().find(|(name, _, _)| *name == file) {
-        Some((_, kind, body)) => ([(header::CONTENT_TYPE, *kind), (header::CACHE_CONTROL, "no-cache")], *body).into_response(),
+        Some((_, kind, body)) => (
+            [
+                (header::CONTENT_TYPE, *kind),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *body,
+        )
+            .into_response(),
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
     }
 }

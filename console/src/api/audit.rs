@@ -10,7 +10,10 @@ use elasticjob::trace::AuditQuery;
 use serde_json::Value;
 
 /// Audit records by job, user, operation, outcome and time, newest first.
-pub async fn list(State(app): State<AppState>, Query(params): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(app): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = params.page()?;
     let query = AuditQuery {
         job_name: text(&params.job),

@@ -35,7 +35,15 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a message only.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, body: ErrorBody { error: message.into(), field: None, value: None, reason: None } }
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: message.into(),
+                field: None,
+                value: None,
+                reason: None,
+            },
+        }
     }
 
     /// A request parameter with a bad value (400, naming it).
@@ -57,18 +65,36 @@ impl From<elasticjob::Error> for ApiError {
         use elasticjob::Error as E;
         let message = error.to_string();
         let status = match &error {
-            E::InvalidConfig { field, reason, .. } if field == "jobName" && reason.contains("no such job") => StatusCode::NOT_FOUND,
+            E::InvalidConfig { field, reason, .. }
+                if field == "jobName" && reason.contains("no such job") =>
+            {
+                StatusCode::NOT_FOUND
+            }
             E::InvalidConfig { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             E::IllegalState(_) => StatusCode::CONFLICT,
             E::NotAuthorized(_) => StatusCode::BAD_GATEWAY,
-            E::ConnectionLoss | E::SessionExpired | E::History(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::ConnectionLoss | E::SessionExpired | E::History(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let (field, value, reason) = match error {
-            E::InvalidConfig { field, value, reason } => (Some(field), Some(value), Some(reason)),
+            E::InvalidConfig {
+                field,
+                value,
+                reason,
+            } => (Some(field), Some(value), Some(reason)),
             _ => (None, None, None),
         };
-        ApiError { status, body: ErrorBody { error: message, field, value, reason } }
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: message,
+                field,
+                value,
+                reason,
+            },
+        }
     }
 }
 

@@ -19,7 +19,11 @@ use tokio::sync::{broadcast, watch};
 /// The newest snapshot as JSON.
 pub async fn state(State(app): State<AppState>) -> Response {
     let snapshot = app.hub.current();
-    ([(header::CONTENT_TYPE, "application/json")], snapshot.json.to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        snapshot.json.to_string(),
+    )
+        .into_response()
 }
 
 /// One browser's stream.
@@ -70,11 +74,18 @@ pub async fn stream(State(app): State<AppState>) -> Response {
     };
     let events = futures_util::stream::unfold(feed, |mut feed| async move {
         let snapshot = feed.next().await?;
-        let event = Event::default().event("state").id(snapshot.version.to_string()).data(&*snapshot.json);
+        let event = Event::default()
+            .event("state")
+            .id(snapshot.version.to_string())
+            .data(&*snapshot.json);
         Some((Ok::<_, Infallible>(event), feed))
     });
-    let mut response = Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response();
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
     // Proxies must pass events on at once.
-    response.headers_mut().insert("x-accel-buffering", header::HeaderValue::from_static("no"));
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", header::HeaderValue::from_static("no"));
     response
 }

@@ -14,9 +14,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 fn store(app: &AppState) -> Result<&HistoryStore, ApiError> {
-    app.history
-        .as_ref()
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no execution history: start the console with --history URL"))
+    app.history.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no execution history: start the console with --history URL",
+        )
+    })
 }
 
 /// Rows of one page, and whether more follow.
@@ -27,7 +30,10 @@ pub fn page<T: Serialize>(mut rows: Vec<T>, limit: u32, offset: u32) -> Json<Val
 }
 
 /// `GET /api/history`: executions by job, item, instance, outcome and time.
-pub async fn executions(State(app): State<AppState>, Query(params): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+pub async fn executions(
+    State(app): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
     let store = store(&app)?;
     let (limit, offset) = params.page()?;
     let query = ExecutionQuery {
@@ -44,7 +50,10 @@ pub async fn executions(State(app): State<AppState>, Query(params): Query<ListPa
 }
 
 /// `GET /api/statuses`: status changes by job, instance, state and time.
-pub async fn statuses(State(app): State<AppState>, Query(params): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+pub async fn statuses(
+    State(app): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
     let store = store(&app)?;
     let (limit, offset) = params.page()?;
     let query = StatusQuery {

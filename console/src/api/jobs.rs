@@ -12,10 +12,16 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// The job's configuration: its fields by YAML key, and the YAML itself.
-pub async fn config(State(app): State<AppState>, Path(job): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn config(
+    State(app): State<AppState>,
+    Path(job): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let config = app.operator.config(&job).await?;
-    let fields = serde_json::to_value(&config).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(Json(json!({ "fields": fields, "yaml": config.to_yaml()?, "editable": crate::config_form::EDITABLE })))
+    let fields = serde_json::to_value(&config)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(
+        json!({ "fields": fields, "yaml": config.to_yaml()?, "editable": crate::config_form::EDITABLE }),
+    ))
 }
 
 /// `?limit=` of the timeline.
@@ -31,12 +37,23 @@ pub async fn timeline(
     Query(params): Query<TimelineParams>,
 ) -> Result<Response, ApiError> {
     let Some(store) = app.history.as_ref() else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no execution history: start the console with --history URL"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no execution history: start the console with --history URL",
+        ));
     };
     let limit = number::<u32>("limit", &params.limit)?.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::param("limit", &limit.to_string(), "must be 1 to 1000"));
+        return Err(ApiError::param(
+            "limit",
+            &limit.to_string(),
+            "must be 1 to 1000",
+        ));
     }
     let json = app.timelines.get(store, &job, limit).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        json.to_string(),
+    )
+        .into_response())
 }

@@ -47,7 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/logout", post(session::logout))
         .route("/api/state", get(events::state))
         .route("/api/events", get(events::stream))
-        .route("/api/jobs/{job}/config", get(jobs::config).post(ops::update_config))
+        .route(
+            "/api/jobs/{job}/config",
+            get(jobs::config).post(ops::update_config),
+        )
         .route("/api/jobs/{job}/timeline", get(jobs::timeline))
         .route("/api/jobs/{job}/operations/{action}", post(ops::operate))
         .route("/api/history", get(history::executions))

@@ -18,7 +18,15 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// The operations on a job, by route name.
-pub const ACTIONS: &[&str] = &["trigger", "disable", "enable", "disable-item", "enable-item", "shutdown", "remove"];
+pub const ACTIONS: &[&str] = &[
+    "trigger",
+    "disable",
+    "enable",
+    "disable-item",
+    "enable-item",
+    "shutdown",
+    "remove",
+];
 
 /// What an operation applies to within the job.
 #[derive(Debug, Default, Deserialize)]
@@ -65,10 +73,15 @@ impl Audit<'_> {
         if self.principal.may_operate() {
             return Ok(());
         }
-        self.record("DENIED", "the operator role is needed".into()).await;
+        self.record("DENIED", "the operator role is needed".into())
+            .await;
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            format!("user `{}` is a {}: operations need the operator role", self.principal.name, self.principal.role.as_str()),
+            format!(
+                "user `{}` is a {}: operations need the operator role",
+                self.principal.name,
+                self.principal.role.as_str()
+            ),
         ))
     }
 
@@ -86,7 +99,9 @@ impl Audit<'_> {
 fn check_server(server: &str) -> Result<(), ApiError> {
     let ok = !server.is_empty()
         && server.len() <= 64
-        && server.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '_' | '[' | ']'));
+        && server
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '_' | '[' | ']'));
     if ok {
         Ok(())
     } else {
@@ -103,23 +118,48 @@ pub async fn operate(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let Some(action) = ACTIONS.iter().copied().find(|a| *a == action) else {
-        return Err(ApiError::param("action", &action, &format!("must be one of {}", ACTIONS.join(", "))));
+        return Err(ApiError::param(
+            "action",
+            &action,
+            &format!("must be one of {}", ACTIONS.join(", ")),
+        ));
     };
-    let parsed: Result<Target, _> = if body.iter().all(u8::is_ascii_whitespace) { Ok(Target::default()) } else { serde_json::from_slice(&body) };
+    let parsed: Result<Target, _> = if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(Target::default())
+    } else {
+        serde_json::from_slice(&body)
+    };
     let target_text = match &parsed {
-        Ok(Target { item: Some(item), .. }) => format!("item {item}"),
-        Ok(Target { server: Some(server), .. }) => format!("server {server}"),
+        Ok(Target {
+            item: Some(item), ..
+        }) => format!("item {item}"),
+        Ok(Target {
+            server: Some(server),
+            ..
+        }) => format!("server {server}"),
         _ => String::new(),
     };
-    let audit = Audit { app: &app, principal: &principal, peer, action, job: &job, target: target_text };
+    let audit = Audit {
+        app: &app,
+        principal: &principal,
+        peer,
+        action,
+        job: &job,
+        target: target_text,
+    };
     audit.require_operator().await?;
     let result = async {
-        let target = parsed.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid target: {e}")))?;
+        let target = parsed
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid target: {e}")))?;
         if let Some(server) = &target.server {
             check_server(server)?;
         }
         let server = target.server.as_deref();
-        let item = || target.item.ok_or_else(|| ApiError::param("item", "", "this operation needs an item"));
+        let item = || {
+            target
+                .item
+                .ok_or_else(|| ApiError::param("item", "", "this operation needs an item"))
+        };
         let operator = &app.operator;
         match action {
             "trigger" => operator.trigger(&job).await?,
@@ -145,12 +185,23 @@ pub async fn update_config(
     Path(job): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let audit = Audit { app: &app, principal: &principal, peer, action: "update-config", job: &job, target: String::new() };
+    let audit = Audit {
+        app: &app,
+        principal: &principal,
+        peer,
+        action: "update-config",
+        job: &job,
+        target: String::new(),
+    };
     audit.require_operator().await?;
     let mut changed = Vec::new();
     let result = async {
-        let form: BTreeMap<String, Value> = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the form must be a JSON object of fields: {e}")))?;
+        let form: BTreeMap<String, Value> = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("the form must be a JSON object of fields: {e}"),
+            )
+        })?;
         let current = app.operator.config(&job).await?;
         let next = config_form::apply(&current, &form)?;
         changed = config_form::changed_keys(&current, &next);
@@ -160,9 +211,15 @@ pub async fn update_config(
         Ok::<_, ApiError>(next)
     }
     .await;
-    let detail = if changed.is_empty() { "nothing changed".to_string() } else { format!("changed {}", changed.join(", ")) };
+    let detail = if changed.is_empty() {
+        "nothing changed".to_string()
+    } else {
+        format!("changed {}", changed.join(", "))
+    };
     let next = audit.finish(result, detail).await?;
-    Ok(Json(json!({ "ok": true, "changed": changed, "yaml": next.to_yaml()? })))
+    Ok(Json(
+        json!({ "ok": true, "changed": changed, "yaml": next.to_yaml()? }),
+    ))
 }
 
 #[cfg(test)]

@@ -37,14 +37,23 @@ pub struct ListParams {
 
 /// A set, non-empty text parameter.
 pub fn text(value: &Option<String>) -> Option<String> {
-    value.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .as_ref()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// A set numeric parameter.
-pub fn number<T: std::str::FromStr>(name: &str, value: &Option<String>) -> Result<Option<T>, ApiError> {
+pub fn number<T: std::str::FromStr>(
+    name: &str,
+    value: &Option<String>,
+) -> Result<Option<T>, ApiError> {
     match text(value) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| ApiError::param(name, &v, "must be a number")),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::param(name, &v, "must be a number")),
     }
 }
 
@@ -53,7 +62,11 @@ impl ListParams {
     pub fn page(&self) -> Result<(u32, u32), ApiError> {
         let limit = number::<u32>("limit", &self.limit)?.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
-            return Err(ApiError::param("limit", &limit.to_string(), "must be 1 to 500"));
+            return Err(ApiError::param(
+                "limit",
+                &limit.to_string(),
+                "must be 1 to 500",
+            ));
         }
         Ok((limit, number::<u32>("offset", &self.offset)?.unwrap_or(0)))
     }

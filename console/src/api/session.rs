@@ -18,7 +18,10 @@ use serde_json::json;
 use std::net::SocketAddr;
 
 /// The current user.
-pub async fn me(State(app): State<AppState>, Extension(principal): Extension<Principal>) -> Json<serde_json::Value> {
+pub async fn me(
+    State(app): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Json<serde_json::Value> {
     Json(json!({
         "name": principal.name,
         "role": principal.role,
@@ -44,10 +47,17 @@ pub async fn login(
     Json(form): Json<LoginForm>,
 ) -> Result<Response, ApiError> {
     let Some(auth) = app.auth.as_ref() else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "this console has no users: there is nothing to log in to"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this console has no users: there is nothing to log in to",
+        ));
     };
     let role = auth.verifier.password(&form.name, &form.password).await;
-    let actor = if check_name(&form.name).is_ok() { form.name.clone() } else { "(invalid name)".to_string() };
+    let actor = if check_name(&form.name).is_ok() {
+        form.name.clone()
+    } else {
+        "(invalid name)".to_string()
+    };
     let record = |outcome: &str, role: &str| AuditRecord {
         id: None,
         actor: actor.clone(),
@@ -63,14 +73,26 @@ pub async fn login(
     let Some(role) = role else {
         app.metrics.refused_credentials();
         app.auditor.record(record("DENIED", "")).await;
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong name or password"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong name or password",
+        ));
     };
     app.auditor.record(record("OK", role.as_str())).await;
     let (id, session) = auth.sessions.create(&form.name, role);
-    let secure = headers.get("x-forwarded-proto").is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
-    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{}", if secure { "; Secure" } else { "" });
-    let mut response = Json(json!({ "name": session.name, "role": role, "csrf": session.csrf })).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+    let secure = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    let cookie = format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    );
+    let mut response =
+        Json(json!({ "name": session.name, "role": role, "csrf": session.csrf })).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
+    );
     Ok(response)
 }
 
@@ -81,6 +103,9 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&expired).expect("cookie is ASCII"));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&expired).expect("cookie is ASCII"),
+    );
     response
 }

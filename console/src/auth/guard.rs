@@ -60,29 +60,50 @@ async fn admit(app: &AppState, head: &Parts) -> Result<Option<Principal>, Respon
         if !host_is_loopback(headers) {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "this console runs without users and answers only to a loopback Host (localhost, 127.0.0.1, [::1])").into_response());
         }
-        let principal = Principal { name: "anonymous".into(), role: Role::Operator, via: Via::Anonymous, csrf: None };
-        check_csrf(method, headers, &principal)?;
+        let principal = Principal {
+            name: "anonymous".into(),
+            role: Role::Operator,
+            via: Via::Anonymous,
+            csrf: None,
+        };
+        check_csrf(method, headers, &principal).map_err(IntoResponse::into_response)?;
         return Ok(Some(principal));
     };
     if is_public(method, path) {
         if method == Method::POST {
-            same_origin(headers)?;
+            same_origin(headers).map_err(IntoResponse::into_response)?;
             if header_text(headers, CSRF_HEADER).map_or(true, str::is_empty) {
-                return Err(csrf_refusal());
+                return Err(csrf_refusal().into_response());
             }
         }
         return Ok(None);
     }
-    let principal = if let Some(authorization) = header_text(headers, header::AUTHORIZATION.as_str()) {
+    let principal = if let Some(authorization) =
+        header_text(headers, header::AUTHORIZATION.as_str())
+    {
         let (scheme, value) = authorization.split_once(' ').unwrap_or((authorization, ""));
         let found = match scheme.to_ascii_lowercase().as_str() {
-            "bearer" => auth.verifier.token(value.trim()).map(|(name, role)| Principal { name, role, via: Via::Bearer, csrf: None }),
+            "bearer" => auth
+                .verifier
+                .token(value.trim())
+                .map(|(name, role)| Principal {
+                    name,
+                    role,
+                    via: Via::Bearer,
+                    csrf: None,
+                }),
             "basic" => match basic_credentials(value.trim()) {
-                Some((name, password)) => auth
-                    .verifier
-                    .password(&name, &password)
-                    .await
-                    .map(|role| Principal { name, role, via: Via::Basic, csrf: None }),
+                Some((name, password)) => {
+                    auth.verifier
+                        .password(&name, &password)
+                        .await
+                        .map(|role| Principal {
+                            name,
+                            role,
+                            via: Via::Basic,
+                            csrf: None,
+                        })
+                }
                 None => None,
             },
             _ => None,
@@ -96,18 +117,28 @@ async fn admit(app: &AppState, head: &Parts) -> Result<Option<Principal>, Respon
             }
         }
     } else if let Some(session) = cookie(headers, COOKIE).and_then(|id| auth.sessions.get(&id)) {
-        Principal { name: session.name, role: session.role, via: Via::Session, csrf: Some(session.csrf) }
+        Principal {
+            name: session.name,
+            role: session.role,
+            via: Via::Session,
+            csrf: Some(session.csrf),
+        }
     } else if method == Method::GET && wants_page(headers) {
         return Err(Redirect::to("/login").into_response());
     } else {
-        return Err(unauthenticated(headers, "log in, or give HTTP Basic credentials or a bearer token"));
+        return Err(unauthenticated(
+            headers,
+            "log in, or give HTTP Basic credentials or a bearer token",
+        ));
     };
-    check_csrf(method, headers, &principal)?;
+    check_csrf(method, headers, &principal).map_err(IntoResponse::into_response)?;
     Ok(Some(principal))
 }
 
-fn check_csrf(method: &Method, headers: &HeaderMap, principal: &Principal) -> Result<(), Response> {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || principal.via == Via::Bearer {
+fn check_csrf(method: &Method, headers: &HeaderMap, principal: &Principal) -> Result<(), ApiError> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || principal.via == Via::Bearer
+    {
         return Ok(());
     }
     same_origin(headers)?;
@@ -123,28 +154,43 @@ fn check_csrf(method: &Method, headers: &HeaderMap, principal: &Principal) -> Re
     }
 }
 
-fn csrf_refusal() -> Response {
-    ApiError::new(StatusCode::FORBIDDEN, "missing or wrong X-Ejob-Csrf header (operations must come from the console's own page)")
-        .into_response()
+fn csrf_refusal() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "missing or wrong X-Ejob-Csrf header (operations must come from the console's own page)",
+    )
 }
 
 /// A request with an `Origin` must come from the console's own origin.
-fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
-    let (Some(origin), Some(host)) = (header_text(headers, "origin"), header_text(headers, "host")) else { return Ok(()) };
+fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let (Some(origin), Some(host)) = (header_text(headers, "origin"), header_text(headers, "host"))
+    else {
+        return Ok(());
+    };
     let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
     if authority.eq_ignore_ascii_case(host) {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::FORBIDDEN, format!("cross-origin request from `{origin}` refused")).into_response())
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("cross-origin request from `{origin}` refused"),
+        ))
     }
 }
 
 fn unauthenticated(headers: &HeaderMap, why: &str) -> Response {
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, format!("authentication required: {why}")).into_response();
+    let mut response = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        format!("authentication required: {why}"),
+    )
+    .into_response();
     // The console's own page says so with this header; a browser must not
     // then pop its Basic dialog over the login page.
     if header_text(headers, "x-requested-with").is_none() {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ejob console\", charset=\"UTF-8\""));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"ejob console\", charset=\"UTF-8\""),
+        );
     }
     response
 }
@@ -176,18 +222,27 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn host_is_loopback(headers: &HeaderMap) -> bool {
-    let Some(host) = header_text(headers, "host") else { return false };
+    let Some(host) = header_text(headers, "host") else {
+        return false;
+    };
     let name = if host.starts_with('[') {
-        host.split_once(']').map_or(host, |(h, _)| h).trim_start_matches('[')
+        host.split_once(']')
+            .map_or(host, |(h, _)| h)
+            .trim_start_matches('[')
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
-    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn secure(headers: &mut HeaderMap) {
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
-        headers.entry(name).or_insert(HeaderValue::from_static(value));
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     };
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "x-frame-options", "DENY");
@@ -215,7 +270,13 @@ mod tests {
 
     #[test]
     fn loopback_hosts_only() {
-        for ok in ["127.0.0.1:8899", "localhost:80", "LOCALHOST", "[::1]:8899", "127.1.2.3"] {
+        for ok in [
+            "127.0.0.1:8899",
+            "localhost:80",
+            "LOCALHOST",
+            "[::1]:8899",
+            "127.1.2.3",
+        ] {
             assert!(host_is_loopback(&headers(&[("host", ok)])), "{ok}");
         }
         for bad in ["evil.example:8899", "10.0.0.1:80", "[::2]:1"] {
@@ -226,9 +287,22 @@ mod tests {
 
     #[test]
     fn csrf_rules_follow_how_the_user_came() {
-        let session = Principal { name: "a".into(), role: Role::Operator, via: Via::Session, csrf: Some("tok".into()) };
-        let basic = Principal { via: Via::Basic, csrf: None, ..session.clone() };
-        let bearer = Principal { via: Via::Bearer, csrf: None, ..session.clone() };
+        let session = Principal {
+            name: "a".into(),
+            role: Role::Operator,
+            via: Via::Session,
+            csrf: Some("tok".into()),
+        };
+        let basic = Principal {
+            via: Via::Basic,
+            csrf: None,
+            ..session.clone()
+        };
+        let bearer = Principal {
+            via: Via::Bearer,
+            csrf: None,
+            ..session.clone()
+        };
         let post = Method::POST;
         assert!(check_csrf(&post, &headers(&[("x-ejob-csrf", "tok")]), &session).is_ok());
         assert!(check_csrf(&post, &headers(&[("x-ejob-csrf", "other")]), &session).is_err());
@@ -237,9 +311,17 @@ mod tests {
         assert!(check_csrf(&post, &HeaderMap::new(), &basic).is_err());
         assert!(check_csrf(&post, &HeaderMap::new(), &bearer).is_ok());
         assert!(check_csrf(&Method::GET, &HeaderMap::new(), &session).is_ok());
-        let cross = headers(&[("x-ejob-csrf", "tok"), ("origin", "http://evil.example"), ("host", "127.0.0.1:1")]);
+        let cross = headers(&[
+            ("x-ejob-csrf", "tok"),
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:1"),
+        ]);
         assert!(check_csrf(&post, &cross, &session).is_err());
-        let same = headers(&[("x-ejob-csrf", "tok"), ("origin", "http://127.0.0.1:1"), ("host", "127.0.0.1:1")]);
+        let same = headers(&[
+            ("x-ejob-csrf", "tok"),
+            ("origin", "http://127.0.0.1:1"),
+            ("host", "127.0.0.1:1"),
+        ]);
         assert!(check_csrf(&post, &same, &session).is_ok());
     }
 
@@ -248,7 +330,10 @@ mod tests {
         let h = headers(&[("cookie", "a=1; ejob_session=xyz; b=2")]);
         assert_eq!(cookie(&h, "ejob_session").as_deref(), Some("xyz"));
         assert_eq!(cookie(&h, "c"), None);
-        assert_eq!(basic_credentials("YW5uOnB3OmQ="), Some(("ann".into(), "pw:d".into())));
+        assert_eq!(
+            basic_credentials("YW5uOnB3OmQ="),
+            Some(("ann".into(), "pw:d".into()))
+        );
         assert_eq!(basic_credentials("!!"), None);
     }
 }

@@ -34,11 +34,17 @@ impl PasswordHash {
     /// Hashes `password` with a fresh random salt.
     pub fn new(password: &str, iterations: u32) -> Result<Self, String> {
         if iterations < MIN_ITERATIONS {
-            return Err(format!("iterations `{iterations}` must be at least {MIN_ITERATIONS}"));
+            return Err(format!(
+                "iterations `{iterations}` must be at least {MIN_ITERATIONS}"
+            ));
         }
         let salt = random_bytes::<16>().to_vec();
         let hash = derive(password, &salt, iterations, 32);
-        Ok(PasswordHash { iterations, salt, hash })
+        Ok(PasswordHash {
+            iterations,
+            salt,
+            hash,
+        })
     }
 
     /// Parses `pbkdf2-sha256$ITERATIONS$SALT$HASH`.
@@ -47,22 +53,36 @@ impl PasswordHash {
         let [PASSWORD_PREFIX, iterations, salt, hash] = parts[..] else {
             return Err(format!("credential must be `{PASSWORD_PREFIX}$ITERATIONS$SALT$HASH` or `{TOKEN_PREFIX}$HEX`"));
         };
-        let iterations: u32 = iterations.parse().map_err(|_| format!("iterations `{iterations}` must be a number"))?;
+        let iterations: u32 = iterations
+            .parse()
+            .map_err(|_| format!("iterations `{iterations}` must be a number"))?;
         if iterations < MIN_ITERATIONS {
-            return Err(format!("iterations `{iterations}` must be at least {MIN_ITERATIONS}"));
+            return Err(format!(
+                "iterations `{iterations}` must be at least {MIN_ITERATIONS}"
+            ));
         }
-        let salt = STANDARD_NO_PAD.decode(salt).map_err(|_| format!("salt `{salt}` must be unpadded base64"))?;
-        let hash = STANDARD_NO_PAD.decode(hash).map_err(|_| format!("hash `{hash}` must be unpadded base64"))?;
+        let salt = STANDARD_NO_PAD
+            .decode(salt)
+            .map_err(|_| format!("salt `{salt}` must be unpadded base64"))?;
+        let hash = STANDARD_NO_PAD
+            .decode(hash)
+            .map_err(|_| format!("hash `{hash}` must be unpadded base64"))?;
         if salt.len() < 8 || hash.len() < 16 {
             return Err("salt (at least 8 bytes) or hash (at least 16 bytes) too short".into());
         }
-        Ok(PasswordHash { iterations, salt, hash })
+        Ok(PasswordHash {
+            iterations,
+            salt,
+            hash,
+        })
     }
 
     /// Whether `password` is the one hashed. Costs `iterations` HMACs: call
     /// it off the async runtime.
     pub fn verify(&self, password: &str) -> bool {
-        derive(password, &self.salt, self.iterations, self.hash.len()).ct_eq(&self.hash).into()
+        derive(password, &self.salt, self.iterations, self.hash.len())
+            .ct_eq(&self.hash)
+            .into()
     }
 }
 
@@ -96,9 +116,15 @@ impl TokenHash {
 
     /// Parses `token-sha256$HEX`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let hex_text = text.strip_prefix(TOKEN_PREFIX).and_then(|t| t.strip_prefix('$')).ok_or("not a token hash")?;
-        let bytes = hex::decode(hex_text).map_err(|_| format!("token hash `{hex_text}` must be 64 hex digits"))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| format!("token hash `{hex_text}` must be 64 hex digits"))?;
+        let hex_text = text
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|t| t.strip_prefix('$'))
+            .ok_or("not a token hash")?;
+        let bytes = hex::decode(hex_text)
+            .map_err(|_| format!("token hash `{hex_text}` must be 64 hex digits"))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| format!("token hash `{hex_text}` must be 64 hex digits"))?;
         Ok(TokenHash(bytes))
     }
 
@@ -134,10 +160,7 @@ mod tests {
     #[test]
     fn pbkdf2_matches_the_rfc_vector() {
         let out = derive("passwd", b"salt", 1, 64);
-        assert_eq!(
-            hex::encode(&out[..16]),
-            "55ac046e56e3089fec1691c22544b605"
-        );
+        assert_eq!(hex::encode(&out[..16]), "55ac046e56e3089fec1691c22544b605");
     }
 
     #[test]
@@ -149,7 +172,9 @@ mod tests {
         assert!(!parsed.verify("s3cret pas"));
         assert!(PasswordHash::new("x", 5).is_err());
         let low = hash.to_string().replacen("10000", "999", 1);
-        assert!(PasswordHash::parse(&low).unwrap_err().contains("at least 10000"));
+        assert!(PasswordHash::parse(&low)
+            .unwrap_err()
+            .contains("at least 10000"));
         assert!(PasswordHash::parse("md5$abc").is_err());
     }
 

@@ -43,7 +43,10 @@ fn key(id: &str) -> [u8; 32] {
 impl Sessions {
     /// Logins that end after `idle` unused.
     pub fn new(idle: Duration) -> Self {
-        Sessions { idle, table: Mutex::default() }
+        Sessions {
+            idle,
+            table: Mutex::default(),
+        }
     }
 
     /// Starts a login; returns its id (the cookie's value) and the session.
@@ -59,7 +62,11 @@ impl Sessions {
         let now = Instant::now();
         table.retain(|_, s| now.duration_since(s.last_used) < self.idle);
         if table.len() >= MAX_SESSIONS {
-            if let Some(oldest) = table.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| *k) {
+            if let Some(oldest) = table
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| *k)
+            {
                 table.remove(&oldest);
             }
         }

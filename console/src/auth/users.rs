@@ -60,9 +60,14 @@ pub struct Users {
 impl Users {
     /// Reads and checks the users file.
     pub fn load(path: &Path) -> Result<Users, ConsoleError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConsoleError::UsersFile { path: path.to_path_buf(), reason: e.to_string() })?;
-        Users::parse(&text).map_err(|reason| ConsoleError::UsersFile { path: path.to_path_buf(), reason })
+        let text = std::fs::read_to_string(path).map_err(|e| ConsoleError::UsersFile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Users::parse(&text).map_err(|reason| ConsoleError::UsersFile {
+            path: path.to_path_buf(),
+            reason,
+        })
     }
 
     /// Parses the text of a users file.
@@ -74,16 +79,23 @@ impl Users {
             }
             let at = |reason: String| format!("line {number}: {reason}");
             let mut fields = line.splitn(3, ':');
-            let (Some(name), Some(role), Some(credential)) = (fields.next(), fields.next(), fields.next()) else {
+            let (Some(name), Some(role), Some(credential)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
                 return Err(at("must be NAME:ROLE:CREDENTIAL".into()));
             };
             check_name(name).map_err(at)?;
-            let role = Role::parse(role).ok_or_else(|| at(format!("role `{role}` must be `viewer` or `operator`")))?;
+            let role = Role::parse(role)
+                .ok_or_else(|| at(format!("role `{role}` must be `viewer` or `operator`")))?;
             let credential = Credential::parse(credential).map_err(at)?;
             if users.iter().any(|u| u.name == name) {
                 return Err(at(format!("user `{name}` is listed twice")));
             }
-            users.push(User { name: name.to_string(), role, credential });
+            users.push(User {
+                name: name.to_string(),
+                role,
+                credential,
+            });
         }
         if users.is_empty() {
             return Err("has no users: add one with `ejob console-user NAME ROLE >> FILE`".into());
@@ -125,11 +137,15 @@ impl Users {
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if ok {
         Ok(())
     } else {
-        Err(format!("name `{name}` must be 1 to 64 letters, digits, `.`, `_`, `-` or `@`"))
+        Err(format!(
+            "name `{name}` must be 1 to 64 letters, digits, `.`, `_`, `-` or `@`"
+        ))
     }
 }
 
@@ -141,17 +157,36 @@ mod tests {
     #[test]
     fn parses_users_and_refuses_bad_lines() {
         let hash = PasswordHash::new("pw", MIN_ITERATIONS).unwrap();
-        let text = format!("# users\nann:operator:{hash}\n\nprom:viewer:{}\n", TokenHash::of("tok"));
+        let text = format!(
+            "# users\nann:operator:{hash}\n\nprom:viewer:{}\n",
+            TokenHash::of("tok")
+        );
         let users = Users::parse(&text).unwrap();
         assert_eq!(users.find("ann").unwrap().role, Role::Operator);
         assert_eq!(users.by_token("tok").unwrap().name, "prom");
         assert!(users.by_token("nope").is_none());
-        assert_eq!(Users::parse(&users.find("ann").unwrap().to_line()).unwrap().find("ann").unwrap().credential, Credential::Password(hash.clone()));
+        assert_eq!(
+            Users::parse(&users.find("ann").unwrap().to_line())
+                .unwrap()
+                .find("ann")
+                .unwrap()
+                .credential,
+            Credential::Password(hash.clone())
+        );
         let bad_role = Users::parse(&format!("bob:admin:{hash}")).unwrap_err();
-        assert!(bad_role.contains("line 1") && bad_role.contains("`admin`"), "{bad_role}");
-        assert!(Users::parse(&format!("a b:viewer:{hash}")).unwrap_err().contains("name `a b`"));
-        assert!(Users::parse(&format!("x:viewer:{hash}\nx:viewer:{hash}")).unwrap_err().contains("line 2"));
-        assert!(Users::parse("x:viewer:plaintext").unwrap_err().contains("credential must be"));
+        assert!(
+            bad_role.contains("line 1") && bad_role.contains("`admin`"),
+            "{bad_role}"
+        );
+        assert!(Users::parse(&format!("a b:viewer:{hash}"))
+            .unwrap_err()
+            .contains("name `a b`"));
+        assert!(Users::parse(&format!("x:viewer:{hash}\nx:viewer:{hash}"))
+            .unwrap_err()
+            .contains("line 2"));
+        assert!(Users::parse("x:viewer:plaintext")
+            .unwrap_err()
+            .contains("credential must be"));
         assert!(Users::parse("# nobody\n").unwrap_err().contains("no users"));
     }
 }

@@ -35,7 +35,8 @@ impl Verifier {
     }
 
     fn keyed(&self, password: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(password.as_bytes());
         mac.finalize().into_bytes().into()
     }
@@ -43,7 +44,12 @@ impl Verifier {
     /// The role of `name` if `password` is theirs.
     pub async fn password(&self, name: &str, password: &str) -> Option<Role> {
         let keyed = self.keyed(password);
-        let remembered = self.passed.lock().expect("verifier cache").get(name).copied();
+        let remembered = self
+            .passed
+            .lock()
+            .expect("verifier cache")
+            .get(name)
+            .copied();
         if let Some(known) = remembered {
             if bool::from(known.ct_eq(&keyed)) {
                 return self.users.find(name).map(|u| u.role);
@@ -69,7 +75,10 @@ impl Verifier {
         .ok()
         .flatten();
         if role.is_some() {
-            self.passed.lock().expect("verifier cache").insert(name.to_string(), keyed);
+            self.passed
+                .lock()
+                .expect("verifier cache")
+                .insert(name.to_string(), keyed);
         }
         role
     }

@@ -63,7 +63,10 @@ pub struct Client {
 
 impl Client {
     pub fn new(console: &Console) -> Self {
-        Client { base: format!("http://{}", console.local_addr()), http: reqwest::Client::new() }
+        Client {
+            base: format!("http://{}", console.local_addr()),
+            http: reqwest::Client::new(),
+        }
     }
 
     fn authed(&self, request: reqwest::RequestBuilder, auth: &Auth) -> reqwest::RequestBuilder {
@@ -71,7 +74,9 @@ impl Client {
             Auth::None => request,
             Auth::Basic(user, password) => request.basic_auth(user, Some(password)),
             Auth::Bearer(token) => request.bearer_auth(token),
-            Auth::Login(cookie, csrf) => request.header("cookie", cookie).header("x-ejob-csrf", csrf),
+            Auth::Login(cookie, csrf) => {
+                request.header("cookie", cookie).header("x-ejob-csrf", csrf)
+            }
         }
     }
 
@@ -80,7 +85,11 @@ impl Client {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body, headers }
+        Answer {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, auth: &Auth) -> Answer {
@@ -91,7 +100,10 @@ impl Client {
     /// A POST as the console's page sends it: JSON body and the CSRF header
     /// (the login's token for logins, any value otherwise).
     pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Answer {
-        let mut request = self.http.post(format!("{}{path}", self.base)).header("content-type", "application/json");
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
         if !matches!(auth, Auth::Login(..)) {
             request = request.header("x-ejob-csrf", "1");
         }
@@ -101,7 +113,11 @@ impl Client {
 
     /// A POST with exactly the given headers (CSRF tests).
     pub async fn post_raw(&self, path: &str, auth: &Auth, headers: &[(&str, &str)]) -> Answer {
-        let mut request = self.http.post(format!("{}{path}", self.base)).header("content-type", "application/json").body("{}");
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body("{}");
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
@@ -124,7 +140,10 @@ impl Client {
         let request = self.authed(self.http.get(format!("{}/api/events", self.base)), auth);
         let response = request.send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "the event stream opens");
-        Events { response, buffer: String::new() }
+        Events {
+            response,
+            buffer: String::new(),
+        }
     }
 }
 
@@ -141,8 +160,12 @@ impl Events {
             if let Some(end) = self.buffer.find("\n\n") {
                 let event: String = self.buffer.drain(..end + 2).collect();
                 if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) {
-                    if event.lines().any(|l| l == "event: state" || l == "event:state") {
-                        return serde_json::from_str(data.trim_start()).expect("state events carry JSON");
+                    if event
+                        .lines()
+                        .any(|l| l == "event: state" || l == "event:state")
+                    {
+                        return serde_json::from_str(data.trim_start())
+                            .expect("state events carry JSON");
                     }
                 }
                 continue;
@@ -166,7 +189,9 @@ impl Events {
                 }
             }
         };
-        tokio::time::timeout(Duration::from_secs(30), wait).await.unwrap_or_else(|_| panic!("no event showed {what} within 30 s"))
+        tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .unwrap_or_else(|_| panic!("no event showed {what} within 30 s"))
     }
 }
 
@@ -181,18 +206,29 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "{what} did not happen within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// The job called `name` in a view.
 pub fn job<'a>(view: &'a Value, name: &str) -> Option<&'a Value> {
-    view["registry"]["jobs"].as_array()?.iter().find(|j| j["job_name"] == name)
+    view["registry"]["jobs"]
+        .as_array()?
+        .iter()
+        .find(|j| j["job_name"] == name)
 }
 
 /// The state of item `item` of job `name` in a view.
 pub fn item_state(view: &Value, name: &str, item: u64) -> Option<String> {
     let job = job(view, name)?;
-    job["items"].as_array()?.iter().find(|i| i["item"] == item).and_then(|i| i["state"].as_str()).map(String::from)
+    job["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["item"] == item)
+        .and_then(|i| i["state"].as_str())
+        .map(String::from)
 }

@@ -11,7 +11,8 @@ use crate::error::Result;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-const AUDIT_COLUMNS: &str = "actor, role, action, job_name, target, outcome, detail, remote_addr, creation_time";
+const AUDIT_COLUMNS: &str =
+    "actor, role, action, job_name, target, outcome, detail, remote_addr, creation_time";
 
 /// One audited operation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -62,7 +63,16 @@ pub struct AuditQuery {
 
 impl Default for AuditQuery {
     fn default() -> Self {
-        AuditQuery { job_name: None, actor: None, action: None, outcome: None, since: None, until: None, limit: 100, offset: 0 }
+        AuditQuery {
+            job_name: None,
+            actor: None,
+            action: None,
+            outcome: None,
+            since: None,
+            until: None,
+            limit: 100,
+            offset: 0,
+        }
     }
 }
 
@@ -72,7 +82,10 @@ impl AuditQuery {
         f.add("job_name =", self.job_name.clone().map(Param::Text));
         f.add("actor =", self.actor.clone().map(Param::Text));
         f.add("action =", self.action.clone().map(Param::Text));
-        f.add("outcome =", self.outcome.clone().map(|o| Param::Text(o.to_uppercase())));
+        f.add(
+            "outcome =",
+            self.outcome.clone().map(|o| Param::Text(o.to_uppercase())),
+        );
         f.add("creation_time >=", self.since.map(Param::Int));
         f.add("creation_time <", self.until.map(Param::Int));
         f
@@ -112,7 +125,9 @@ impl HistoryStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.error("reading the audit log failed", e))?;
-        rows.iter().map(|row| audit_of(row).map_err(|e| self.error("reading the audit log failed", e))).collect()
+        rows.iter()
+            .map(|row| audit_of(row).map_err(|e| self.error("reading the audit log failed", e)))
+            .collect()
     }
 }
 
@@ -137,12 +152,20 @@ mod tests {
 
     #[test]
     fn audit_filters_become_numbered_conditions() {
-        let query = AuditQuery { actor: Some("ann".into()), outcome: Some("denied".into()), limit: 5, ..Default::default() };
+        let query = AuditQuery {
+            actor: Some("ann".into()),
+            outcome: Some("denied".into()),
+            limit: 5,
+            ..Default::default()
+        };
         let filter = query.filter();
         assert_eq!(
             filter.tail("creation_time", query.limit, query.offset),
             " WHERE actor = $1 AND outcome = $2 ORDER BY creation_time DESC, id DESC LIMIT 5 OFFSET 0"
         );
-        assert_eq!(filter.params, vec![Param::Text("ann".into()), Param::Text("DENIED".into())]);
+        assert_eq!(
+            filter.params,
+            vec![Param::Text("ann".into()), Param::Text("DENIED".into())]
+        );
     }
 }
