@@ -8,27 +8,19 @@ use axum::response::{Html, IntoResponse, Response};
 
 const INDEX: &str = include_str!("../../assets/index.html");
 const LOGIN: &str = include_str!("../../assets/login.html");
+const JS: &str = "text/javascript; charset=utf-8";
 const FILES: &[(&str, &str, &str)] = &[
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/app.js"),
-    ),
-    (
-        "login.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/login.js"),
-    ),
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_str!("../../assets/app.css"),
-    ),
-    (
-        "favicon.svg",
-        "image/svg+xml",
-        include_str!("../../assets/favicon.svg"),
-    ),
+    ("main.js", JS, include_str!("../../assets/main.js")),
+    ("util.js", JS, include_str!("../../assets/util.js")),
+    ("api.js", JS, include_str!("../../assets/api.js")),
+    ("actions.js", JS, include_str!("../../assets/actions.js")),
+    ("overview.js", JS, include_str!("../../assets/overview.js")),
+    ("job.js", JS, include_str!("../../assets/job.js")),
+    ("config.js", JS, include_str!("../../assets/config.js")),
+    ("lists.js", JS, include_str!("../../assets/lists.js")),
+    ("login.js", JS, include_str!("../../assets/login.js")),
+    ("app.css", "text/css; charset=utf-8", include_str!("../../assets/app.css")),
+    ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
 ];
 
 /// The single-page UI.
