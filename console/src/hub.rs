@@ -5,7 +5,7 @@
 //! that falls behind is simply given the newest snapshot: each one is
 //! complete, so skipping intermediate ones loses nothing.
 
-use crate::dto::{InstanceJson, ItemJson, JobJson, ServerJson};
+use crate::dto::{next_fire, InstanceJson, ItemJson, JobJson, ServerJson};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -197,6 +197,24 @@ impl Hub {
         self.publish(&mut parts)
     }
 
+    /// Moves each job's next fire time forward once it has passed, without
+    /// reading the registry (a job whose fires leave no trace there, one
+    /// without instances say, would otherwise show a fire in the past).
+    pub fn advance_next_fires(&self, now_millis: i64) -> bool {
+        let mut parts = self.parts.lock().expect("hub");
+        let due = |j: &JobView| j.job.next_fire_time.is_some_and(|t| t <= now_millis);
+        if !parts.0.jobs.iter().any(due) {
+            return false;
+        }
+        let mut next = (*parts.0).clone();
+        for job in next.jobs.iter_mut().filter(|j| due(j)) {
+            job.job.next_fire_time =
+                next_fire(&job.job.cron, job.job.time_zone.as_deref(), now_millis);
+        }
+        parts.0 = Arc::new(next);
+        self.publish(&mut parts)
+    }
+
     /// Hands in the history part; publishes if it changed.
     pub fn set_history(&self, part: HistoryPart) -> bool {
         let mut parts = self.parts.lock().expect("hub");
@@ -264,5 +282,37 @@ mod tests {
         assert!(second.json.contains("\"SUSPENDED\"") && second.json.starts_with("{\"version\":2"));
         assert!(rx.try_recv().is_err());
         assert_eq!(hub.current().version, 2);
+    }
+
+    #[test]
+    fn next_fires_move_forward_once_passed() {
+        let hub = Hub::new(false);
+        let job = |next| JobView {
+            job: JobJson {
+                job_name: "j".into(),
+                status: "CRASHED",
+                instance_count: 0,
+                sharding_total_count: 1,
+                cron: "0/5 * * * * ?".into(),
+                time_zone: None,
+                next_fire_time: Some(next),
+                description: String::new(),
+                failover: false,
+                misfire: true,
+                disabled: false,
+            },
+            instances: Vec::new(),
+            items: Vec::new(),
+            servers: Vec::new(),
+        };
+        let mut part = registry("CONNECTED", 1);
+        part.jobs.push(job(1_700_000_005_000));
+        hub.set_registry(part);
+        assert!(!hub.advance_next_fires(1_700_000_004_000), "not passed yet");
+        assert!(hub.advance_next_fires(1_700_000_005_000));
+        assert_eq!(
+            hub.registry().jobs[0].job.next_fire_time,
+            Some(1_700_000_010_000)
+        );
     }
 }

@@ -134,6 +134,8 @@ impl Watcher {
         // The watch is armed: whatever changes from here on is seen, so a
         // full read now misses nothing.
         let mut due = Some(Instant::now());
+        let mut clock = tokio::time::interval(Duration::from_secs(1));
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let wait = due.map(tokio::time::sleep_until);
             tokio::select! {
@@ -161,6 +163,9 @@ impl Watcher {
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => due = Some(Instant::now()),
                 },
+                _ = clock.tick() => {
+                    self.hub.advance_next_fires(now_millis());
+                }
                 _ = async { wait.expect("guarded").await }, if due.is_some() => {
                     due = None;
                     let started = std::time::Instant::now();

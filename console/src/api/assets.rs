@@ -19,8 +19,16 @@ const FILES: &[(&str, &str, &str)] = &[
     ("config.js", JS, include_str!("../../assets/config.js")),
     ("lists.js", JS, include_str!("../../assets/lists.js")),
     ("login.js", JS, include_str!("../../assets/login.js")),
-    ("app.css", "text/css; charset=utf-8", include_str!("../../assets/app.css")),
-    ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/app.css"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../assets/favicon.svg"),
+    ),
 ];
 
 /// The single-page UI.
