@@ -284,10 +284,10 @@ export interface JobSchedulerOptions<T = unknown> {
    * Leave the cluster on SIGTERM and SIGINT (default true): every
    * scheduler of the process shuts down (running items finish, the
    * instance leaves ZooKeeper at once, so the others take its items
-   * without waiting for its session to expire), then the process ends as
-   * the signal would have, unless the program listens for the signal
-   * itself. A second signal ends the process at once. False leaves
-   * signals to the program.
+   * without waiting for its session to expire), then the process exits
+   * (status 0; 1 if a shutdown failed), unless the program listens for
+   * the signal itself. A second signal ends the process at once. False
+   * leaves signals to the program.
    */
   handleSignals?: boolean
 }

@@ -245,15 +245,16 @@ const leaving = new Set()
 /**
  * On SIGTERM or SIGINT: shut every scheduler down (each finishes its
  * running items and leaves ZooKeeper at once, so the others take its items
- * without waiting for the session to expire), then end the process as the
- * signal would have, unless the program listens for the signal itself. A
- * second signal during the shutdown ends the process at once.
+ * without waiting for the session to expire), then exit: with status 0
+ * once all have left, 1 if a shutdown failed. A program that listens for
+ * the signal itself decides when to exit. A second signal during the
+ * shutdown ends the process at once, as Node does by default.
  */
 function leaveCluster(signal) {
   for (const name of LEAVE_SIGNALS) process.removeListener(name, leaveCluster)
   const schedulers = [...leaving]
-  Promise.allSettled(schedulers.map((scheduler) => scheduler.shutdown())).then(() => {
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+  Promise.allSettled(schedulers.map((scheduler) => scheduler.shutdown())).then((results) => {
+    if (process.listenerCount(signal) === 0) process.exit(results.some((r) => r.status === 'rejected') ? 1 : 0)
   })
 }
 
