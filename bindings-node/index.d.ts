@@ -131,7 +131,11 @@ export declare class ZookeeperRegistry {
     namespace: string
     /** Default 60000; 100 to 600000 (RangeError otherwise, TypeError if not a number). */
     sessionTimeoutMs?: number
-    /** Default 15000; 1 to 600000 (RangeError otherwise, TypeError if not a number). */
+    /**
+     * How long `start()` may try to reach the servers before it rejects
+     * naming them and the cause (refused, unresolvable, no answer). Default
+     * 5000; 1 to 600000 (RangeError otherwise, TypeError if not a number).
+     */
     connectionTimeoutMs?: number
     /** `user:password` digest credentials. */
     digest?: string

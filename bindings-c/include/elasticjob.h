@@ -484,6 +484,37 @@ typedef struct ej_metrics {
 } ej_metrics;
 
 /**
+ * Everything a ZooKeeper registry can be given; 0 and NULL fields take
+ * the defaults.
+ */
+typedef struct ej_zookeeper_options {
+  /**
+   * Connect string, like "127.0.0.1:2181" or "zk1:2181,zk2:2181" (required).
+   */
+  const char *servers;
+  /**
+   * Root node of the cluster's jobs (required).
+   */
+  const char *namespace_;
+  /**
+   * How long after losing contact an instance counts as dead: 0 for
+   * ElasticJob's 60 s, else 100 to 600000 ms.
+   */
+  uint32_t session_timeout_ms;
+  /**
+   * How long `ej_scheduler_start` may try to reach the servers before it
+   * fails naming them and the cause (refused, unresolvable, no answer):
+   * 0 for 5 s, else 1 to 600000 ms.
+   */
+  uint32_t connection_timeout_ms;
+  /**
+   * `"user:password"` digest credentials, or NULL (see
+   * `ej_registry_zookeeper_new_digest`).
+   */
+  const char *digest;
+} ej_zookeeper_options;
+
+/**
  * Runs one item; returns 0 on success, anything else on failure (see `ej_set_failure_message`).
  */
 typedef int (*ej_execute_fn)(const struct ej_sharding_context *ctx, void *user_data);
@@ -892,6 +923,17 @@ enum ej_status ej_registry_zookeeper_new_digest(const char *servers,
                                                 uint32_t session_timeout_ms,
                                                 const char *digest,
                                                 struct ej_registry **out);
+
+/**
+ * A registry on a ZooKeeper ensemble with every option (see
+ * `ej_zookeeper_options`). A value out of range is `EJ_INVALID_ARGUMENT`
+ * naming it. Connects lazily.
+ *
+ * # Safety
+ * `options` is NULL or readable, its strings NUL-terminated or NULL; `out` is writable.
+ */
+enum ej_status ej_registry_zookeeper_new_with(const struct ej_zookeeper_options *options,
+                                              struct ej_registry **out);
 
 /**
  * The in-process registry: no server, one process (demos, tests).

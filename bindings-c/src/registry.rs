@@ -43,13 +43,49 @@ pub unsafe extern "C" fn ej_registry_zookeeper_new_digest(
     digest: *const c_char,
     out: *mut *mut ej_registry,
 ) -> ej_status {
+    let options = ej_zookeeper_options { servers, namespace, session_timeout_ms, connection_timeout_ms: 0, digest };
+    ej_registry_zookeeper_new_with(&options, out)
+}
+
+/// Everything a ZooKeeper registry can be given; 0 and NULL fields take
+/// the defaults.
+#[repr(C)]
+pub struct ej_zookeeper_options {
+    /// Connect string, like "127.0.0.1:2181" or "zk1:2181,zk2:2181" (required).
+    pub servers: *const c_char,
+    /// Root node of the cluster's jobs (required).
+    pub namespace: *const c_char,
+    /// How long after losing contact an instance counts as dead: 0 for
+    /// ElasticJob's 60 s, else 100 to 600000 ms.
+    pub session_timeout_ms: u32,
+    /// How long `ej_scheduler_start` may try to reach the servers before it
+    /// fails naming them and the cause (refused, unresolvable, no answer):
+    /// 0 for 5 s, else 1 to 600000 ms.
+    pub connection_timeout_ms: u32,
+    /// `"user:password"` digest credentials, or NULL (see
+    /// `ej_registry_zookeeper_new_digest`).
+    pub digest: *const c_char,
+}
+
+/// A registry on a ZooKeeper ensemble with every option (see
+/// `ej_zookeeper_options`). A value out of range is `EJ_INVALID_ARGUMENT`
+/// naming it. Connects lazily.
+///
+/// # Safety
+/// `options` is NULL or readable, its strings NUL-terminated or NULL; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ej_registry_zookeeper_new_with(options: *const ej_zookeeper_options, out: *mut *mut ej_registry) -> ej_status {
     guard(|| {
-        let mut options = ZookeeperOptions::new(text(servers, "servers")?, text(namespace, "namespace")?);
-        if session_timeout_ms > 0 {
-            options = options.session_timeout(Duration::from_millis(session_timeout_ms as u64));
+        let given = object(options, "options")?;
+        let mut options = ZookeeperOptions::new(text(given.servers, "servers")?, text(given.namespace, "namespace")?);
+        if given.session_timeout_ms > 0 {
+            options = options.session_timeout(Duration::from_millis(given.session_timeout_ms as u64));
         }
-        if !digest.is_null() {
-            options = options.digest(text(digest, "digest")?);
+        if given.connection_timeout_ms > 0 {
+            options = options.connection_timeout(Duration::from_millis(given.connection_timeout_ms as u64));
+        }
+        if let Some(digest) = optional_text(given.digest, "digest")? {
+            options = options.digest(digest);
         }
         options.validate()?;
         put(out, ej_registry { center: RegistryCenter::zookeeper(options) }, "out")

@@ -8,7 +8,7 @@ use cluster_tests::ledger;
 use cluster_tests::workers::{compile_c, fires_between, now_millis, Worker};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use support::{crate_dir, library_dir};
 
@@ -17,28 +17,38 @@ fn out_dir() -> &'static Path {
     DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
-/// Compiles `tests/c/{name}.c`, linked to the shared library or the static one.
+/// Compiles `tests/c/{name}.c`, linked to the shared library or the static
+/// one, once per test run: tests running at once may ask for the same
+/// program, and must not write one binary twice at the same time.
 fn compile(name: &str, static_link: bool) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let output = out_dir().join(if static_link { format!("{name}-static") } else { name.to_string() });
+    if !built.contains(&(name.to_string(), static_link)) {
+        build(name, static_link, &output);
+        built.push((name.to_string(), static_link));
+    }
+    output
+}
+
+fn build(name: &str, static_link: bool, output: &Path) {
     let lib = library_dir();
     let source = crate_dir().join(format!("tests/c/{name}.c"));
     if !static_link {
-        let output = out_dir().join(name);
-        compile_c(&source, &crate_dir().join("include"), &lib, &output);
-        return output;
+        compile_c(&source, &crate_dir().join("include"), &lib, output);
+        return;
     }
-    let output = out_dir().join(format!("{name}-static"));
     let mut cc = Command::new("cc");
     cc.args(["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-g"])
         .arg("-I")
         .arg(crate_dir().join("include"))
         .arg(&source)
         .arg("-o")
-        .arg(&output)
+        .arg(output)
         .arg(lib.join("libelasticjob.a"))
         .args(["-lpthread", "-ldl", "-lm"]);
     let status = cc.status().expect("cc runs");
     assert!(status.success(), "compiling {name}.c failed");
-    output
 }
 
 fn run(program: &Path) -> String {
@@ -256,4 +266,23 @@ fn a_wrong_address_fails_fast_naming_the_address_and_the_cause() {
     assert!(elapsed < 5000, "took {elapsed} ms: {error}");
     assert!(stdout.contains("status registry error"), "{stdout}");
     assert!(error.contains(&address) && error.to_lowercase().contains("refused"), "{error}");
+}
+
+/// A server that accepts and never answers: `connection_timeout_ms` bounds
+/// the wait, and the message names the address.
+#[test]
+fn the_connection_timeout_bounds_the_wait_for_a_silent_server() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().map_while(Result::ok).collect();
+        drop(held);
+    });
+    let output = Command::new(compile("connect_test", false)).args([address.as_str(), "700"]).output().expect("C program runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "start did not fail:\n{stdout}");
+    let elapsed: u64 = stdout.lines().find_map(|l| l.strip_prefix("elapsed_ms ")).and_then(|n| n.parse().ok()).expect("elapsed_ms");
+    let error = stdout.lines().find_map(|l| l.strip_prefix("error ")).unwrap_or_default();
+    assert!((600..3000).contains(&elapsed), "took {elapsed} ms: {error}");
+    assert!(error.contains(&address), "{error}");
 }

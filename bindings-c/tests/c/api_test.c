@@ -18,6 +18,11 @@ TEST(null_and_invalid_arguments_are_errors) {
     CHECK(strstr(ej_last_error(), "namespace") != NULL);
     CHECK(ej_registry_embedded_new("ns", NULL) == EJ_INVALID_ARGUMENT);
     CHECK(strstr(ej_last_error(), "out") != NULL);
+    CHECK(ej_registry_zookeeper_new_with(NULL, &registry) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "options") != NULL);
+    ej_zookeeper_options options = {"127.0.0.1:1", "ns", 0, 700000, NULL};
+    CHECK(ej_registry_zookeeper_new_with(&options, &registry) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "connectionTimeout") != NULL && strstr(ej_last_error(), "700000") != NULL);
     ej_job_config *config = NULL;
     CHECK(ej_job_config_new("bad\xff", "", 1, &config) == EJ_INVALID_ARGUMENT);
     CHECK(strstr(ej_last_error(), "UTF-8") != NULL);
