@@ -89,7 +89,7 @@ fn per_language(connect: &str) -> Value {
     let java = java_built().then_some(Lang::Java);
     for lang in ALL.into_iter().chain(java) {
         if (lang == Lang::Python && std::env::var_os("ELASTICJOB_PYTHON").is_none())
-            || (lang == Lang::Node && !std::path::Path::new("bindings-node/native.js").exists())
+            || (lang == Lang::Node && !std::path::Path::new("bindings-node/elasticjob.linux-x64-gnu.node").exists())
         {
             eprintln!("skipping {lang:?}: binding not built (run scripts/bench)");
             continue;
