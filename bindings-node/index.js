@@ -252,14 +252,17 @@ const leaving = new Set()
  */
 function leaveCluster(signal) {
   for (const name of LEAVE_SIGNALS) process.removeListener(name, leaveCluster)
+  // Ours runs first (prepended), so the program's own listeners, `once`
+  // ones included, are all still there to be counted.
+  const programListens = process.listenerCount(signal) > 0
   const schedulers = [...leaving]
   Promise.allSettled(schedulers.map((scheduler) => scheduler.shutdown())).then((results) => {
-    if (process.listenerCount(signal) === 0) process.exit(results.some((r) => r.status === 'rejected') ? 1 : 0)
+    if (!programListens) process.exit(results.some((r) => r.status === 'rejected') ? 1 : 0)
   })
 }
 
 function leaveOnSignals(scheduler) {
-  if (leaving.size === 0) for (const name of LEAVE_SIGNALS) process.on(name, leaveCluster)
+  if (leaving.size === 0) for (const name of LEAVE_SIGNALS) process.prependListener(name, leaveCluster)
   leaving.add(scheduler)
 }
 
