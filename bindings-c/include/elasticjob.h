@@ -10,6 +10,12 @@
  * several run at once (one per item, up to the parallelism limit): user_data
  * must be safe to use from several threads. All other functions may be
  * called from any thread.
+ *
+ * Logs: the library logs to stderr (level from the ELASTICJOB_LOG
+ * environment variable, default info) until ej_set_log_callback() takes
+ * the records. Versions: EJ_VERSION_STRING is this header's, ej_version()
+ * the loaded library's; the shared library's SONAME is
+ * libelasticjob.so.EJ_VERSION_MAJOR.
  */
 
 #ifndef ELASTICJOB_H
