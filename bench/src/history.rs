@@ -20,7 +20,7 @@ fn record(n: u32) -> HistoryRecord {
         fencing_token: i64::from(n),
         started_at: 1_700_000_000_000 + i64::from(n),
         finished_at: 1_700_000_000_010 + i64::from(n),
-        outcome: if n % 10 == 0 { Outcome::Failed("a failure message of ordinary length".into()) } else { Outcome::Succeeded },
+        outcome: if n.is_multiple_of(10) { Outcome::Failed("a failure message of ordinary length".into()) } else { Outcome::Succeeded },
     };
     HistoryRecord::Execution(ExecutionRecord::from_execution(&execution, "rust"))
 }
