@@ -3,17 +3,15 @@
 //! `reason`. The core raises it (timeout, session lost, item moved,
 //! shutdown); Python code can only read and wait.
 
+use crate::call::SIGNAL_CHECK_INTERVAL;
 use crate::runtime;
 use crate::seconds::{seconds, MAX_WAIT_SECONDS};
 use elasticjob::Cancellation;
 use pyo3::prelude::*;
-use std::time::{Duration, Instant};
-
-/// How often a blocked `wait` takes the GIL back to look for Ctrl-C.
-const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+use std::time::Instant;
 
 /// Set when the run should stop; like a `threading.Event` that only the scheduler sets.
-#[pyclass(frozen, module = "elasticjob._native")]
+#[pyclass(frozen, module = "elasticjob")]
 pub struct CancelSignal {
     pub(crate) inner: Cancellation,
 }

@@ -3,7 +3,7 @@
 //! the GIL, convert the arguments and the returned dict, and turn an
 //! exception or a wrong type into the strategy's error.
 
-use crate::scheduler::describe;
+use crate::handlers::describe;
 use elasticjob::{Assignment, HandlerError, ShardingStrategy};
 use pyo3::prelude::*;
 
