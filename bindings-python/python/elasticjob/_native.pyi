@@ -176,8 +176,8 @@ class Registry:
 @final
 class ZookeeperRegistry(Registry):
     """A ZooKeeper ensemble. ``connection_timeout`` (seconds; None: the
-    core's default of a few seconds) bounds connecting: past it, or at once
-    when refused or unresolvable, starting raises ``RegistryUnavailable``."""
+    core's default) bounds connecting: past it, or at once when refused or
+    unresolvable, starting raises ``RegistryUnavailable``."""
     def __new__(
         cls,
         servers: str,
