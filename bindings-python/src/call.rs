@@ -8,6 +8,7 @@
 //! Python layer decides what to undo, e.g. a start that was interrupted).
 
 use crate::runtime;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -77,11 +78,19 @@ pub struct Call {
 }
 
 impl Call {
-    /// Runs `operation` on the shared runtime.
+    /// Runs `operation` on the shared runtime. It runs as a task of its
+    /// own, so that even a panic in it ends the call (as a `RuntimeError`)
+    /// instead of leaving a waiter waiting forever.
     pub(crate) fn spawn(operation: impl Future<Output = Answer> + Send + 'static) -> Call {
         let shared = Arc::new(Shared { slot: Mutex::new(Slot::Running(None)), ended: Condvar::new() });
         let done = shared.clone();
-        runtime().spawn(async move { done.finish(operation.await) });
+        runtime().spawn(async move {
+            let answer = match tokio::spawn(operation).await {
+                Ok(answer) => answer,
+                Err(failed) => unit(Err(PyRuntimeError::new_err(format!("elasticjob operation failed: {failed}")))),
+            };
+            done.finish(answer);
+        });
         Call { shared }
     }
 
@@ -116,7 +125,7 @@ impl Call {
             });
             match answer {
                 Some(Ok(answer)) => return answer(py),
-                Some(Err(())) => return Err(pyo3::exceptions::PyRuntimeError::new_err("this call's outcome was already taken")),
+                Some(Err(())) => return Err(PyRuntimeError::new_err("this call's outcome was already taken")),
                 None => py.check_signals()?,
             }
         }
@@ -139,7 +148,7 @@ impl Call {
             }
             other => {
                 *slot = other;
-                Err(pyo3::exceptions::PyRuntimeError::new_err("this call's outcome was already taken"))
+                Err(PyRuntimeError::new_err("this call's outcome was already taken"))
             }
         }
     }

@@ -6,7 +6,6 @@ no signal handler: SIGTERM shuts it down gracefully by the binding's default."""
 import argparse
 import asyncio
 import json
-import os
 import time
 
 import elasticjob
