@@ -2,47 +2,81 @@
 //! the core's `JobOperator` (or `JobScheduler` for `run`).
 //!
 //! ```text
-//! ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] <command>
-//!   jobs                          every job with status, instances, cron, items
-//!   instances JOB                 live instances (leader marked)
-//!   items JOB                     items with owner and state
+//! ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] [--session-timeout-ms MS] <command>
+//!   jobs [--json]                 every job with status, instances, cron, items
+//!   instances JOB [--json]        live instances (leader marked)
+//!   items JOB [--json]            items with owner and state
 //!   trigger JOB                   run every instance's items now
 //!   disable JOB [IP] | enable JOB [IP]
 //!   disable-item JOB ITEM | enable-item JOB ITEM
 //!   shutdown JOB [IP] | remove JOB [IP]
-//!   dump JOB                      the job's registry nodes and their data
+//!   dump JOB [--json]             the job's registry nodes and their data
 //!   run FILE.yaml...              run script jobs (script.command.line) or HTTP jobs (http.uri) until Ctrl-C,
 //!                                 keeping an execution history with --history URL (or a `history:` key in the file)
 //!                                 and serving their metrics on http://IP:PORT/metrics with --metrics IP:PORT
+//!   console [--listen IP:PORT] [--auth FILE]
+//!                                 the web console (default 127.0.0.1:8899; without --auth, loopback only),
+//!                                 showing the history and keeping the audit log in --history URL
+//!
+//! ejob console-user NAME viewer|operator [--token] [--iterations N]
+//!                                 a line of the console's users file (password read from stdin)
 //!
 //! ejob --history URL history [--job J] [--item N] [--instance ID] [--outcome O]
 //!      [--since MS] [--until MS] [--limit N] [--offset N] [--status] [--json]
 //!                                 the execution history (or, with --status, status changes), newest first
 //! ```
 //!
+//! `--json` prints one JSON array, in the shapes of the console's API.
 //! `--digest` (or `ELASTICJOB_DIGEST`) gives the credentials of a namespace
 //! whose nodes were created creator-only; the environment variable keeps
 //! the password out of the process list and shell history.
 
+mod console;
+mod list;
+
 use elasticjob::trace::{split_history, ExecutionQuery, HistoryUrl, StatusQuery};
 use elasticjob::{Error, HistoryStore, Job, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
+use list::Format;
 use std::process::ExitCode;
+use std::time::Duration;
 
-const USAGE: &str = "usage: ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] <jobs | instances JOB | items JOB | trigger JOB | \
-disable JOB [IP] | enable JOB [IP] | disable-item JOB ITEM | enable-item JOB ITEM | shutdown JOB [IP] | \
-remove JOB [IP] | dump JOB | run FILE.yaml...> [--history URL] [--metrics IP:PORT]
+const USAGE: &str = "usage: ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] [--session-timeout-ms MS] <jobs | \
+instances JOB | items JOB | trigger JOB | disable JOB [IP] | enable JOB [IP] | disable-item JOB ITEM | enable-item JOB ITEM | \
+shutdown JOB [IP] | remove JOB [IP] | dump JOB | run FILE.yaml... | console [--listen IP:PORT] [--auth FILE]> [--history URL] \
+[--metrics IP:PORT] [--json]
        ejob --history URL history [--job J] [--item N] [--instance ID] [--outcome O] [--since MS] [--until MS] \
-[--limit N] [--offset N] [--status] [--json]";
+[--limit N] [--offset N] [--status] [--json]
+       ejob console-user NAME viewer|operator [--token] [--iterations N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Parsed { zk, namespace, digest, history, metrics, command } = match parse(&args) {
+    let Parsed { zk, namespace, digest, history, metrics, session_timeout, command } = match parse(&args) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("ejob: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    if command[0] == "console-user" {
+        return match console::user_line(&command[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("ejob: {error}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if command[0] == "console" {
+        // The console's own log: warnings, and one line per audited operation.
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("ELASTICJOB_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,elasticjob_console=info")),
+            )
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     let runtime = elasticjob::runtime::shared();
     if command[0] == "history" {
         let Some(url) = history else {
@@ -65,6 +99,13 @@ fn main() -> ExitCode {
     if let Some(digest) = digest {
         options = options.digest(digest);
     }
+    if let Some(timeout) = session_timeout {
+        options = options.session_timeout(timeout);
+    }
+    if let Err(error) = options.validate() {
+        eprintln!("ejob: {error}");
+        return ExitCode::from(2);
+    }
     let center = RegistryCenter::zookeeper(options);
     match runtime.block_on(execute(&center, &command, history.as_deref(), metrics.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,6 +124,7 @@ struct Parsed {
     history: Option<String>,
     /// `run`: where to serve the jobs' metrics.
     metrics: Option<String>,
+    session_timeout: Option<Duration>,
     command: Vec<String>,
 }
 
@@ -92,6 +134,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut digest = std::env::var("ELASTICJOB_DIGEST").ok().filter(|d| !d.is_empty());
     let mut history = std::env::var("ELASTICJOB_HISTORY").ok().filter(|h| !h.is_empty());
     let mut metrics = None;
+    let mut session_timeout = None;
     let mut rest = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -101,6 +144,11 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
             "--digest" => digest = Some(iter.next().ok_or("--digest needs USER:PASSWORD")?.clone()),
             "--history" => history = Some(iter.next().ok_or("--history needs a URL (sqlite://PATH or postgres://...)")?.clone()),
             "--metrics" => metrics = Some(iter.next().ok_or("--metrics needs IP:PORT (e.g. 127.0.0.1:9464)")?.clone()),
+            "--session-timeout-ms" => {
+                let text = iter.next().ok_or("--session-timeout-ms needs milliseconds")?;
+                let ms: u64 = text.parse().map_err(|_| format!("invalid --session-timeout-ms `{text}`: must be a number"))?;
+                session_timeout = Some(Duration::from_millis(ms));
+            }
             "-h" | "--help" => return Err("help".into()),
             _ => rest.push(arg.clone()),
         }
@@ -108,7 +156,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
     if rest.is_empty() {
         return Err("missing command".into());
     }
-    Ok(Parsed { zk, namespace, digest, history, metrics, command: rest })
+    Ok(Parsed { zk, namespace, digest, history, metrics, session_timeout, command: rest })
 }
 
 /// An error as the operator should read it: a refusal by the nodes' ACLs
@@ -123,6 +171,10 @@ fn explain(error: Error) -> String {
 }
 
 async fn execute(center: &RegistryCenter, command: &[String], history: Option<&str>, metrics: Option<&str>) -> Result<(), String> {
+    // `--json` may come anywhere after the command; the console has no such flag.
+    let json = command[0] != "console" && command.iter().any(|a| a == "--json");
+    let format = if json { Format::Json } else { Format::Table };
+    let command: Vec<String> = if json { command.iter().filter(|a| *a != "--json").cloned().collect() } else { command.to_vec() };
     let operator = JobOperator::new(center.clone());
     let arg = |i: usize, what: &str| command.get(i).cloned().ok_or(format!("`{}` needs {what}", command[0]));
     let ip = command.get(2).map(String::as_str);
@@ -131,66 +183,23 @@ async fn execute(center: &RegistryCenter, command: &[String], history: Option<&s
         text.parse().map_err(|_| format!("invalid ITEM `{text}`: must be a number"))
     };
     let done = match command[0].as_str() {
-        "jobs" => {
-            println!("{:<24} {:<13} {:>9} {:>6}  cron", "job", "status", "instances", "items");
-            for job in operator.jobs().await.map_err(explain)? {
-                println!(
-                    "{:<24} {:<13} {:>9} {:>6}  {}",
-                    job.config.job_name,
-                    job.status.as_str(),
-                    job.instance_count,
-                    job.config.sharding_total_count,
-                    job.config.cron
-                );
-            }
-            Ok(())
-        }
-        "instances" => {
-            for i in operator.instances(&arg(1, "a JOB")?).await.map_err(explain)? {
-                let marks = format!("{}{}", if i.leader { " leader" } else { "" }, if i.enabled { "" } else { " disabled" });
-                println!("{}{marks}", i.instance_id);
-            }
-            Ok(())
-        }
-        "items" => {
-            for i in operator.items(&arg(1, "a JOB")?).await.map_err(explain)? {
-                let failover = i.failover_instance.map(|f| format!(" (failover: {f})")).unwrap_or_default();
-                let state = i.state.as_str();
-                println!("{:>5} {:<13} {}{failover}", i.item, state, i.instance_id.unwrap_or_else(|| "-".into()));
-            }
-            Ok(())
-        }
-        "trigger" => operator.trigger(&arg(1, "a JOB")?).await,
-        "disable" => operator.disable(&arg(1, "a JOB")?, ip).await,
-        "enable" => operator.enable(&arg(1, "a JOB")?, ip).await,
-        "disable-item" => operator.disable_item(&arg(1, "a JOB")?, item(2)?).await,
-        "enable-item" => operator.enable_item(&arg(1, "a JOB")?, item(2)?).await,
-        "shutdown" => operator.shutdown(&arg(1, "a JOB")?, ip).await,
-        "remove" => operator.remove(&arg(1, "a JOB")?, ip).await,
-        "dump" => return dump(center, &arg(1, "a JOB")?).await,
+        "jobs" => list::jobs(&operator, format).await,
+        "instances" => list::instances(&operator, &arg(1, "a JOB")?, format).await,
+        "items" => list::items(&operator, &arg(1, "a JOB")?, format).await,
+        "dump" => list::dump(center, &arg(1, "a JOB")?, format).await,
+        _ if format == Format::Json => return Err(format!("`{}` has no --json output: it lists nothing", command[0])),
+        "trigger" => operator.trigger(&arg(1, "a JOB")?).await.map(Ok),
+        "disable" => operator.disable(&arg(1, "a JOB")?, ip).await.map(Ok),
+        "enable" => operator.enable(&arg(1, "a JOB")?, ip).await.map(Ok),
+        "disable-item" => operator.disable_item(&arg(1, "a JOB")?, item(2)?).await.map(Ok),
+        "enable-item" => operator.enable_item(&arg(1, "a JOB")?, item(2)?).await.map(Ok),
+        "shutdown" => operator.shutdown(&arg(1, "a JOB")?, ip).await.map(Ok),
+        "remove" => operator.remove(&arg(1, "a JOB")?, ip).await.map(Ok),
         "run" => return run(center, &command[1..], history, metrics).await,
+        "console" => return console::serve(center, history, &command[1..]).await,
         other => return Err(format!("unknown command `{other}`")),
     };
-    done.map_err(explain)
-}
-
-/// Prints every node under the job with its data, depth first.
-async fn dump(center: &RegistryCenter, job: &str) -> Result<(), String> {
-    let session = center.session().await.map_err(explain)?;
-    let root = format!("/{job}");
-    if session.exists(&root).await.map_err(explain)?.is_none() {
-        return Err(format!("invalid jobName `{job}`: no such job in this namespace"));
-    }
-    let mut pending = vec![root];
-    while let Some(path) = pending.pop() {
-        let data = session.get_string(&path).await.map_err(explain)?.unwrap_or_default();
-        let shown = data.trim_end().replace('\n', "\\n");
-        println!("{path}{}", if shown.is_empty() { String::new() } else { format!(" = {shown}") });
-        let mut children = session.children(&path).await.unwrap_or_default();
-        children.reverse();
-        pending.extend(children.into_iter().map(|child| format!("{path}/{child}")));
-    }
-    Ok(())
+    done.map_err(explain)?
 }
 
 /// Runs the script or HTTP jobs of the given YAML files until Ctrl-C or

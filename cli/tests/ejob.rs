@@ -210,3 +210,131 @@ async fn digest_protected_jobs_need_the_digest() {
     scheduler.shutdown().await;
     center.close().await;
 }
+
+/// Parses the one JSON array a `--json` listing prints.
+fn json_rows(output: &Output) -> Vec<serde_json::Value> {
+    let text = stdout(output);
+    assert_eq!(text.lines().count(), 1, "one line of JSON: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_listing_prints_json() {
+    let zk = ZkServer::start();
+    let center = RegistryCenter::zookeeper(ZookeeperOptions::new(zk.connect_string(), "cli"));
+    let job = Job::from_fn(|_| async { Ok(()) });
+    let mut config = JobConfig::new("exports", "0 0 2 * * ?", 2);
+    config.description = "nightly \"exports\"".into();
+    let scheduler = JobScheduler::builder(center.clone(), config, job).build().unwrap();
+    scheduler.start().await.unwrap();
+    let mut jobs = Vec::new();
+    for _ in 0..100 {
+        jobs = json_rows(&ejob(&zk, &["jobs", "--json"]));
+        if jobs.first().is_some_and(|j| j["status"] == "OK") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(jobs.len(), 1);
+    let exports = &jobs[0];
+    assert_eq!((exports["job_name"].as_str(), exports["status"].as_str()), (Some("exports"), Some("OK")));
+    assert_eq!((exports["instance_count"].as_u64(), exports["sharding_total_count"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(exports["cron"], "0 0 2 * * ?");
+    assert_eq!(exports["description"], "nightly \"exports\"");
+    assert!(exports["next_fire_time"].as_i64().unwrap() > 0);
+
+    let instances = json_rows(&ejob(&zk, &["--json", "instances", "exports"]));
+    assert_eq!(instances.len(), 1);
+    assert_eq!(instances[0]["instance_id"], scheduler.instance_id());
+    assert_eq!((instances[0]["leader"].as_bool(), instances[0]["enabled"].as_bool()), (Some(true), Some(true)));
+
+    stdout(&ejob(&zk, &["disable-item", "exports", "1"]));
+    let items = json_rows(&ejob(&zk, &["items", "exports", "--json"]));
+    assert_eq!(items.len(), 2);
+    assert_eq!((items[0]["item"].as_u64(), items[0]["state"].as_str()), (Some(0), Some("PENDING")));
+    assert_eq!(items[0]["instance_id"], scheduler.instance_id());
+    assert_eq!(items[1]["state"], "DISABLED");
+
+    let nodes = json_rows(&ejob(&zk, &["dump", "exports", "--json"]));
+    assert_eq!(nodes[0]["path"], "/exports");
+    let config = nodes.iter().find(|n| n["path"] == "/exports/config").expect("the config node");
+    assert!(config["data"].as_str().unwrap().contains("cron: 0 0 2 * * ?"), "{config}");
+    assert!(nodes.iter().any(|n| n["path"] == "/exports/sharding/1/disabled"));
+
+    let trigger = ejob(&zk, &["trigger", "exports", "--json"]);
+    assert_eq!(trigger.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&trigger.stderr).contains("no --json output"));
+    let missing = ejob(&zk, &["items", "ghost", "--json"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("jobName `ghost`"));
+    scheduler.shutdown().await;
+    center.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_serves_the_namespace_and_refuses_open_public_addresses() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let zk = ZkServer::start();
+    let refused = ejob(&zk, &["console", "--listen", "0.0.0.0:0"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--listen `0.0.0.0:0`") && stderr.contains("--auth"), "{stderr}");
+
+    let center = RegistryCenter::zookeeper(ZookeeperOptions::new(zk.connect_string(), "cli"));
+    let job = Job::from_fn(|_| async { Ok(()) });
+    let scheduler = JobScheduler::builder(center.clone(), JobConfig::new("served", "", 1), job).build().unwrap();
+    scheduler.start().await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["--zk", &zk.connect_string(), "--namespace", "cli", "console", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_else(|| panic!("{line}")).to_string();
+    let mut body = String::new();
+    for _ in 0..100 {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        write!(stream, "GET /api/state HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        body.clear();
+        stream.read_to_string(&mut body).unwrap();
+        if body.contains("\"job_name\":\"served\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(body.starts_with("HTTP/1.1 200") && body.contains("\"job_name\":\"served\""), "{body}");
+    unsafe_terminate(child.id());
+    assert!(child.wait().unwrap().success(), "SIGTERM stops the console cleanly");
+    scheduler.shutdown().await;
+    center.close().await;
+}
+
+#[test]
+fn console_user_writes_lines_of_the_users_file() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["console-user", "ann", "operator", "--iterations", "10000"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
+    let password_line = stdout(&child.wait_with_output().unwrap());
+    assert!(password_line.starts_with("ann:operator:pbkdf2-sha256$10000$"), "{password_line}");
+    assert!(!password_line.contains("horse"));
+    let token = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["console-user", "prom", "viewer", "--token"]).output().unwrap();
+    let token_line = stdout(&token);
+    assert!(token_line.starts_with("prom:viewer:token-sha256$"), "{token_line}");
+    let shown = String::from_utf8_lossy(&token.stderr);
+    let secret = shown.trim().rsplit(' ').next().unwrap();
+    let users = elasticjob_console::auth::Users::parse(&format!("{password_line}{token_line}")).unwrap();
+    assert_eq!(users.by_token(secret).unwrap().name, "prom", "the token shown once is the one hashed");
+    let short = Command::new(env!("CARGO_BIN_EXE_ejob"))
+        .args(["console-user", "bob", "viewer"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    let role = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["console-user", "bob", "admin"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&role.stderr).contains("invalid ROLE `admin`"));
+}

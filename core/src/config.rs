@@ -267,7 +267,11 @@ impl JobConfig {
             ));
         }
         if !self.cron.trim().is_empty() {
-            CronSchedule::parse(&self.cron, self.time_zone.as_deref())?;
+            let cron = CronSchedule::parse(&self.cron, self.time_zone.as_deref())?;
+            // Quartz refuses such a trigger too ("will never fire").
+            if cron.next_after(chrono::Utc::now()).is_none() {
+                return Err(Error::invalid("cron", &self.cron, "never fires from now on (a date that does not exist, or a year in the past)"));
+            }
         } else if let Some(zone) = &self.time_zone {
             CronSchedule::parse("0 0 0 * * ?", Some(zone))?;
         }
@@ -345,6 +349,11 @@ impl JobConfig {
         for pair in self.sharding_item_parameters.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let bad = |reason: &str| Error::invalid("shardingItemParameters", pair, reason);
             let (item, value) = pair.split_once('=').ok_or_else(|| bad("each entry must look like `item=value`"))?;
+            if value.contains('=') {
+                // Java ElasticJob refuses it too; usually a wrong separator.
+                let hint = if value.contains(';') { " (entries are separated by `,`, not `;`)" } else { "" };
+                return Err(bad(&format!("holds more than one `=`: each entry must look like `item=value`{hint}")));
+            }
             let item: u32 = item.trim().parse().map_err(|_| bad("the item must be a number"))?;
             if item as i64 >= self.sharding_total_count as i64 {
                 return Err(bad(&format!(
@@ -505,6 +514,9 @@ timeZone: GMT+08:00
             (JobConfig { job_name: "".into(), ..base.clone() }, "jobName", "``"),
             (JobConfig { sharding_item_parameters: "0=A,3=D".into(), ..base.clone() }, "shardingItemParameters", "3=D"),
             (JobConfig { sharding_item_parameters: "x=A".into(), ..base.clone() }, "shardingItemParameters", "x=A"),
+            (JobConfig { sharding_item_parameters: "0=a;1=b".into(), ..base.clone() }, "shardingItemParameters", "0=a;1=b"),
+            (JobConfig { cron: "0 0 0 30 2 ?".into(), ..base.clone() }, "cron", "0 0 0 30 2 ?"),
+            (JobConfig { cron: "0 0 0 1 1 ? 2020".into(), ..base.clone() }, "cron", "0 0 0 1 1 ? 2020"),
             (JobConfig { time_zone: Some("Nowhere/Land".into()), ..base.clone() }, "timeZone", "Nowhere/Land"),
             (JobConfig { max_time_diff_seconds: -5, ..base.clone() }, "maxTimeDiffSeconds", "-5"),
             (JobConfig { reconcile_interval_minutes: -1, ..base.clone() }, "reconcileIntervalMinutes", "-1"),

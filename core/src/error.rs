@@ -41,6 +41,17 @@ pub enum Error {
     /// the session's ephemeral nodes may still exist.
     #[error("registry connection lost")]
     ConnectionLoss,
+    /// No ZooKeeper session could be had: no server of the connect string
+    /// answered (each one's cause is named: refused, unresolvable, timed
+    /// out), or one answered but gave no session within the connection
+    /// timeout.
+    #[error("cannot connect to ZooKeeper at `{servers}`: {cause}")]
+    Unreachable {
+        /// The connect string as given.
+        servers: String,
+        /// Why, per server.
+        cause: String,
+    },
     /// Any other registry failure, with the backend's own message.
     #[error("registry error: {0}")]
     Registry(String),

@@ -146,9 +146,18 @@ impl JobSettings {
             JobKind::Http => Some(Arc::new(HttpSettings::from_props(&config.props)?)),
             _ => None,
         };
+        let script_command = config.props.get("script.command.line").cloned();
+        if kind == JobKind::Script {
+            // Refused here, when the job is made, rather than at every fire.
+            let command = script_command.as_deref().unwrap_or("");
+            if command.trim().is_empty() {
+                return Err(crate::Error::invalid("script.command.line", command, "a script job needs this prop: the command to run"));
+            }
+            split_command_line(command)?;
+        }
         Ok(JobSettings {
             streaming: config.props.get("streaming.process").is_some_and(|v| v.trim() == "true"),
-            script_command: config.props.get("script.command.line").cloned(),
+            script_command,
             http,
         })
     }
@@ -352,13 +361,43 @@ async fn run_script(command: Option<String>, ctx: &ShardingContext) -> HandlerRe
         }
     };
     group.0 = None;
+    let printed = script_output(&output.stdout, &output.stderr);
     if output.status.success() {
+        if !printed.is_empty() {
+            tracing::info!(job = %ctx.job_name, item = ctx.sharding_item, "script `{command}` printed:\n{printed}");
+        }
         Ok(())
     } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: String = stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
-        Err(format!("script `{command}` exited with {}: {}", output.status, tail.trim()).into())
+        Err(format!("script `{command}` exited with {}:\n{printed}", output.status).into())
     }
+}
+
+/// How much of a script's output is kept, per stream: its end, where the
+/// error usually is.
+const SCRIPT_OUTPUT_KEPT: usize = 2000;
+
+/// The ends of a script's stdout and stderr, each labelled, for the log
+/// and the failure message (the execution record's `failure_cause`).
+fn script_output(stdout: &[u8], stderr: &[u8]) -> String {
+    let tail = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.trim_end();
+        let count = text.chars().count();
+        if count <= SCRIPT_OUTPUT_KEPT {
+            text.to_string()
+        } else {
+            let kept: String = text.chars().skip(count - SCRIPT_OUTPUT_KEPT).collect();
+            format!("[{} characters left out]\n{kept}", count - SCRIPT_OUTPUT_KEPT)
+        }
+    };
+    let mut out = Vec::new();
+    for (name, bytes) in [("stdout", stdout), ("stderr", stderr)] {
+        let text = tail(bytes);
+        if !text.is_empty() {
+            out.push(format!("--- {name} ---\n{text}"));
+        }
+    }
+    out.join("\n")
 }
 
 /// A script's process group while it may still hold processes. Dropping it
@@ -448,6 +487,33 @@ mod tests {
         assert_eq!(*job.1.lock().unwrap(), vec![1, 2]);
         dataflow.run(ctx(0), &JobSettings { streaming: true, ..Default::default() }).await.unwrap();
         assert_eq!(*job.1.lock().unwrap(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_script_job_without_a_usable_command_is_refused_when_made() {
+        let mut config = crate::JobConfig::new("j", "0/5 * * * * ?", 1);
+        for (command, why) in [(None, "needs this prop"), (Some("  "), "needs this prop"), (Some("run 'x"), "unbalanced")] {
+            config.props.remove("script.command.line");
+            if let Some(command) = command {
+                config.props.insert("script.command.line".into(), command.into());
+            }
+            let message = JobSettings::from_config(&config, JobKind::Script).unwrap_err().to_string();
+            assert!(message.contains("script.command.line") && message.contains(why), "{command:?}: {message}");
+        }
+        // Other job types do not need it.
+        config.props.remove("script.command.line");
+        JobSettings::from_config(&config, JobKind::Simple).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failing_script_s_stdout_and_stderr_ends_are_in_its_failure() {
+        let settings = JobSettings {
+            script_command: Some("sh -c 'seq 1 5000; echo last-out; echo bad >&2; exit 2'".into()),
+            ..Default::default()
+        };
+        let err = Job::script().run(ctx(0), &settings).await.unwrap_err().to_string();
+        assert!(err.contains("--- stdout ---") && err.contains("last-out") && err.contains("--- stderr ---\nbad"), "{err}");
+        assert!(err.contains("characters left out") && !err.contains("\n1\n2\n"), "the start of a long output is cut: {err}");
     }
 
     /// Writes a script that saves each of its arguments after the first on a

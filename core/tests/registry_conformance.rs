@@ -495,6 +495,43 @@ async fn zookeeper_request_without_answer_is_connection_loss() {
     assert_eq!(r.exists("/quiet").await.unwrap().unwrap().ephemeral_owner, r.session_id());
 }
 
+/// A wrong address fails fast, naming each server and its cause: a closed
+/// port and an unresolvable name at once, a port that accepts connections
+/// but never answers (a frozen proxy) when the connection timeout runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_connect_to_a_wrong_address_fails_fast_naming_the_cause() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let servers = format!("127.0.0.1:{closed},no-such-host.invalid:2181");
+    let started = std::time::Instant::now();
+    let error = ZookeeperRegistry::connect(ZookeeperOptions::new(servers.clone(), "wrong")).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2), "refused and unresolvable took {:?}", started.elapsed());
+    let message = error.to_string();
+    assert!(matches!(error, Error::Unreachable { .. }), "{error:?}");
+    assert!(message.contains(&servers), "{message}");
+    assert!(message.contains(&format!("127.0.0.1:{closed}: connection refused")), "{message}");
+    assert!(message.contains("no-such-host.invalid:2181: cannot resolve the host name"), "{message}");
+
+    let b = zookeeper();
+    b.proxy.freeze();
+    let options = ZookeeperOptions::new(b.proxy.connect_string(), &b.namespace).connection_timeout(Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    let error = ZookeeperRegistry::connect(options).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1400) && took < Duration::from_millis(3000), "a silent server took {took:?}");
+    assert!(error.to_string().contains("gave no session within the connection timeout (1500 ms)"), "{error}");
+    b.proxy.thaw();
+}
+
+/// A connect string that cannot be right is refused before any connection,
+/// naming the field and the entry.
+#[test]
+fn zookeeper_options_refuse_a_bad_connect_string() {
+    for (servers, entry) in [("127.0.0.1:x", "`127.0.0.1:x`"), ("a:2181,,b:2181", "``"), ("a:70000", "`a:70000`")] {
+        let message = ZookeeperOptions::new(servers, "ns").validate().unwrap_err().to_string();
+        assert!(message.contains("serverLists") && message.contains(entry), "{servers}: {message}");
+    }
+}
+
 /// Fault injection on the memory backend: a write lost before or after it
 /// was applied, and what a disconnected session's watches see.
 #[tokio::test]

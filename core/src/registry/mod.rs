@@ -14,6 +14,7 @@
 mod center;
 mod counted;
 mod memory;
+mod reach;
 mod zookeeper;
 
 pub use center::RegistryCenter;

@@ -28,7 +28,7 @@
 //! A refusal by those ACLs is [`Error::NotAuthorized`].
 
 use super::{
-    read_chunks, CreateMode, EventKind, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat,
+    reach, read_chunks, CreateMode, EventKind, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat,
     WatchEvent, NAMESPACE_ALLOWANCE,
 };
 use crate::error::{Error, Result};
@@ -47,7 +47,8 @@ pub struct ZookeeperOptions {
     pub namespace: String,
     /// Session timeout: how long after losing contact an instance counts as dead.
     pub session_timeout: Duration,
-    /// How long to wait for the first connection.
+    /// How long connecting may take in all (resolving, reaching a server,
+    /// getting a session) before it fails with [`Error::Unreachable`].
     pub connection_timeout: Duration,
     /// `user:password` for ZooKeeper digest authentication. With it, every
     /// node this client creates is readable and writable only by clients
@@ -57,13 +58,15 @@ pub struct ZookeeperOptions {
 }
 
 impl ZookeeperOptions {
-    /// Options with ElasticJob's defaults: 60 s session timeout, 15 s connection timeout.
+    /// Options with a 60 s session timeout (ElasticJob's) and a 5 s
+    /// connection timeout (ElasticJob waits 15 s; an unreachable server is
+    /// told at once either way, see [`ZookeeperRegistry::connect`]).
     pub fn new(servers: impl Into<String>, namespace: impl Into<String>) -> Self {
         ZookeeperOptions {
             servers: servers.into(),
             namespace: namespace.into(),
             session_timeout: Duration::from_secs(60),
-            connection_timeout: Duration::from_secs(15),
+            connection_timeout: Duration::from_secs(5),
             digest: None,
         }
     }
@@ -98,6 +101,7 @@ impl ZookeeperOptions {
         if self.servers.trim().is_empty() {
             return Err(Error::invalid("serverLists", &self.servers, "must name at least one host:port"));
         }
+        reach::parse_servers(&self.servers)?;
         let ns = self.namespace.trim_matches('/');
         if ns.is_empty() || ns.contains("//") || ns.split('/').any(|s| s == "." || s == "..") {
             return Err(Error::invalid("namespace", &self.namespace, "must be a non-empty ZooKeeper path"));
@@ -172,6 +176,10 @@ impl std::fmt::Debug for ZookeeperRegistry {
 impl ZookeeperRegistry {
     /// Connects, creates the namespace node if needed, and starts reporting session events.
     ///
+    /// Fails within the connection timeout with [`Error::Unreachable`],
+    /// naming each server's cause: refused and unresolvable servers are
+    /// told at once, not after the client's retries.
+    ///
     /// The client's own tasks (its connection, pings and session events)
     /// run on the registry's dedicated runtime ([`crate::runtime::registry_io`]),
     /// never on the caller's: a handler that blocks the caller's threads
@@ -185,18 +193,28 @@ impl ZookeeperRegistry {
     }
 
     async fn connect_here(options: ZookeeperOptions) -> Result<Self> {
+        let servers = reach::parse_servers(&options.servers)?;
+        let unreachable = |cause: String| Error::Unreachable { servers: options.servers.clone(), cause };
+        // The connection timeout bounds the whole connect, probe included.
+        let deadline = tokio::time::Instant::now() + options.connection_timeout;
+        reach::reach(&servers, options.connection_timeout).await.map_err(unreachable)?;
         let mut connector = zk::Client::connector()
             .with_session_timeout(options.session_timeout)
             .with_connection_timeout(options.connection_timeout);
         if let Some(digest) = &options.digest {
             connector = connector.with_auth("digest", digest.as_bytes());
         }
-        let root = connector.connect(&options.servers).await.map_err(|e| match e {
-            zk::Error::Timeout | zk::Error::NoHosts => {
-                Error::Registry(format!("cannot connect to ZooKeeper at `{}`: {e}", options.servers))
+        let root = match tokio::time::timeout_at(deadline, connector.connect(&reach::connect_string(&servers))).await {
+            Ok(Ok(root)) => root,
+            Ok(Err(e @ (zk::Error::Timeout | zk::Error::NoHosts))) => return Err(unreachable(e.to_string())),
+            Ok(Err(other)) => return Err(convert(other, "")),
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "a server accepts connections but gave no session within the connection timeout ({} ms): is it a ZooKeeper server, with a quorum?",
+                    options.connection_timeout.as_millis()
+                )))
             }
-            other => convert(other, ""),
-        })?;
+        };
         let namespace = format!("/{}", options.namespace.trim_matches('/'));
         let acls = if options.digest.is_some() { zk::Acls::creator_all() } else { zk::Acls::anyone_all() };
         // A namespace that already exists keeps the ACL it has: one created

@@ -42,7 +42,7 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 16;
 #[derive(Clone)]
 pub struct HistoryStore {
     url: HistoryUrl,
-    pool: AnyPool,
+    pub(super) pool: AnyPool,
     migrated: std::sync::Arc<OnceCell<()>>,
 }
 
@@ -91,7 +91,7 @@ impl HistoryStore {
         &self.url
     }
 
-    fn error(&self, what: &str, error: impl std::fmt::Display) -> Error {
+    pub(super) fn error(&self, what: &str, error: impl std::fmt::Display) -> Error {
         Error::History(format!("{what} in {}: {error}", self.url))
     }
 
@@ -99,18 +99,24 @@ impl HistoryStore {
     pub async fn migrate(&self) -> Result<()> {
         self.migrated
             .get_or_try_init(|| async {
-                let sql = match self.url.backend() {
-                    Backend::Sqlite => include_str!("migrations/sqlite_0001_history.sql"),
-                    Backend::Postgres => include_str!("migrations/postgres_0001_history.sql"),
+                let (history, audit) = match self.url.backend() {
+                    Backend::Sqlite => (
+                        include_str!("migrations/sqlite_0001_history.sql"),
+                        include_str!("migrations/sqlite_0002_console_audit.sql"),
+                    ),
+                    Backend::Postgres => (
+                        include_str!("migrations/postgres_0001_history.sql"),
+                        include_str!("migrations/postgres_0002_console_audit.sql"),
+                    ),
+                };
+                let migration = |version, description, sql| {
+                    Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
                 };
                 let migrator = Migrator {
-                    migrations: Cow::Owned(vec![Migration::new(
-                        1,
-                        Cow::Borrowed("execution and status history"),
-                        MigrationType::Simple,
-                        Cow::Borrowed(sql),
-                        false,
-                    )]),
+                    migrations: Cow::Owned(vec![
+                        migration(1, "execution and status history", history),
+                        migration(2, "console audit log", audit),
+                    ]),
                     ..Migrator::DEFAULT
                 };
                 migrator.run(&self.pool).await.map_err(|e| self.error("migrating the history schema failed", e))
@@ -225,7 +231,7 @@ fn insert_sql(table: &str, columns: &str, width: usize, rows: usize) -> String {
     format!("INSERT INTO {table} ({columns}) VALUES {}", values.join(", "))
 }
 
-fn bind_all<'q>(
+pub(super) fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     params: &[Param],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
