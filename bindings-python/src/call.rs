@@ -7,6 +7,7 @@
 //! runs to its end: a caller that stops waiting only stops listening (the
 //! Python layer decides what to undo, e.g. a start that was interrupted).
 
+use crate::exit::attach;
 use crate::runtime;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -50,7 +51,7 @@ impl Shared {
             Slot::Running(Some(callback)) => {
                 drop(slot);
                 // Never take the GIL on a runtime worker (invariant 5).
-                runtime().spawn_blocking(move || Python::attach(|py| deliver(py, callback, answer)));
+                runtime().spawn_blocking(move || attach(|py| deliver(py, callback, answer)));
             }
             _ => {
                 *slot = Slot::Done(answer);

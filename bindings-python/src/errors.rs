@@ -2,8 +2,7 @@
 //! (`elasticjob/_errors.py`), so the hierarchy reads like any Python
 //! library's, prints as `elasticjob.ConfigError`, and `ConfigError` can also
 //! be a `ValueError`. `to_py` is the one place that decides which core error
-//! kind becomes which class; `unreachable` only adds what the binding knows
-//! while connecting (the address).
+//! kind becomes which class.
 
 use elasticjob::Error;
 use pyo3::PyErr;
@@ -23,6 +22,7 @@ pub(crate) fn to_py(error: Error) -> PyErr {
     let message = error.to_string();
     match error {
         Error::InvalidConfig { .. } => ConfigError::new_err(message),
+        Error::Unreachable { servers, .. } => RegistryUnavailable::new_err((message, Some(servers))),
         Error::ConnectionLoss => RegistryUnavailable::new_err((message, None::<String>)),
         Error::SessionExpired => SessionExpired::new_err(message),
         Error::NotAuthorized(_) => NotAuthorized::new_err(message),
@@ -36,15 +36,5 @@ pub(crate) fn to_py(error: Error) -> PyErr {
         Error::Handler(_) => JobExecutionError::new_err(message),
         Error::ShardingStrategy { .. } => ShardingStrategyError::new_err(message),
         Error::History(_) => HistoryError::new_err(message),
-    }
-}
-
-/// A failure to open a session on the registry at `address`: whatever the
-/// registry said (refused, unresolvable, timed out, ...) means it is
-/// unavailable from here, except a bad option or refused credentials.
-pub(crate) fn unreachable(address: Option<&str>, error: Error) -> PyErr {
-    match error {
-        Error::InvalidConfig { .. } | Error::NotAuthorized(_) => to_py(error),
-        other => RegistryUnavailable::new_err((other.to_string(), address.map(str::to_string))),
     }
 }

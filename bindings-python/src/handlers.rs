@@ -4,6 +4,7 @@
 //! text in Python's own traceback format.
 
 use crate::context::{ShardingContext, ShardingContexts};
+use crate::exit::attach;
 use elasticjob::{DataflowJob, HandlerResult, Job};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -82,9 +83,10 @@ where
     T: Send + 'static,
     F: FnOnce(Python<'_>) -> PyResult<T> + Send + 'static,
 {
-    let joined = tokio::task::spawn_blocking(move || Python::attach(|py| f(py).map_err(|e| describe(py, e)))).await;
+    let joined = tokio::task::spawn_blocking(move || attach(|py| f(py).map_err(|e| describe(py, e)))).await;
     match joined {
-        Ok(result) => result.map_err(Into::into),
+        Ok(Some(result)) => result.map_err(Into::into),
+        Ok(None) => Err("not called: the Python interpreter is exiting".into()),
         Err(e) => Err(format!("handler thread failed: {e}").into()),
     }
 }

@@ -9,6 +9,7 @@ mod config;
 mod context;
 mod errors;
 mod events;
+mod exit;
 mod handlers;
 mod logging;
 mod metrics;
@@ -27,6 +28,7 @@ pub(crate) use elasticjob::runtime::shared as runtime;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::install();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(exit::_exiting, m)?)?;
     m.add_class::<call::Call>()?;
     m.add_class::<config::JobConfig>()?;
     m.add_class::<context::ShardingContext>()?;

@@ -89,7 +89,7 @@ pub fn install() {
         .name("elasticjob-logging".into())
         .spawn(move || {
             for record in inbox {
-                Python::attach(|py| {
+                crate::exit::attach(|py| {
                     let forwarded = py
                         .import("logging")
                         .and_then(|logging| logging.call_method1("getLogger", ("elasticjob",)))

@@ -1,12 +1,12 @@
 //! `Operator`: the lifecycle API for jobs running anywhere in the namespace.
-//! Each call connects first if needed (a failure is `RegistryUnavailable`
-//! naming the address) and waits interruptibly; listings come back as dicts
-//! keyed by the fields of the Python result dataclasses.
+//! Each call waits interruptibly (a registry that cannot be reached is a
+//! `RegistryUnavailable`); listings come back as dicts keyed by the fields
+//! of the Python result dataclasses.
 
 use crate::call::{Answer, Call};
 use crate::errors::to_py;
 use crate::registry::Registry;
-use elasticjob::{JobOperator, RegistryCenter};
+use elasticjob::JobOperator;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::future::Future;
@@ -15,24 +15,18 @@ use std::future::Future;
 #[pyclass(frozen, module = "elasticjob._native")]
 pub struct Operator {
     inner: JobOperator,
-    center: RegistryCenter,
-    address: Option<String>,
 }
 
 impl Operator {
-    /// Runs `operation` once connected, and waits for it.
+    /// Runs `operation` and waits for it.
     fn run<T, F, A>(&self, py: Python<'_>, operation: F, answer: A) -> PyResult<Py<PyAny>>
     where
         T: Send + 'static,
         F: Future<Output = elasticjob::Result<T>> + Send + 'static,
         A: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
     {
-        let (center, address) = (self.center.clone(), self.address.clone());
         Call::block(py, async move {
-            let outcome = match Registry::connect(&center, address.as_deref()).await {
-                Ok(()) => operation.await.map_err(to_py),
-                Err(e) => Err(e),
-            };
+            let outcome = operation.await.map_err(to_py);
             let answer: Answer = Box::new(move |py| answer(py, outcome?));
             answer
         })
@@ -59,11 +53,7 @@ fn dicts<T>(py: Python<'_>, rows: Vec<T>, fill: impl Fn(&Bound<'_, PyDict>, T) -
 impl Operator {
     #[new]
     fn new(registry: PyRef<'_, Registry>) -> Self {
-        Operator {
-            inner: JobOperator::new(registry.center.clone()),
-            center: registry.center.clone(),
-            address: registry.address.clone(),
-        }
+        Operator { inner: JobOperator::new(registry.center.clone()) }
     }
 
     fn trigger(&self, py: Python<'_>, job_name: String) -> PyResult<()> {

@@ -1,6 +1,6 @@
 //! Registry classes: where schedulers find ZooKeeper (or the embedded registry).
 
-use crate::errors::{to_py, unreachable};
+use crate::errors::to_py;
 use crate::seconds::{seconds, MAX_REGISTRY_TIMEOUT_SECONDS};
 use elasticjob::{RegistryCenter, ZookeeperOptions};
 use pyo3::prelude::*;
@@ -10,16 +10,6 @@ use pyo3::PyClassInitializer;
 #[pyclass(subclass, frozen, module = "elasticjob")]
 pub struct Registry {
     pub(crate) center: RegistryCenter,
-    /// The ZooKeeper connect string, for errors that say where we failed to go.
-    pub(crate) address: Option<String>,
-}
-
-impl Registry {
-    /// Opens the session (or finds it open): a failure here is a
-    /// `RegistryUnavailable` naming the address, whatever the cause.
-    pub(crate) async fn connect(center: &RegistryCenter, address: Option<&str>) -> PyResult<()> {
-        center.session().await.map(drop).map_err(|e| unreachable(address, e))
-    }
 }
 
 /// A ZooKeeper ensemble: `ZookeeperRegistry("127.0.0.1:2181", "my-namespace")`.
@@ -42,7 +32,7 @@ impl ZookeeperRegistry {
         connection_timeout: Option<f64>,
         digest: Option<String>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let mut options = ZookeeperOptions::new(servers.clone(), namespace)
+        let mut options = ZookeeperOptions::new(servers, namespace)
             .session_timeout(seconds("session_timeout", session_timeout, 0.1, MAX_REGISTRY_TIMEOUT_SECONDS)?);
         if let Some(timeout) = connection_timeout {
             options = options.connection_timeout(seconds("connection_timeout", timeout, 0.001, MAX_REGISTRY_TIMEOUT_SECONDS)?);
@@ -51,7 +41,7 @@ impl ZookeeperRegistry {
             options = options.digest(digest);
         }
         options.validate().map_err(to_py)?;
-        let registry = Registry { center: RegistryCenter::zookeeper(options), address: Some(servers) };
+        let registry = Registry { center: RegistryCenter::zookeeper(options) };
         Ok(PyClassInitializer::from(registry).add_subclass(ZookeeperRegistry))
     }
 }
@@ -65,7 +55,7 @@ impl EmbeddedRegistry {
     #[new]
     #[pyo3(signature = (namespace = "elasticjob"))]
     fn new(namespace: &str) -> PyClassInitializer<Self> {
-        let registry = Registry { center: RegistryCenter::embedded(namespace), address: None };
+        let registry = Registry { center: RegistryCenter::embedded(namespace) };
         PyClassInitializer::from(registry).add_subclass(EmbeddedRegistry)
     }
 }

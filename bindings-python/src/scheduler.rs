@@ -11,7 +11,7 @@ use crate::handlers::{hooks, simple_job, OnceHooks, PlainHooks, PythonDataflow};
 use crate::registry::Registry;
 use crate::runtime;
 use crate::seconds::{seconds, MAX_WAIT_SECONDS};
-use elasticjob::{Job, JobEvent, JobScheduler, OnceListener, RegistryCenter};
+use elasticjob::{Job, JobEvent, JobScheduler, OnceListener};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Arc;
@@ -21,8 +21,6 @@ use tokio::sync::{broadcast, Mutex};
 #[pyclass(frozen, module = "elasticjob._native")]
 pub struct Scheduler {
     inner: Arc<JobScheduler>,
-    center: RegistryCenter,
-    address: Option<String>,
     events: Arc<Mutex<broadcast::Receiver<JobEvent>>>,
 }
 
@@ -91,20 +89,14 @@ impl Scheduler {
         let _guard = runtime().enter();
         let inner = builder.build().map_err(to_py)?;
         let events = Arc::new(Mutex::new(inner.events()));
-        Ok(Scheduler { inner: Arc::new(inner), center: registry.center.clone(), address: registry.address.clone(), events })
+        Ok(Scheduler { inner: Arc::new(inner), events })
     }
 
-    /// Connects (a failure is `RegistryUnavailable` naming the address),
-    /// registers this instance and starts firing.
+    /// Connects (a failure is `RegistryUnavailable` naming the address and
+    /// the cause), registers this instance and starts firing.
     fn start(&self) -> Call {
-        let (inner, center, address) = (self.inner.clone(), self.center.clone(), self.address.clone());
-        Call::spawn(async move {
-            let started = match Registry::connect(&center, address.as_deref()).await {
-                Ok(()) => inner.start().await.map_err(to_py),
-                Err(e) => Err(e),
-            };
-            unit(started)
-        })
+        let inner = self.inner.clone();
+        Call::spawn(async move { unit(inner.start().await.map_err(to_py)) })
     }
 
     /// Runs the job once now on every live instance (one-off jobs' `execute`).

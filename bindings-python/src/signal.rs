@@ -4,6 +4,7 @@
 //! shutdown); Python code can only read and wait.
 
 use crate::call::SIGNAL_CHECK_INTERVAL;
+use crate::exit::attach;
 use crate::runtime;
 use crate::seconds::{seconds, MAX_WAIT_SECONDS};
 use elasticjob::Cancellation;
@@ -61,7 +62,7 @@ impl CancelSignal {
     fn _on_cancel(&self, callback: Py<PyAny>) {
         self.inner.on_cancel(move |reason| {
             runtime().spawn_blocking(move || {
-                Python::attach(|py| {
+                attach(|py| {
                     if let Err(error) = callback.call1(py, (reason.as_str(),)) {
                         error.write_unraisable(py, None);
                     }

@@ -9,9 +9,11 @@ from elasticjob._results import ExecutionCounts, FireCounts, HistoryCounts, Reco
 
 __version__: str
 __all__ = [
-    "__version__", "Call", "JobConfig", "ShardingContext", "ShardingContexts", "CancelSignal", "Scheduler",
+    "__version__", "_exiting", "Call", "JobConfig", "ShardingContext", "ShardingContexts", "CancelSignal", "Scheduler",
     "Metrics", "Histogram", "Registry", "ZookeeperRegistry", "EmbeddedRegistry", "Operator",
 ]
+
+def _exiting() -> None: ...
 
 @final
 class Call:
@@ -176,7 +178,7 @@ class Registry:
 @final
 class ZookeeperRegistry(Registry):
     """A ZooKeeper ensemble. ``connection_timeout`` (seconds; None: the
-    core's default) bounds connecting: past it, or at once when refused or
+    core's default, 5 s) bounds connecting: past it, or at once when refused or
     unresolvable, starting raises ``RegistryUnavailable``."""
     def __new__(
         cls,

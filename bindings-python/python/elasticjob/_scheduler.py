@@ -16,6 +16,7 @@ from ._errors import ElasticJobError, JobExecutionError
 from ._jobs import DataflowJob, DistributeOnceJobListener, HttpJob, Job, Listener, ScriptJob, ShardingStrategy, SimpleJob, Strategy
 from ._loop import HandlerLoop
 from ._native import JobConfig, Metrics, Registry
+from ._native import _exiting as _native_exiting
 from ._native import Scheduler as _Native
 from ._results import Event, HistoryStats
 
@@ -280,6 +281,10 @@ def _listener_hooks(
 
 
 _live: weakref.WeakSet[SchedulerBase] = weakref.WeakSet()
+
+# atexit runs its hooks last-registered first: this one runs after
+# _shutdown_all, once nothing of ours needs Python any more.
+atexit.register(_native_exiting)
 
 
 @atexit.register
