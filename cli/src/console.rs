@@ -8,28 +8,16 @@ use elasticjob_console::auth::Role;
 use elasticjob_console::{parse_listen, ConsoleOptions};
 use std::io::BufRead;
 
-/// Where the console listens unless told.
-const DEFAULT_LISTEN: &str = "127.0.0.1:8899";
-
 /// `console [--listen IP:PORT] [--auth FILE]`: serves until Ctrl-C or SIGTERM.
 pub async fn serve(
     center: &RegistryCenter,
     history: Option<&str>,
-    args: &[String],
+    listen: &str,
+    auth: Option<std::path::PathBuf>,
 ) -> Result<(), String> {
-    let mut listen = DEFAULT_LISTEN.to_string();
-    let mut auth = None;
-    let mut iter = args.iter();
-    while let Some(flag) = iter.next() {
-        match flag.as_str() {
-            "--listen" => listen = iter.next().ok_or("--listen needs IP:PORT")?.clone(),
-            "--auth" => auth = Some(iter.next().ok_or("--auth needs a users FILE")?.into()),
-            other => return Err(format!("unknown console option `{other}`")),
-        }
-    }
     let mut options = ConsoleOptions::new(
         center.clone(),
-        parse_listen(&listen).map_err(|e| e.to_string())?,
+        parse_listen(listen).map_err(|e| e.to_string())?,
     );
     options.auth_file = auth;
     options.history = history.map(str::to_string);
@@ -49,28 +37,12 @@ pub async fn serve(
 /// file line. The password is read from standard input (one line), never
 /// from the command line; with `--token` a random bearer token is made and
 /// printed on standard error, once: only its hash is kept.
-pub fn user_line(args: &[String]) -> Result<(), String> {
-    let (Some(name), Some(role)) = (args.first(), args.get(1)) else {
-        return Err("`console-user` needs NAME and ROLE (viewer or operator)".into());
-    };
+pub fn user_line(name: &str, role: &str, token: bool, iterations: Option<u32>) -> Result<(), String> {
     check_name(name)?;
     let role = Role::parse(role).ok_or(format!(
         "invalid ROLE `{role}`: must be `viewer` or `operator`"
     ))?;
-    let (mut token, mut iterations) = (false, DEFAULT_ITERATIONS);
-    let mut iter = args[2..].iter();
-    while let Some(flag) = iter.next() {
-        match flag.as_str() {
-            "--token" => token = true,
-            "--iterations" => {
-                let text = iter.next().ok_or("--iterations needs a number")?;
-                iterations = text
-                    .parse()
-                    .map_err(|_| format!("invalid --iterations `{text}`: must be a number"))?;
-            }
-            other => return Err(format!("unknown console-user option `{other}`")),
-        }
-    }
+    let iterations = iterations.unwrap_or(DEFAULT_ITERATIONS);
     let credential = if token {
         let token = new_token();
         eprintln!("bearer token for {name} (shown once, keep it secret): {token}");
@@ -92,7 +64,7 @@ pub fn user_line(args: &[String]) -> Result<(), String> {
     println!(
         "{}",
         User {
-            name: name.clone(),
+            name: name.to_string(),
             role,
             credential
         }

@@ -1,113 +1,76 @@
 //! `ejob`: the command line for operators. Every command is a thin call to
-//! the core's `JobOperator` (or `JobScheduler` for `run`).
+//! the core's `JobOperator` (or `JobScheduler` for `run`, the console crate
+//! for `console`); `ejob --help` and `ejob COMMAND --help` describe them.
 //!
-//! ```text
-//! ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] [--session-timeout-ms MS] <command>
-//!   jobs [--json]                 every job with status, instances, cron, items
-//!   instances JOB [--json]        live instances (leader marked)
-//!   items JOB [--json]            items with owner and state
-//!   trigger JOB                   run every instance's items now
-//!   disable JOB [IP] | enable JOB [IP]
-//!   disable-item JOB ITEM | enable-item JOB ITEM
-//!   shutdown JOB [IP] | remove JOB [IP]
-//!   dump JOB [--json]             the job's registry nodes and their data
-//!   run FILE.yaml...              run script jobs (script.command.line) or HTTP jobs (http.uri) until Ctrl-C,
-//!                                 keeping an execution history with --history URL (or a `history:` key in the file)
-//!                                 and serving their metrics on http://IP:PORT/metrics with --metrics IP:PORT
-//!   console [--listen IP:PORT] [--auth FILE]
-//!                                 the web console (default 127.0.0.1:8899; without --auth, loopback only),
-//!                                 showing the history and keeping the audit log in --history URL
-//!
-//! ejob console-user NAME viewer|operator [--token] [--iterations N]
-//!                                 a line of the console's users file (password read from stdin)
-//!
-//! ejob --history URL history [--job J] [--item N] [--instance ID] [--outcome O]
-//!      [--since MS] [--until MS] [--limit N] [--offset N] [--status] [--json]
-//!                                 the execution history (or, with --status, status changes), newest first
-//! ```
-//!
-//! `--json` prints one JSON array, in the shapes of the console's API.
-//! `--digest` (or `ELASTICJOB_DIGEST`) gives the credentials of a namespace
-//! whose nodes were created creator-only; the environment variable keeps
-//! the password out of the process list and shell history.
+//! Exit codes: 0 done, 1 the operation failed (the message says why),
+//! 2 the command line is wrong.
 
+mod args;
+mod config_cmd;
 mod console;
 mod list;
 
+use args::{Cli, Command};
+use clap::Parser;
 use elasticjob::trace::{split_history, ExecutionQuery, HistoryUrl, StatusQuery};
 use elasticjob::{Error, HistoryStore, Job, JobOperator, JobScheduler, RegistryCenter, ZookeeperOptions};
 use list::Format;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: ejob --zk HOST:PORT --namespace NS [--digest USER:PASSWORD] [--session-timeout-ms MS] <jobs | \
-instances JOB | items JOB | trigger JOB | disable JOB [IP] | enable JOB [IP] | disable-item JOB ITEM | enable-item JOB ITEM | \
-shutdown JOB [IP] | remove JOB [IP] | dump JOB | run FILE.yaml... | console [--listen IP:PORT] [--auth FILE]> [--history URL] \
-[--metrics IP:PORT] [--json]
-       ejob --history URL history [--job J] [--item N] [--instance ID] [--outcome O] [--since MS] [--until MS] \
-[--limit N] [--offset N] [--status] [--json]
-       ejob console-user NAME viewer|operator [--token] [--iterations N]";
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Parsed { zk, namespace, digest, history, metrics, session_timeout, command } = match parse(&args) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            eprintln!("ejob: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if command[0] == "console-user" {
-        return match console::user_line(&command[1..]) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("ejob: {error}");
-                ExitCode::from(2)
-            }
-        };
+    let cli = Cli::parse();
+    if cli.json && !cli.command.lists() {
+        return usage_error("--json: this command lists nothing");
     }
-    if command[0] == "console" {
-        // The console's own log: warnings, and one line per audited operation.
-        tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_env("ELASTICJOB_LOG")
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,elasticjob_console=info")),
-            )
-            .with_writer(std::io::stderr)
-            .with_ansi(false)
-            .init();
+    let format = if cli.json { Format::Json } else { Format::Table };
+    match &cli.command {
+        Command::ConsoleUser { name, role, token, iterations } => {
+            return match console::user_line(name, role, *token, *iterations) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => usage_error(&error),
+            };
+        }
+        Command::Console { .. } | Command::Run { .. } => init_logging(),
+        _ => {}
     }
     let runtime = elasticjob::runtime::shared();
-    if command[0] == "history" {
-        let Some(url) = history else {
-            eprintln!("ejob: `history` needs --history URL (or ELASTICJOB_HISTORY)\n{USAGE}");
-            return ExitCode::from(2);
+    if let Command::History { .. } = &cli.command {
+        let Some(url) = &cli.history else {
+            return usage_error("`history` needs --history URL (or ELASTICJOB_HISTORY)");
         };
-        return match runtime.block_on(show_history(&url, &command[1..])) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("ejob: {error}");
-                ExitCode::FAILURE
-            }
-        };
+        return finish(runtime.block_on(show_history(url, &cli.command, format)));
     }
-    let (Some(zk), Some(namespace)) = (zk, namespace) else {
-        eprintln!("ejob: missing --zk and --namespace (or ELASTICJOB_ZK and ELASTICJOB_NAMESPACE)\n{USAGE}");
-        return ExitCode::from(2);
+    let (Some(zk), Some(namespace)) = (&cli.zk, &cli.namespace) else {
+        return usage_error("missing --zk and --namespace (or ELASTICJOB_ZK and ELASTICJOB_NAMESPACE)");
     };
-    let mut options = ZookeeperOptions::new(zk, namespace);
-    if let Some(digest) = digest {
-        options = options.digest(digest);
+    let mut options = ZookeeperOptions::new(zk.clone(), namespace.clone());
+    if let Some(digest) = &cli.digest {
+        options = options.digest(digest.clone());
     }
-    if let Some(timeout) = session_timeout {
-        options = options.session_timeout(timeout);
+    if let Some(ms) = cli.session_timeout_ms {
+        options = options.session_timeout(Duration::from_millis(ms));
+    }
+    if let Some(ms) = cli.connection_timeout_ms {
+        options = options.connection_timeout(Duration::from_millis(ms));
+    }
+    if cli.command.needs_existing_namespace() {
+        options = options.existing_namespace();
     }
     if let Err(error) = options.validate() {
-        eprintln!("ejob: {error}");
-        return ExitCode::from(2);
+        return usage_error(&error.to_string());
     }
     let center = RegistryCenter::zookeeper(options);
-    match runtime.block_on(execute(&center, &command, history.as_deref(), metrics.as_deref())) {
+    finish(runtime.block_on(execute(&center, &cli, format)))
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("ejob: {message} (see ejob --help)");
+    ExitCode::from(2)
+}
+
+fn finish(outcome: Result<(), String>) -> ExitCode {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ejob: {error}");
@@ -116,47 +79,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// The command line, options resolved against the environment.
-struct Parsed {
-    zk: Option<String>,
-    namespace: Option<String>,
-    digest: Option<String>,
-    history: Option<String>,
-    /// `run`: where to serve the jobs' metrics.
-    metrics: Option<String>,
-    session_timeout: Option<Duration>,
-    command: Vec<String>,
-}
-
-fn parse(args: &[String]) -> Result<Parsed, String> {
-    let mut zk = std::env::var("ELASTICJOB_ZK").ok();
-    let mut namespace = std::env::var("ELASTICJOB_NAMESPACE").ok();
-    let mut digest = std::env::var("ELASTICJOB_DIGEST").ok().filter(|d| !d.is_empty());
-    let mut history = std::env::var("ELASTICJOB_HISTORY").ok().filter(|h| !h.is_empty());
-    let mut metrics = None;
-    let mut session_timeout = None;
-    let mut rest = Vec::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        match arg.as_str() {
-            "--zk" => zk = Some(iter.next().ok_or("--zk needs HOST:PORT")?.clone()),
-            "--namespace" => namespace = Some(iter.next().ok_or("--namespace needs a name")?.clone()),
-            "--digest" => digest = Some(iter.next().ok_or("--digest needs USER:PASSWORD")?.clone()),
-            "--history" => history = Some(iter.next().ok_or("--history needs a URL (sqlite://PATH or postgres://...)")?.clone()),
-            "--metrics" => metrics = Some(iter.next().ok_or("--metrics needs IP:PORT (e.g. 127.0.0.1:9464)")?.clone()),
-            "--session-timeout-ms" => {
-                let text = iter.next().ok_or("--session-timeout-ms needs milliseconds")?;
-                let ms: u64 = text.parse().map_err(|_| format!("invalid --session-timeout-ms `{text}`: must be a number"))?;
-                session_timeout = Some(Duration::from_millis(ms));
-            }
-            "-h" | "--help" => return Err("help".into()),
-            _ => rest.push(arg.clone()),
-        }
-    }
-    if rest.is_empty() {
-        return Err("missing command".into());
-    }
-    Ok(Parsed { zk, namespace, digest, history, metrics, session_timeout, command: rest })
+/// Long-running commands log to stderr: warnings and what the scheduler
+/// or console does (`ELASTICJOB_LOG` sets the filter, e.g. `debug`).
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ELASTICJOB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
 }
 
 /// An error as the operator should read it: a refusal by the nodes' ACLs
@@ -170,34 +103,24 @@ fn explain(error: Error) -> String {
     }
 }
 
-async fn execute(center: &RegistryCenter, command: &[String], history: Option<&str>, metrics: Option<&str>) -> Result<(), String> {
-    // `--json` may come anywhere after the command; the console has no such flag.
-    let json = command[0] != "console" && command.iter().any(|a| a == "--json");
-    let format = if json { Format::Json } else { Format::Table };
-    let command: Vec<String> = if json { command.iter().filter(|a| *a != "--json").cloned().collect() } else { command.to_vec() };
+async fn execute(center: &RegistryCenter, cli: &Cli, format: Format) -> Result<(), String> {
     let operator = JobOperator::new(center.clone());
-    let arg = |i: usize, what: &str| command.get(i).cloned().ok_or(format!("`{}` needs {what}", command[0]));
-    let ip = command.get(2).map(String::as_str);
-    let item = |i: usize| -> Result<u32, String> {
-        let text = arg(i, "an ITEM")?;
-        text.parse().map_err(|_| format!("invalid ITEM `{text}`: must be a number"))
-    };
-    let done = match command[0].as_str() {
-        "jobs" => list::jobs(&operator, format).await,
-        "instances" => list::instances(&operator, &arg(1, "a JOB")?, format).await,
-        "items" => list::items(&operator, &arg(1, "a JOB")?, format).await,
-        "dump" => list::dump(center, &arg(1, "a JOB")?, format).await,
-        _ if format == Format::Json => return Err(format!("`{}` has no --json output: it lists nothing", command[0])),
-        "trigger" => operator.trigger(&arg(1, "a JOB")?).await.map(Ok),
-        "disable" => operator.disable(&arg(1, "a JOB")?, ip).await.map(Ok),
-        "enable" => operator.enable(&arg(1, "a JOB")?, ip).await.map(Ok),
-        "disable-item" => operator.disable_item(&arg(1, "a JOB")?, item(2)?).await.map(Ok),
-        "enable-item" => operator.enable_item(&arg(1, "a JOB")?, item(2)?).await.map(Ok),
-        "shutdown" => operator.shutdown(&arg(1, "a JOB")?, ip).await.map(Ok),
-        "remove" => operator.remove(&arg(1, "a JOB")?, ip).await.map(Ok),
-        "run" => return run(center, &command[1..], history, metrics).await,
-        "console" => return console::serve(center, history, &command[1..]).await,
-        other => return Err(format!("unknown command `{other}`")),
+    let done = match &cli.command {
+        Command::Jobs => list::jobs(&operator, format).await,
+        Command::Instances { job } => list::instances(&operator, job, format).await,
+        Command::Items { job } => list::items(&operator, job, format).await,
+        Command::Dump { job } => list::dump(center, job, format).await,
+        Command::Trigger { job } => operator.trigger(job).await.map(Ok),
+        Command::Disable { job, ip } => operator.disable(job, ip.as_deref()).await.map(Ok),
+        Command::Enable { job, ip } => operator.enable(job, ip.as_deref()).await.map(Ok),
+        Command::DisableItem { job, item } => operator.disable_item(job, *item).await.map(Ok),
+        Command::EnableItem { job, item } => operator.enable_item(job, *item).await.map(Ok),
+        Command::Shutdown { job, ip } => operator.shutdown(job, ip.as_deref()).await.map(Ok),
+        Command::Remove { job, ip } => operator.remove(job, ip.as_deref()).await.map(Ok),
+        Command::Config(command) => return config_cmd::execute(&operator, command, format).await,
+        Command::Run { files } => return run(center, files, cli.history.as_deref(), cli.metrics.as_deref()).await,
+        Command::Console { listen, auth } => return console::serve(center, cli.history.as_deref(), listen, auth.clone()).await,
+        Command::ConsoleUser { .. } | Command::History { .. } => unreachable!("handled before connecting"),
     };
     done.map_err(explain)?
 }
@@ -252,32 +175,18 @@ async fn run(center: &RegistryCenter, files: &[String], history: Option<&str>, m
 
 /// Prints the execution history (or status changes) matching the filters,
 /// as a table or, with `--json`, one JSON array.
-async fn show_history(url: &str, args: &[String]) -> Result<(), String> {
+async fn show_history(url: &str, command: &Command, format: Format) -> Result<(), String> {
+    let Command::History { job, item, instance, outcome, since, until, limit, offset, status } = command else {
+        unreachable!("called for `history` only")
+    };
+    let json = format == Format::Json;
+    let status = *status;
     let (mut executions, mut statuses) = (ExecutionQuery::default(), StatusQuery::default());
-    let (mut status, mut json) = (false, false);
-    let mut iter = args.iter();
-    while let Some(flag) = iter.next() {
-        let mut value = |what: &str| iter.next().cloned().ok_or(format!("{flag} needs {what}"));
-        let number = |text: String| -> Result<i64, String> {
-            text.parse().map_err(|_| format!("invalid {flag} `{text}`: must be a number"))
-        };
-        match flag.as_str() {
-            "--job" => executions.job_name = Some(value("a JOB")?),
-            "--item" => {
-                let text = value("an ITEM")?;
-                executions.item = Some(text.parse().map_err(|_| format!("invalid --item `{text}`: must be a number"))?);
-            }
-            "--instance" => executions.instance_id = Some(value("an instance id")?),
-            "--outcome" => executions.outcome = Some(value("SUCCEEDED, FAILED, TIMED_OUT or CANCELLED")?),
-            "--since" => executions.since = Some(number(value("epoch milliseconds")?)?),
-            "--until" => executions.until = Some(number(value("epoch milliseconds")?)?),
-            "--limit" => executions.limit = number(value("a count")?)?.clamp(0, u32::MAX.into()) as u32,
-            "--offset" => executions.offset = number(value("a count")?)?.clamp(0, u32::MAX.into()) as u32,
-            "--status" => status = true,
-            "--json" => json = true,
-            other => return Err(format!("unknown history option `{other}`")),
-        }
-    }
+    executions.job_name = job.clone();
+    executions.item = *item;
+    executions.instance_id = instance.clone();
+    executions.outcome = outcome.clone();
+    (executions.since, executions.until, executions.limit, executions.offset) = (*since, *until, *limit, *offset);
     statuses.job_name = executions.job_name.clone();
     statuses.instance_id = executions.instance_id.clone();
     (statuses.since, statuses.until, statuses.limit, statuses.offset) =

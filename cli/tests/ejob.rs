@@ -66,8 +66,8 @@ async fn operates_a_running_job() {
     assert!(dump.contains("/reports/config = ") && dump.contains("/reports/sharding/2/disabled"), "{dump}");
 
     let bad = ejob(&zk, &["disable-item", "reports", "nine"]);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid ITEM `nine`"));
+    assert_eq!(bad.status.code(), Some(2), "a bad ITEM is a usage error");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid value 'nine' for '<ITEM>'"));
     let missing = ejob(&zk, &["trigger", "ghost"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("jobName `ghost`"));
     let usage = Command::new(env!("CARGO_BIN_EXE_ejob")).arg("jobs").output().unwrap();
@@ -129,7 +129,7 @@ fn runs_script_jobs_from_yaml_until_terminated() {
     let statuses = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["--history", &url, "history", "--status", "--json"]).output().unwrap();
     assert!(stdout(&statuses).contains("\"STOPPED\""));
     let bad = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["--history", &url, "history", "--item", "x"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --item `x`"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid value 'x' for '--item <ITEM>'"));
     let missing = dir.path().join("missing.db");
     let absent = Command::new(env!("CARGO_BIN_EXE_ejob"))
         .args(["--history", &format!("sqlite://{}", missing.display()), "history"])
@@ -262,8 +262,8 @@ async fn every_listing_prints_json() {
     assert!(nodes.iter().any(|n| n["path"] == "/exports/sharding/1/disabled"));
 
     let trigger = ejob(&zk, &["trigger", "exports", "--json"]);
-    assert_eq!(trigger.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&trigger.stderr).contains("no --json output"));
+    assert_eq!(trigger.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&trigger.stderr).contains("--json: this command lists nothing"));
     let missing = ejob(&zk, &["items", "ghost", "--json"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("jobName `ghost`"));
     scheduler.shutdown().await;
@@ -337,4 +337,60 @@ fn console_user_writes_lines_of_the_users_file() {
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
     let role = Command::new(env!("CARGO_BIN_EXE_ejob")).args(["console-user", "bob", "admin"]).output().unwrap();
     assert!(String::from_utf8_lossy(&role.stderr).contains("invalid ROLE `admin`"));
+}
+
+/// Every command has its own `--help` (on stdout, exit 0) and `--version`
+/// works; a namespace that does not exist is an error naming it and the
+/// namespaces there, and leaves no node behind.
+#[test]
+fn help_version_and_a_mistyped_namespace() {
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_ejob")).args(args).output().unwrap();
+    let version = run(&["--version"]);
+    assert!(version.status.success() && stdout(&version).starts_with("ejob "), "{version:?}");
+    for command in ["jobs", "items", "config", "run", "console", "history", "disable-item"] {
+        let help = run(&[command, "--help"]);
+        assert!(help.status.success(), "{command} --help: {help:?}");
+        assert!(stdout(&help).contains(&format!("Usage: ejob {command}")), "{command}: {}", stdout(&help));
+    }
+    let zk = zk_harness::ZkServer::start();
+    let center = RegistryCenter::zookeeper(ZookeeperOptions::new(zk.connect_string(), "cli-real"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async { center.session().await.unwrap() });
+    let typo = run(&["--zk", &zk.connect_string(), "--namespace", "cli-rael", "jobs"]);
+    assert_eq!(typo.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(stderr.contains("namespace `cli-rael`") && stderr.contains("namespaces there: cli-real"), "{stderr}");
+    let jobs_after = run(&["--zk", &zk.connect_string(), "--namespace", "cli-rael", "jobs"]);
+    // Had the first attempt created the namespace, the second would list it.
+    assert!(String::from_utf8_lossy(&jobs_after.stderr).contains("does not exist"), "the typo left a node behind");
+}
+
+/// `config get` prints the stored configuration; `config set` validates a
+/// change with the core's rules (the error names the field and value) and
+/// writes nothing when it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_get_and_set_with_validation() {
+    let zk = zk_harness::ZkServer::start();
+    let center = RegistryCenter::zookeeper(ZookeeperOptions::new(zk.connect_string(), "cli"));
+    let operator = elasticjob::JobOperator::new(center.clone());
+    let scheduler = JobScheduler::builder(center.clone(), JobConfig::new("tuned", "0 0 3 * * ?", 2), Job::from_fn(|_| async { Ok(()) }))
+        .build()
+        .unwrap();
+    scheduler.start().await.unwrap();
+    let got = stdout(&ejob(&zk, &["config", "get", "tuned"]));
+    assert!(got.contains("cron: 0 0 3 * * ?") && got.contains("shardingTotalCount: 2"), "{got}");
+    let set = ejob(&zk, &["config", "set", "tuned", "cron=0 0/30 * * * ?", "failover=true", "props.owner=ops"]);
+    assert!(set.status.success(), "{set:?}");
+    let config = operator.config("tuned").await.unwrap();
+    assert_eq!((config.cron.as_str(), config.failover, config.props.get("owner").map(String::as_str)), ("0 0/30 * * * ?", true, Some("ops")));
+    for (change, named) in [("cron=0 0 0 30 2 ?", "invalid cron `0 0 0 30 2 ?`"), ("shardingTotalCount=0", "shardingTotalCount"), ("failOver=true", "failOver")] {
+        let refused = ejob(&zk, &["config", "set", "tuned", change]);
+        assert_eq!(refused.status.code(), Some(1), "{change}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains(named), "{change}: {}", String::from_utf8_lossy(&refused.stderr));
+    }
+    assert_eq!(operator.config("tuned").await.unwrap().cron, "0 0/30 * * * ?", "a refused change writes nothing");
+    let json = stdout(&ejob(&zk, &["config", "get", "tuned", "--json"]));
+    assert!(json.contains("\"jobName\":\"tuned\""), "{json}");
+    scheduler.shutdown().await;
+    center.close().await;
 }

@@ -55,6 +55,10 @@ pub struct ZookeeperOptions {
     /// authenticated as the same user (`CREATOR_ALL_ACL`, as Java ElasticJob
     /// does); without it, nodes are world-open.
     pub digest: Option<String>,
+    /// Fail with [`Error::InvalidConfig`] naming the namespace (and the
+    /// ones that exist) when it does not exist yet, instead of creating it:
+    /// for operator tools, where a typo must not leave a node behind.
+    pub existing_namespace: bool,
 }
 
 impl ZookeeperOptions {
@@ -68,6 +72,7 @@ impl ZookeeperOptions {
             session_timeout: Duration::from_secs(60),
             connection_timeout: Duration::from_secs(5),
             digest: None,
+            existing_namespace: false,
         }
     }
 
@@ -80,6 +85,12 @@ impl ZookeeperOptions {
     /// Sets the connection timeout.
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout;
+        self
+    }
+
+    /// Requires the namespace to exist (see [`ZookeeperOptions::existing_namespace`]).
+    pub fn existing_namespace(mut self) -> Self {
+        self.existing_namespace = true;
         self
     }
 
@@ -219,6 +230,17 @@ impl ZookeeperRegistry {
         let acls = if options.digest.is_some() { zk::Acls::creator_all() } else { zk::Acls::anyone_all() };
         // A namespace that already exists keeps the ACL it has: one created
         // world-open by an older or credential-less client stays usable.
+        if options.existing_namespace && root.check_stat(&namespace).await.map_err(|e| convert(e, &namespace))?.is_none() {
+            let mut known = root.list_children("/").await.map_err(|e| convert(e, "/"))?;
+            known.retain(|name| name != "zookeeper");
+            known.sort();
+            let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+            return Err(Error::invalid(
+                "namespace",
+                &options.namespace,
+                format!("does not exist on `{}` (namespaces there: {known})", options.servers),
+            ));
+        }
         let create = zk::CreateMode::Persistent.with_acls(acls);
         match root.mkdir(&namespace, &create).await {
             Ok(()) | Err(zk::Error::NodeExists) => {}

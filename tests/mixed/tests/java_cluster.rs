@@ -115,9 +115,9 @@ fn crash_round(name: &str, victim: Lang, survivors: &[Lang], recovery_ms: i64) -
     let dir = tempfile::tempdir().unwrap();
     let ledger_path = dir.path().join("ledger.jsonl");
     let connect = zk.connect_string();
-    // Java runs a fire's items on a pool of 2 × CPUs threads; with more
-    // items than that, or handlers near a second, its runs spill into the
-    // next second and its ledger fire (the start time floored) goes wrong.
+    // Java runs a fire's items on a pool of 2 × CPUs threads: with more
+    // items than that, or handlers near a second, its fires pile up into
+    // misfires, which this scenario is not about.
     let spec = spec(&connect, name, &ledger_path, 4, 300);
     let mut victim = start(victim, &spec);
     let mut alive: Vec<Worker> = survivors.iter().map(|&lang| start(lang, &spec)).collect();
@@ -165,7 +165,7 @@ fn crash_scenario(
     let mut total = Report::default();
     for round in 0..rounds() {
         let (report, entries, in_flight) = crash_round(&format!("{name}-{round}"), victim, survivors, recovery_ms);
-        println!("{name} round {round}: killed mid-run: items {in_flight:?}; {report:?}");
+        println!("{name} round {round}: killed mid-run: items {in_flight:?}; {report:?}{}", explain(&report, &entries));
         assert!(!in_flight.is_empty(), "round {round}: the victim was not killed mid-run");
         assert!(clean_but_java(&report, &entries), "round {round}: {report:?}{}", explain(&report, &entries));
         check(&report, &entries, &in_flight);

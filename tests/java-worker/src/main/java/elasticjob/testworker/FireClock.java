@@ -7,6 +7,7 @@ import java.util.NavigableSet;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListSet;
+import org.apache.shardingsphere.elasticjob.reg.base.CoordinatorRegistryCenter;
 import org.quartz.CronTrigger;
 import org.quartz.JobExecutionContext;
 import org.quartz.Trigger;
@@ -14,8 +15,8 @@ import org.quartz.listeners.TriggerListenerSupport;
 
 /**
  * Which cron fires an ElasticJob handler call stands for, read from the
- * job's Quartz scheduler, so the ledger can judge every Java run, late ones
- * too.
+ * job's Quartz scheduler and its misfire flags, so the ledger can judge
+ * every Java run, late ones too.
  *
  * <p>ElasticJob runs a job on a Quartz scheduler of one thread: a trigger
  * fires, then the whole execution (every local item, then the misfire
@@ -24,18 +25,28 @@ import org.quartz.listeners.TriggerListenerSupport;
  * the fire of every first call per item until the next trigger fires.
  *
  * <p>A second call for the same item under one trigger is a misfire
- * re-run. ElasticJob keeps one misfire flag per item and runs it once for
- * every fire it stands for: fires Quartz could not start in time
- * ({@link #triggerMisfired} sees the trigger before Quartz moves it on, so
- * its next fire time is the missed one) and fires whose execution called
- * no handler (ElasticJob found the items still running and returned). The
- * re-run is written once per such fire, as ElasticJob means it. A one-shot
+ * re-run, for the item's misfire flag ({@code sharding/{i}/misfire}). The
+ * flag is raised for the instance's items by a fire Quartz could not start
+ * in time ({@link #triggerMisfired} runs after ElasticJob's own listener
+ * raised it, and sees the trigger before Quartz moves it on, so its next
+ * fire time is the missed one) or by a fire whose execution found them
+ * still running and returned ({@link #triggerComplete} of a trigger that
+ * called no handler). Each such fire is noted for the flagged items, and a
+ * re-run is written once for every fire noted for its item. A one-shot
  * trigger (an operator's trigger, a failover hand-off) has no cron fire.
  */
 final class FireClock extends TriggerListenerSupport {
 
-    /** How many fires are kept per set. */
+    /** How many fires are kept per item. */
     private static final int KEPT = 64;
+
+    private final CoordinatorRegistryCenter registry;
+
+    private final String jobName;
+
+    private final int items;
+
+    private final String instance;
 
     /** The current trigger's fire, -1 for a one-shot trigger. */
     private volatile long scheduled = -1;
@@ -43,17 +54,21 @@ final class FireClock extends TriggerListenerSupport {
     /** Whether a handler was called under the current trigger. */
     private volatile boolean handled;
 
-    /** Whether a misfire re-run was called under the current trigger. */
-    private volatile boolean rerun;
-
-    /** Cron fires no handler was called for, since the last misfire re-runs. */
-    private final NavigableSet<Long> missed = new ConcurrentSkipListSet<>();
+    /** Per item, fires its misfire flag stands for. */
+    private final Map<Integer, NavigableSet<Long>> flagged = new ConcurrentHashMap<>();
 
     /** Per item, the fires it ran for here (the recent ones). */
     private final Map<Integer, NavigableSet<Long>> runs = new ConcurrentHashMap<>();
 
     /** Items already called under the current trigger. */
     private final Set<Integer> called = ConcurrentHashMap.newKeySet();
+
+    FireClock(final CoordinatorRegistryCenter registry, final String jobName, final int items, final String instance) {
+        this.registry = registry;
+        this.jobName = jobName;
+        this.items = items;
+        this.instance = instance;
+    }
 
     /** A call's fires (none for a one-shot trigger) and kind: {@code cron}, {@code rerun} or {@code one-shot}. */
     record Call(List<Long> fires, String kind) {
@@ -66,21 +81,23 @@ final class FireClock extends TriggerListenerSupport {
 
     @Override
     public void triggerFired(final Trigger trigger, final JobExecutionContext context) {
-        if (rerun) {
-            missed.clear();
-        } else if (scheduled >= 0 && !handled) {
-            keep(missed, scheduled);
-        }
         called.clear();
         handled = false;
-        rerun = false;
         scheduled = trigger instanceof CronTrigger ? context.getScheduledFireTime().getTime() : -1;
     }
 
     @Override
     public void triggerMisfired(final Trigger trigger) {
         if (trigger instanceof CronTrigger && trigger.getNextFireTime() != null) {
-            keep(missed, trigger.getNextFireTime().getTime());
+            note(trigger.getNextFireTime().getTime());
+        }
+    }
+
+    @Override
+    public void triggerComplete(final Trigger trigger, final JobExecutionContext context,
+                                final Trigger.CompletedExecutionInstruction instruction) {
+        if (scheduled >= 0 && !handled) {
+            note(scheduled);
         }
     }
 
@@ -97,10 +114,12 @@ final class FireClock extends TriggerListenerSupport {
             }
         } else {
             kind = "rerun";
-            rerun = true;
-            for (Long fire : missed) {
-                if (!ran.contains(fire)) {
-                    fires.add(fire);
+            NavigableSet<Long> noted = flagged.remove(item);
+            if (noted != null) {
+                for (Long fire : noted) {
+                    if (!ran.contains(fire)) {
+                        fires.add(fire);
+                    }
                 }
             }
         }
@@ -108,6 +127,16 @@ final class FireClock extends TriggerListenerSupport {
             keep(ran, fire);
         }
         return new Call(fires, kind);
+    }
+
+    /** Notes {@code fire} for every item of this instance whose misfire flag is up. */
+    private void note(final long fire) {
+        for (int item = 0; item < items; item++) {
+            String base = "/" + jobName + "/sharding/" + item;
+            if (instance.equals(registry.get(base + "/instance")) && registry.isExisted(base + "/misfire")) {
+                keep(flagged.computeIfAbsent(item, i -> new ConcurrentSkipListSet<>()), fire);
+            }
+        }
     }
 
     private static void keep(final NavigableSet<Long> fires, final long fire) {

@@ -75,7 +75,7 @@ public final class Main {
         String instance = IpUtils.getIp() + "@-@" + ManagementFactory.getRuntimeMXBean().getName().split("@")[0];
         Ledger ledger = new Ledger(required(opts, "ledger"), instance);
         long sleep = Long.parseLong(opts.getOrDefault("sleep-ms", "100"));
-        FireClock clock = new FireClock();
+        FireClock clock = new FireClock(registry, jobName, Integer.parseInt(required(opts, "items")), instance);
         SimpleJob job = ctx -> {
             String failoverNode = "/" + jobName + "/sharding/" + ctx.getShardingItem() + "/failover";
             boolean failover = instance.equals(registry.get(failoverNode));
