@@ -64,7 +64,7 @@ RUN = textwrap.dedent(
 
     @app.job("nightly", cron="* * * * * ?", items=2)
     def nightly(ctx):
-        print("ran", ctx.sharding_item, flush=True)
+        print(f"ran {ctx.sharding_item}", flush=True)
 
     app.run()
     print("returned", flush=True)

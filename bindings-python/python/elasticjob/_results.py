@@ -91,7 +91,8 @@ Event = Union[Execution, Thrown, Sharded, Misfired, StuckItems, ErrorEvent, Stop
 
 @dataclass(frozen=True)
 class JobBrief:
-    """A job of the namespace. ``status``: ``OK``, ``CRASHED``, ``DISABLED`` or ``SHARDING_FLAG``."""
+    """A job of the namespace. ``status``: ``OK``, ``STOPPED`` (its last instance left gracefully),
+    ``CRASHED``, ``DISABLED`` or ``SHARDING_FLAG``."""
 
     job_name: str
     cron: str
