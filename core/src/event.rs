@@ -19,6 +19,19 @@ pub enum Outcome {
     Cancelled(CancelReason),
 }
 
+/// The text a log line or a record shows: a failure's own message as it is
+/// (a Python traceback stays multi-line), not its `Debug` escape.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Succeeded => f.write_str("succeeded"),
+            Outcome::Failed(message) => f.write_str(message),
+            Outcome::TimedOut => f.write_str("timed out"),
+            Outcome::Cancelled(reason) => write!(f, "cancelled: {reason}"),
+        }
+    }
+}
+
 impl Outcome {
     /// Whether the run succeeded.
     pub fn is_success(&self) -> bool {
