@@ -246,9 +246,9 @@ fn version_status_strings_and_logs_through_the_c_api() {
     let output = Command::new(compile("native_test", false)).env_remove("ELASTICJOB_LOG").output().expect("C program runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success() && stdout.contains("3 passed, 0 failed"), "{stdout}\n{stderr}");
-    let logged = stderr.matches("ERROR elasticjob::scheduler::runner: job execution failed: first line of the failure job=logged").count();
+    let logged = stderr.matches("ERROR elasticjob::scheduler::runner: job execution failed job=logged item=0 fire_time=").count();
     assert_eq!(logged, 2, "stderr before the callback and after it is removed:\n{stderr}");
-    assert!(stderr.contains("item=0 fire_time=") && stderr.contains("\n    at second_line (job.c:12)\n"), "{stderr}");
+    assert!(stderr.contains("\nfirst line of the failure\n    at second_line (job.c:12)\n"), "the message as real lines:\n{stderr}");
 }
 
 /// A closed port: the start fails within 5 s, naming the address and the cause.

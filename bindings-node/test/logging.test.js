@@ -30,8 +30,8 @@ function runThrowingJob(env, setup = '') {
 test('a throwing handler with no listener is logged to stderr with its stack', () => {
   const result = runThrowingJob({ ELASTICJOB_LOG: '' })
   assert.equal(result.status, 0, result.stderr)
-  assert.match(result.stderr, / ERROR elasticjob::scheduler::runner: job execution failed: RangeError: the answer is out of range job=noisy item=0 /)
-  assert.match(result.stderr, /\n {4}at failingHandler \(\[eval\]:\d+:\d+\)\n/, 'the stack follows as real lines')
+  assert.match(result.stderr, / ERROR elasticjob::scheduler::runner: job execution failed job=noisy item=0 fire_time=\d+\nRangeError: the answer is out of range\n {4}at failingHandler \(\[eval\]:\d+:\d+\)\n/,
+    'the stack follows as real lines')
   assert.match(result.stderr, / INFO elasticjob::scheduler::session: registered job=noisy/, 'INFO by default')
   assert.doesNotMatch(result.stderr, / DEBUG /)
 })
@@ -55,9 +55,9 @@ test('a logger option receives the records at their levels, stderr none', () => 
   assert.equal(result.status, 0, result.stderr)
   assert.equal(result.stderr, '')
   const seen = JSON.parse(result.stdout)
-  const failure = seen.find((line) => line.startsWith('error job execution failed: RangeError'))
+  const failure = seen.find((line) => line.startsWith('error job execution failed job=noisy'))
   assert.ok(failure, seen.join('\n'))
-  assert.match(failure, /\n {4}at failingHandler/)
+  assert.match(failure, /\nRangeError: the answer is out of range\n {4}at failingHandler/)
   assert.ok(seen.some((line) => line.startsWith('info registered')), seen.join('\n'))
 })
 

@@ -19,24 +19,44 @@ struct ForwardToPython {
     queue: Mutex<Sender<Record>>,
 }
 
+/// One record's text: the message, then `name=value` fields; a value of
+/// several lines (a failed run's traceback) follows on lines of its own,
+/// as Python's logging prints an exception after its message.
 #[derive(Default)]
-struct Message(String);
+struct Message {
+    text: String,
+    fields: String,
+    blocks: Vec<String>,
+}
 
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+impl Message {
+    fn add(&mut self, field: &Field, value: String) {
         if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
+            self.text = value;
+        } else if value.contains('\n') {
+            self.blocks.push(value);
         } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
+            let _ = write!(self.fields, " {}={value}", field.name());
         }
     }
 
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.0.push_str(value);
-        } else {
-            let _ = write!(self.0, " {}={value}", field.name());
+    fn render(self) -> String {
+        let mut text = self.text + &self.fields;
+        for block in self.blocks {
+            text.push('\n');
+            text.push_str(&block);
         }
+        text
+    }
+}
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.add(field, format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.add(field, value.to_string());
     }
 }
 
@@ -51,7 +71,7 @@ impl<S: tracing::Subscriber> Layer<S> for ForwardToPython {
         };
         let mut message = Message::default();
         event.record(&mut message);
-        let _ = self.queue.lock().unwrap_or_else(|p| p.into_inner()).send(Record { level, message: message.0 });
+        let _ = self.queue.lock().unwrap_or_else(|p| p.into_inner()).send(Record { level, message: message.render() });
     }
 }
 
@@ -69,7 +89,7 @@ pub fn install() {
         .name("elasticjob-logging".into())
         .spawn(move || {
             for record in inbox {
-                Python::attach(|py| {
+                crate::exit::attach(|py| {
                     let forwarded = py
                         .import("logging")
                         .and_then(|logging| logging.call_method1("getLogger", ("elasticjob",)))

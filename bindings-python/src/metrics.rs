@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use std::collections::BTreeMap;
 
 /// A histogram in seconds: `buckets[i]` observations were at most `bounds[i]`.
-#[pyclass(frozen, module = "elasticjob._native", get_all)]
+#[pyclass(frozen, module = "elasticjob", get_all)]
 pub struct Histogram {
     /// Upper bounds of the buckets, seconds (`+Inf` implied).
     pub bounds: Vec<f64>,
@@ -32,7 +32,7 @@ impl From<elasticjob::metrics::HistogramSnapshot> for Histogram {
 }
 
 /// What a scheduler did so far (see the README's "Metrics").
-#[pyclass(frozen, module = "elasticjob._native", get_all)]
+#[pyclass(frozen, module = "elasticjob", get_all)]
 pub struct Metrics {
     /// The job.
     pub job_name: String,

@@ -1,21 +1,52 @@
 //! `Operator`: the lifecycle API for jobs running anywhere in the namespace.
+//! Each call waits interruptibly (a registry that cannot be reached is a
+//! `RegistryUnavailable`); listings come back as dicts keyed by the fields
+//! of the Python result dataclasses.
 
+use crate::call::{Answer, Call};
+use crate::errors::to_py;
 use crate::registry::Registry;
-use crate::{runtime, to_py};
 use elasticjob::JobOperator;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::future::Future;
 
 /// Trigger, disable/enable, shut down and remove jobs; list their state.
-#[pyclass(module = "elasticjob._native")]
+#[pyclass(frozen, module = "elasticjob._native")]
 pub struct Operator {
     inner: JobOperator,
 }
 
 impl Operator {
-    fn run<T: Send>(&self, py: Python<'_>, f: impl std::future::Future<Output = elasticjob::Result<T>> + Send) -> PyResult<T> {
-        py.detach(|| runtime().block_on(f)).map_err(to_py)
+    /// Runs `operation` and waits for it.
+    fn run<T, F, A>(&self, py: Python<'_>, operation: F, answer: A) -> PyResult<Py<PyAny>>
+    where
+        T: Send + 'static,
+        F: Future<Output = elasticjob::Result<T>> + Send + 'static,
+        A: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+    {
+        Call::block(py, async move {
+            let outcome = operation.await.map_err(to_py);
+            let answer: Answer = Box::new(move |py| answer(py, outcome?));
+            answer
+        })
     }
+
+    fn run_unit(&self, py: Python<'_>, operation: impl Future<Output = elasticjob::Result<()>> + Send + 'static) -> PyResult<()> {
+        self.run(py, operation, |py, ()| Ok(py.None())).map(drop)
+    }
+}
+
+fn dicts<T>(py: Python<'_>, rows: Vec<T>, fill: impl Fn(&Bound<'_, PyDict>, T) -> PyResult<()>) -> PyResult<Py<PyAny>> {
+    let list = rows
+        .into_iter()
+        .map(|row| {
+            let dict = PyDict::new(py);
+            fill(&dict, row)?;
+            Ok(dict)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(list.into_pyobject(py)?.into_any().unbind())
 }
 
 #[pymethods]
@@ -25,91 +56,80 @@ impl Operator {
         Operator { inner: JobOperator::new(registry.center.clone()) }
     }
 
-    /// Asks every live instance of the job to run its items now.
-    fn trigger(&self, py: Python<'_>, job_name: &str) -> PyResult<()> {
-        self.run(py, self.inner.trigger(job_name))
+    fn trigger(&self, py: Python<'_>, job_name: String) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move { inner.trigger(&job_name).await })
     }
 
-    /// Disables the job on one server, or everywhere.
     #[pyo3(signature = (job_name, server_ip = None))]
-    fn disable(&self, py: Python<'_>, job_name: &str, server_ip: Option<&str>) -> PyResult<()> {
-        self.run(py, self.inner.disable(job_name, server_ip))
+    fn disable(&self, py: Python<'_>, job_name: String, server_ip: Option<String>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move { inner.disable(&job_name, server_ip.as_deref()).await })
     }
 
-    /// Enables the job on one server, or everywhere.
     #[pyo3(signature = (job_name, server_ip = None))]
-    fn enable(&self, py: Python<'_>, job_name: &str, server_ip: Option<&str>) -> PyResult<()> {
-        self.run(py, self.inner.enable(job_name, server_ip))
+    fn enable(&self, py: Python<'_>, job_name: String, server_ip: Option<String>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move { inner.enable(&job_name, server_ip.as_deref()).await })
     }
 
-    /// Stops one item from running.
-    fn disable_item(&self, py: Python<'_>, job_name: &str, item: u32) -> PyResult<()> {
-        self.run(py, self.inner.disable_item(job_name, item))
+    fn disable_item(&self, py: Python<'_>, job_name: String, item: u32) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move { inner.disable_item(&job_name, item).await })
     }
 
-    /// Lets a disabled item run again.
-    fn enable_item(&self, py: Python<'_>, job_name: &str, item: u32) -> PyResult<()> {
-        self.run(py, self.inner.enable_item(job_name, item))
+    fn enable_item(&self, py: Python<'_>, job_name: String, item: u32) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move { inner.enable_item(&job_name, item).await })
     }
 
-    /// Shuts the job's instances down on one server, or everywhere.
     #[pyo3(signature = (job_name, server_ip = None))]
-    fn shutdown(&self, py: Python<'_>, job_name: &str, server_ip: Option<&str>) -> PyResult<()> {
-        self.run(py, self.inner.shutdown(job_name, server_ip))
+    fn shutdown(&self, py: Python<'_>, job_name: String, server_ip: Option<String>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move { inner.shutdown(&job_name, server_ip.as_deref()).await })
     }
 
-    /// Removes a server from the job, or the whole job.
     #[pyo3(signature = (job_name, server_ip = None))]
-    fn remove(&self, py: Python<'_>, job_name: &str, server_ip: Option<&str>) -> PyResult<()> {
-        self.run(py, self.inner.remove(job_name, server_ip))
+    fn remove(&self, py: Python<'_>, job_name: String, server_ip: Option<String>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move { inner.remove(&job_name, server_ip.as_deref()).await })
     }
 
-    /// Every job of the namespace: name, cron, item count, status, instance count.
-    fn jobs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let jobs = self.run(py, self.inner.jobs())?;
-        jobs.into_iter()
-            .map(|j| {
-                let d = PyDict::new(py);
+    fn jobs(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        self.run(py, async move { inner.jobs().await }, |py, jobs| {
+            dicts(py, jobs, |d, j| {
                 d.set_item("job_name", &j.config.job_name)?;
                 d.set_item("cron", &j.config.cron)?;
                 d.set_item("sharding_total_count", j.config.sharding_total_count)?;
                 d.set_item("description", &j.config.description)?;
                 d.set_item("status", j.status.as_str())?;
-                d.set_item("instance_count", j.instance_count)?;
-                Ok(d)
+                d.set_item("instance_count", j.instance_count)
             })
-            .collect()
+        })
     }
 
-    /// The live instances of a job.
-    fn instances<'py>(&self, py: Python<'py>, job_name: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let instances = self.run(py, self.inner.instances(job_name))?;
-        instances
-            .into_iter()
-            .map(|i| {
-                let d = PyDict::new(py);
+    fn instances(&self, py: Python<'_>, job_name: String) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        self.run(py, async move { inner.instances(&job_name).await }, |py, instances| {
+            dicts(py, instances, |d, i| {
                 d.set_item("instance_id", i.instance_id)?;
                 d.set_item("server_ip", i.server_ip)?;
                 d.set_item("leader", i.leader)?;
-                d.set_item("enabled", i.enabled)?;
-                Ok(d)
+                d.set_item("enabled", i.enabled)
             })
-            .collect()
+        })
     }
 
-    /// Every item of a job: owner, state, failover taker.
-    fn items<'py>(&self, py: Python<'py>, job_name: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let items = self.run(py, self.inner.items(job_name))?;
-        items
-            .into_iter()
-            .map(|i| {
-                let d = PyDict::new(py);
+    fn items(&self, py: Python<'_>, job_name: String) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        self.run(py, async move { inner.items(&job_name).await }, |py, items| {
+            dicts(py, items, |d, i| {
                 d.set_item("item", i.item)?;
                 d.set_item("instance_id", i.instance_id)?;
                 d.set_item("state", i.state.as_str())?;
-                d.set_item("failover_instance", i.failover_instance)?;
-                Ok(d)
+                d.set_item("failover_instance", i.failover_instance)
             })
-            .collect()
+        })
     }
 }

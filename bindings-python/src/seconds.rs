@@ -2,9 +2,10 @@
 //! `Duration::from_secs_f64` panics on NaN, infinities, negatives and
 //! values beyond its range, and a panic would surface as a
 //! `PanicException`. Every float-seconds argument goes through here and a
-//! bad one is a `ValueError` naming the parameter and its stated bounds.
+//! bad one is a `ConfigError` (a `ValueError`) naming the parameter and its
+//! stated bounds.
 
-use pyo3::exceptions::PyValueError;
+use crate::errors::ConfigError;
 use pyo3::PyResult;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ pub(crate) fn seconds(name: &str, value: f64, min: f64, max: f64) -> PyResult<Du
     if value.is_finite() && value >= min && value <= max {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(PyValueError::new_err(format!(
+        Err(ConfigError::new_err(format!(
             "invalid {name} `{value}`: must be a finite number of seconds from {min} to {max}"
         )))
     }

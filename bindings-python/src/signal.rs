@@ -3,17 +3,16 @@
 //! `reason`. The core raises it (timeout, session lost, item moved,
 //! shutdown); Python code can only read and wait.
 
+use crate::call::SIGNAL_CHECK_INTERVAL;
+use crate::exit::attach;
 use crate::runtime;
 use crate::seconds::{seconds, MAX_WAIT_SECONDS};
 use elasticjob::Cancellation;
 use pyo3::prelude::*;
-use std::time::{Duration, Instant};
-
-/// How often a blocked `wait` takes the GIL back to look for Ctrl-C.
-const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+use std::time::Instant;
 
 /// Set when the run should stop; like a `threading.Event` that only the scheduler sets.
-#[pyclass(frozen, module = "elasticjob._native")]
+#[pyclass(frozen, module = "elasticjob")]
 pub struct CancelSignal {
     pub(crate) inner: Cancellation,
 }
@@ -63,7 +62,7 @@ impl CancelSignal {
     fn _on_cancel(&self, callback: Py<PyAny>) {
         self.inner.on_cancel(move |reason| {
             runtime().spawn_blocking(move || {
-                Python::attach(|py| {
+                attach(|py| {
                     if let Err(error) = callback.call1(py, (reason.as_str(),)) {
                         error.write_unraisable(py, None);
                     }

@@ -3,7 +3,7 @@
 //! the GIL, convert the arguments and the returned dict, and turn an
 //! exception or a wrong type into the strategy's error.
 
-use crate::scheduler::describe;
+use crate::handlers::describe;
 use elasticjob::{Assignment, HandlerError, ShardingStrategy};
 use pyo3::prelude::*;
 
@@ -12,12 +12,13 @@ pub(crate) struct PythonStrategy(pub(crate) Py<PyAny>);
 
 impl ShardingStrategy for PythonStrategy {
     fn sharding(&self, instances: &[String], total: u32, job_name: &str) -> Result<Assignment, HandlerError> {
-        Python::attach(|py| {
+        crate::exit::attach(|py| {
             let answer = self.0.call1(py, (instances.to_vec(), total, job_name)).map_err(|e| describe(py, e))?;
             answer.extract::<Assignment>(py).map_err(|_| {
                 let shown = answer.bind(py).repr().map(|r| r.to_string()).unwrap_or_default();
                 format!("returned {shown}, not a dict of instance id to a list of items").into()
             })
         })
+        .unwrap_or_else(|| Err("not called: the Python interpreter is exiting".into()))
     }
 }

@@ -69,13 +69,13 @@ def test_operator_triggers_and_lists_jobs():
     config = elasticjob.JobConfig("manual", "", 2, sharding_item_parameters="0=x,1=y")
     with elasticjob.JobScheduler(registry, config, lambda ctx: ran.append(ctx.sharding_parameter)):
         operator = elasticjob.Operator(registry)
-        assert [j["job_name"] for j in operator.jobs()] == ["manual"]
+        assert [j.job_name for j in operator.jobs()] == ["manual"]
         operator.trigger("manual")
         deadline = time.time() + 5
         while len(ran) < 2 and time.time() < deadline:
             time.sleep(0.05)
         assert sorted(ran) == ["x", "y"]
         items = operator.items("manual")
-        assert [i["item"] for i in items] == [0, 1]
+        assert [i.item for i in items] == [0, 1]
         with pytest.raises(ValueError, match="jobName"):
             operator.trigger("missing")

@@ -32,7 +32,7 @@ def executions(scheduler: elasticjob.JobScheduler, count: int, seconds: float = 
     deadline = time.monotonic() + seconds
     while len(found) < count and time.monotonic() < deadline:
         event = scheduler.next_event(0.1)
-        if event is not None and event["type"] == "execution":
+        if isinstance(event, elasticjob.Execution):
             found.append(event)
     return found
 
@@ -81,7 +81,7 @@ def test_a_sync_handler_polling_ctx_cancelled_sees_the_timeout():
     with elasticjob.JobScheduler(registry, timed_config("poll"), handler) as scheduler:
         scheduler.trigger()
         [event] = executions(scheduler, 1)
-        assert not event["success"] and "timed out" in event["error"], event
+        assert (event.success, event.outcome, event.error) == (False, "timed_out", "timed out"), event
         wait_until(lambda: observed, 10, "the handler to return")
     assert observed["set"] and observed["reason"] == "timed-out", observed
     assert observed["took"] < 3, f"the handler ran {observed['took']:.1f} s: it was never told to stop"
@@ -98,7 +98,7 @@ def test_a_sync_handler_blocked_in_ctx_cancelled_wait_wakes_on_the_timeout():
     with elasticjob.JobScheduler(registry, timed_config("wait"), handler) as scheduler:
         scheduler.trigger()
         [event] = executions(scheduler, 1)
-        assert not event["success"] and "timed out" in event["error"], event
+        assert event.outcome == "timed_out", event
         wait_until(lambda: observed, 10, "the handler to return")
     assert observed["woke"] and observed["reason"] == "timed-out", observed
     assert observed["took"] < 3, observed
@@ -122,7 +122,7 @@ def test_an_async_handler_is_cancelled_as_an_asyncio_task_on_the_timeout():
     with elasticjob.JobScheduler(registry, timed_config("async-cancel"), Slow()) as scheduler:
         scheduler.trigger()
         [event] = executions(scheduler, 1)
-        assert not event["success"] and "timed out" in event["error"], event
+        assert event.outcome == "timed_out", event
         wait_until(lambda: observed, 10, "the coroutine to end")
     assert observed["cancelled"] and observed["reason"] == "timed-out", observed
     assert "timed-out" in observed["message"], observed
@@ -132,7 +132,7 @@ def test_an_async_handler_is_cancelled_as_an_asyncio_task_on_the_timeout():
 def test_the_binding_loop_cancels_an_async_handler_when_its_signal_fires():
     """The asyncio half on its own: a signal firing on another thread
     cancels the handler's task through the loop (call_soon_threadsafe)."""
-    from elasticjob import _EventLoop
+    from elasticjob._loop import HandlerLoop
 
     class Signal:
         def __init__(self):
@@ -155,7 +155,7 @@ def test_the_binding_loop_cancels_an_async_handler_when_its_signal_fires():
     fire.start()
     started = time.monotonic()
     with pytest.raises(BaseException) as raised:
-        _EventLoop.run(handler(), signal)
+        HandlerLoop().run(handler(), signal)
     fire.join()
     assert "Cancelled" in type(raised.value).__name__
     assert time.monotonic() - started < 5

@@ -67,14 +67,15 @@ def test_an_exception_is_reported_and_later_fires_still_run(zk, tmp_path):
     config = elasticjob.JobConfig("flaky", "* * * * * ?", 2)
     scheduler = elasticjob.JobScheduler(registry, config, Flaky())
     failures = []
-    scheduler.add_listener(lambda e: failures.append(e) if e["type"] == "execution" and not e["success"] else None)
+    scheduler.add_listener(lambda e: failures.append(e) if isinstance(e, elasticjob.Execution) and not e.success else None)
     with scheduler:
         time.sleep(3.5)
     assert len({fire for _, fire in runs}) >= 3, runs
     assert failures, "failed executions are reported"
-    assert all(f["item"] == 0 for f in failures)
-    assert "item zero always fails" in failures[0]["error"]
-    assert "Traceback" in failures[0]["error"] and "execute" in failures[0]["error"]
+    assert all(f.item == 0 for f in failures)
+    assert failures[0].error == "KeyError: 'item zero always fails'"
+    assert failures[0].traceback.startswith("Traceback (most recent call last):\n"), failures[0].traceback
+    assert "in execute\n" in failures[0].traceback and failures[0].traceback.endswith(failures[0].error)
 
 
 def test_async_execute_runs_on_the_bindings_loop(zk, tmp_path):

@@ -24,16 +24,16 @@ def test_executions_are_written_to_a_sqlite_history(zk, tmp_path):
     deadline = time.monotonic() + 20
     while len(executions) < 4 and time.monotonic() < deadline:
         event = scheduler.next_event(1.0)
-        if event is not None and event["type"] == "execution":
+        if isinstance(event, elasticjob.Execution):
             executions.append(event)
     scheduler.shutdown()
     while (event := scheduler.next_event(0)) is not None:
-        if event["type"] == "execution":
+        if isinstance(event, elasticjob.Execution):
             executions.append(event)
     assert len(executions) >= 4
 
     stats = scheduler.history_stats
-    assert stats is not None and stats["dropped"] == 0 and stats["pending"] == 0, stats
+    assert stats is not None and stats.dropped == 0 and stats.pending == 0, stats
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT sharding_item, binding, is_success, failure_cause FROM job_execution_log WHERE job_name = 'py-traced'"

@@ -86,8 +86,10 @@ def test_throw_hands_failures_to_error_handlers(zk):
         wait_until(lambda: errors)
     error = errors[0]
     assert isinstance(error, elasticjob.JobExecutionError) and isinstance(error, elasticjob.ElasticJobError)
-    assert (error.job_name, error.item, error.instance_id) == ("py-throw-job", 0, scheduler.instance_id)
-    assert "item 0 is broken" in error.error and "item 0 is broken" in str(error)
+    run = error.execution
+    assert run is not None and (run.job_name, run.item, run.instance_id) == ("py-throw-job", 0, scheduler.instance_id)
+    assert run.error == "RuntimeError: item 0 is broken" and run.error in str(error)
+    assert run.traceback is not None and "in execute" in run.traceback
 
 
 def test_a_notifier_with_bad_props_is_refused():

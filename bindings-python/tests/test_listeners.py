@@ -66,7 +66,7 @@ def test_listeners_run_per_instance_per_fire_and_once_across_the_cluster(zk):
     ]
     errors = []
     for scheduler in schedulers:
-        scheduler.add_listener(lambda e: errors.append(e["error"]) if e["type"] == "error" else None)
+        scheduler.add_listener(lambda e: errors.append(e.message) if isinstance(e, elasticjob.ErrorEvent) else None)
         scheduler.start()
     time.sleep(5.5)
     for scheduler in schedulers:
@@ -142,7 +142,7 @@ def test_without_monitor_execution_no_item_shows_running_and_failover_is_refused
     with elasticjob.JobScheduler(registry(zk, "py-unmonitored"), config, lambda ctx: (ran.append(now_ms()), time.sleep(0.6))):
         deadline = time.time() + 3.5
         while time.time() < deadline:
-            states = [item["state"] for item in operator.items("py-unmonitored")]
+            states = [item.state for item in operator.items("py-unmonitored")]
             assert "RUNNING" not in states, states
             time.sleep(0.05)
     assert len(ran) >= 4, ran

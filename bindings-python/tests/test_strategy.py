@@ -69,7 +69,7 @@ def test_a_wrong_answer_is_reported_and_not_applied(zk):
     errors = []
     scheduler = elasticjob.JobScheduler(registry, config, lambda ctx: runs.append(ctx.sharding_item),
                                         sharding_strategies={"TWICE": Twice()})
-    scheduler.add_listener(lambda event: errors.append(event["error"]) if event["type"] == "error" else None)
+    scheduler.add_listener(lambda event: errors.append(event.message) if isinstance(event, elasticjob.ErrorEvent) else None)
     with scheduler:
         wait_until(lambda: any("sharding strategy `TWICE`" in e and "item 0 twice" in e for e in errors),
                    "the refusal was reported")
@@ -85,7 +85,7 @@ def test_an_exception_in_the_strategy_is_reported(zk):
     config = elasticjob.JobConfig("custom", "* * * * * ?", 1, job_sharding_strategy_type="BROKEN")
     errors = []
     scheduler = elasticjob.JobScheduler(registry, config, lambda ctx: None, sharding_strategies={"BROKEN": broken})
-    scheduler.add_listener(lambda event: errors.append(event["error"]) if event["type"] == "error" else None)
+    scheduler.add_listener(lambda event: errors.append(event.message) if isinstance(event, elasticjob.ErrorEvent) else None)
     with scheduler:
         wait_until(lambda: any("`BROKEN`" in e and "no capacity data" in e for e in errors), "the exception was reported")
 
@@ -146,6 +146,6 @@ def test_an_async_strategy_is_awaited():
     scheduler.add_listener(events.append)
     with scheduler:
         scheduler.trigger()
-        wait_until(lambda: any(e["type"] == "sharding" for e in events), "resharded")
-    sharded = next(e for e in events if e["type"] == "sharding")
-    assert sharded["assignment"] == {scheduler.instance_id: [0, 1]}
+        wait_until(lambda: any(isinstance(e, elasticjob.Sharded) for e in events), "resharded")
+    sharded = next(e for e in events if isinstance(e, elasticjob.Sharded))
+    assert sharded.assignment == {scheduler.instance_id: [0, 1]}

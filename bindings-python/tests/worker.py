@@ -1,14 +1,11 @@
 """A Python test worker: joins a job on ZooKeeper and records every item
 run in the execution ledger (the same JSON lines the Rust, Node and C
-workers write). Prints ``ready <instance-id>`` once registered; SIGTERM
-shuts it down gracefully."""
+workers write). Prints ``ready <instance-id>`` once registered. It installs
+no signal handler: SIGTERM shuts it down gracefully by the binding's default."""
 
 import argparse
 import asyncio
 import json
-import os
-import signal
-import threading
 import time
 
 import elasticjob
@@ -72,13 +69,10 @@ def main() -> None:
     job = AsyncJob() if args.use_async == "true" else SyncJob()
     scheduler = elasticjob.JobScheduler(registry, config, job)
     instance["id"] = scheduler.instance_id
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    scheduler.start()
-    print(f"ready {scheduler.instance_id}", flush=True)
-    while not stop.wait(0.2):
-        pass
-    scheduler.shutdown()
+    with scheduler:
+        print(f"ready {scheduler.instance_id}", flush=True)
+        while True:
+            time.sleep(0.2)
 
 
 if __name__ == "__main__":

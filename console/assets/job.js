@@ -56,7 +56,7 @@ export function instancesTable(job) {
     h('td', {}, i.leader ? h('span', { class: 'tag leader', text: 'leader' }) : ''),
     h('td', { class: 'num', text: String(job.items.filter((it) => it.instance_id === i.instance_id).length) })));
   return h('table', {}, h('thead', {}, h('tr', {}, ['Instance', 'Server', 'Role', 'Items'].map((t, i) => h('th', { class: i === 3 ? 'num' : null, text: t })))),
-    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 4, class: 'empty', text: 'No live instance: the job is CRASHED.' }))));
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 4, class: 'empty', text: 'No live instance.' }))));
 }
 
 export function timelineCard(job) {

@@ -11,7 +11,8 @@ use serde::Serialize;
 pub struct JobJson {
     /// Its name.
     pub job_name: String,
-    /// `OK`, `CRASHED`, `DISABLED` or `SHARDING_FLAG`, as Java ElasticJob names them.
+    /// `OK`, `CRASHED`, `DISABLED` or `SHARDING_FLAG`, as Java ElasticJob
+    /// names them, or ours `STOPPED` (no live instance; the last one shut down).
     pub status: &'static str,
     /// Live instances.
     pub instance_count: usize,

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const JOB_STATUSES: [&str; 4] = ["OK", "CRASHED", "DISABLED", "SHARDING_FLAG"];
+const JOB_STATUSES: [&str; 5] = ["OK", "CRASHED", "STOPPED", "DISABLED", "SHARDING_FLAG"];
 const ITEM_STATES: [&str; 4] = ["RUNNING", "PENDING", "DISABLED", "SHARDING_FLAG"];
 const SESSION_STATES: [&str; 4] = ["CONNECTING", "CONNECTED", "SUSPENDED", "EXPIRED"];
 

@@ -19,23 +19,23 @@ pub enum Outcome {
     Cancelled(CancelReason),
 }
 
-impl Outcome {
-    /// Whether the run succeeded.
-    pub fn is_success(&self) -> bool {
-        matches!(self, Outcome::Succeeded)
-    }
-}
-
-/// `succeeded`, `failed: {message}`, `timed out`, `cancelled: {reason}`:
-/// the message as it is, so a stack or traceback in it stays multi-line.
+/// The text a log line or a record shows: a failure's own message as it is
+/// (a Python traceback stays multi-line), not its `Debug` escape.
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Succeeded => f.write_str("succeeded"),
-            Outcome::Failed(message) => write!(f, "failed: {message}"),
+            Outcome::Failed(message) => f.write_str(message),
             Outcome::TimedOut => f.write_str("timed out"),
             Outcome::Cancelled(reason) => write!(f, "cancelled: {reason}"),
         }
+    }
+}
+
+impl Outcome {
+    /// Whether the run succeeded.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Succeeded)
     }
 }
 
@@ -102,7 +102,7 @@ mod tests {
     #[test]
     fn a_failure_displays_its_message_verbatim() {
         let stack = "Traceback (most recent call last):\n  File \"job.py\", line 3\nValueError: no";
-        assert_eq!(Outcome::Failed(stack.into()).to_string(), format!("failed: {stack}"));
+        assert_eq!(Outcome::Failed(stack.into()).to_string(), stack);
         assert_eq!(Outcome::TimedOut.to_string(), "timed out");
         assert_eq!(Outcome::Cancelled(CancelReason::Shutdown).to_string(), "cancelled: shutdown");
     }

@@ -24,32 +24,47 @@
 pub mod cancel;
 pub mod config;
 pub mod cron;
-pub mod election;
 pub mod error;
 pub mod event;
-pub mod execution;
 pub mod executor;
-pub mod failover;
-pub mod freeze;
-pub mod guarantee;
 pub mod http_job;
 pub mod instance;
 pub mod job;
-pub mod latch;
 pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod operate;
-pub mod paths;
 mod props;
-pub mod reconcile;
-pub mod resolve;
 pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod sharding;
 pub mod trace;
+
+// The coordination protocol's parts. They are public for this repository's
+// own tools (the console, the test harnesses, the benchmarks) and hidden
+// from the documentation: applications use `JobScheduler`, `JobOperator`
+// and the types re-exported below, which keep their meaning across
+// releases; these do not.
+#[doc(hidden)]
+pub mod election;
+#[doc(hidden)]
+pub mod execution;
+#[doc(hidden)]
+pub mod failover;
+#[doc(hidden)]
+pub mod freeze;
+#[doc(hidden)]
+pub mod guarantee;
+#[doc(hidden)]
+pub mod latch;
+#[doc(hidden)]
+pub mod paths;
+#[doc(hidden)]
+pub mod reconcile;
+#[doc(hidden)]
+pub mod resolve;
 
 pub use cancel::{CancelReason, Cancellation};
 pub use config::JobConfig;

@@ -5,7 +5,9 @@
 //! `ELASTICJOB_LOG` environment variable, that renders each event as a
 //! [`LogRecord`] and hands it to a sink the binding chooses: stderr by
 //! default ([`stderr`]), the user's logger or callback when asked. Bindings
-//! only translate records into their language; the rendering lives here.
+//! only translate records into their language; the rendering lives here,
+//! including the rule that a multi-line value (a failed run's stack or
+//! traceback) is printed as real lines under the record's line.
 
 use crate::error::{Error, Result};
 use std::cell::Cell;
@@ -33,22 +35,27 @@ pub struct LogRecord {
     pub level: Level,
     /// Where it comes from: the Rust module path (`elasticjob::scheduler::runner`).
     pub target: String,
-    /// The message; a failed execution's carries the handler's error with
-    /// its stack or traceback as real lines.
+    /// The message.
     pub message: String,
-    /// The event's other fields as ` name=value` pairs ("" if none).
+    /// The event's one-line fields as ` name=value` pairs ("" if none).
     pub fields: String,
+    /// The values of its multi-line fields, each as it is: a failed
+    /// execution's `error` is the handler's error with its stack or
+    /// traceback as real lines.
+    pub details: Vec<String>,
 }
 
 impl LogRecord {
-    /// The message with its fields. The fields go at the end of the first
-    /// line, so they stay next to what they describe when the rest of the
-    /// message is a stack.
+    /// The whole record as text: the message and its fields on the first
+    /// line, then each multi-line value on lines of its own, as a stack is
+    /// printed under the line that reports it.
     pub fn text(&self) -> String {
-        match self.message.split_once('\n') {
-            Some((first, rest)) if !self.fields.is_empty() => format!("{first}{}\n{rest}", self.fields),
-            _ => format!("{}{}", self.message, self.fields),
+        let mut text = format!("{}{}", self.message, self.fields);
+        for detail in &self.details {
+            text.push('\n');
+            text.push_str(detail);
         }
+        text
     }
 
     /// The record as the default output prints it: UTC time, level, target, text.
@@ -139,33 +146,40 @@ impl<S: Subscriber, F: Fn(&LogRecord) + 'static> Layer<S> for Forward<F> {
             target: metadata.target().to_string(),
             message: fields.message,
             fields: fields.rest,
+            details: fields.details,
         });
     }
 }
 
-/// Collects an event's `message` and its other fields as text.
+/// Collects an event's `message`, its one-line fields and its multi-line values.
 #[derive(Default)]
 struct Fields {
     message: String,
     rest: String,
+    details: Vec<String>,
 }
 
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
+impl Fields {
+    fn add(&mut self, field: &Field, value: String) {
         if field.name() == "message" {
-            self.message.push_str(value);
+            self.message = value;
+        } else if value.contains('\n') {
+            self.details.push(value);
         } else {
             let _ = write!(self.rest, " {}={value}", field.name());
         }
     }
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.add(field, value.to_string());
+    }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        // A `format_args!` message renders through Debug as its plain text.
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let _ = write!(self.rest, " {}={value:?}", field.name());
-        }
+        // A `format_args!` message, or a `%value` field, renders through
+        // Debug as its plain text.
+        self.add(field, format!("{value:?}"));
     }
 }
 
@@ -174,16 +188,22 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
-    fn record(message: &str, fields: &str) -> LogRecord {
-        LogRecord { level: Level::ERROR, target: "elasticjob::t".into(), message: message.into(), fields: fields.into() }
+    fn record(message: &str, fields: &str, details: &[&str]) -> LogRecord {
+        LogRecord {
+            level: Level::ERROR,
+            target: "elasticjob::t".into(),
+            message: message.into(),
+            fields: fields.into(),
+            details: details.iter().map(|d| d.to_string()).collect(),
+        }
     }
 
     #[test]
-    fn fields_follow_the_first_line_of_a_multi_line_message() {
-        assert_eq!(record("plain", " job=a").text(), "plain job=a");
-        assert_eq!(record("failed: Error: x\n    at f (a.js:1:1)", " job=a item=0").text(), "failed: Error: x job=a item=0\n    at f (a.js:1:1)");
-        assert_eq!(record("two\nlines", "").text(), "two\nlines");
-        assert!(record("m", "").line().ends_with("ERROR elasticjob::t: m"));
+    fn multi_line_values_follow_the_line_of_the_message_and_fields() {
+        assert_eq!(record("plain", " job=a", &[]).text(), "plain job=a");
+        let stack = "Error: x\n    at f (a.js:1:1)";
+        assert_eq!(record("job execution failed", " job=a item=0", &[stack]).text(), format!("job execution failed job=a item=0\n{stack}"));
+        assert!(record("m", "", &[]).line().ends_with("ERROR elasticjob::t: m"));
     }
 
     #[test]
@@ -194,7 +214,7 @@ mod tests {
         let subscriber = tracing_subscriber::registry().with(layer.with_filter(EnvFilter::new(DEFAULT_FILTER)));
         tracing::subscriber::with_default(subscriber, || {
             let stack = "Error: boom\n    at handler (job.js:3:9)";
-            tracing::error!(job = %"orders", item = 2, "job execution failed: {stack}");
+            tracing::error!(job = %"orders", item = 2, error = %stack, "job execution failed");
             tracing::debug!("filtered out at the default level");
             tracing::info!(target: "sqlx::query", "filtered out: a library below WARN");
         });
@@ -202,8 +222,9 @@ mod tests {
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert_eq!(seen[0].level, Level::ERROR);
         assert_eq!(seen[0].target, module_path!());
-        assert_eq!(seen[0].message, "job execution failed: Error: boom\n    at handler (job.js:3:9)");
+        assert_eq!(seen[0].message, "job execution failed");
         assert_eq!(seen[0].fields, " job=orders item=2");
+        assert_eq!(seen[0].details, ["Error: boom\n    at handler (job.js:3:9)"]);
     }
 
     #[test]

@@ -16,8 +16,12 @@ use std::sync::Arc;
 pub enum JobStatus {
     /// Instances are live and every item is owned by one of them.
     Ok,
-    /// No live instance.
+    /// No live instance, and the last one did not leave gracefully (or
+    /// it was a Java instance, which does not say).
     Crashed,
+    /// No live instance: the last one left gracefully (shut down). Ours
+    /// only; Java ElasticJob's console shows such a job as `CRASHED`.
+    Stopped,
     /// Every server of the job is disabled.
     Disabled,
     /// Resharding is pending, or an item is owned by an instance that is gone.
@@ -30,6 +34,7 @@ impl JobStatus {
         match self {
             JobStatus::Ok => "OK",
             JobStatus::Crashed => "CRASHED",
+            JobStatus::Stopped => "STOPPED",
             JobStatus::Disabled => "DISABLED",
             JobStatus::ShardingFlag => "SHARDING_FLAG",
         }
@@ -321,7 +326,8 @@ async fn load_config(session: &dyn Registry, paths: &JobPaths) -> Result<JobConf
 
 async fn job_status(session: &dyn Registry, paths: &JobPaths, config: &JobConfig, instances: &[String]) -> Result<JobStatus> {
     if instances.is_empty() {
-        return Ok(JobStatus::Crashed);
+        let stopped = session.exists(&paths.stopped()).await?.is_some();
+        return Ok(if stopped { JobStatus::Stopped } else { JobStatus::Crashed });
     }
     let servers = children_or_empty(session, &paths.servers()).await?;
     let mut all_disabled = !servers.is_empty();

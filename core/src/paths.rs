@@ -184,6 +184,13 @@ impl JobPaths {
         self.under(&format!("polyglot/instances/{instance_id}"))
     }
 
+    /// `polyglot/stopped`: the id of an instance that left gracefully while
+    /// it was the only live one. Every registration removes it, so with no
+    /// live instance it tells a job that was stopped from one that crashed.
+    pub fn stopped(&self) -> String {
+        self.under("polyglot/stopped")
+    }
+
     /// `polyglot/java-seen`: when (epoch ms) a Java instance last joined or
     /// left the job.
     pub fn java_seen(&self) -> String {

@@ -370,6 +370,54 @@ async fn memory_an_expired_session_is_not_an_operator_shutdown() {
     scheduler.shutdown().await;
 }
 
+/// A job whose last instance shut down reads `STOPPED`; one whose last
+/// instance vanished without leaving (here: a session that just ended)
+/// reads `CRASHED`; a new instance makes it `OK` again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_a_stopped_job_is_told_from_a_crashed_one() {
+    use elasticjob::operate::JobStatus;
+    use elasticjob::registry::{CreateMode, Registry};
+    let server = MemoryServer::new();
+    let cluster = Cluster::Memory(server.clone());
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let operator = JobOperator::new(cluster.center(&ns));
+    // Polls: right after a join the job reads SHARDING_FLAG for a moment.
+    let status = |wanted: JobStatus| {
+        let operator = &operator;
+        async move {
+            let mut last = None;
+            for _ in 0..100 {
+                let now = operator.jobs().await.unwrap()[0].status;
+                if now == wanted {
+                    return now;
+                }
+                last = Some(now);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            last.unwrap()
+        }
+    };
+
+    let first = start(&cluster, &ns, &JobConfig::new("lifecycle", "", 1), 0, &runs, Duration::ZERO).await;
+    assert_eq!(status(JobStatus::Ok).await, JobStatus::Ok);
+    first.shutdown().await;
+    assert_eq!(status(JobStatus::Stopped).await, JobStatus::Stopped, "its only instance shut down");
+
+    let second = start(&cluster, &ns, &JobConfig::new("lifecycle", "", 1), 1, &runs, Duration::ZERO).await;
+    assert_eq!(status(JobStatus::Ok).await, JobStatus::Ok, "a registration clears the stopped mark");
+    // A second instance that dies without leaving: its session ends.
+    let doomed = server.connect(&ns).unwrap();
+    doomed.create("/lifecycle/instances/127.0.0.9@-@1", b"", CreateMode::Ephemeral).await.unwrap();
+    second.shutdown().await;
+    // Only a stand-in is live, which never reshards: the job waits for it.
+    let live = operator.jobs().await.unwrap()[0].status;
+    assert!(matches!(live, JobStatus::Ok | JobStatus::ShardingFlag), "another instance is live: {live:?}");
+    doomed.close().await;
+    assert_eq!(status(JobStatus::Crashed).await, JobStatus::Crashed, "the last instance left without a word");
+    assert_eq!(JobStatus::Stopped.as_str(), "STOPPED");
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod memory {

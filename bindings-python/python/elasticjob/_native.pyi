@@ -1,10 +1,31 @@
-from typing import Dict, List, Optional, Any, Callable, Tuple
+"""The native module: the classes elasticjob re-exports, and the private
+``Scheduler``, ``Operator`` and ``Call`` its Python layer wraps."""
 
-class ElasticJobError(RuntimeError): ...
+from typing import Any, Callable, Dict, List, Optional, Tuple, final
 
+from typing_extensions import Self, disjoint_base
+
+from elasticjob._results import ExecutionCounts, FireCounts, HistoryCounts, ReconnectCounts
+
+__version__: str
+__all__ = [
+    "__version__", "_exiting", "Call", "JobConfig", "ShardingContext", "ShardingContexts", "CancelSignal", "Scheduler",
+    "Metrics", "Histogram", "Registry", "ZookeeperRegistry", "EmbeddedRegistry", "Operator",
+]
+
+def _exiting() -> None: ...
+
+@final
+class Call:
+    def wait(self) -> Any: ...
+    def then(self, callback: Callable[[Any, Optional[BaseException]], object]) -> None: ...
+
+@final
 class JobConfig:
-    def __init__(
-        self,
+    """A job's configuration; every keyword mirrors an ElasticJob field.
+    Frozen: :meth:`replace` gives a changed, validated copy."""
+    def __new__(
+        cls,
         job_name: str,
         cron: str = "",
         sharding_total_count: int = 1,
@@ -26,31 +47,76 @@ class JobConfig:
         label: Optional[str] = None,
         static_sharding: bool = False,
         time_zone: Optional[str] = None,
-    ) -> None: ...
+    ) -> Self: ...
+    def replace(
+        self,
+        *,
+        job_name: str = ...,
+        cron: str = ...,
+        sharding_total_count: int = ...,
+        sharding_item_parameters: str = ...,
+        job_parameter: str = ...,
+        failover: bool = ...,
+        misfire: bool = ...,
+        monitor_execution: bool = ...,
+        max_time_diff_seconds: int = ...,
+        reconcile_interval_minutes: int = ...,
+        job_sharding_strategy_type: Optional[str] = ...,
+        job_error_handler_type: Optional[str] = ...,
+        job_executor_service_handler_type: Optional[str] = ...,
+        description: str = ...,
+        props: Optional[Dict[str, str]] = ...,
+        disabled: bool = ...,
+        overwrite: bool = ...,
+        label: Optional[str] = ...,
+        static_sharding: bool = ...,
+        time_zone: Optional[str] = ...,
+    ) -> JobConfig: ...
     @staticmethod
-    def from_yaml(yaml: str) -> "JobConfig": ...
+    def from_yaml(yaml: str) -> JobConfig: ...
     def to_yaml(self) -> str: ...
-    job_name: str
-    cron: str
-    sharding_total_count: int
-    sharding_item_parameters: str
-    job_parameter: str
-    failover: bool
-    misfire: bool
-    monitor_execution: bool
-    overwrite: bool
-    disabled: bool
-    time_zone: Optional[str]
-    props: Dict[str, str]
-    max_time_diff_seconds: int
-    reconcile_interval_minutes: int
-    job_sharding_strategy_type: Optional[str]
-    job_error_handler_type: Optional[str]
-    job_executor_service_handler_type: Optional[str]
-    description: str
-    label: Optional[str]
-    static_sharding: bool
+    @property
+    def job_name(self) -> str: ...
+    @property
+    def cron(self) -> str: ...
+    @property
+    def sharding_total_count(self) -> int: ...
+    @property
+    def sharding_item_parameters(self) -> str: ...
+    @property
+    def job_parameter(self) -> str: ...
+    @property
+    def failover(self) -> bool: ...
+    @property
+    def misfire(self) -> bool: ...
+    @property
+    def monitor_execution(self) -> bool: ...
+    @property
+    def overwrite(self) -> bool: ...
+    @property
+    def disabled(self) -> bool: ...
+    @property
+    def time_zone(self) -> Optional[str]: ...
+    @property
+    def props(self) -> Dict[str, str]: ...
+    @property
+    def max_time_diff_seconds(self) -> int: ...
+    @property
+    def reconcile_interval_minutes(self) -> int: ...
+    @property
+    def job_sharding_strategy_type(self) -> Optional[str]: ...
+    @property
+    def job_error_handler_type(self) -> Optional[str]: ...
+    @property
+    def job_executor_service_handler_type(self) -> Optional[str]: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def label(self) -> Optional[str]: ...
+    @property
+    def static_sharding(self) -> bool: ...
 
+@final
 class CancelSignal:
     """A run's stop signal (``ctx.cancelled``); like ``threading.Event``, set only by the scheduler."""
     def is_set(self) -> bool: ...
@@ -61,101 +127,161 @@ class CancelSignal:
     def reason(self) -> Optional[str]:
         """``"timed-out"``, ``"session-lost"``, ``"item-moved"``, ``"shutdown"``, or None while unset."""
         ...
-    def _on_cancel(self, callback: Callable[[str], Any]) -> None: ...
+    def _on_cancel(self, callback: Callable[[str], object]) -> None: ...
 
+@final
 class ShardingContext:
-    job_name: str
-    task_id: str
-    sharding_total_count: int
-    job_parameter: str
-    sharding_item: int
-    sharding_parameter: str
-    fire_time: int
-    fire_time_known: bool
-    failover: bool
-    fencing_token: int
-    cancelled: CancelSignal
+    """What a handler receives for one item."""
+    @property
+    def job_name(self) -> str: ...
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def sharding_total_count(self) -> int: ...
+    @property
+    def job_parameter(self) -> str: ...
+    @property
+    def sharding_item(self) -> int: ...
+    @property
+    def sharding_parameter(self) -> str: ...
+    @property
+    def fire_time(self) -> int: ...
+    @property
+    def fire_time_known(self) -> bool: ...
+    @property
+    def failover(self) -> bool: ...
+    @property
+    def fencing_token(self) -> int: ...
+    @property
+    def cancelled(self) -> CancelSignal: ...
 
+@final
 class ShardingContexts:
-    task_id: str
-    job_name: str
-    sharding_total_count: int
-    job_parameter: str
-    sharding_item_parameters: Dict[int, str]
-    fire_time: int
+    """What a listener receives: this instance's part of one fire."""
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def job_name(self) -> str: ...
+    @property
+    def sharding_total_count(self) -> int: ...
+    @property
+    def job_parameter(self) -> str: ...
+    @property
+    def sharding_item_parameters(self) -> Dict[int, str]: ...
+    @property
+    def fire_time(self) -> int: ...
 
-class Registry: ...
+@disjoint_base
+class Registry:
+    """Base of the registry classes; schedulers and operators accept any of them."""
 
+@final
 class ZookeeperRegistry(Registry):
-    def __init__(
-        self,
+    """A ZooKeeper ensemble. ``connection_timeout`` (seconds; None: the
+    core's default, 5 s) bounds connecting: past it, or at once when refused or
+    unresolvable, starting raises ``RegistryUnavailable``."""
+    def __new__(
+        cls,
         servers: str,
         namespace: str,
         session_timeout: float = 60.0,
-        connection_timeout: float = 15.0,
+        connection_timeout: Optional[float] = None,
         digest: Optional[str] = None,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class EmbeddedRegistry(Registry):
-    def __init__(self, namespace: str = "elasticjob") -> None: ...
+    """The in-process registry: no server, one process (demos, tests)."""
+    def __new__(cls, namespace: str = "elasticjob") -> Self: ...
 
+@final
 class Scheduler:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         registry: Registry,
         config: JobConfig,
         *,
-        execute: Optional[Callable[[ShardingContext], Any]] = None,
-        fetch: Optional[Callable[[ShardingContext], List[Any]]] = None,
-        process: Optional[Callable[[ShardingContext, List[Any]], Any]] = None,
+        execute: Optional[Callable[..., Any]] = None,
+        fetch: Optional[Callable[..., Any]] = None,
+        process: Optional[Callable[..., Any]] = None,
         script: bool = False,
         http: bool = False,
         instance_id: Optional[str] = None,
         max_parallel: Optional[int] = None,
-        sharding_strategies: Optional[Dict[str, Callable[[List[str], int, str], Dict[str, List[int]]]]] = None,
-        listeners: List[Tuple[Optional[Callable[[ShardingContexts], Any]], Optional[Callable[[ShardingContexts], Any]]]] = ...,
-        once_listeners: List[Tuple[Optional[Callable[[ShardingContexts], Any]], Optional[Callable[[ShardingContexts], Any]], int, int]] = ...,
+        sharding_strategies: Optional[Dict[str, Callable[..., Any]]] = None,
+        listeners: List[Tuple[Optional[Callable[..., Any]], Optional[Callable[..., Any]]]] = ...,
+        once_listeners: List[Tuple[Optional[Callable[..., Any]], Optional[Callable[..., Any]], int, int]] = ...,
         one_off: bool = False,
         history: Optional[str] = None,
         metrics_listen: Optional[str] = None,
-    ) -> None: ...
-    def start(self) -> None: ...
-    def execute_all(self) -> None: ...
-    def trigger(self) -> None: ...
-    def shutdown(self) -> None: ...
-    def next_event(self, timeout: float = 1.0) -> Optional[Dict[str, Any]]: ...
-    instance_id: str
-    job_name: str
-    is_shut_down: bool
-    config: JobConfig
-    history_stats: Optional[Dict[str, Any]]
-    metrics: Metrics
-    metrics_address: Optional[str]
+    ) -> Self: ...
+    def start(self) -> Call: ...
+    def execute_all(self) -> Call: ...
+    def trigger(self) -> Call: ...
+    def shutdown(self) -> Call: ...
+    def next_event(self, timeout: float = 1.0) -> Call: ...
+    @property
+    def instance_id(self) -> str: ...
+    @property
+    def job_name(self) -> str: ...
+    @property
+    def is_shut_down(self) -> bool: ...
+    @property
+    def config(self) -> JobConfig: ...
+    @property
+    def history_stats(self) -> Optional[Dict[str, Any]]: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def metrics_address(self) -> Optional[str]: ...
 
+@final
 class Histogram:
-    bounds: List[float]
-    buckets: List[int]
-    count: int
-    sum: float
+    """A histogram in seconds: ``buckets[i]`` observations were at most ``bounds[i]``."""
+    @property
+    def bounds(self) -> List[float]: ...
+    @property
+    def buckets(self) -> List[int]: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def sum(self) -> float: ...
 
+@final
 class Metrics:
-    job_name: str
-    fires: Dict[str, int]
-    executions: Dict[str, int]
-    fire_lag: Histogram
-    handler_duration: Histogram
-    misfires: int
-    failovers_taken: int
-    reshards: int
-    errors: int
-    items_owned: int
-    items_running: int
-    session_state: str
-    reconnects: Dict[str, int]
-    history: Optional[Dict[str, int]]
+    """What a scheduler did so far (see the README's "Metrics")."""
+    @property
+    def job_name(self) -> str: ...
+    @property
+    def fires(self) -> FireCounts: ...
+    @property
+    def executions(self) -> ExecutionCounts: ...
+    @property
+    def fire_lag(self) -> Histogram: ...
+    @property
+    def handler_duration(self) -> Histogram: ...
+    @property
+    def misfires(self) -> int: ...
+    @property
+    def failovers_taken(self) -> int: ...
+    @property
+    def reshards(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def items_owned(self) -> int: ...
+    @property
+    def items_running(self) -> int: ...
+    @property
+    def session_state(self) -> str: ...
+    @property
+    def reconnects(self) -> ReconnectCounts: ...
+    @property
+    def history(self) -> Optional[HistoryCounts]: ...
 
+@final
 class Operator:
-    def __init__(self, registry: Registry) -> None: ...
+    def __new__(cls, registry: Registry) -> Self: ...
     def trigger(self, job_name: str) -> None: ...
     def disable(self, job_name: str, server_ip: Optional[str] = None) -> None: ...
     def enable(self, job_name: str, server_ip: Optional[str] = None) -> None: ...

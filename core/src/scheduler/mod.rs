@@ -1,19 +1,19 @@
 //! `JobScheduler`: one job in one instance — the public handle, and the
 //! state its parts share. The parts, one idea each:
-//! - [`session`]: one registry session's life — register, watch, a full
+//! - `session`: one registry session's life — register, watch, a full
 //!   resync after any reconnect, and registering again after expiry;
-//! - [`fire`]: the cron clock and the fire queue — triggers, misfires and
+//! - `fire`: the cron clock and the fire queue — triggers, misfires and
 //!   catch-up, and starting a fire's items through the fence;
-//! - [`runner`]: running handlers — parallelism, timeouts, cancellation,
+//! - `runner`: running handlers — parallelism, timeouts, cancellation,
 //!   fencing tokens, completion and reports;
-//! - [`leadership`]: the leader's duties — election, resharding with a
+//! - `leadership`: the leader's duties — election, resharding with a
 //!   bounded wait for running items, self-diagnosis;
-//! - [`takeover`]: taking over a lost instance's running items (failover);
-//! - [`listening`]: job listeners around this instance's part of a fire;
-//! - [`java_peers`]: recognising Java ElasticJob instances (no catch-up of
+//! - `takeover`: taking over a lost instance's running items (failover);
+//! - `listening`: job listeners around this instance's part of a fire;
+//! - `java_peers`: recognising Java ElasticJob instances (no catch-up of
 //!   fires they may have run);
-//! - [`history`]: feeding the execution history from the scheduler's events;
-//! - [`metrics`]: this scheduler's figures for the process's metrics registry.
+//! - `history`: feeding the execution history from the scheduler's events;
+//! - `metrics`: this scheduler's figures for the process's metrics registry.
 
 mod fire;
 mod history;

@@ -331,7 +331,7 @@ impl Inner {
         if !execution.outcome.is_success() && errors.logs() {
             tracing::error!(
                 job = %execution.job_name, item = execution.item, fire_time = execution.fire_time,
-                "job execution {}", execution.outcome
+                error = %execution.outcome, "job execution failed"
             );
         }
         let failure = Failure::of(&execution);

@@ -74,6 +74,12 @@ impl Inner {
         }
         // Which instances are Java's is read by the resync that follows (it
         // may wait to confirm one); nothing is caught up before that.
+        // A live instance again: the job is no longer stopped.
+        let stopped = paths.stopped();
+        match retry(|| session.delete(&stopped, None)).await {
+            Ok(()) | Err(Error::NoNode(_)) => {}
+            Err(e) => return Err(e),
+        }
         self.create_instance_node(session, &config).await?;
         self.run_for_leader(session).await?;
         retry(|| sharding::set_necessary(session, paths)).await?;
@@ -479,6 +485,7 @@ impl Inner {
         }
         self.finish_listeners(self.shutdown_timeout).await;
         let _ = crate::election::resign(session, &self.paths, self.instance.as_str()).await;
+        self.note_if_last(session).await;
         let path = self.paths.instance(self.instance.as_str());
         match retry(|| session.delete(&path, None)).await {
             Ok(()) | Err(Error::NoNode(_)) => {}
@@ -486,6 +493,23 @@ impl Inner {
         }
         self.withdraw_ours(session).await;
         tracing::info!(instance = %self.instance, "left the cluster");
+    }
+}
+
+impl Inner {
+    /// Leaving as the only live instance: says so (`polyglot/stopped`), so
+    /// the job reads as stopped rather than crashed. Two instances leaving
+    /// at once may both see the other and say nothing: the job then reads
+    /// as crashed, the safe side.
+    async fn note_if_last(&self, session: &dyn Registry) {
+        let me = self.instance.as_str();
+        let alone = matches!(session.children(&self.paths.instances()).await, Ok(live) if live.iter().all(|id| id == me));
+        if alone {
+            let path = self.paths.stopped();
+            if let Err(e) = retry(|| session.put(&path, me.as_bytes())).await {
+                tracing::debug!(job = %self.job_name, "could not note the job as stopped: {e}");
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod balance;
 pub mod custom;
+#[doc(hidden)] // the leader's resharding: protocol, not API (see lib.rs)
 pub mod service;
 pub mod strategy;
 

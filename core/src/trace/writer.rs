@@ -1,9 +1,9 @@
 //! The history writer: takes records from the scheduler without ever making
 //! a fire wait, and writes them in batches (up to `batch_size` records or
 //! every `flush_interval`). When the database is down, records wait in the
-//! bounded [`Buffer`] and the write is retried with a growing pause; what
+//! bounded `Buffer` and the write is retried with a growing pause; what
 //! overflows is dropped, counted, logged and readable as
-//! [`HistoryStats::dropped`]. Retention is enforced on the same task.
+//! `HistoryStats::dropped`. Retention is enforced on the same task.
 
 use super::buffer::Buffer;
 use super::record::HistoryRecord;

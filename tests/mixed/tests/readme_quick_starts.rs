@@ -115,3 +115,19 @@ fn the_rust_quick_start_runs_verbatim() {
     let printed = run_until(Command::new(target.join("debug/quickstart")), &zk.connect_string(), |l| l.starts_with("item "));
     println!("{}", printed.join("\n"));
 }
+
+/// The Python quick start (the first snippet of the section: the decorator
+/// API), run by the venv that has the built package (`ELASTICJOB_PYTHON`).
+#[test]
+fn the_python_quick_start_runs_verbatim() {
+    let python = std::env::var("ELASTICJOB_PYTHON")
+        .expect("ELASTICJOB_PYTHON must name a Python with the elasticjob package (scripts/test-all sets it)");
+    let zk = ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("quickstart.py");
+    std::fs::write(&script, &snippets("Python", "python")[0]).unwrap();
+    let mut command = Command::new(python);
+    command.arg(&script);
+    let printed = run_until(command, &zk.connect_string(), |l| l.starts_with("sending batch"));
+    println!("{}", printed.join("\n"));
+}

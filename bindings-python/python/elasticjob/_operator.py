@@ -1,0 +1,60 @@
+"""The lifecycle API for jobs running anywhere in the namespace, with the
+listings as dataclasses. Calls block with the GIL released and Ctrl-C let
+through; a registry that cannot be reached raises
+:class:`RegistryUnavailable` within its connection timeout.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from ._native import Operator as _Native
+from ._native import Registry
+from ._results import InstanceBrief, ItemBrief, JobBrief
+
+
+class Operator:
+    """Trigger, disable/enable, shut down and remove jobs; list their state."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._native = _Native(registry)
+
+    def trigger(self, job_name: str) -> None:
+        """Asks every live instance of the job to run its items now."""
+        self._native.trigger(job_name)
+
+    def disable(self, job_name: str, server_ip: Optional[str] = None) -> None:
+        """Disables the job on one server, or everywhere."""
+        self._native.disable(job_name, server_ip)
+
+    def enable(self, job_name: str, server_ip: Optional[str] = None) -> None:
+        """Enables the job on one server, or everywhere."""
+        self._native.enable(job_name, server_ip)
+
+    def disable_item(self, job_name: str, item: int) -> None:
+        """Stops one item from running."""
+        self._native.disable_item(job_name, item)
+
+    def enable_item(self, job_name: str, item: int) -> None:
+        """Lets a disabled item run again."""
+        self._native.enable_item(job_name, item)
+
+    def shutdown(self, job_name: str, server_ip: Optional[str] = None) -> None:
+        """Shuts the job's instances down on one server, or everywhere."""
+        self._native.shutdown(job_name, server_ip)
+
+    def remove(self, job_name: str, server_ip: Optional[str] = None) -> None:
+        """Removes a server from the job, or the whole job."""
+        self._native.remove(job_name, server_ip)
+
+    def jobs(self) -> List[JobBrief]:
+        """Every job of the namespace."""
+        return [JobBrief(**fields) for fields in self._native.jobs()]
+
+    def instances(self, job_name: str) -> List[InstanceBrief]:
+        """The live instances of a job."""
+        return [InstanceBrief(**fields) for fields in self._native.instances(job_name)]
+
+    def items(self, job_name: str) -> List[ItemBrief]:
+        """Every item of a job: owner, state, failover taker."""
+        return [ItemBrief(**fields) for fields in self._native.items(job_name)]
