@@ -131,3 +131,37 @@ fn the_python_quick_start_runs_verbatim() {
     let printed = run_until(command, &zk.connect_string(), |l| l.starts_with("sending batch"));
     println!("{}", printed.join("\n"));
 }
+
+/// The Node.js quick start (`worker.mjs`), in a new project whose
+/// `node_modules/elasticjob` is the binding as built here (the packed
+/// tarball's install is tested by `bindings-node/test/package`).
+#[test]
+fn the_node_quick_start_runs_verbatim() {
+    let binding = root().join("bindings-node");
+    let built = std::fs::read_dir(&binding).unwrap().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".node"));
+    assert!(built, "build the Node binding first (npx napi build in bindings-node)");
+    let zk = ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("node_modules")).unwrap();
+    std::os::unix::fs::symlink(&binding, dir.path().join("node_modules/elasticjob")).unwrap();
+    std::fs::write(dir.path().join("worker.mjs"), &snippets("Node.js", "js")[0]).unwrap();
+    let mut command = Command::new("node");
+    command.arg("worker.mjs").current_dir(dir.path());
+    let printed = run_until(command, &zk.connect_string(), |l| l.starts_with("item "));
+    println!("{}", printed.join("\n"));
+}
+
+/// The C quick start (`worker.c`), compiled against the library built here
+/// (building it from the installed files, with pkg-config and CMake, is
+/// tested by `bindings-c/tests/install.rs`).
+#[test]
+fn the_c_quick_start_runs_verbatim() {
+    let zk = ZkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("worker.c");
+    std::fs::write(&source, &snippets("C", "c")[0]).unwrap();
+    let binary = dir.path().join("worker");
+    cluster_tests::workers::compile_c(&source, &root().join("bindings-c/include"), &mixed_language_tests::profile_dir(), &binary);
+    let printed = run_until(Command::new(&binary), &zk.connect_string(), |l| l.starts_with("item "));
+    println!("{}", printed.join("\n"));
+}
