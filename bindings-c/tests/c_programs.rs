@@ -33,7 +33,9 @@ fn compile(name: &str, static_link: bool) -> PathBuf {
 
 fn build(name: &str, static_link: bool, output: &Path) {
     let lib = library_dir();
-    let source = crate_dir().join(format!("tests/c/{name}.c"));
+    // `examples/NAME.c` for an example, `tests/c/NAME.c` for a test program.
+    let example = crate_dir().join(format!("examples/{}.c", name.trim_start_matches("example-")));
+    let source = if name.starts_with("example-") { example } else { crate_dir().join(format!("tests/c/{name}.c")) };
     if !static_link {
         compile_c(&source, &crate_dir().join("include"), &lib, output);
         return;
@@ -285,4 +287,19 @@ fn the_connection_timeout_bounds_the_wait_for_a_silent_server() {
     let error = stdout.lines().find_map(|l| l.strip_prefix("error ")).unwrap_or_default();
     assert!((600..3000).contains(&elapsed), "took {elapsed} ms: {error}");
     assert!(error.contains(&address), "{error}");
+}
+
+/// The examples (`examples/dataflow.c`, `examples/script.c`) build with the
+/// test programs' warnings as errors and do what their comments say, on
+/// the embedded registry.
+#[test]
+fn the_dataflow_and_script_examples_run() {
+    let out = run(&compile("example-dataflow", false));
+    assert!(out.contains("done: 0 orders left"), "{out}");
+    for item in 0..4 {
+        assert!(out.contains(&format!("item {item} exported orders")), "{out}");
+    }
+    let out = run(&compile("example-script", false));
+    assert!(out.contains("item 0: succeeded"), "{out}");
+    assert!(out.contains("item 1: failed: script") && out.contains("no data"), "{out}");
 }
