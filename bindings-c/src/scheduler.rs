@@ -613,8 +613,7 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
                 match e.outcome {
                     Outcome::Succeeded => out.success = true,
                     Outcome::Failed(text) => out.message = message(text),
-                    Outcome::TimedOut => out.message = message("timed out".into()),
-                    Outcome::Cancelled(reason) => out.message = message(format!("cancelled: {reason}")),
+                    other => out.message = message(other.to_string()),
                 }
             }
             Some(JobEvent::Sharded(_)) => out.kind = ej_event_type::EJ_EVENT_SHARDING,
@@ -643,6 +642,11 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
                 out.kind = ej_event_type::EJ_EVENT_ERROR;
                 out.item = items.keys().next().copied().unwrap_or_default();
                 out.message = message(format!("items still running after {} ms of resharding wait: {items:?}", waited.as_millis()));
+            }
+            // An event kind newer than this binding: reported, not dropped.
+            Some(other) => {
+                out.kind = ej_event_type::EJ_EVENT_ERROR;
+                out.message = message(format!("event not known to this binding: {other:?}"));
             }
         }
         Ok(())

@@ -488,6 +488,8 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
         Outcome::Failed(message) => serde_json::json!({ "kind": "failed", "message": message }),
         Outcome::TimedOut => serde_json::json!({ "kind": "timed-out" }),
         Outcome::Cancelled(reason) => serde_json::json!({ "kind": "cancelled", "reason": reason.as_str() }),
+        // An outcome newer than this binding: a failure with the core's text.
+        other => serde_json::json!({ "kind": "failed", "message": other.to_string() }),
     }
 }
 
@@ -510,6 +512,8 @@ fn event_json(event: JobEvent) -> serde_json::Value {
         JobEvent::StuckItems { items, waited } => {
             serde_json::json!({ "type": "stuck", "items": items, "waitedMs": waited.as_millis() as u64 })
         }
+        // An event kind newer than this binding: reported, not dropped.
+        other => serde_json::json!({ "type": "error", "error": format!("event not known to this binding: {other:?}") }),
     }
 }
 

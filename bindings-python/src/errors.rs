@@ -7,6 +7,7 @@
 use elasticjob::Error;
 use pyo3::PyErr;
 
+pyo3::import_exception!(elasticjob._errors, ElasticJobError);
 pyo3::import_exception!(elasticjob._errors, ConfigError);
 pyo3::import_exception!(elasticjob._errors, RegistryError);
 pyo3::import_exception!(elasticjob._errors, RegistryUnavailable);
@@ -36,5 +37,7 @@ pub(crate) fn to_py(error: Error) -> PyErr {
         Error::Handler(_) => JobExecutionError::new_err(message),
         Error::ShardingStrategy { .. } => ShardingStrategyError::new_err(message),
         Error::History(_) => HistoryError::new_err(message),
+        // A kind newer than this mapping: the base class, with the message.
+        _ => ElasticJobError::new_err(message),
     }
 }

@@ -2,7 +2,7 @@
 //! other keys are its fields (`elasticjob/_results.py` builds the
 //! dataclasses), so the conversion has one place on each side.
 
-use elasticjob::{Execution, JobEvent, Outcome};
+use elasticjob::{Execution, JobEvent};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -36,18 +36,18 @@ pub(crate) fn event_dict(py: Python<'_>, event: JobEvent) -> PyResult<Bound<'_, 
             dict.set_item("items", items)?;
             dict.set_item("waited", waited.as_secs_f64())?;
         }
+        // An event kind newer than this binding: reported, not dropped.
+        other => {
+            dict.set_item("type", "error")?;
+            dict.set_item("message", format!("event not known to this binding: {other:?}"))?;
+        }
     }
     Ok(dict)
 }
 
 /// The fields of one finished run; `error` is the outcome's text unless it succeeded.
 fn execution(dict: &Bound<'_, PyDict>, e: Execution) -> PyResult<()> {
-    let outcome = match &e.outcome {
-        Outcome::Succeeded => "succeeded",
-        Outcome::Failed(_) => "failed",
-        Outcome::TimedOut => "timed_out",
-        Outcome::Cancelled(_) => "cancelled",
-    };
+    let outcome = e.outcome.kind();
     let error = (!e.outcome.is_success()).then(|| e.outcome.to_string());
     dict.set_item("job_name", e.job_name)?;
     dict.set_item("item", e.item)?;

@@ -3,6 +3,7 @@
 
 /// Everything that can go wrong in the scheduler core.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// A configuration field holds a value that is not allowed.
     #[error("invalid {field} `{value}`: {reason}")]

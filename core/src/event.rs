@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 /// How one item run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The handler returned normally.
     Succeeded,
@@ -33,6 +34,17 @@ impl std::fmt::Display for Outcome {
 }
 
 impl Outcome {
+    /// The outcome's name in snake case: `succeeded`, `failed`, `timed_out`,
+    /// `cancelled` (what the bindings' events say).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed(_) => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled(_) => "cancelled",
+        }
+    }
+
     /// Whether the run succeeded.
     pub fn is_success(&self) -> bool {
         matches!(self, Outcome::Succeeded)
@@ -64,6 +76,7 @@ pub struct Execution {
 
 /// Everything a scheduler reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JobEvent {
     /// An item run finished.
     Executed(Execution),

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 /// The executor type of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ExecutorType {
     /// `CPU` (default): up to twice the CPU count at once.
     #[default]

@@ -115,6 +115,7 @@ pub struct Job {
 
 /// Which ElasticJob job type a [`Job`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JobKind {
     /// [`SimpleJob`].
     Simple,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 /// Health of a job as a whole, as ElasticJob's console shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JobStatus {
     /// Instances are live and every item is owned by one of them.
     Ok,
@@ -67,6 +68,7 @@ pub struct InstanceBrief {
 
 /// State of one item, as ElasticJob's console shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ItemState {
     /// Running now.
     Running,
