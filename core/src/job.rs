@@ -369,8 +369,20 @@ async fn run_script(command: Option<String>, ctx: &ShardingContext) -> HandlerRe
         }
         Ok(())
     } else {
-        Err(format!("script `{command}` exited with {}:\n{printed}", output.status).into())
+        // The first line stands alone in listings (`ejob history`, the
+        // console): it ends with the script's last word on the matter.
+        let last = last_line(&output.stderr).or_else(|| last_line(&output.stdout));
+        let head = match last {
+            Some(line) => format!("script `{command}` exited with {}: {line}", output.status),
+            None => format!("script `{command}` exited with {}", output.status),
+        };
+        Err(if printed.is_empty() { head } else { format!("{head}\n{printed}") }.into())
     }
+}
+
+/// The last non-blank line a script printed on a stream, if any.
+fn last_line(bytes: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(bytes).lines().rev().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
 }
 
 /// How much of a script's output is kept, per stream: its end, where the
@@ -514,6 +526,7 @@ mod tests {
         };
         let err = Job::script().run(ctx(0), &settings).await.unwrap_err().to_string();
         assert!(err.contains("--- stdout ---") && err.contains("last-out") && err.contains("--- stderr ---\nbad"), "{err}");
+        assert!(err.lines().next().unwrap().ends_with("exit status: 2: bad"), "the first line says why: {err}");
         assert!(err.contains("characters left out") && !err.contains("\n1\n2\n"), "the start of a long output is cut: {err}");
     }
 
