@@ -2,7 +2,8 @@
 //! is taken out of `README.md` as it stands, built or interpreted as a new
 //! user would, and run against a harness ZooKeeper whose address it reads
 //! from `ELASTICJOB_ZK`. It must run an item of its job, then stop cleanly
-//! on Ctrl-C (SIGINT).
+//! on Ctrl-C (SIGINT). The Python section's three snippets are run the same
+//! way by pytest (`bindings-python/tests/test_examples.py`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -113,22 +114,6 @@ fn the_rust_quick_start_runs_verbatim() {
         .expect("cargo runs");
     assert!(status.success(), "the Rust quick start does not build");
     let printed = run_until(Command::new(target.join("debug/quickstart")), &zk.connect_string(), |l| l.starts_with("item "));
-    println!("{}", printed.join("\n"));
-}
-
-/// The Python quick start (the first snippet of the section: the decorator
-/// API), run by the venv that has the built package (`ELASTICJOB_PYTHON`).
-#[test]
-fn the_python_quick_start_runs_verbatim() {
-    let python = std::env::var("ELASTICJOB_PYTHON")
-        .expect("ELASTICJOB_PYTHON must name a Python with the elasticjob package (scripts/test-all sets it)");
-    let zk = ZkServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("quickstart.py");
-    std::fs::write(&script, &snippets("Python", "python")[0]).unwrap();
-    let mut command = Command::new(python);
-    command.arg(&script);
-    let printed = run_until(command, &zk.connect_string(), |l| l.starts_with("sending batch"));
     println!("{}", printed.join("\n"));
 }
 
