@@ -191,6 +191,60 @@ async fn a_long_run_misfires_and_reruns_once(cluster: Cluster) {
     assert_eq!(fires.len(), runs.len(), "each run belongs to a different fire: {runs:?}");
 }
 
+/// Cron fires are reserved ahead and released at their instant: no
+/// handler starts before its fire time, and an item still busy when its
+/// fire was reserved, but free at the instant, runs for it (misfire off:
+/// without the re-check it would skip a fire it used to run).
+async fn reserved_fires_start_at_their_instant(cluster: Cluster) {
+    let ns = namespace();
+    let mut config = JobConfig::new("reserved", "* * * * * ?", 1);
+    config.misfire = false;
+    // (fire time, wall-clock start in microseconds) of every run.
+    let starts: Arc<Mutex<Vec<(i64, i64)>>> = Default::default();
+    let first_started = Arc::new(tokio::sync::Notify::new());
+    let release_first = Arc::new(tokio::sync::Notify::new());
+    let job = {
+        let (starts, first_started, release_first) = (starts.clone(), first_started.clone(), release_first.clone());
+        Job::from_fn(move |ctx| {
+            let (starts, first_started, release_first) = (starts.clone(), first_started.clone(), release_first.clone());
+            async move {
+                let first = {
+                    let mut starts = starts.lock().unwrap();
+                    starts.push((ctx.fire_time, chrono_now_micros()));
+                    starts.len() == 1
+                };
+                if first {
+                    first_started.notify_one();
+                    release_first.notified().await;
+                }
+                Ok(())
+            }
+        })
+    };
+    let scheduler = JobScheduler::builder(cluster.center(&ns), config, job).build().unwrap();
+    scheduler.start().await.unwrap();
+    first_started.notified().await;
+    let first_fire = starts.lock().unwrap()[0].0;
+    // Busy through the next fire's reservation (80 ms ahead), free 40 ms
+    // before its instant.
+    let release_at = first_fire + 1000 - 40;
+    tokio::time::sleep(Duration::from_millis((release_at - chrono_now()).max(0) as u64)).await;
+    release_first.notify_one();
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    scheduler.shutdown().await;
+    let starts = starts.lock().unwrap().clone();
+    let fires: Vec<i64> = starts.iter().map(|s| s.0).collect();
+    assert!(fires.contains(&(first_fire + 1000)), "the fire after the long run did not run though its item was free in time: {fires:?}");
+    let early: Vec<_> = starts.iter().filter(|(fire, at)| *at < fire * 1000).collect();
+    assert!(early.is_empty(), "handlers started before their fire time: {early:?}");
+    let lags: Vec<i64> = starts.iter().map(|(fire, at)| (at - fire * 1000) / 1000).collect();
+    assert!(starts.len() >= 4 && lags.iter().skip(1).all(|&ms| ms < 200), "fire-to-start lags (ms): {lags:?}");
+}
+
+fn chrono_now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
+}
+
 async fn operator_lifecycle(cluster: Cluster) {
     let ns = namespace();
     let runs: Runs = Default::default();
@@ -444,6 +498,7 @@ on_both_backends!(
     a_joining_instance_gets_items_and_a_leaving_one_hands_them_over,
     a_panicking_handler_fails_one_item_only,
     a_long_run_misfires_and_reruns_once,
+    reserved_fires_start_at_their_instant,
     operator_lifecycle,
     a_hung_item_times_out_and_later_fires_still_run,
 );

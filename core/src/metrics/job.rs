@@ -198,6 +198,12 @@ impl JobMetrics {
         add(&self.executions[index], 1);
     }
 
+    /// A reserved run told to stop before its fire instant: a cancelled
+    /// execution whose handler never started (no duration, no lag).
+    pub(crate) fn cancelled_before_start(&self) {
+        add(&self.executions[3], 1);
+    }
+
     pub(crate) fn misfired(&self, items: usize) {
         add(&self.misfires, items as u64);
     }

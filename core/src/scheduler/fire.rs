@@ -9,6 +9,13 @@
 //! comes is skipped for that fire, or, with misfire on, run once more for
 //! the latest such fire as soon as it ends. Triggers run through the same
 //! loop but never move the cron fence.
+//!
+//! A cron fire is *reserved* [`RESERVE_AHEAD`] before its time: the reads
+//! and the fenced start (the `fired` fence, the `running` marks) happen
+//! then, and the handlers are released at the fire instant, so the
+//! registry's round trips are not on the fire's critical path. A reserved
+//! run is a running item like any other: if its instance dies before the
+//! instant, failover covers it; a graceful shutdown waits for it.
 
 use super::runner::{RunKind, RunPlan};
 use super::{now_millis, Inner};
@@ -72,27 +79,37 @@ const QUEUE_LIMIT: usize = 16;
 pub(super) const CATCH_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
 /// At most this many missed fires are caught up per item.
 const CATCH_UP_LIMIT: usize = 16;
+/// How long before its time a cron fire is reserved. It covers the fire
+/// path's round trips (clock check, sharding reads, the fenced start) with
+/// room for a busy registry; a later reservation only makes the handlers
+/// start late, as they did before reservations.
+pub(super) const RESERVE_AHEAD: Duration = Duration::from_millis(80);
 
 impl Inner {
-    /// The cron clock: queues each fire at its time, for the scheduler's life.
+    /// The cron clock: queues each fire [`RESERVE_AHEAD`] before its time,
+    /// for the scheduler's life.
     pub(super) async fn cron_clock(self: Arc<Self>) {
         let mut stop = self.stop.subscribe();
         let mut last = match self.clock_start.load(std::sync::atomic::Ordering::Relaxed) {
             0 => now_millis(),
             registered => registered,
         };
+        // The latest fire queued: a schedule change must not queue it again.
+        let mut queued = i64::MIN;
+        let ahead = RESERVE_AHEAD.as_millis() as i64;
         loop {
             if self.stopping() {
                 return;
             }
             let next = self.next_fire_after(last);
-            let sleep_for = next.map(|t| Duration::from_millis((t - now_millis()).max(0) as u64));
+            let sleep_for = next.map(|t| Duration::from_millis((t - ahead - now_millis()).max(0) as u64));
             tokio::select! {
                 _ = stop.changed() => return,
-                _ = self.schedule_changed.notified() => last = now_millis(),
+                _ = self.schedule_changed.notified() => last = now_millis().max(queued),
                 _ = sleep_or_never(sleep_for) => {
                     let time = next.expect("the clock sleeps only when a fire is due");
                     self.request_fire(FireRequest::cron(time));
+                    queued = time;
                     last = time;
                 }
             }
@@ -141,7 +158,8 @@ impl Inner {
             (false, Fence::Trigger) => Some(String::new()),
         };
         let listening = self.listening(session, request.time, once_key);
-        let mut counted = false;
+        // A re-check of a reserved fire's busy items is part of that fire.
+        let mut counted = request.kind == FireKind::Cron && request.items.is_some();
         for _ in 0..8 {
             self.ensure_sharded(session).await?;
             let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
@@ -195,8 +213,10 @@ impl Inner {
                 for &item in &outcome.still_running {
                     self.runs.note_trigger(item);
                 }
-            } else {
+            } else if self.misfire_applies() {
                 self.misfired(session, &outcome.still_running, request.time).await;
+            } else if request.kind == FireKind::Cron && request.items.is_none() {
+                self.look_again_at_fire_time(request.time, &outcome.still_running);
             }
             if !outcome.busy_elsewhere.is_empty() {
                 tracing::warn!(
@@ -237,11 +257,7 @@ impl Inner {
     /// Without `monitorExecution` nothing records that an item runs, so, as
     /// in Java, there is no misfire: the busy items just skip this fire.
     async fn misfired(&self, session: &Arc<dyn Registry>, items: &[u32], fire_time: i64) {
-        let applies = {
-            let config = &self.state_read().config;
-            config.misfire && config.monitor_execution
-        };
-        if items.is_empty() || !applies {
+        if items.is_empty() {
             return;
         }
         for &item in items {
@@ -252,6 +268,28 @@ impl Inner {
             Ok(()) => self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time }),
             Err(e) => self.fail("marking misfire failed", e),
         }
+    }
+
+    /// Whether items busy at a cron fire run once more for it when they end.
+    fn misfire_applies(&self) -> bool {
+        let config = &self.state_read().config;
+        config.misfire && config.monitor_execution
+    }
+
+    /// Items busy when a cron fire was reserved, with no misfire to run
+    /// them later: one that ends before the fire instant still runs for it,
+    /// as it would have without the reservation. A re-check at the instant.
+    fn look_again_at_fire_time(self: &Arc<Self>, fire_time: i64, busy: &[u32]) {
+        let wait = fire_time - now_millis();
+        if busy.is_empty() || wait <= 0 {
+            return;
+        }
+        let inner = self.clone();
+        let items = busy.to_vec();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+            inner.request_fire(FireRequest { kind: FireKind::Cron, time: fire_time, items: Some(items) });
+        });
     }
 
     /// Cron fires that started items' previous starters never ran (they

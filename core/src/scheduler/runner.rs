@@ -366,6 +366,12 @@ impl ItemRun {
             if plan.cancellation.is_cancelled() {
                 break;
             }
+            if plan.fire_time_known {
+                if let Some(reason) = released_at(fire_time, &plan.cancellation).await {
+                    executions.push(self.stopped_before_release(plan.item, fire_time, plan.fencing_token, reason));
+                    break;
+                }
+            }
             let ctx = ShardingContext {
                 job_name: self.config.job_name.clone(),
                 task_id: format!(
@@ -388,6 +394,24 @@ impl ItemRun {
             executions.push(self.execute(ctx).await);
         }
         (Finished { item: plan.item, fencing_token: plan.fencing_token }, executions)
+    }
+
+    /// A reserved run told to stop before its fire instant: its handler
+    /// never started, and the run is reported as cancelled.
+    fn stopped_before_release(&self, item: u32, fire_time: i64, fencing_token: i64, reason: CancelReason) -> Execution {
+        self.metrics.cancelled_before_start();
+        let now = now_millis();
+        Execution {
+            job_name: self.config.job_name.clone(),
+            item,
+            fire_time,
+            instance_id: self.instance.clone(),
+            failover: self.failover,
+            fencing_token,
+            started_at: now,
+            finished_at: now,
+            outcome: Outcome::Cancelled(reason),
+        }
     }
 
     /// One handler call in a task of its own, so a panic is caught; told to
@@ -446,6 +470,19 @@ impl ItemRun {
             handler.abort();
         }
         let _ = handler.await;
+    }
+}
+
+/// Waits for a reserved fire's instant (at once for a fire in the past);
+/// returns why the run was told to stop, if it was, meanwhile.
+async fn released_at(fire_time: i64, cancellation: &Cancellation) -> Option<CancelReason> {
+    let wait_micros = fire_time.saturating_mul(1000) - chrono::Utc::now().timestamp_micros();
+    if wait_micros <= 0 {
+        return None;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_micros(wait_micros as u64)) => None,
+        reason = cancellation.cancelled() => Some(reason),
     }
 }
 

@@ -478,7 +478,10 @@ impl Inner {
     /// Graceful leave: waits for running items (then tells them to stop),
     /// gives up leadership and removes this instance.
     async fn leave(&self, session: &dyn Registry) {
-        if !self.runs.wait_idle(self.shutdown_timeout).await {
+        // Runs reserved for a fire still to come are owed to that fire
+        // (its fence is taken): even a zero timeout waits for their release.
+        let patience = self.shutdown_timeout.max(super::fire::RESERVE_AHEAD * 2);
+        if !self.runs.wait_idle(patience).await {
             let told = self.runs.cancel_where(CancelReason::Shutdown, |_, _| true);
             tracing::warn!(job = %self.job_name, items = ?told, "shutdown timeout passed: running items told to stop");
             self.runs.wait_idle(Duration::from_secs(5)).await;
