@@ -3,6 +3,11 @@
 //! numbers (1 = Sunday … 7 = Saturday) and an optional year, evaluated in a
 //! time zone. Parsing is done by the `croner` crate in its Quartz modes (the
 //! `cron` crate has no `L`/`W`/`#`).
+//!
+//! Daylight saving: a local time skipped by the spring change fires once at
+//! the transition; one repeated by the autumn change fires once when the
+//! hour field names it, and in both passes when the hour is a wildcard or a
+//! step (an interval keeps its real-time period). The tests pin both.
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -198,6 +203,39 @@ mod tests {
         assert_eq!(utc_default.next_after(utc(2026, 1, 1, 0, 0, 0)).unwrap(), utc(2026, 1, 1, 12, 0, 0));
     }
 
+    /// Every fire of `expr` in New York from `from` (UTC) for `hours`, as local wall-clock text.
+    fn new_york_fires(expr: &str, from: DateTime<Utc>, hours: i64) -> Vec<String> {
+        let schedule = CronSchedule::parse(expr, Some("America/New_York")).unwrap();
+        let mut fires = Vec::new();
+        let mut t = from;
+        while let Some(next) = schedule.next_after(t).filter(|n| *n < from + chrono::Duration::hours(hours)) {
+            fires.push(next.with_timezone(&chrono_tz::America::New_York).format("%m-%d %H:%M %Z").to_string());
+            t = next;
+        }
+        fires
+    }
+
+    #[test]
+    fn daylight_saving_a_skipped_local_time_fires_once_at_the_transition() {
+        // 2026-03-08 02:00 EST jumps to 03:00 EDT: 02:30 does not exist that day.
+        let fires = new_york_fires("0 30 2 * * ?", utc(2026, 3, 7, 12, 0, 0), 48);
+        assert_eq!(fires, ["03-08 03:00 EDT", "03-09 02:30 EDT"]);
+        // An interval keeps its real-time period across the gap.
+        let fires = new_york_fires("0 0/30 * * * ?", utc(2026, 3, 8, 6, 0, 0), 2);
+        assert_eq!(fires, ["03-08 01:30 EST", "03-08 03:00 EDT", "03-08 03:30 EDT"]);
+    }
+
+    #[test]
+    fn daylight_saving_a_repeated_local_time_fires_once_when_the_hour_is_named() {
+        // 2026-11-01 02:00 EDT falls back to 01:00 EST: 01:30 happens twice.
+        let fires = new_york_fires("0 30 1 * * ?", utc(2026, 10, 31, 12, 0, 0), 48);
+        assert_eq!(fires, ["11-01 01:30 EDT", "11-02 01:30 EST"]);
+        // A wildcard or stepped hour is an interval: it runs in both passes
+        // of the repeated hour, every 30 minutes of real time.
+        let fires = new_york_fires("0 0/30 * * * ?", utc(2026, 11, 1, 4, 45, 0), 2);
+        assert_eq!(fires, ["11-01 01:00 EDT", "11-01 01:30 EDT", "11-01 01:00 EST", "11-01 01:30 EST"]);
+    }
+
     #[test]
     fn bad_expressions_name_the_field_and_value() {
         for bad in ["* * *", "61 * * * * ?", "0 0 12 ? * 9", "hello world", "0 0 25 * * ?", ""] {
@@ -208,3 +246,4 @@ mod tests {
         assert!(err.contains("timeZone") && err.contains("Mars/Olympus"), "{err}");
     }
 }
+
