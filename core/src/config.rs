@@ -301,6 +301,15 @@ impl JobConfig {
                 return Err(Error::invalid(EXECUTION_TIMEOUT_PROP, value, "must be a positive number of milliseconds"));
             }
         }
+        if let Some(value) = self.props.get(CATCH_UP_WINDOW_PROP) {
+            if value.trim().parse::<u64>().map_or(true, |s| s > MAX_CATCH_UP_WINDOW_SECONDS) {
+                return Err(Error::invalid(
+                    CATCH_UP_WINDOW_PROP,
+                    value,
+                    format!("must be a whole number of seconds from 0 (never) to {MAX_CATCH_UP_WINDOW_SECONDS} (7 days)"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -383,6 +392,44 @@ impl JobConfig {
     pub fn execution_timeout(&self) -> Option<Duration> {
         self.props.get(EXECUTION_TIMEOUT_PROP)?.trim().parse().ok().map(Duration::from_millis)
     }
+
+    /// Our extension: the prop `catchUpWindowSeconds` (see [`CatchUpWindow`]).
+    pub fn catch_up_window(&self) -> CatchUpWindow {
+        match self.props.get(CATCH_UP_WINDOW_PROP).and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(seconds) => CatchUpWindow::Fixed(Duration::from_secs(seconds)),
+            None => CatchUpWindow::OnePeriod,
+        }
+    }
+}
+
+/// How old a cron fire that nothing could run at its time (its owner was
+/// lost, the registry was unreachable, the process was busy) may be and
+/// still run late. Fires older than the window are skipped and logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUpWindow {
+    /// Until the cron's next fire comes: at most the latest missed fire
+    /// runs, and only before its successor (the default; like Quartz's
+    /// "fire once now" misfire instruction, which Java ElasticJob uses).
+    OnePeriod,
+    /// Any missed fire younger than this runs, oldest first; zero: none.
+    Fixed(Duration),
+}
+
+impl CatchUpWindow {
+    /// A fire started within this long of its time is on time, whatever
+    /// the window: the fire path itself may take that long on a busy host.
+    pub const ON_TIME_MS: i64 = 500;
+
+    /// Whether a fire at `fire_time` still runs at `now`; `next_fire` is the
+    /// cron's fire after it.
+    pub fn admits(self, fire_time: i64, now: i64, next_fire: Option<i64>) -> bool {
+        let late = now - fire_time;
+        late <= Self::ON_TIME_MS
+            || match self {
+                CatchUpWindow::OnePeriod => next_fire.map_or(true, |next| now < next),
+                CatchUpWindow::Fixed(window) => late <= window.as_millis() as i64,
+            }
+    }
 }
 
 /// Every key of the `config` node (those skipped while unset included).
@@ -437,6 +484,13 @@ pub const MAX_SHARDING_TOTAL_COUNT: i32 = 100_000;
 
 /// Prop that limits how long one item may run (our extension to ElasticJob).
 pub const EXECUTION_TIMEOUT_PROP: &str = "executionTimeoutMillis";
+
+/// Prop that sets the [`CatchUpWindow`] in seconds (our extension to ElasticJob).
+pub const CATCH_UP_WINDOW_PROP: &str = "catchUpWindowSeconds";
+
+/// The largest catch-up window accepted: a week of missed fires is already
+/// more than any job should replay at once.
+pub const MAX_CATCH_UP_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
 
 #[cfg(test)]
 mod tests {
@@ -531,6 +585,29 @@ timeZone: GMT+08:00
         let mut timeout = base.clone();
         timeout.props.insert(EXECUTION_TIMEOUT_PROP.into(), "soon".into());
         assert!(error_of(timeout).contains("soon"));
+    }
+
+    #[test]
+    fn the_catch_up_window_is_one_period_unless_set() {
+        let mut config = JobConfig::new("job", "* * * * * ?", 1);
+        assert_eq!(config.catch_up_window(), CatchUpWindow::OnePeriod);
+        let one_period = config.catch_up_window();
+        assert!(one_period.admits(1000, 1999, Some(2000)), "before the next fire");
+        assert!(!one_period.admits(1000, 2000, Some(2000)), "its successor came");
+        assert!(one_period.admits(1000, 1400, Some(1200)), "on time, whatever the period");
+        config.props.insert(CATCH_UP_WINDOW_PROP.into(), "60".into());
+        config.validate().unwrap();
+        let minute = config.catch_up_window();
+        assert!(minute.admits(0, 60_000, Some(1000)) && !minute.admits(0, 60_001, Some(1000)));
+        config.props.insert(CATCH_UP_WINDOW_PROP.into(), "0".into());
+        let never = config.catch_up_window();
+        assert!(never.admits(1000, 1500, Some(2000)), "on time");
+        assert!(!never.admits(1000, 1501, Some(2000)), "0: a late fire never runs");
+        for bad in ["-1", "soon", "604801"] {
+            config.props.insert(CATCH_UP_WINDOW_PROP.into(), bad.into());
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(CATCH_UP_WINDOW_PROP) && err.contains(bad), "{err}");
+        }
     }
 
     #[test]

@@ -129,6 +129,7 @@ async fn plain_listeners_wrap_each_instances_part_and_the_once_listener_runs_onc
     }
     let mut events: Vec<_> = schedulers.iter().map(|s| s.events()).collect();
     tokio::time::sleep(Duration::from_millis(7000)).await;
+    let stopping = now();
     for s in &schedulers {
         s.shutdown().await;
     }
@@ -151,7 +152,9 @@ async fn plain_listeners_wrap_each_instances_part_and_the_once_listener_runs_onc
         let starts = entries(&log, "start", fire);
         let items: Vec<u32> = starts.iter().flat_map(|s| s.1.clone()).collect();
         let instances: BTreeSet<String> = starts.iter().map(|s| s.0.clone()).collect();
-        if items.len() != 6 || instances.len() != 3 || entries(&log, "end", fire).len() != 6 {
+        // The last fire's rounds may be cut short by the shutdowns (100 ms
+        // each, one instance after the other): not judged.
+        if items.len() != 6 || instances.len() != 3 || entries(&log, "end", fire).len() != 6 || fire + 1000 > stopping {
             continue;
         }
         // A round that timed out is reported (never silent) and runs no
@@ -210,14 +213,14 @@ async fn an_instance_hung_mid_fire_costs_the_others_the_timeout_only() {
     }
     let gathered = gathered.expect("a whole fire gathered once");
     hang.store(true, Ordering::SeqCst);
-    // The next fire hangs (completed round times out), the one after finds
-    // the item busy (started round times out): both within 8.5 s.
+    // The next fire hangs (its completed round times out); the ones after
+    // find the item busy and count it as done in their rounds: within 8.5 s.
     tokio::time::sleep(Duration::from_millis(8500)).await;
     let hung_fire = log.lock().unwrap().iter().find(|e| e.0.ends_with("listen-2") && e.1 == "start" && e.2 > gathered + 2000).map(|e| e.2);
     let hung_fire = hung_fire.expect("the third instance started an item after it was told to hang");
     assert!(entries(&log, "once-after", hung_fire).is_empty(), "a fire whose item never completed has no once-after");
-    // The survivors went on: every later fire ran their items, each waiting
-    // at most the started timeout for the hung instance's item.
+    // The survivors went on: every later fire ran their items, none waiting
+    // for the hung instance's busy item.
     let later: BTreeSet<i64> = log
         .lock()
         .unwrap()
@@ -229,7 +232,7 @@ async fn an_instance_hung_mid_fire_costs_the_others_the_timeout_only() {
     for fire in &later {
         let starts = entries(&log, "start", *fire);
         assert_eq!(starts.len(), 2, "fire {fire}: both survivors ran their items: {starts:?}");
-        assert!(starts.iter().all(|s| s.2 - fire < 2500), "fire {fire}: delayed by the timeout only: {starts:?}");
+        assert!(starts.iter().all(|s| s.2 - fire < 1000), "fire {fire}: not held by the busy item: {starts:?}");
     }
     let mut timeouts = 0;
     for events in &mut events {
@@ -241,7 +244,7 @@ async fn an_instance_hung_mid_fire_costs_the_others_the_timeout_only() {
             }
         }
     }
-    assert!(timeouts >= 2, "the timeouts are reported ({timeouts})");
+    assert!(timeouts >= 1, "the hung fire's completed round timed out, and that is reported ({timeouts})");
     // The hung instance leaves; the others take its item and gather again,
     // its leftover nodes notwithstanding.
     c.shutdown().await;
@@ -260,6 +263,72 @@ async fn an_instance_hung_mid_fire_costs_the_others_the_timeout_only() {
         });
     assert!(!recovered.is_empty(), "whole fires gather again after the hung instance left");
     assert!(recovered.values().all(|&n| n == 1), "{recovered:?}");
+}
+
+/// An item still busy from an earlier fire is skipped for the next one
+/// (misfire off); it counts as done in that fire's distributed-once rounds.
+/// Otherwise the rounds would wait for it until their timeout, holding the
+/// other instance's items until they too were busy at the next fire, and
+/// every other fire would be lost (a self-sustaining cycle).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_busy_through_a_fire_does_not_hold_its_distributed_once_rounds() {
+    let ns = namespace();
+    let log: Log = Default::default();
+    let mut config = JobConfig::new("busy", "* * * * * ?", 2);
+    config.misfire = false;
+    let mut schedulers = Vec::new();
+    for (n, run_ms) in [(0, 2500), (1, 100)] {
+        let instance = format!("127.0.0.1@-@busy-{n}");
+        let once = OnceListener::new(Once { log: log.clone(), instance: instance.clone() }, 3000, 3000).unwrap();
+        let job = {
+            let (log, instance) = (log.clone(), instance.clone());
+            Job::from_fn(move |ctx| {
+                let (log, instance) = (log.clone(), instance.clone());
+                async move {
+                    record(&log, &instance, "start", ctx.fire_time, vec![ctx.sharding_item]);
+                    tokio::time::sleep(Duration::from_millis(run_ms)).await;
+                    Ok(())
+                }
+            })
+        };
+        let scheduler = JobScheduler::builder(center(&ns), config.clone(), job)
+            .instance_id(instance)
+            .once_listener(once)
+            .shutdown_timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        scheduler.start().await.unwrap();
+        schedulers.push(scheduler);
+    }
+    let mut events: Vec<_> = schedulers.iter().map(|s| s.events()).collect();
+    let from = now() + 3000;
+    tokio::time::sleep(Duration::from_millis(11_000)).await;
+    let until = now() - 1500;
+    for scheduler in &schedulers {
+        scheduler.shutdown().await;
+    }
+    let log = log.lock().unwrap().clone();
+    let fast_item = |e: &&(String, &str, i64, Vec<u32>, i64)| e.1 == "start" && e.0.ends_with("busy-1");
+    let slow_owner_ran: BTreeSet<i64> = log.iter().filter(|e| e.1 == "start" && e.0.ends_with("busy-0")).map(|e| e.2).collect();
+    assert!(slow_owner_ran.len() >= 2, "the slow item ran: {slow_owner_ran:?}");
+    let fires: Vec<i64> = (from / 1000 + 1..=until / 1000).map(|s| s * 1000).collect();
+    for fire in &fires {
+        let starts: Vec<i64> = log.iter().filter(fast_item).filter(|e| e.2 == *fire).map(|e| e.4 - e.2).collect();
+        assert_eq!(starts.len(), 1, "fire {fire}: the fast item ran once: {starts:?}");
+        assert!(starts[0] < 1000, "fire {fire}: the fast item was not held by the round ({} ms late)", starts[0]);
+        let once = log.iter().filter(|e| e.1 == "once-before" && e.2 == *fire).count();
+        assert_eq!(once, 1, "fire {fire}: the once-before hook ran once");
+    }
+    for events in &mut events {
+        while let Ok(event) = events.try_recv() {
+            // Rounds of the fires around the start-up (the second instance's
+            // join) may time out: a stated window, not judged.
+            if let JobEvent::Error(message) = event {
+                let judged = fires.iter().any(|fire| message.starts_with(&format!("distributed-once listener of fire {fire}:")));
+                assert!(!judged, "no round timed out: {message}");
+            }
+        }
+    }
 }
 
 struct SlowAfter(Arc<AtomicBool>);

@@ -71,14 +71,13 @@ impl FireRequest {
 }
 
 /// Fires queued while the scheduler could not start them (no live session,
-/// resharding) run later, in order, but only the latest [`QUEUE_LIMIT`] and
-/// none older than [`CATCH_UP_WINDOW_MS`].
-const QUEUE_LIMIT: usize = 16;
-/// How far back fires missed by a lost owner, or queued while the registry
-/// was unavailable, are caught up.
-pub(super) const CATCH_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
-/// At most this many missed fires are caught up per item.
-const CATCH_UP_LIMIT: usize = 16;
+/// resharding) run later, in order, if the job's catch-up window admits
+/// them ([`crate::config::CatchUpWindow`]), and only the latest
+/// [`QUEUE_LIMIT`]: a guard against a wide window on a fast cron.
+const QUEUE_LIMIT: usize = 100;
+/// At most this many fires missed by a lost owner are caught up per item
+/// (the latest), whatever the window: the same guard.
+const CATCH_UP_LIMIT: usize = 100;
 /// How long before its time a cron fire is reserved. It covers the fire
 /// path's round trips (clock check, sharding reads, the fenced start) with
 /// room for a busy registry; a later reservation only makes the handlers
@@ -129,7 +128,9 @@ impl Inner {
             while let Ok(more) = queue.try_recv() {
                 batch.push(more);
             }
-            for request in due(batch, now_millis()) {
+            let window = self.state_read().config.catch_up_window();
+            let now = now_millis();
+            for request in due(batch, |time| window.admits(time, now, self.next_fire_after(time))) {
                 let Some(session) = self.live_session().await else { return };
                 if let Err(e) = self.fire(&session, &request).await {
                     if !self.stopping() {
@@ -242,6 +243,15 @@ impl Inner {
                 job = %self.job_name, fire_time = request.time, kind = ?request.kind, started = outcome.started.len(),
                 late_ms = super::now_millis() - request.time, "items started"
             );
+            if request.items.is_none() {
+                // Items this instance owns but skips for this fire (still
+                // busy) never start for it: they take part in its
+                // distributed-once rounds as done, or the rounds would wait
+                // for them until their timeout, holding the other items
+                // until they too are busy at the next fire (a cycle).
+                let skipped = outcome.still_running.iter().chain(&outcome.busy_elsewhere).copied();
+                super::listening::FireListening::skip(&listening, skipped, outcome.started.is_empty());
+            }
             self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some() }, listening.clone());
             if outcome.moved.is_empty() {
                 return Ok(());
@@ -294,29 +304,42 @@ impl Inner {
 
     /// Cron fires that started items' previous starters never ran (they
     /// were lost, or the items moved to this instance in between): with
-    /// misfire on, this instance runs them first. The `fired` fence moved
-    /// over them atomically, so nobody else can run them. Only fires of the
-    /// last [`CATCH_UP_WINDOW_MS`], at most [`CATCH_UP_LIMIT`] per item, and
-    /// none a Java instance may have run (see [`super::java_peers`]).
+    /// misfire on, this instance runs those the catch-up window admits
+    /// first, at most [`CATCH_UP_LIMIT`] per item. The `fired` fence moved
+    /// over them atomically, so nobody else can run them. None a Java
+    /// instance may have run (see [`super::java_peers`]).
     fn fires_missed(&self, started: &[Started], fire_time: i64) -> BTreeMap<u32, Vec<i64>> {
         let mut missed = BTreeMap::new();
-        if !self.state_read().config.misfire {
-            return missed;
-        }
+        let window = {
+            let config = &self.state_read().config;
+            if !config.misfire {
+                return missed;
+            }
+            config.catch_up_window()
+        };
         // Java instances run fires without recording them: none from
         // before the last time one came or went, and none while one is here.
         let Some(catch_up_from) = self.java_peers.lock().unwrap_or_else(|p| p.into_inner()).catch_up_from() else {
             return missed;
         };
         let me = self.instance.as_str();
-        let oldest = (fire_time - CATCH_UP_WINDOW_MS).max(catch_up_from);
+        // Judged as of this fire's instant (a reserved fire is started ahead of it).
+        let reference = now_millis().max(fire_time);
+        let oldest = match window {
+            crate::config::CatchUpWindow::OnePeriod => fire_time,
+            crate::config::CatchUpWindow::Fixed(width) => reference - width.as_millis() as i64,
+        };
+        let oldest = oldest.max(catch_up_from);
         for s in started {
             let Some(last) = s.previous.as_ref().filter(|last| last.instance != me) else { continue };
             let mut fires = Vec::new();
             let mut next = self.next_fire_after(last.fire_time.max(oldest - 1));
             while let Some(t) = next.filter(|&t| t < fire_time) {
-                fires.push(t);
-                next = self.next_fire_after(t);
+                let after = self.next_fire_after(t);
+                if window.admits(t, reference, after) {
+                    fires.push(t);
+                }
+                next = after;
             }
             if fires.len() > CATCH_UP_LIMIT {
                 fires.drain(..fires.len() - CATCH_UP_LIMIT);
@@ -376,10 +399,11 @@ impl Inner {
 
 /// The queued requests that still run, in order: every trigger and misfire
 /// re-run (those for the same fire merged into one: a big job's runs end in
-/// many small batches), and the latest [`QUEUE_LIMIT`] cron fires younger
-/// than the catch-up window.
-fn due(batch: Vec<FireRequest>, now: i64) -> Vec<FireRequest> {
-    let crons = batch.iter().filter(|r| r.kind == FireKind::Cron).count();
+/// many small batches), the re-checks of reserved fires, and the latest
+/// [`QUEUE_LIMIT`] whole cron fires that `admitted` (the catch-up window) lets run.
+fn due(batch: Vec<FireRequest>, admitted: impl Fn(i64) -> bool) -> Vec<FireRequest> {
+    let whole_cron = |r: &FireRequest| r.kind == FireKind::Cron && r.items.is_none();
+    let crons = batch.iter().filter(|r| whole_cron(r)).count();
     let mut skip = crons.saturating_sub(QUEUE_LIMIT);
     let mut merged: Vec<FireRequest> = Vec::with_capacity(batch.len());
     for request in batch {
@@ -395,12 +419,12 @@ fn due(batch: Vec<FireRequest>, now: i64) -> Vec<FireRequest> {
     merged
         .into_iter()
         .filter(|r| {
-            if r.kind != FireKind::Cron {
+            if !whole_cron(r) {
                 return true;
             }
-            if skip > 0 || r.time < now - CATCH_UP_WINDOW_MS {
+            if skip > 0 || !admitted(r.time) {
                 skip = skip.saturating_sub(1);
-                tracing::warn!(fire_time = r.time, "fire dropped: queued too long while the registry was unavailable");
+                tracing::warn!(fire_time = r.time, "fire skipped: it could not start in time and the catch-up window is past");
                 return false;
             }
             true
@@ -420,20 +444,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn queued_fires_keep_order_and_drop_only_the_too_many_or_too_old() {
+    fn queued_fires_keep_order_and_drop_only_the_too_many_or_those_out_of_the_window() {
         let now = 10_000_000;
-        let mut batch: Vec<FireRequest> = (0..20).map(|n| FireRequest::cron(now - 20_000 + n * 1000)).collect();
-        batch.insert(3, FireRequest::misfire(now - 30_000, vec![1]));
-        batch.push(FireRequest::cron(now - CATCH_UP_WINDOW_MS - 1));
-        batch.insert(5, FireRequest::misfire(now - 30_000, vec![2]));
-        batch.insert(7, FireRequest::misfire(now - 29_000, vec![3]));
-        let kept = due(batch, now);
+        let window = 30_000;
+        let mut batch: Vec<FireRequest> = (0..(QUEUE_LIMIT as i64 + 4)).map(|n| FireRequest::cron(now - 20_000 + n * 100)).collect();
+        batch.insert(3, FireRequest::misfire(now - 40_000, vec![1]));
+        batch.push(FireRequest::cron(now - window - 1));
+        batch.insert(5, FireRequest::misfire(now - 40_000, vec![2]));
+        batch.insert(7, FireRequest::misfire(now - 39_000, vec![3]));
+        batch.push(FireRequest { kind: FireKind::Cron, time: now - 50_000, items: Some(vec![4]) });
+        let kept = due(batch, |time| now - time <= window);
         let misfires: Vec<&FireRequest> = kept.iter().filter(|r| r.kind == FireKind::Misfire).collect();
-        assert_eq!(misfires.len(), 2, "re-runs of one fire are merged");
+        assert_eq!(misfires.len(), 2, "re-runs of one fire are merged, whatever their age");
         assert_eq!(misfires[0].items, Some(vec![1, 2]));
-        let crons: Vec<i64> = kept.iter().filter(|r| r.kind == FireKind::Cron).map(|r| r.time).collect();
-        assert_eq!(crons.len(), QUEUE_LIMIT - 1, "the oldest over the limit and the too old one are dropped");
+        assert!(kept.iter().any(|r| r.items == Some(vec![4])), "a reserved fire's re-check is never dropped");
+        let crons: Vec<i64> = kept.iter().filter(|r| r.kind == FireKind::Cron && r.items.is_none()).map(|r| r.time).collect();
+        assert_eq!(crons.len(), QUEUE_LIMIT - 1, "the oldest over the limit and the one out of the window are dropped");
         assert!(crons.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(*crons.last().unwrap(), now - 1000);
+        assert_eq!(*crons.last().unwrap(), now - 20_000 + (QUEUE_LIMIT as i64 + 3) * 100);
     }
 }

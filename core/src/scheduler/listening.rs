@@ -12,6 +12,8 @@
 //! Distributed-once listeners take part only in whole fires (cron fires and
 //! triggers): a misfire re-run or a failover run covers some items only and
 //! could never gather every item, so it would only wait for the timeout.
+//! Items an instance owns but skips for a whole fire (still busy) count as
+//! done in that fire's rounds: they will never start for it.
 
 use super::Inner;
 use crate::error::Error;
@@ -19,7 +21,7 @@ use crate::guarantee::{self, Gathering, Phase};
 use crate::job::HandlerResult;
 use crate::listener::ShardingContexts;
 use crate::registry::Registry;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +37,9 @@ pub(super) struct FireListening {
     once_key: Option<String>,
     /// Items started so far, with their parameters.
     items: Mutex<BTreeMap<u32, String>>,
+    /// Items skipped for this fire (busy): done as far as its rounds go,
+    /// unknown to its plain listeners.
+    skipped: Mutex<BTreeSet<u32>>,
     before: OnceCell<()>,
 }
 
@@ -56,6 +61,7 @@ impl Inner {
             fire_time,
             once_key,
             items: Mutex::new(BTreeMap::new()),
+            skipped: Mutex::new(BTreeSet::new()),
             before: OnceCell::new(),
         }))
     }
@@ -84,9 +90,37 @@ impl FireListening {
         )
     }
 
+    /// Adds items skipped for this fire (busy), which count as done in its
+    /// rounds. With nothing of this part started (`alone`), the phases run
+    /// for them on their own: before now, after when the fire's last
+    /// reference goes.
+    pub(super) fn skip(listening: &Option<Arc<Self>>, items: impl IntoIterator<Item = u32>, alone: bool) {
+        let Some(listening) = listening else { return };
+        let items: Vec<u32> = items.into_iter().collect();
+        if items.is_empty() {
+            return;
+        }
+        listening.skipped.lock().unwrap_or_else(|p| p.into_inner()).extend(items);
+        if alone {
+            let listening = listening.clone();
+            tokio::spawn(async move { listening.before().await });
+        }
+    }
+
+    /// The items this part of the fire counts for in its rounds.
+    fn round_items(&self) -> Vec<u32> {
+        let mut items: BTreeSet<u32> = self.items.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        items.extend(self.skipped.lock().unwrap_or_else(|p| p.into_inner()).iter());
+        items.into_iter().collect()
+    }
+
+    fn phase(&self, once_key: Option<String>, phase: Phase) -> impl Future<Output = ()> + Send + 'static {
+        run_phase(self.inner.clone(), self.session.clone(), self.contexts(), self.round_items(), once_key, phase)
+    }
+
     /// Runs the before-listeners, once per fire; later batches wait for the first.
     pub(super) async fn before(&self) {
-        self.before.get_or_init(|| run_phase(self.inner.clone(), self.session.clone(), self.contexts(), self.once_key.clone(), Phase::Started)).await;
+        self.before.get_or_init(|| self.phase(self.once_key.clone(), Phase::Started)).await;
     }
 }
 
@@ -96,7 +130,8 @@ impl Drop for FireListening {
     /// task is tracked so that a graceful shutdown waits for it.
     fn drop(&mut self) {
         if self.before.initialized() {
-            let phase = run_phase(self.inner.clone(), self.session.clone(), self.contexts(), self.once_key.take(), Phase::Completed);
+            let once_key = self.once_key.take();
+            let phase = self.phase(once_key, Phase::Completed);
             let mut phases = self.inner.listener_phases.lock().unwrap_or_else(|p| p.into_inner());
             while phases.try_join_next().is_some() {}
             phases.spawn(phase);
@@ -124,12 +159,14 @@ impl Inner {
     }
 }
 
-/// The listeners of one phase: every plain listener, then the
-/// distributed-once round. Failures are reported, never raised.
+/// The listeners of one phase: every plain listener (if this instance
+/// started items), then the distributed-once round, where `round_items`
+/// also counts the items skipped for the fire. Failures are reported, never raised.
 async fn run_phase(
     inner: Arc<Inner>,
     session: Arc<dyn Registry>,
     contexts: ShardingContexts,
+    round_items: Vec<u32>,
     once_key: Option<String>,
     phase: Phase,
 ) {
@@ -138,7 +175,8 @@ async fn run_phase(
         Phase::Started => ("beforeJobExecuted", "before_at_last_started"),
         Phase::Completed => ("afterJobExecuted", "after_at_last_completed"),
     };
-    for listener in inner.listeners.plain.clone() {
+    let started_here = !contexts.items().is_empty();
+    for listener in inner.listeners.plain.clone().into_iter().filter(|_| started_here) {
         let shared = contexts.clone();
         let call = async move {
             match phase {
@@ -155,12 +193,11 @@ async fn run_phase(
         Phase::Started => once.started_timeout,
         Phase::Completed => once.completed_timeout,
     };
-    let items = contexts.items();
     let gathering = Gathering {
         registry: &*session,
         paths: &inner.paths,
         phase,
-        items: &items,
+        items: &round_items,
         total: contexts.sharding_total_count,
         key: &key,
         me: inner.instance.as_str(),

@@ -106,7 +106,8 @@ fn three_workers_ten_items_twenty_fires_exactly_once() {
 #[test]
 fn kill_dash_nine_mid_fire_fails_over_once_within_the_session_timeout() {
     let setup = Setup::new("failover");
-    let slow = [("sleep-ms", "3000"), ("failover", "true")];
+    // Fires missed before resharding are caught up (a 5-minute catch-up window).
+    let slow = [("sleep-ms", "3000"), ("failover", "true"), ("catch-up-window-s", "300")];
     let mut survivors: Vec<Worker> =
         (0..2).map(|n| setup.worker(&format!("rust-{n}"), "failover", 6, "0/5 * * * * ?", &slow)).collect();
     let mut victim = setup.worker("victim", "failover", 6, "0/5 * * * * ?", &slow);
@@ -158,7 +159,8 @@ fn kill_dash_nine_mid_fire_fails_over_once_within_the_session_timeout() {
 #[test]
 fn a_paused_worker_starts_nothing_it_no_longer_owns() {
     let setup = Setup::new("pause");
-    let opts = [("sleep-ms", "100"), ("failover", "true")];
+    // Fires missed while paused are caught up (a 5-minute catch-up window).
+    let opts = [("sleep-ms", "100"), ("failover", "true"), ("catch-up-window-s", "300")];
     let mut workers: Vec<Worker> =
         (0..3).map(|n| setup.worker(&format!("rust-{n}"), "pause", 6, "* * * * * ?", &opts)).collect();
     let ready = now_millis();

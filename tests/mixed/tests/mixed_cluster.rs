@@ -24,6 +24,15 @@ fn four_languages_share_a_job_through_a_crash_and_a_pause() {
     let dir = tempfile::tempdir().unwrap();
     let ledger_path = dir.path().join("ledger.jsonl");
     let connect = zk.connect_string();
+    // Fires the crashed and the paused worker's items missed are caught up
+    // by their new owners: a catch-up window of 5 minutes (one period is the default).
+    let yaml = dir.path().join("job.yaml");
+    std::fs::write(
+        &yaml,
+        "jobName: mixed\ncron: '* * * * * ?'\nshardingTotalCount: 8\nfailover: true\nmisfire: true\noverwrite: true\n\
+         props:\n  catchUpWindowSeconds: '300'\n",
+    )
+    .unwrap();
     let spec = WorkerSpec {
         zk: &connect,
         namespace: "mixed",
@@ -33,7 +42,7 @@ fn four_languages_share_a_job_through_a_crash_and_a_pause() {
         ledger: &ledger_path,
         sleep_ms: 300,
         session_timeout_ms: SESSION_TIMEOUT_MS,
-        config_yaml: None,
+        config_yaml: Some(&yaml),
     };
     let mut workers: Vec<Worker> = ALL.iter().map(|&lang| start(lang, &spec)).collect();
     let ready = now_millis();

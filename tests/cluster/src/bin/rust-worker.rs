@@ -10,7 +10,7 @@
 //!   --block-ms MS] [--runtime-threads N] [--timeout-ms MS] [--max-parallel N]
 //!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]
 //!   [--once-listener-ms MS] [--slow-item N --slow-ms MS] [--metrics IP:PORT]
-//!   [--history URL] [--linger true|false]`
+//!   [--history URL] [--linger true|false] [--catch-up-window-s SECONDS]`
 //! (the YAML replaces job, items, cron and flags).
 //!
 //! The handler writes `start`, sleeps `--sleep-ms` while listening to its
@@ -123,6 +123,9 @@ fn main() {
         };
         if let Some(ms) = opts.get("timeout-ms") {
             config.props.insert(elasticjob::config::EXECUTION_TIMEOUT_PROP.to_string(), ms.clone());
+        }
+        if let Some(seconds) = opts.get("catch-up-window-s") {
+            config.props.insert(elasticjob::config::CATCH_UP_WINDOW_PROP.to_string(), seconds.clone());
         }
         let ledger = Arc::new(Appender::open(&PathBuf::from(get("ledger"))).expect("open --ledger"));
         let once_ledger = ledger.clone();
