@@ -301,6 +301,15 @@ impl JobConfig {
                 return Err(Error::invalid(EXECUTION_TIMEOUT_PROP, value, "must be a positive number of milliseconds"));
             }
         }
+        if let Some(value) = self.props.get(JITTER_PROP) {
+            if value.trim().parse::<u64>().map_or(true, |ms| ms > MAX_JITTER_MILLIS) {
+                return Err(Error::invalid(
+                    JITTER_PROP,
+                    value,
+                    format!("must be a whole number of milliseconds from 0 to {MAX_JITTER_MILLIS} (an hour)"),
+                ));
+            }
+        }
         if let Some(value) = self.props.get(CATCH_UP_WINDOW_PROP) {
             if value.trim().parse::<u64>().map_or(true, |s| s > MAX_CATCH_UP_WINDOW_SECONDS) {
                 return Err(Error::invalid(
@@ -391,6 +400,13 @@ impl JobConfig {
     /// Our extension: the prop `executionTimeoutMillis` limits each item run.
     pub fn execution_timeout(&self) -> Option<Duration> {
         self.props.get(EXECUTION_TIMEOUT_PROP)?.trim().parse().ok().map(Duration::from_millis)
+    }
+
+    /// Our extension: the prop `jitterMillis` bounds a deterministic delay
+    /// of each fire's handlers, the same on every instance for one fire
+    /// (jobs on the same cron then do not all start at once).
+    pub fn jitter(&self) -> Duration {
+        self.props.get(JITTER_PROP).and_then(|v| v.trim().parse().ok()).map_or(Duration::ZERO, Duration::from_millis)
     }
 
     /// Our extension: the prop `catchUpWindowSeconds` (see [`CatchUpWindow`]).
@@ -484,6 +500,12 @@ pub const MAX_SHARDING_TOTAL_COUNT: i32 = 100_000;
 
 /// Prop that limits how long one item may run (our extension to ElasticJob).
 pub const EXECUTION_TIMEOUT_PROP: &str = "executionTimeoutMillis";
+
+/// Prop that bounds each fire's deterministic jitter, in milliseconds (our extension to ElasticJob).
+pub const JITTER_PROP: &str = "jitterMillis";
+
+/// The largest jitter accepted.
+pub const MAX_JITTER_MILLIS: u64 = 3_600_000;
 
 /// Prop that sets the [`CatchUpWindow`] in seconds (our extension to ElasticJob).
 pub const CATCH_UP_WINDOW_PROP: &str = "catchUpWindowSeconds";
@@ -607,6 +629,20 @@ timeZone: GMT+08:00
             config.props.insert(CATCH_UP_WINDOW_PROP.into(), bad.into());
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains(CATCH_UP_WINDOW_PROP) && err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn jitter_is_off_unless_set_and_bounded() {
+        let mut config = JobConfig::new("job", "* * * * * ?", 1);
+        assert_eq!(config.jitter(), Duration::ZERO);
+        config.props.insert(JITTER_PROP.into(), "250".into());
+        config.validate().unwrap();
+        assert_eq!(config.jitter(), Duration::from_millis(250));
+        for bad in ["-5", "lots", "3600001"] {
+            config.props.insert(JITTER_PROP.into(), bad.into());
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(JITTER_PROP) && err.contains(bad), "{err}");
         }
     }
 

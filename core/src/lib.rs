@@ -35,6 +35,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod operate;
+mod jitter;
 mod props;
 pub mod registry;
 pub mod runtime;

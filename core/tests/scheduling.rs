@@ -245,6 +245,52 @@ fn chrono_now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
 }
 
+/// `jitterMillis`: each fire's handlers start after a deterministic offset
+/// (at most the bound) that every instance computes alike, so one fire's
+/// items still start together; fires and jobs get different offsets.
+async fn jitter_delays_a_fire_alike_on_every_instance(cluster: Cluster) {
+    let ns = namespace();
+    // (job, fire time, start in wall-clock ms) of every run.
+    let starts: Arc<Mutex<Vec<(String, i64, i64)>>> = Default::default();
+    let mut schedulers = Vec::new();
+    for (job, n) in [("jittered", 0), ("jittered", 1), ("also-jittered", 0)] {
+        let mut config = JobConfig::new(job, "* * * * * ?", 2);
+        config.props.insert(elasticjob::config::JITTER_PROP.into(), "400".into());
+        let starts = starts.clone();
+        let handler = Job::from_fn(move |ctx| {
+            let starts = starts.clone();
+            async move {
+                starts.lock().unwrap().push((ctx.job_name.clone(), ctx.fire_time, chrono_now()));
+                Ok(())
+            }
+        });
+        let scheduler = JobScheduler::builder(cluster.center(&ns), config, handler)
+            .instance_id(format!("127.0.0.1@-@{job}-{n}"))
+            .build()
+            .unwrap();
+        scheduler.start().await.unwrap();
+        schedulers.push(scheduler);
+    }
+    tokio::time::sleep(Duration::from_millis(7000)).await;
+    for scheduler in &schedulers {
+        scheduler.shutdown().await;
+    }
+    let starts = starts.lock().unwrap().clone();
+    let mut offsets: BTreeMap<(String, i64), Vec<i64>> = BTreeMap::new();
+    for (job, fire, at) in &starts {
+        offsets.entry((job.clone(), *fire)).or_default().push(at - fire);
+    }
+    // Whole fires of both jobs after the start-up (two items each).
+    let whole: Vec<_> = offsets.iter().filter(|(_, o)| o.len() == 2).skip(2).collect();
+    assert!(whole.len() >= 6, "{offsets:?}");
+    for ((job, fire), o) in &whole {
+        assert!(o.iter().all(|&ms| (0..=400 + 150).contains(&ms)), "{job} {fire}: offsets {o:?} within the bound");
+        assert!((o[0] - o[1]).abs() < 60, "{job} {fire}: both items (two instances for `jittered`) start together: {o:?}");
+    }
+    let distinct: BTreeSet<i64> = whole.iter().map(|(_, o)| o[0] / 40).collect();
+    assert!(distinct.len() >= 3, "offsets differ between fires and jobs: {whole:?}");
+}
+
 async fn operator_lifecycle(cluster: Cluster) {
     let ns = namespace();
     let runs: Runs = Default::default();
@@ -499,6 +545,7 @@ on_both_backends!(
     a_panicking_handler_fails_one_item_only,
     a_long_run_misfires_and_reruns_once,
     reserved_fires_start_at_their_instant,
+    jitter_delays_a_fire_alike_on_every_instance,
     operator_lifecycle,
     a_hung_item_times_out_and_later_fires_still_run,
 );

@@ -367,7 +367,7 @@ impl ItemRun {
                 break;
             }
             if plan.fire_time_known {
-                if let Some(reason) = released_at(fire_time, &plan.cancellation).await {
+                if let Some(reason) = released_at(self.due(fire_time), &plan.cancellation).await {
                     executions.push(self.stopped_before_release(plan.item, fire_time, plan.fencing_token, reason));
                     break;
                 }
@@ -396,6 +396,11 @@ impl ItemRun {
         (Finished { item: plan.item, fencing_token: plan.fencing_token }, executions)
     }
 
+    /// When a fire's handlers are due: its time plus the job's jitter for it.
+    fn due(&self, fire_time: i64) -> i64 {
+        fire_time + crate::jitter::offset(&self.config.job_name, fire_time, self.config.jitter()).as_millis() as i64
+    }
+
     /// A reserved run told to stop before its fire instant: its handler
     /// never started, and the run is reported as cancelled.
     fn stopped_before_release(&self, item: u32, fire_time: i64, fencing_token: i64, reason: CancelReason) -> Execution {
@@ -421,7 +426,8 @@ impl ItemRun {
         let began = std::time::Instant::now();
         if ctx.fire_time_known {
             // Microseconds: a healthy lag is a few milliseconds.
-            let lag_micros = chrono::Utc::now().timestamp_micros() - ctx.fire_time.saturating_mul(1000);
+            // From the instant the run was due.
+            let lag_micros = chrono::Utc::now().timestamp_micros() - self.due(ctx.fire_time).saturating_mul(1000);
             self.metrics.handler_started(Duration::from_micros(lag_micros.max(0) as u64));
         }
         let cancellation = ctx.cancellation.clone();
@@ -473,10 +479,10 @@ impl ItemRun {
     }
 }
 
-/// Waits for a reserved fire's instant (at once for a fire in the past);
-/// returns why the run was told to stop, if it was, meanwhile.
-async fn released_at(fire_time: i64, cancellation: &Cancellation) -> Option<CancelReason> {
-    let wait_micros = fire_time.saturating_mul(1000) - chrono::Utc::now().timestamp_micros();
+/// Waits for a reserved fire's instant plus its jitter, `release` (at once
+/// for one in the past); returns why the run was told to stop, if it was, meanwhile.
+async fn released_at(release: i64, cancellation: &Cancellation) -> Option<CancelReason> {
+    let wait_micros = release.saturating_mul(1000) - chrono::Utc::now().timestamp_micros();
     if wait_micros <= 0 {
         return None;
     }
