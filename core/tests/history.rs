@@ -298,7 +298,7 @@ async fn postgres_retention_by_age_and_count_and_filtered_paged_queries() {
 /// and the failover run (embedded registry: its sessions can be expired at will).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_take_over_and_its_run_are_recorded() {
-    let server = elasticjob::MemoryServer::new();
+    let server = elasticjob::EmbeddedServer::new();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("failover.db").display());
     let mut config = JobConfig::new("taken", "0/3 * * * * ?", 2);
@@ -307,7 +307,7 @@ async fn a_failover_take_over_and_its_run_are_recorded() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(())
     });
-    let survivor = JobScheduler::builder(RegistryCenter::memory(&server, "history-failover"), config.clone(), survivor_job)
+    let survivor = JobScheduler::builder(RegistryCenter::embedded_on(&server, "history-failover"), config.clone(), survivor_job)
         .instance_id("127.0.0.1@-@survivor")
         .history(&url)
         .build()
@@ -323,7 +323,7 @@ async fn a_failover_take_over_and_its_run_are_recorded() {
             Ok(())
         }
     });
-    let victim_center = RegistryCenter::memory(&server, "history-failover");
+    let victim_center = RegistryCenter::embedded_on(&server, "history-failover");
     let victim = JobScheduler::builder(victim_center.clone(), config, victim_job)
         .instance_id("127.0.0.1@-@victim")
         .shutdown_timeout(Duration::from_millis(10))
