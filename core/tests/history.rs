@@ -234,17 +234,9 @@ fn status(job: &str, state: StatusState, at: i64) -> HistoryRecord {
 }
 
 fn execution(job: &str, item: u32, at: i64, outcome: Outcome) -> HistoryRecord {
-    let execution = Execution {
-        job_name: job.into(),
-        item,
-        fire_time: at,
-        instance_id: format!("10.0.0.{item}@-@1"),
-        failover: false,
-        fencing_token: at,
-        started_at: at,
-        finished_at: at + 5,
-        outcome,
-    };
+    let mut execution = Execution::new(job, item, at, &format!("10.0.0.{item}@-@1"), outcome);
+    execution.fencing_token = at;
+    execution.finished_at = at + 5;
     HistoryRecord::Execution(elasticjob::trace::ExecutionRecord::from_execution(&execution, "rust"))
 }
 

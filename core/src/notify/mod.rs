@@ -121,6 +121,7 @@ impl Notifier {
 
 /// One failed run, as notifiers tell it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Failure {
     /// The run.
     pub execution: Execution,
@@ -174,6 +175,7 @@ impl Failure {
 
 /// How many notifications a scheduler has handled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NotificationStats {
     /// Delivered.
     pub sent: u64,

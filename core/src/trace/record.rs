@@ -9,6 +9,7 @@ use crate::event::{Execution, JobEvent, Outcome};
 
 /// One finished item run, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ExecutionRecord {
     /// The row id (`None` until stored).
     pub id: Option<i64>,
@@ -122,6 +123,7 @@ impl StatusState {
 
 /// One status change, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct StatusRecord {
     /// The row id (`None` until stored).
     pub id: Option<i64>,
