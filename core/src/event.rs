@@ -73,6 +73,11 @@ pub struct Execution {
     pub finished_at: i64,
     /// How it ended.
     pub outcome: Outcome,
+    /// What the run printed, when its job captures it: a script job's
+    /// stdout and stderr, each labelled and cut to its last 2,000
+    /// characters (saying how many were left out). `None` for handlers
+    /// written in code, and when nothing was printed.
+    pub output: Option<String>,
 }
 
 impl Execution {
@@ -91,6 +96,7 @@ impl Execution {
             started_at: fire_time,
             finished_at: fire_time,
             outcome,
+            output: None,
         }
     }
 }

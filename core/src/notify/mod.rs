@@ -139,6 +139,11 @@ impl Failure {
             Outcome::Failed(message) => message.clone(),
             Outcome::TimedOut => "timed out".to_string(),
         };
+        // What a script printed says more than its exit status.
+        let message = match &execution.output {
+            Some(output) => format!("{message}\n{output}"),
+            None => message,
+        };
         Some(Failure { execution: execution.clone(), message })
     }
 
@@ -272,6 +277,7 @@ pub(crate) mod tests {
             started_at: 1_700_000_000_001,
             finished_at: 1_700_000_000_002,
             outcome: Outcome::Failed("disk full".into()),
+            output: None,
         };
         Failure::of(&execution).unwrap()
     }
