@@ -173,6 +173,12 @@ export interface ExecutionEvent {
    * a script or HTTP job's failure is an Error with the core's message.
    */
   error: Error | null
+  /**
+   * What the run printed, for a script job: the ends of its stdout and
+   * stderr, labelled (`--- stdout ---`), each cut to its last 2,000
+   * characters; null otherwise or when it printed nothing.
+   */
+  output: string | null
 }
 
 /**

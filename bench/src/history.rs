@@ -11,17 +11,11 @@ use std::time::Instant;
 use zk_harness::PgServer;
 
 fn record(n: u32) -> HistoryRecord {
-    let execution = Execution {
-        job_name: "bench".into(),
-        item: n % 16,
-        fire_time: 1_700_000_000_000 + i64::from(n / 16) * 1000,
-        instance_id: "127.0.0.1@-@4242".into(),
-        failover: false,
-        fencing_token: i64::from(n),
-        started_at: 1_700_000_000_000 + i64::from(n),
-        finished_at: 1_700_000_000_010 + i64::from(n),
-        outcome: if n.is_multiple_of(10) { Outcome::Failed("a failure message of ordinary length".into()) } else { Outcome::Succeeded },
-    };
+    let outcome = if n.is_multiple_of(10) { Outcome::Failed("a failure message of ordinary length".into()) } else { Outcome::Succeeded };
+    let mut execution = Execution::new("bench", n % 16, 1_700_000_000_000 + i64::from(n / 16) * 1000, "127.0.0.1@-@4242", outcome);
+    execution.fencing_token = i64::from(n);
+    execution.started_at = 1_700_000_000_000 + i64::from(n);
+    execution.finished_at = 1_700_000_000_010 + i64::from(n);
     HistoryRecord::Execution(ExecutionRecord::from_execution(&execution, "rust"))
 }
 

@@ -57,7 +57,7 @@ fn spec<'a>(connect: &'a str, namespace: &'a str, ledger: &'a std::path::Path, i
 /// Median and p99 of a create + delete through the registry, in microseconds.
 async fn registry_round_trip(connect: &str) -> Value {
     let zookeeper = ZookeeperRegistry::connect(ZookeeperOptions::new(connect, "bench-registry")).await.unwrap();
-    let memory = elasticjob::MemoryServer::new().connect("bench-registry").unwrap();
+    let memory = elasticjob::EmbeddedServer::new().connect("bench-registry").unwrap();
     let mut out = serde_json::Map::new();
     for (name, registry) in [("zookeeper", &zookeeper as &dyn Registry), ("memory", &memory as &dyn Registry)] {
         let mut micros = Vec::with_capacity(2000);

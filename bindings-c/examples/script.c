@@ -1,7 +1,8 @@
 /* A script job: each item runs a program (no shell unless you ask for
  * one) with the sharding context as a JSON argument; a non-zero exit fails
- * the run, with the ends of its stdout and stderr in the failure. Runs on
- * the embedded registry and prints each run's outcome from the events.
+ * the run (the message ends with its last line of stderr), and the ends of
+ * its stdout and stderr are the event's output. Runs on the embedded
+ * registry and prints each run's outcome and output from the events.
  *   make -C bindings-c/examples script && bindings-c/examples/script */
 #include <elasticjob.h>
 
@@ -34,6 +35,7 @@ int main(void) {
             } else {
                 printf("item %u: failed: %s\n", event.item, event.message ? event.message : "");
             }
+            if (event.output) printf("%s\n", event.output);
         }
         ej_event_clear(&event);
     }

@@ -688,6 +688,12 @@ typedef struct ej_event {
    * Failure or error text, or NULL; owned by the event.
    */
   char *message;
+  /**
+   * What the run printed (executions of a script job: the ends of its
+   * stdout and stderr, labelled `--- stdout ---` and `--- stderr ---`,
+   * each cut to its last 2,000 characters), or NULL; owned by the event.
+   */
+  char *output;
 } ej_event;
 
 #ifdef __cplusplus
@@ -1096,7 +1102,7 @@ enum ej_status ej_scheduler_next_event(const struct ej_scheduler *scheduler,
                                        struct ej_event *out);
 
 /**
- * Frees an event's message (safe to call on a cleared event).
+ * Frees an event's message and output (safe to call on a cleared event).
  *
  * # Safety
  * `event` is null or was filled by `ej_scheduler_next_event`.

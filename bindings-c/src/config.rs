@@ -21,7 +21,9 @@ pub unsafe extern "C" fn ej_job_config_new(
     out: *mut *mut ej_job_config,
 ) -> ej_status {
     guard(|| {
-        let inner = elasticjob::JobConfig::new(text(job_name, "job_name")?, text(cron, "cron")?, sharding_total_count);
+        // int32_t in the ABI: a negative count is refused by name, never wrapped.
+        let count = elasticjob::JobConfig::checked_sharding_total_count(i64::from(sharding_total_count))?;
+        let inner = elasticjob::JobConfig::new(text(job_name, "job_name")?, text(cron, "cron")?, count);
         inner.validate()?;
         put(out, ej_job_config { inner }, "out")
     })

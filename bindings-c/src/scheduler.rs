@@ -580,6 +580,10 @@ pub struct ej_event {
     pub failover: bool,
     /// Failure or error text, or NULL; owned by the event.
     pub message: *mut c_char,
+    /// What the run printed (executions of a script job: the ends of its
+    /// stdout and stderr, labelled `--- stdout ---` and `--- stderr ---`,
+    /// each cut to its last 2,000 characters), or NULL; owned by the event.
+    pub output: *mut c_char,
 }
 
 /// Waits up to `timeout_ms` for the next event; `out->kind` is `EJ_EVENT_NONE` on timeout.
@@ -601,7 +605,15 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
                 }
             }
         });
-        *out = ej_event { kind: ej_event_type::EJ_EVENT_NONE, item: 0, fire_time: 0, success: false, failover: false, message: std::ptr::null_mut() };
+        *out = ej_event {
+            kind: ej_event_type::EJ_EVENT_NONE,
+            item: 0,
+            fire_time: 0,
+            success: false,
+            failover: false,
+            message: std::ptr::null_mut(),
+            output: std::ptr::null_mut(),
+        };
         let message = |text: String| c_string(&text).into_raw();
         match event {
             None => {}
@@ -610,6 +622,9 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
                 out.item = e.item;
                 out.fire_time = e.fire_time;
                 out.failover = e.failover;
+                if let Some(output) = e.output {
+                    out.output = message(output);
+                }
                 match e.outcome {
                     Outcome::Succeeded => out.success = true,
                     Outcome::Failed(text) => out.message = message(text),
@@ -653,7 +668,7 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
     })
 }
 
-/// Frees an event's message (safe to call on a cleared event).
+/// Frees an event's message and output (safe to call on a cleared event).
 ///
 /// # Safety
 /// `event` is null or was filled by `ej_scheduler_next_event`.
@@ -662,6 +677,8 @@ pub unsafe extern "C" fn ej_event_clear(event: *mut ej_event) {
     if let Some(event) = event.as_mut() {
         ej_string_free(event.message);
         event.message = std::ptr::null_mut();
+        ej_string_free(event.output);
+        event.output = std::ptr::null_mut();
     }
 }
 

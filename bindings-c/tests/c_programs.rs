@@ -302,4 +302,6 @@ fn the_dataflow_and_script_examples_run() {
     let out = run(&compile("example-script", false));
     assert!(out.contains("item 0: succeeded"), "{out}");
     assert!(out.contains("item 1: failed: script") && out.contains("no data"), "{out}");
+    // Each run's output, stream by stream.
+    assert!(out.contains("--- stdout ---\nreport for {") && out.contains("--- stderr ---\nno data"), "{out}");
 }

@@ -1,6 +1,7 @@
 // A script job: each item runs a program (no shell unless you ask for one)
 // with the sharding context as a JSON argument; a non-zero exit fails the
-// run, with the ends of its stdout and stderr in the error. Embedded registry.
+// run (the error ends with its last line of stderr), and the ends of its
+// stdout and stderr are the execution's `output`. Embedded registry.
 //   node examples/script.mjs
 import { EmbeddedRegistry, JobScheduler } from 'elasticjob'
 
@@ -19,7 +20,8 @@ const scheduler = new JobScheduler({
 const seen = new Promise((resolve) => {
   const outcomes = new Map()
   scheduler.on('execution', (e) => {
-    outcomes.set(e.item, e.success ? 'succeeded' : `failed: ${e.error.message.split('\n')[0]}`)
+    const outcome = e.success ? 'succeeded' : `failed: ${e.error.message}`
+    outcomes.set(e.item, e.output ? `${outcome}\n${e.output}` : outcome)
     if (outcomes.size === 2) resolve(outcomes)
   })
 })

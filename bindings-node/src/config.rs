@@ -8,11 +8,21 @@ use napi_derive::napi;
 /// Parses configuration JSON (ElasticJob keys), applies defaults and validates.
 pub(crate) fn parse(json: &str) -> Result<JobConfig> {
     let config: JobConfig = serde_json::from_str(json).map_err(|e| {
+        // A negative count fails as a type error (the core's field is
+        // unsigned): report it as the core does, naming field and value.
+        if let Some(Err(count)) = json_sharding_total_count(json).map(JobConfig::checked_sharding_total_count) {
+            return to_js(count);
+        }
         Error::new(Status::InvalidArg, format!("invalid config: {e}"))
     })?;
     config.validate().map_err(to_js)?;
     config.reject_unknown_keys().map_err(to_js)?;
     Ok(config)
+}
+
+/// `shardingTotalCount` of configuration JSON when it is an integer.
+fn json_sharding_total_count(json: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(json).ok()?.get("shardingTotalCount")?.as_i64()
 }
 
 fn to_json(config: &JobConfig) -> Result<String> {

@@ -499,6 +499,7 @@ fn event_json(event: JobEvent) -> serde_json::Value {
             "type": "execution", "jobName": e.job_name, "item": e.item, "fireTime": e.fire_time,
             "instanceId": e.instance_id, "failover": e.failover, "startedAt": e.started_at, "finishedAt": e.finished_at,
             "success": e.outcome.is_success(), "fencingToken": e.fencing_token.to_string(), "outcome": outcome_json(&e.outcome),
+            "output": e.output,
         }),
         JobEvent::Thrown(e) => serde_json::json!({
             "type": "thrown", "jobName": e.job_name, "item": e.item, "fireTime": e.fire_time,

@@ -19,5 +19,8 @@ test('the dataflow example drains every shard', () => {
 test('the script example reports a success and a failure with the script output', () => {
   const out = runExample('script.mjs')
   assert.match(out, /item 0: succeeded/)
-  assert.match(out, /item 1: failed: script .* exited with exit status: 2/)
+  assert.match(out, /item 1: failed: script .* exited with exit status: 2: no data/)
+  // Each run's output, stream by stream.
+  assert.match(out, /item 0: succeeded\n--- stdout ---\nreport for \{/)
+  assert.match(out, /--- stderr ---\nno data/)
 })

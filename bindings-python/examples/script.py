@@ -1,7 +1,8 @@
 """A script job: each item runs a command (no shell) with its sharding
-context as JSON in the last argument; a non-zero exit fails the run and
-its stderr is the error. Runs one fire by hand and prints each outcome:
-the item whose parameter is ``broken`` fails.
+context as JSON in the last argument; a non-zero exit fails the run (the
+error ends with its last line of stderr), and what it printed is the
+execution's ``output``. Runs one fire by hand and prints each outcome and
+output: the item whose parameter is ``broken`` fails.
 
     ELASTICJOB_ZK=127.0.0.1:2181 python examples/script.py
 """
@@ -29,6 +30,8 @@ def main() -> None:
             if isinstance(event, elasticjob.Execution):
                 finished += 1
                 print(f"item {event.item}: {event.outcome}" + (f" ({event.error})" if event.error else ""), flush=True)
+                if event.output:
+                    print(event.output, flush=True)
 
 
 if __name__ == "__main__":

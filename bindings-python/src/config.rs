@@ -39,7 +39,7 @@ impl JobConfig {
     fn new(
         job_name: &str,
         cron: &str,
-        sharding_total_count: i32,
+        sharding_total_count: i64,
         sharding_item_parameters: &str,
         job_parameter: &str,
         failover: bool,
@@ -58,7 +58,8 @@ impl JobConfig {
         static_sharding: bool,
         time_zone: Option<String>,
     ) -> PyResult<Self> {
-        let mut inner = elasticjob::JobConfig::new(job_name, cron, sharding_total_count);
+        let count = elasticjob::JobConfig::checked_sharding_total_count(sharding_total_count).map_err(to_py)?;
+        let mut inner = elasticjob::JobConfig::new(job_name, cron, count);
         inner.sharding_item_parameters = sharding_item_parameters.to_string();
         inner.job_parameter = job_parameter.to_string();
         inner.failover = failover;
@@ -114,7 +115,7 @@ impl JobConfig {
         self.inner.cron.clone()
     }
     #[getter]
-    fn sharding_total_count(&self) -> i32 {
+    fn sharding_total_count(&self) -> u32 {
         self.inner.sharding_total_count
     }
     #[getter]

@@ -58,5 +58,6 @@ fn execution(dict: &Bound<'_, PyDict>, e: Execution) -> PyResult<()> {
     dict.set_item("started_at", e.started_at)?;
     dict.set_item("finished_at", e.finished_at)?;
     dict.set_item("outcome", outcome)?;
-    dict.set_item("error", error)
+    dict.set_item("error", error)?;
+    dict.set_item("output", e.output)
 }

@@ -11,6 +11,7 @@ import elasticjob
     "kwargs, field, value",
     [
         (dict(job_name="j", cron="* * * * * ?", sharding_total_count=-3), "shardingTotalCount", "-3"),
+        (dict(job_name="j", cron="* * * * * ?", sharding_total_count=0), "shardingTotalCount", "0"),
         (dict(job_name="a/b", cron="* * * * * ?", sharding_total_count=1), "jobName", "a/b"),
         (dict(job_name="j", cron="61 * * * * ?", sharding_total_count=1), "cron", "61 * * * * ?"),
         (dict(job_name="j", cron="", sharding_total_count=2, sharding_item_parameters="0=a,5=f"), "shardingItemParameters", "5=f"),

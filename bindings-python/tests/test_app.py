@@ -86,3 +86,47 @@ def test_run_returns_after_sigterm_with_the_instance_gone(zk):
     finally:
         child.kill()
         child.wait()
+
+
+MANY = textwrap.dedent(
+    """
+    import sys, elasticjob
+    app = elasticjob.App(elasticjob.ZookeeperRegistry(sys.argv[1], sys.argv[2], session_timeout=5.0))
+
+    @app.job("first", cron="* * * * * ?", items=2)
+    async def first(ctx):
+        print("ran", flush=True)
+
+    # Jobs that are still starting when "first" runs for the first time.
+    for n in range(40):
+        app.job(f"quiet-{n}", cron="0 0 0 1 1 ?")(lambda ctx: None)
+
+    app.run()
+    print("returned", flush=True)
+    """
+)
+
+
+def test_run_returns_on_sigint_at_the_first_run_whatever_the_main_thread_was_doing(zk):
+    """Ctrl-C as soon as a job first runs: the signal lands while other jobs
+    still start, or in whatever Python the main thread runs then (a weakref
+    callback of the garbage collector, where an exception is dropped). Every
+    time, run() must shut every job down and return; before, it raised
+    KeyboardInterrupt out of a start or, when the interrupt was dropped,
+    never returned."""
+    for attempt in range(5):
+        child = subprocess.Popen([sys.executable, "-c", MANY, zk, f"py-app-sigint-{attempt}"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline() == "ran\n", child.stderr.read()
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, err = child.communicate()
+            pytest.fail(f"attempt {attempt}: run() did not return within 10 s of SIGINT: {err}")
+        finally:
+            child.kill()
+            child.wait()
+        assert child.returncode == 0 and "returned" in out, f"attempt {attempt}: exit {child.returncode}: {err}"
+        assert "Traceback" not in err and "Exception ignored" not in err, f"attempt {attempt}: {err}"

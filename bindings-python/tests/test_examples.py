@@ -59,6 +59,9 @@ def test_the_script_example_reports_success_and_the_scripts_error(zk):
     assert code == 0, err
     assert "item 0: succeeded" in out and "item 1: succeeded" in out, out
     assert re.search(r"item 2: failed \(.*cannot make broken thumbnails\)", out, re.S), out
+    # Each run's output: what the script printed, stream by stream.
+    assert "--- stdout ---\nmade small thumbnails for item 0" in out, out
+    assert "--- stderr ---\ncannot make broken thumbnails" in out, out
 
 
 @pytest.mark.parametrize("example, expect, exit_code", [

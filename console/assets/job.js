@@ -1,6 +1,6 @@
 // A job's page: the items x instances grid, instances and servers with
 // their operations, and the timeline of recent fires from the history.
-import { h, pill, shortTime, relative, duration, formatTime, enc, toast } from './util.js';
+import { h, pill, causeCell, shortTime, relative, duration, formatTime, enc, toast } from './util.js';
 import { api, view } from './api.js';
 import { opButton } from './actions.js';
 import { openConfig } from './config.js';
@@ -107,7 +107,7 @@ export function timelineCard(job) {
       h('td', { class: 'num', text: duration(r.complete_time - r.start_time) }),
       h('td', {}, pill(r.outcome)),
       h('td', {}, r.failover ? pill('FAILOVER') : h('span', { class: 'muted small', text: r.execution_source })),
-      h('td', { class: 'cause', title: r.failure_cause || '', text: r.failure_cause ? r.failure_cause.split('\n')[0] : '' })))));
+      causeCell(r)))));
   card.append(h('div', { class: 'timeline' }, axis, lanes), legend, h('div', { class: 'table-wrap' }, table),
     h('div', { class: 'more' }, h('a', { href: `#/history?job=${enc(job.job_name)}`, text: 'All runs of this job in the history →' })));
   return card;

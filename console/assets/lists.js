@@ -1,5 +1,5 @@
 // The execution history and the audit log: filters, a table, paging.
-import { h, pill, pad, formatTime, shortTime, duration, enc } from './util.js';
+import { h, pill, causeCell, pad, formatTime, shortTime, duration, enc } from './util.js';
 import { api, view } from './api.js';
 import { instanceLabel } from './job.js';
 
@@ -46,7 +46,7 @@ export async function renderList(page, kind) {
     columns = statusMode ? ['Time', 'Job', 'State', 'Instance', 'Items', 'Message'] : ['Started', 'Job', 'Item', 'Instance', 'Duration', 'Outcome', 'Source', 'Fire', 'Cause'];
     row = statusMode
       ? (r) => h('tr', {}, h('td', { text: formatTime(r.creation_time) }), h('td', {}, h('a', { href: `#/job/${enc(r.job_name)}`, text: r.job_name })), h('td', {}, pill(r.state, r.state === 'ERROR' ? 'bad' : r.state === 'MISFIRED' || r.state === 'STUCK_ITEMS' ? 'warn' : r.state === 'FAILOVER_TAKEN' ? 'fo' : 'off')), h('td', { class: 'mono', text: instanceLabel(r.instance_id) }), h('td', { text: r.sharding_item }), h('td', { class: 'wrap small', text: r.message }))
-      : (r) => h('tr', { dataset: { outcome: r.outcome } }, h('td', { text: formatTime(r.start_time) }), h('td', {}, h('a', { href: `#/job/${enc(r.job_name)}`, text: r.job_name })), h('td', { class: 'num', text: String(r.sharding_item) }), h('td', { class: 'mono', text: instanceLabel(r.instance_id) }), h('td', { class: 'num', text: duration(r.complete_time - r.start_time) }), h('td', {}, pill(r.outcome)), h('td', {}, r.failover ? pill('FAILOVER') : h('span', { class: 'muted small', text: r.execution_source })), h('td', { class: 'small muted', text: shortTime(r.fire_time) }), h('td', { class: 'cause', title: r.failure_cause || '', text: r.failure_cause ? r.failure_cause.split('\n')[0] : '' }));
+      : (r) => h('tr', { dataset: { outcome: r.outcome } }, h('td', { text: formatTime(r.start_time) }), h('td', {}, h('a', { href: `#/job/${enc(r.job_name)}`, text: r.job_name })), h('td', { class: 'num', text: String(r.sharding_item) }), h('td', { class: 'mono', text: instanceLabel(r.instance_id) }), h('td', { class: 'num', text: duration(r.complete_time - r.start_time) }), h('td', {}, pill(r.outcome)), h('td', {}, r.failover ? pill('FAILOVER') : h('span', { class: 'muted small', text: r.execution_source })), h('td', { class: 'small muted', text: shortTime(r.fire_time) }), causeCell(r));
     empty = 'No runs match.';
     page.append(h('div', { class: 'page-head' }, h('div', {}, h('h1', { text: title }), h('div', { class: 'sub', text: 'Every item run and status change the schedulers recorded, newest first' })),
       h('div', { class: 'segmented' },

@@ -41,6 +41,15 @@ export function duration(ms) {
   if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
   return `${Math.floor(ms / 60000)} m ${Math.round((ms % 60000) / 1000)} s`;
 }
+// An execution's "Cause" cell: the failure's first line, or "output" when
+// the run only printed; the whole failure and what the run printed (a
+// script's stdout and stderr ends) show on hover.
+export function causeCell(r) {
+  const text = r.failure_cause ? r.failure_cause.split('\n')[0] : r.output ? 'output' : '';
+  const title = [r.failure_cause, r.output].filter(Boolean).join('\n\n');
+  return h('td', { class: r.failure_cause ? 'cause' : 'cause printed', title, text });
+}
+
 export function pill(value, cls) { return h('span', { class: `pill ${cls || value}`, text: value }); }
 export const enc = encodeURIComponent;
 

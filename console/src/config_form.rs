@@ -173,6 +173,10 @@ mod tests {
             "shardingTotalCount"
         );
         assert_eq!(
+            field_of(apply(&current, &form(json!({"shardingTotalCount": "-3"}))).unwrap_err()),
+            "shardingTotalCount"
+        );
+        assert_eq!(
             field_of(apply(&current, &form(json!({"shardingTotalCount": "many"}))).unwrap_err()),
             "shardingTotalCount"
         );

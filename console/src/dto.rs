@@ -17,7 +17,7 @@ pub struct JobJson {
     /// Live instances.
     pub instance_count: usize,
     /// Items.
-    pub sharding_total_count: i32,
+    pub sharding_total_count: u32,
     /// The cron expression (empty: trigger only).
     pub cron: String,
     /// The cron's time zone, if set.

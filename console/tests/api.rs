@@ -31,7 +31,7 @@ fn center(connect: &str) -> RegistryCenter {
 async fn scheduler(
     zk: &ZkServer,
     job: &str,
-    items: i32,
+    items: u32,
     history: Option<&str>,
 ) -> (JobScheduler, Arc<AtomicUsize>) {
     let runs = Arc::new(AtomicUsize::new(0));

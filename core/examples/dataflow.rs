@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo run -p elasticjob --example dataflow`.
 
-use elasticjob::{DataflowJob, HandlerResult, Job, JobConfig, JobScheduler, MemoryServer, RegistryCenter, ShardingContext};
+use elasticjob::{DataflowJob, HandlerResult, Job, JobConfig, JobScheduler, EmbeddedServer, RegistryCenter, ShardingContext};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,13 +34,13 @@ impl DataflowJob for Exporter {
 async fn main() -> elasticjob::Result<()> {
     let queues: Arc<Vec<Mutex<VecDeque<u32>>>> =
         Arc::new((0..4).map(|item| Mutex::new((0..7).map(|n| item * 100 + n).collect())).collect());
-    let server = MemoryServer::new();
+    let server = EmbeddedServer::new();
     let mut config = JobConfig::new("export-orders", "* * * * * ?", 4);
     config.props.insert("streaming.process".into(), "true".into());
     let mut schedulers = Vec::new();
     for n in 1..=2 {
         let job = Job::dataflow(Exporter { queues: queues.clone() });
-        let scheduler = JobScheduler::builder(RegistryCenter::memory(&server, "examples"), config.clone(), job)
+        let scheduler = JobScheduler::builder(RegistryCenter::embedded_on(&server, "examples"), config.clone(), job)
             .instance_id(format!("127.0.0.1@-@dataflow-{n}"))
             .build()?;
         scheduler.start().await?;

@@ -4,19 +4,19 @@
 //!
 //! Run with `cargo run -p elasticjob --example demo`.
 
-use elasticjob::{Job, JobConfig, JobEvent, JobScheduler, MemoryServer, RegistryCenter};
+use elasticjob::{Job, JobConfig, JobEvent, JobScheduler, EmbeddedServer, RegistryCenter};
 use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> elasticjob::Result<()> {
-    let server = MemoryServer::new();
+    let server = EmbeddedServer::new();
     let mut config = JobConfig::new("demo-job", "0/2 * * * * ?", 6);
     config.sharding_item_parameters = "0=Beijing,1=Shanghai,2=Guangzhou,3=Shenzhen,4=Hangzhou,5=Chengdu".into();
     let mut schedulers = Vec::new();
     for n in 1..=3 {
         // Each instance gets its own session on the shared embedded server,
         // as separate processes would on a ZooKeeper ensemble.
-        let center = RegistryCenter::memory(&server, "demo");
+        let center = RegistryCenter::embedded_on(&server, "demo");
         let job = Job::from_fn(move |ctx| async move {
             println!(
                 "  fire {}  item {} ({:<9}) ran on instance-{n}",

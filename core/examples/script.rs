@@ -1,7 +1,8 @@
 //! A script job: each item runs a program (no shell unless you ask for
 //! one) with the sharding context as a JSON argument; a non-zero exit is a
-//! failed execution whose stdout and stderr ends are in the failure. Runs
-//! on the embedded registry.
+//! failed execution (its message ends with the last line of stderr), and
+//! the ends of its stdout and stderr are the execution's `output`. Runs on
+//! the embedded registry.
 //!
 //! Run with `cargo run -p elasticjob --example script`.
 
@@ -25,6 +26,9 @@ async fn main() -> elasticjob::Result<()> {
         match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
             Ok(Ok(JobEvent::Executed(run))) => {
                 println!("item {}: {:?}", run.item, run.outcome);
+                if let Some(output) = &run.output {
+                    println!("{output}");
+                }
                 seen += 1;
             }
             Ok(Ok(_)) => {}

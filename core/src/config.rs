@@ -78,8 +78,8 @@ pub struct JobConfig {
     /// Per-item parameters, e.g. `0=Beijing,1=Shanghai`.
     #[serde(default, deserialize_with = "string_or_null")]
     pub sharding_item_parameters: String,
-    /// How many items the job is split into (at least 1).
-    pub sharding_total_count: i32,
+    /// How many items the job is split into (from 1 to [`MAX_SHARDING_TOTAL_COUNT`]).
+    pub sharding_total_count: u32,
     /// Keep the assignment when instances come and go.
     #[serde(default)]
     pub static_sharding: bool,
@@ -125,6 +125,15 @@ fn ten() -> i32 {
     10
 }
 
+/// The YAML key of [`JobConfig::sharding_total_count`].
+const SHARDING_TOTAL_COUNT_KEY: &str = "shardingTotalCount";
+
+/// `shardingTotalCount` of a configuration's YAML when it is an integer.
+fn yaml_sharding_total_count(yaml: &str) -> Option<i64> {
+    let fields: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(yaml).ok()?;
+    fields.get(SHARDING_TOTAL_COUNT_KEY)?.as_i64()
+}
+
 fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
@@ -147,7 +156,7 @@ fn string_map<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<S
 
 impl JobConfig {
     /// A configuration with ElasticJob's defaults for everything else.
-    pub fn new(job_name: &str, cron: &str, sharding_total_count: i32) -> Self {
+    pub fn new(job_name: &str, cron: &str, sharding_total_count: u32) -> Self {
         JobConfig {
             cron: cron.to_string(),
             description: String::new(),
@@ -206,6 +215,11 @@ impl JobConfig {
 
     fn parse_yaml(yaml: &str) -> Result<Self> {
         let mut config: JobConfig = serde_yaml_ng::from_str(yaml).map_err(|e| {
+            // A negative count fails as a type error (the field is unsigned):
+            // say what is wrong with it instead.
+            if let Some(Err(count)) = yaml_sharding_total_count(yaml).map(Self::checked_sharding_total_count) {
+                return count;
+            }
             let line = e.location().map(|l| format!(" (line {})", l.line())).unwrap_or_default();
             Error::invalid("config", yaml.lines().next().unwrap_or_default(), format!("is not a job configuration{line}: {e}"))
         })?;
@@ -256,16 +270,7 @@ impl JobConfig {
         if name.contains('/') || name.chars().any(char::is_whitespace) {
             return Err(Error::invalid("jobName", name, "must not contain `/` or whitespace"));
         }
-        if self.sharding_total_count < 1 {
-            return Err(Error::invalid("shardingTotalCount", self.sharding_total_count, "must be at least 1"));
-        }
-        if self.sharding_total_count > MAX_SHARDING_TOTAL_COUNT {
-            return Err(Error::invalid(
-                "shardingTotalCount",
-                self.sharding_total_count,
-                format!("must be at most {MAX_SHARDING_TOTAL_COUNT}"),
-            ));
-        }
+        Self::checked_sharding_total_count(i64::from(self.sharding_total_count))?;
         if !self.cron.trim().is_empty() {
             let cron = CronSchedule::parse(&self.cron, self.time_zone.as_deref())?;
             // Quartz refuses such a trigger too ("will never fire").
@@ -340,6 +345,12 @@ impl JobConfig {
         if !known {
             return Err(Error::invalid("key", key, "is not a job configuration field"));
         }
+        if let (SHARDING_TOTAL_COUNT_KEY, Ok(count)) = (key, value.trim().parse::<i64>()) {
+            // Not a type error: say what is wrong with a count out of range.
+            if u32::try_from(count).is_err() {
+                Self::checked_sharding_total_count(count)?;
+            }
+        }
         let parsed = if TEXT_KEYS.contains(&key) {
             Value::String(value.to_string())
         } else {
@@ -358,7 +369,20 @@ impl JobConfig {
 
     /// The number of items, once validated (at least 1).
     pub fn item_count(&self) -> u32 {
-        self.sharding_total_count.max(1) as u32
+        self.sharding_total_count.max(1)
+    }
+
+    /// `shardingTotalCount` from a signed integer, as the bindings' languages
+    /// and YAML give it: from 1 to [`MAX_SHARDING_TOTAL_COUNT`], else an
+    /// error naming the field and the value (never a wrapped or clamped count).
+    pub fn checked_sharding_total_count(value: i64) -> Result<u32> {
+        if value < 1 {
+            return Err(Error::invalid(SHARDING_TOTAL_COUNT_KEY, value, "must be at least 1"));
+        }
+        match u32::try_from(value) {
+            Ok(count) if count <= MAX_SHARDING_TOTAL_COUNT => Ok(count),
+            _ => Err(Error::invalid(SHARDING_TOTAL_COUNT_KEY, value, format!("must be at most {MAX_SHARDING_TOTAL_COUNT}"))),
+        }
     }
 
     /// `shardingItemParameters` as item → parameter.
@@ -373,7 +397,7 @@ impl JobConfig {
                 return Err(bad(&format!("holds more than one `=`: each entry must look like `item=value`{hint}")));
             }
             let item: u32 = item.trim().parse().map_err(|_| bad("the item must be a number"))?;
-            if item as i64 >= self.sharding_total_count as i64 {
+            if item >= self.sharding_total_count {
                 return Err(bad(&format!(
                     "item {item} is out of range: shardingTotalCount is {}",
                     self.sharding_total_count
@@ -496,7 +520,7 @@ const KEYS_SKIPPED_WHEN_EMPTY: &[&str] =
 /// The most items a job may have. Every instance keeps per-item state and
 /// the registry a node per item, so an absurd count (say `2147483647`) would
 /// exhaust memory instead of failing: it is refused by validation.
-pub const MAX_SHARDING_TOTAL_COUNT: i32 = 100_000;
+pub const MAX_SHARDING_TOTAL_COUNT: u32 = 100_000;
 
 /// Prop that limits how long one item may run (our extension to ElasticJob).
 pub const EXECUTION_TIMEOUT_PROP: &str = "executionTimeoutMillis";
@@ -581,9 +605,8 @@ timeZone: GMT+08:00
     fn invalid_fields_are_named_with_their_values() {
         let base = JobConfig::new("job", "0/5 * * * * ?", 3);
         let cases: Vec<(JobConfig, &str, &str)> = vec![
-            (JobConfig { sharding_total_count: -2, ..base.clone() }, "shardingTotalCount", "-2"),
             (JobConfig { sharding_total_count: 0, ..base.clone() }, "shardingTotalCount", "0"),
-            (JobConfig { sharding_total_count: i32::MAX, ..base.clone() }, "shardingTotalCount", "2147483647"),
+            (JobConfig { sharding_total_count: u32::MAX, ..base.clone() }, "shardingTotalCount", "4294967295"),
             (JobConfig { sharding_total_count: 100_001, ..base.clone() }, "shardingTotalCount", "100001"),
             (JobConfig { cron: "0 0 12 ? * 9".into(), ..base.clone() }, "cron", "0 0 12 ? * 9"),
             (JobConfig { job_name: "a/b".into(), ..base.clone() }, "jobName", "a/b"),
@@ -663,6 +686,28 @@ timeZone: GMT+08:00
         assert!(err.contains("config"), "{err}");
         let err = JobConfig::from_yaml("jobName: j\nshardingTotalCount: -1\ncron: ''\n").unwrap_err().to_string();
         assert!(err.contains("shardingTotalCount") && err.contains("-1"), "{err}");
+    }
+
+    #[test]
+    fn a_negative_or_zero_item_count_is_refused_by_name_from_every_source() {
+        let expected = |value: &str| format!("invalid shardingTotalCount `{value}`: must be at least 1");
+        for value in ["-1", "0", "-2147483649"] {
+            let yaml = format!("jobName: j\nshardingTotalCount: {value}\ncron: ''\n");
+            assert_eq!(JobConfig::from_yaml(&yaml).unwrap_err().to_string(), expected(value));
+            assert_eq!(JobConfig::from_registry_yaml(&yaml).unwrap_err().to_string(), expected(value));
+            let mut config = JobConfig::new("j", "", 2);
+            // `set` leaves checking values to validation, but a count that
+            // fits no item count at all is refused at once, by name.
+            match config.set("shardingTotalCount", value) {
+                Err(e) => assert_eq!((e.to_string(), config.sharding_total_count), (expected(value), 2)),
+                Ok(()) => assert_eq!(error_of(config), expected(value)),
+            }
+            let count: i64 = value.parse().unwrap();
+            assert_eq!(JobConfig::checked_sharding_total_count(count).unwrap_err().to_string(), expected(value));
+        }
+        let too_many = JobConfig::checked_sharding_total_count(i64::from(u32::MAX) + 1).unwrap_err().to_string();
+        assert_eq!(too_many, "invalid shardingTotalCount `4294967296`: must be at most 100000");
+        assert_eq!(JobConfig::checked_sharding_total_count(3).unwrap(), 3);
     }
 
     #[test]

@@ -45,11 +45,11 @@ pub async fn resign(registry: &dyn Registry, paths: &JobPaths, instance_id: &str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::MemoryServer;
+    use crate::registry::EmbeddedServer;
 
     #[tokio::test]
     async fn one_leader_and_re_election_when_it_goes() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let (a, b) = (server.connect("ns").unwrap(), server.connect("ns").unwrap());
         let paths = JobPaths::new("job");
         assert!(elect(&a, &paths, "a@-@1").await.unwrap());

@@ -53,6 +53,7 @@ impl Outcome {
 
 /// One finished item run.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Execution {
     /// The job.
     pub job_name: String,
@@ -72,6 +73,32 @@ pub struct Execution {
     pub finished_at: i64,
     /// How it ended.
     pub outcome: Outcome,
+    /// What the run printed, when its job captures it: a script job's
+    /// stdout and stderr, each labelled and cut to its last 2,000
+    /// characters (saying how many were left out). `None` for handlers
+    /// written in code, and when nothing was printed.
+    pub output: Option<String>,
+}
+
+impl Execution {
+    /// A run of `item` of `job_name`'s fire at `fire_time` by `instance_id`
+    /// that ended with `outcome`; not a failover, fencing token 0, started
+    /// and finished at the fire time. For records and tests made outside a
+    /// scheduler: set the other (public) fields as needed.
+    pub fn new(job_name: &str, item: u32, fire_time: i64, instance_id: &str, outcome: Outcome) -> Self {
+        Execution {
+            job_name: job_name.to_string(),
+            item,
+            fire_time,
+            instance_id: instance_id.to_string(),
+            failover: false,
+            fencing_token: 0,
+            started_at: fire_time,
+            finished_at: fire_time,
+            outcome,
+            output: None,
+        }
+    }
 }
 
 /// Everything a scheduler reports.

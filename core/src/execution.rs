@@ -529,7 +529,7 @@ pub async fn marks_of(registry: &dyn Registry, paths: &JobPaths, runner: &str, c
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::MemoryServer;
+    use crate::registry::EmbeddedServer;
 
     async fn owned(r: &dyn Registry, paths: &JobPaths, item: u32, owner: &str) -> OwnedItem {
         r.put(&paths.item_instance(item), owner.as_bytes()).await.unwrap();
@@ -550,7 +550,7 @@ mod tests {
 
     #[tokio::test]
     async fn starts_once_per_fire_with_growing_tokens_and_completes() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await, owned(&r, &paths, 1, "a").await];
@@ -571,7 +571,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_monitor_execution_starts_leave_no_mark_but_stay_fenced_and_tokened() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await];
@@ -597,7 +597,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_moved_epoch_stops_every_start() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await];
@@ -611,7 +611,7 @@ mod tests {
 
     #[tokio::test]
     async fn still_running_busy_moved_and_stale_marks() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items: Vec<OwnedItem> = [
@@ -639,7 +639,7 @@ mod tests {
 
     #[tokio::test]
     async fn triggers_never_move_the_cron_fence() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await];
@@ -653,7 +653,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_completion_leaves_a_mark_taken_over_by_failover_alone() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await];
@@ -666,7 +666,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_session_starts_nothing() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await];
@@ -678,7 +678,7 @@ mod tests {
 
     #[tokio::test]
     async fn large_starts_are_split_under_the_request_limit() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let mut items = Vec::new();
@@ -712,7 +712,7 @@ mod tests {
     #[tokio::test]
     async fn starts_and_completions_with_unknown_outcomes_are_resolved_by_reading_back() {
         use crate::registry::Fault;
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await, owned(&r, &paths, 1, "a").await];
@@ -732,7 +732,7 @@ mod tests {
 
     #[tokio::test]
     async fn misfire_marks_round_trip() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         set_misfire(&r, &paths, &[0, 1], 5000).await.unwrap();

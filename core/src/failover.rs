@@ -216,12 +216,12 @@ pub async fn complete(registry: &dyn Registry, paths: &JobPaths, instance_id: &s
 mod tests {
     use super::*;
     use crate::execution::{start_items, Fence, OwnedItem, StartRequest};
-    use crate::registry::MemoryServer;
+    use crate::registry::EmbeddedServer;
     use std::collections::BTreeSet;
 
     #[tokio::test]
     async fn a_crashed_instances_running_item_is_run_once_by_one_survivor() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let crashed = server.connect("ns").unwrap();
         let (s1, s2) = (server.connect("ns").unwrap(), server.connect("ns").unwrap());
         let paths = JobPaths::new("job");
@@ -255,7 +255,7 @@ mod tests {
 
     #[tokio::test]
     async fn orphaned_marks_of_dead_instances_are_found() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         r.create_with_parents(&paths.item_running(3), b"gone@-@9", CreateMode::Persistent).await.unwrap();
@@ -264,7 +264,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_running_items_of_an_instance_that_registered_again_are_not_queued() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let (old, new, survivor) = (server.connect("ns").unwrap(), server.connect("ns").unwrap(), server.connect("ns").unwrap());
         let paths = JobPaths::new("job");
         old.create_with_parents(&paths.instance("x@-@1"), b"", CreateMode::Ephemeral).await.unwrap();

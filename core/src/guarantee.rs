@@ -240,7 +240,7 @@ async fn clear_round(registry: &dyn Registry, root: &str, round: &[(String, i32)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::MemoryServer;
+    use crate::registry::EmbeddedServer;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -259,7 +259,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_instance_that_completes_the_set_runs_the_hook_once_and_clears() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let (a, b) = (server.connect("ns").unwrap(), server.connect("ns").unwrap());
         let paths = JobPaths::new("job");
         let ran = Arc::new(AtomicUsize::new(0));
@@ -285,7 +285,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_instance_costs_the_timeout_and_leftovers_of_another_round_do_not_count() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let a = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         // Item 2's node is left from the fire at 500: it must not complete the round of 1000.

@@ -53,7 +53,47 @@ pub struct ShardingContext {
     /// Raised when this run should stop: see [`Cancellation`].
     #[serde(skip)]
     pub cancellation: Cancellation,
+    /// Where a job that captures what it printed (a script job) leaves it
+    /// for the run's [`crate::Execution::output`].
+    #[serde(skip)]
+    pub(crate) output: RunOutput,
 }
+
+/// What one run printed, handed from the job to its execution record.
+/// Clones share it; it is no part of a context's identity (contexts that
+/// differ only in it are equal).
+#[derive(Clone, Default)]
+pub(crate) struct RunOutput(Arc<std::sync::Mutex<Option<String>>>);
+
+impl RunOutput {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `text` as the run's output.
+    pub(crate) fn set(&self, text: String) {
+        *self.slot() = Some(text);
+    }
+
+    /// The run's output, if the job left one.
+    pub(crate) fn take(&self) -> Option<String> {
+        self.slot().take()
+    }
+}
+
+impl std::fmt::Debug for RunOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RunOutput")
+    }
+}
+
+impl PartialEq for RunOutput {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RunOutput {}
 
 impl ShardingContext {
     /// A context for `item` of `job_name`'s fire at `fire_time`, with
@@ -71,6 +111,7 @@ impl ShardingContext {
             failover: false,
             fencing_token: 0,
             cancellation: Cancellation::new(),
+            output: RunOutput::default(),
         }
     }
 }
@@ -363,21 +404,22 @@ async fn run_script(command: Option<String>, ctx: &ShardingContext) -> HandlerRe
     };
     group.0 = None;
     let printed = script_output(&output.stdout, &output.stderr);
-    if output.status.success() {
-        if !printed.is_empty() {
-            tracing::info!(job = %ctx.job_name, item = ctx.sharding_item, "script `{command}` printed:\n{printed}");
-        }
-        Ok(())
-    } else {
-        // The first line stands alone in listings (`ejob history`, the
-        // console): it ends with the script's last word on the matter.
-        let last = last_line(&output.stderr).or_else(|| last_line(&output.stdout));
-        let head = match last {
-            Some(line) => format!("script `{command}` exited with {}: {line}", output.status),
-            None => format!("script `{command}` exited with {}", output.status),
-        };
-        Err(if printed.is_empty() { head } else { format!("{head}\n{printed}") }.into())
+    if !printed.is_empty() {
+        tracing::info!(job = %ctx.job_name, item = ctx.sharding_item, "script `{command}` printed:\n{printed}");
+        ctx.output.set(printed);
     }
+    if output.status.success() {
+        return Ok(());
+    }
+    // One line, which stands alone in listings (`ejob history`, the
+    // console): it ends with the script's last word on the matter. The
+    // output itself is in the execution record.
+    let last = last_line(&output.stderr).or_else(|| last_line(&output.stdout));
+    Err(match last {
+        Some(line) => format!("script `{command}` exited with {}: {line}", output.status),
+        None => format!("script `{command}` exited with {}", output.status),
+    }
+    .into())
 }
 
 /// The last non-blank line a script printed on a stream, if any.
@@ -386,11 +428,12 @@ fn last_line(bytes: &[u8]) -> Option<String> {
 }
 
 /// How much of a script's output is kept, per stream: its end, where the
-/// error usually is.
+/// error usually is (so a record holds about 4 KiB at most).
 const SCRIPT_OUTPUT_KEPT: usize = 2000;
 
 /// The ends of a script's stdout and stderr, each labelled, for the log
-/// and the failure message (the execution record's `failure_cause`).
+/// and the execution record's `output`; a cut stream says how much of it
+/// was left out.
 fn script_output(stdout: &[u8], stderr: &[u8]) -> String {
     let tail = |bytes: &[u8]| {
         let text = String::from_utf8_lossy(bytes);
@@ -464,6 +507,7 @@ mod tests {
             failover: false,
             fencing_token: 1,
             cancellation: Cancellation::new(),
+            output: RunOutput::default(),
         }
     }
 
@@ -519,15 +563,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failing_script_s_stdout_and_stderr_ends_are_in_its_failure() {
+    async fn a_script_s_stdout_and_stderr_ends_are_its_run_s_output_and_its_failure_is_one_line() {
         let settings = JobSettings {
             script_command: Some("sh -c 'seq 1 5000; echo last-out; echo bad >&2; exit 2'".into()),
             ..Default::default()
         };
-        let err = Job::script().run(ctx(0), &settings).await.unwrap_err().to_string();
-        assert!(err.contains("--- stdout ---") && err.contains("last-out") && err.contains("--- stderr ---\nbad"), "{err}");
-        assert!(err.lines().next().unwrap().ends_with("exit status: 2: bad"), "the first line says why: {err}");
-        assert!(err.contains("characters left out") && !err.contains("\n1\n2\n"), "the start of a long output is cut: {err}");
+        let failing = ctx(0);
+        let err = Job::script().run(failing.clone(), &settings).await.unwrap_err().to_string();
+        assert!(err.ends_with("exit status: 2: bad") && !err.contains('\n'), "one line says why: {err}");
+        let output = failing.output.take().expect("the output is kept");
+        assert!(output.contains("--- stdout ---") && output.contains("last-out") && output.contains("--- stderr ---\nbad"), "{output}");
+        assert!(output.contains("characters left out") && !output.contains("\n1\n2\n"), "the start of a long output is cut: {output}");
+        assert!(output.len() <= 2 * SCRIPT_OUTPUT_KEPT + 100, "bounded: {} bytes", output.len());
+
+        let quiet = ctx(1);
+        let succeeding = JobSettings { script_command: Some("sh -c 'echo done'".into()), ..Default::default() };
+        Job::script().run(quiet.clone(), &succeeding).await.unwrap();
+        assert_eq!(quiet.output.take().as_deref(), Some("--- stdout ---\ndone"), "a successful run's output is kept too");
+        let silent = ctx(1);
+        Job::script().run(silent.clone(), &JobSettings { script_command: Some("true".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(silent.output.take(), None, "nothing printed, no output");
     }
 
     /// Writes a script that saves each of its arguments after the first on a

@@ -132,7 +132,7 @@ fn random_uuid() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{Fault, MemoryServer};
+    use crate::registry::{Fault, EmbeddedServer};
 
     const LATCH: &str = "/job/leader/election/latch";
 
@@ -148,7 +148,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_second_participant_waits_until_the_first_lets_go() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let (a, b) = (server.connect("ns").unwrap(), server.connect("ns").unwrap());
         let held = acquire(&a, LATCH, Duration::from_secs(5)).await.unwrap();
         let waiting = tokio::spawn(async move { acquire(&b, LATCH, Duration::from_secs(5)).await.map(|h| (h, b)) });
@@ -162,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_holder_whose_session_ends_lets_the_next_one_in_and_a_stuck_one_times_out() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let (a, b) = (server.connect("ns").unwrap(), server.connect("ns").unwrap());
         let _held = acquire(&a, LATCH, Duration::from_secs(5)).await.unwrap();
         let err = acquire(&b, LATCH, Duration::from_millis(300)).await.unwrap_err();
@@ -174,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_create_with_an_unknown_outcome_does_not_leave_a_second_node() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let a = server.connect("ns").unwrap();
         a.ensure_path(LATCH).await.unwrap();
         // Whichever of the latch's first requests the faults hit, the

@@ -76,7 +76,7 @@ pub use job::{DataflowJob, HandlerError, HandlerResult, Job, JobKind, ShardingCo
 pub use listener::{DistributeOnceJobListener, JobListener, OnceListener, ShardingContexts};
 pub use metrics::MetricsSnapshot;
 pub use operate::JobOperator;
-pub use registry::{MemoryServer, RegistryCenter, ZookeeperOptions};
+pub use registry::{EmbeddedServer, RegistryCenter, ZookeeperOptions};
 pub use scheduler::{JobScheduler, JobSchedulerBuilder};
 pub use sharding::{Assignment, ShardingStrategy};
 pub use trace::{HistoryOptions, HistoryStats, HistoryStore, Retention};

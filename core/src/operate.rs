@@ -44,6 +44,7 @@ impl JobStatus {
 
 /// A job in the namespace.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct JobBrief {
     /// Its configuration as stored in the registry.
     pub config: JobConfig,
@@ -55,6 +56,7 @@ pub struct JobBrief {
 
 /// A live instance of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InstanceBrief {
     /// `{ip}@-@{pid}`.
     pub instance_id: String,
@@ -94,6 +96,7 @@ impl ItemState {
 
 /// One item of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ItemBrief {
     /// The item.
     pub item: u32,

@@ -42,13 +42,13 @@ pub async fn run(registry: &dyn Registry, paths: &JobPaths, config: &JobConfig, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{CreateMode, MemoryServer};
+    use crate::registry::{CreateMode, EmbeddedServer};
     use crate::sharding::service::{reshard, ShardingPlan};
     use crate::sharding::{ShardingAlgorithm, Strategy};
 
     #[tokio::test]
     async fn the_leader_flags_resharding_for_items_of_a_vanished_owner() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let config = JobConfig::new("job", "", 2);

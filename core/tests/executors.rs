@@ -1,7 +1,7 @@
 //! `jobExecutorServiceHandlerType`: with `SINGLE_THREAD` an instance's items
 //! never overlap; with `CPU` they do; the builder's `max_parallel` wins.
 
-use elasticjob::{Job, JobConfig, JobScheduler, MemoryServer, RegistryCenter};
+use elasticjob::{Job, JobConfig, JobScheduler, EmbeddedServer, RegistryCenter};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 /// Runs one fire of a four-item job on one instance; returns the most
 /// handlers that were ever in flight at once.
 async fn most_in_flight(executor: Option<&str>, max_parallel: Option<usize>) -> usize {
-    let server = MemoryServer::new();
+    let server = EmbeddedServer::new();
     let mut config = JobConfig::new("pool", "", 4);
     config.job_executor_service_handler_type = executor.map(str::to_string);
     let (in_flight, most, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -27,7 +27,7 @@ async fn most_in_flight(executor: Option<&str>, max_parallel: Option<usize>) -> 
             }
         })
     };
-    let mut builder = JobScheduler::builder(RegistryCenter::memory(&server, "ns"), config, job);
+    let mut builder = JobScheduler::builder(RegistryCenter::embedded_on(&server, "ns"), config, job);
     if let Some(n) = max_parallel {
         builder = builder.max_parallel(n);
     }
@@ -57,10 +57,10 @@ async fn single_thread_runs_items_one_at_a_time_and_cpu_overlaps_them() {
 
 #[test]
 fn an_unknown_type_fails_the_build_naming_key_and_value() {
-    let server = MemoryServer::new();
+    let server = EmbeddedServer::new();
     let mut config = JobConfig::new("pool", "", 1);
     config.job_executor_service_handler_type = Some("GPU".into());
-    let err = JobScheduler::builder(RegistryCenter::memory(&server, "ns"), config, Job::from_fn(|_| async { Ok(()) }))
+    let err = JobScheduler::builder(RegistryCenter::embedded_on(&server, "ns"), config, Job::from_fn(|_| async { Ok(()) }))
         .build()
         .err()
         .expect("GPU is not an executor type");

@@ -234,17 +234,9 @@ fn status(job: &str, state: StatusState, at: i64) -> HistoryRecord {
 }
 
 fn execution(job: &str, item: u32, at: i64, outcome: Outcome) -> HistoryRecord {
-    let execution = Execution {
-        job_name: job.into(),
-        item,
-        fire_time: at,
-        instance_id: format!("10.0.0.{item}@-@1"),
-        failover: false,
-        fencing_token: at,
-        started_at: at,
-        finished_at: at + 5,
-        outcome,
-    };
+    let mut execution = Execution::new(job, item, at, &format!("10.0.0.{item}@-@1"), outcome);
+    execution.fencing_token = at;
+    execution.finished_at = at + 5;
     HistoryRecord::Execution(elasticjob::trace::ExecutionRecord::from_execution(&execution, "rust"))
 }
 
@@ -277,6 +269,15 @@ async fn retention_and_queries(store: &HistoryStore) {
     assert_eq!(kept.iter().map(|r| r.start_time).collect::<Vec<_>>(), vec![now - 1000, now - 2000, now - 3000, now - 4000]);
     let statuses = store.statuses(&StatusQuery::default()).await.unwrap();
     assert_eq!(statuses.iter().map(|s| s.state.as_str()).collect::<Vec<_>>(), vec!["TRIGGERED"]);
+
+    // A run's output (a script's) in its own nullable column.
+    let HistoryRecord::Execution(mut printed) = execution("c", 0, now, Outcome::Failed("exit 2".into())) else { unreachable!() };
+    let output = "--- stdout ---\nline one\nline two\n--- stderr ---\nbad";
+    printed.output = Some(output.into());
+    store.insert(&[HistoryRecord::Execution(printed)]).await.unwrap();
+    let rows = store.executions(&all()).await.unwrap();
+    let outputs: Vec<(&str, Option<&str>)> = rows.iter().map(|r| (r.job_name.as_str(), r.output.as_deref())).collect();
+    assert_eq!(outputs, vec![("c", Some(output)), ("a", None), ("a", None), ("a", None), ("a", None)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,11 +295,46 @@ async fn postgres_retention_by_age_and_count_and_filtered_paged_queries() {
     store.close().await;
 }
 
+/// A script job's output reaches its execution event and its row; its
+/// failure stays one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_s_output_is_in_its_execution_and_its_history_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("script.db").display());
+    let mut config = JobConfig::new("printing", "", 2);
+    config.props.insert(
+        "script.command.line".into(),
+        "sh -c 'echo \"printed by $0\"; case \"$1\" in *\"shardingItem\\\":1,\"*) echo failing >&2; exit 3;; esac' script".into(),
+    );
+    let scheduler = JobScheduler::builder(RegistryCenter::embedded("history-script"), config, Job::script())
+        .history(&url)
+        .build()
+        .unwrap();
+    let mut events = scheduler.events();
+    scheduler.start().await.unwrap();
+    scheduler.trigger().await.unwrap();
+    let mut runs = executions_until(&mut events, Duration::from_secs(20), |seen| seen.len() >= 2).await;
+    scheduler.shutdown().await;
+    runs.sort_by_key(|e| e.item);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!((&runs[0].outcome, runs[0].output.as_deref()), (&Outcome::Succeeded, Some("--- stdout ---\nprinted by script")));
+    let Outcome::Failed(why) = &runs[1].outcome else { panic!("{runs:?}") };
+    assert!(why.ends_with("exit status: 3: failing") && !why.contains('\n'), "{why}");
+    assert_eq!(runs[1].output.as_deref(), Some("--- stdout ---\nprinted by script\n--- stderr ---\nfailing"));
+
+    let store = HistoryStore::open_url(&url).unwrap();
+    let mut rows = store.executions(&all()).await.unwrap();
+    rows.sort_by_key(|r| r.sharding_item);
+    let stored: Vec<Option<&str>> = rows.iter().map(|r| r.output.as_deref()).collect();
+    assert_eq!(stored, runs.iter().map(|e| e.output.as_deref()).collect::<Vec<_>>());
+    assert_eq!(rows[1].failure_cause.as_deref(), Some(why.as_str()));
+}
+
 /// A survivor that takes over a crashed instance's item records the take-over
 /// and the failover run (embedded registry: its sessions can be expired at will).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_take_over_and_its_run_are_recorded() {
-    let server = elasticjob::MemoryServer::new();
+    let server = elasticjob::EmbeddedServer::new();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("failover.db").display());
     let mut config = JobConfig::new("taken", "0/3 * * * * ?", 2);
@@ -307,7 +343,7 @@ async fn a_failover_take_over_and_its_run_are_recorded() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(())
     });
-    let survivor = JobScheduler::builder(RegistryCenter::memory(&server, "history-failover"), config.clone(), survivor_job)
+    let survivor = JobScheduler::builder(RegistryCenter::embedded_on(&server, "history-failover"), config.clone(), survivor_job)
         .instance_id("127.0.0.1@-@survivor")
         .history(&url)
         .build()
@@ -323,7 +359,7 @@ async fn a_failover_take_over_and_its_run_are_recorded() {
             Ok(())
         }
     });
-    let victim_center = RegistryCenter::memory(&server, "history-failover");
+    let victim_center = RegistryCenter::embedded_on(&server, "history-failover");
     let victim = JobScheduler::builder(victim_center.clone(), config, victim_job)
         .instance_id("127.0.0.1@-@victim")
         .shutdown_timeout(Duration::from_millis(10))

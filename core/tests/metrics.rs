@@ -4,7 +4,7 @@
 //! expiry, and the process's one `/metrics` endpoint serves every job.
 
 use elasticjob::metrics::SessionState;
-use elasticjob::{Job, JobConfig, JobScheduler, MemoryServer, MetricsSnapshot, RegistryCenter};
+use elasticjob::{Job, JobConfig, JobScheduler, EmbeddedServer, MetricsSnapshot, RegistryCenter};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -58,8 +58,8 @@ async fn wait_for(what: &str, scheduler: &JobScheduler, done: impl Fn(&MetricsSn
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snapshot_matches_the_handlers_follows_the_session_and_the_endpoint_serves_every_job() {
-    let server = MemoryServer::new();
-    let center = RegistryCenter::memory(&server, "metrics");
+    let server = EmbeddedServer::new();
+    let center = RegistryCenter::embedded_on(&server, "metrics");
     let calls: Calls = Calls::default();
     let scheduler = JobScheduler::builder(center.clone(), JobConfig::new("counted", "* * * * * ?", 3), job(&calls))
         .metrics_listen("127.0.0.1:0")

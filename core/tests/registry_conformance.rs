@@ -1,10 +1,10 @@
 //! One conformance suite, two backends: every case runs against a real
 //! ZooKeeper server (started by the harness) and against the embedded
-//! memory registry, so that nothing above the registry can tell them apart.
+//! embedded registry, so that nothing above the registry can tell them apart.
 
 use async_trait::async_trait;
 use elasticjob::registry::{
-    multi_size, pack_groups, CreateMode, EventKind, Fault, MemoryRegistry, MemoryServer, Op, OpResult, Registry,
+    multi_size, pack_groups, CreateMode, EventKind, Fault, EmbeddedRegistry, EmbeddedServer, Op, OpResult, Registry,
     SessionEvent, ZookeeperOptions, ZookeeperRegistry, MAX_REQUEST_BYTES, ZOOKEEPER_MAX_BUFFER,
 };
 use elasticjob::Error;
@@ -30,13 +30,13 @@ trait Backend: Send + Sync {
     async fn multi_during_connection_loss(&self, session: &Arc<dyn Registry>, ops: Vec<Op>) -> Result<Vec<OpResult>, Error>;
 }
 
-struct Memory {
-    server: MemoryServer,
+struct Embedded {
+    server: EmbeddedServer,
     namespace: String,
 }
 
 #[async_trait]
-impl Backend for Memory {
+impl Backend for Embedded {
     async fn session(&self) -> Arc<dyn Registry> {
         Arc::new(self.server.connect(&self.namespace).unwrap())
     }
@@ -104,8 +104,8 @@ fn fresh_namespace(kind: &str) -> String {
     format!("conformance-{kind}-{}-{}", std::process::id(), NAMESPACES.fetch_add(1, Ordering::SeqCst))
 }
 
-fn memory() -> Memory {
-    Memory { server: MemoryServer::new(), namespace: fresh_namespace("memory") }
+fn embedded() -> Embedded {
+    Embedded { server: EmbeddedServer::new(), namespace: fresh_namespace("embedded") }
 }
 
 fn zookeeper() -> Zookeeper {
@@ -425,11 +425,11 @@ async fn namespaces_are_isolated(b: &dyn Backend) {
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
-        mod memory_backend {
+        mod embedded_backend {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    super::$case(&super::memory()).await;
+                    super::$case(&super::embedded()).await;
                 }
             )*
         }
@@ -460,13 +460,13 @@ conformance!(
 );
 
 #[tokio::test]
-async fn memory_namespaces_do_not_see_each_other() {
-    let server = MemoryServer::new();
+async fn embedded_namespaces_do_not_see_each_other() {
+    let server = EmbeddedServer::new();
     let a = server.connect("ns-a").unwrap();
     let b = server.connect("ns-b").unwrap();
     a.create("/x", b"", CreateMode::Persistent).await.unwrap();
     assert_eq!(b.exists("/x").await.unwrap(), None);
-    let standalone = MemoryRegistry::standalone("solo").unwrap();
+    let standalone = EmbeddedRegistry::standalone("solo").unwrap();
     assert_eq!(standalone.exists("/x").await.unwrap(), None);
 }
 
@@ -532,11 +532,11 @@ fn zookeeper_options_refuse_a_bad_connect_string() {
     }
 }
 
-/// Fault injection on the memory backend: a write lost before or after it
+/// Fault injection on the embedded backend: a write lost before or after it
 /// was applied, and what a disconnected session's watches see.
 #[tokio::test]
-async fn memory_faults_model_unknown_outcomes_and_missed_events() {
-    let server = MemoryServer::new();
+async fn embedded_faults_model_unknown_outcomes_and_missed_events() {
+    let server = EmbeddedServer::new();
     let r = server.connect("faults").unwrap();
     let other = server.connect("faults").unwrap();
     let id = r.session_id();

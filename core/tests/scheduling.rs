@@ -4,7 +4,7 @@
 
 use elasticjob::registry::ZookeeperOptions;
 use elasticjob::{
-    Job, JobConfig, JobEvent, JobOperator, JobScheduler, MemoryServer, Outcome, RegistryCenter,
+    Job, JobConfig, JobEvent, JobOperator, JobScheduler, EmbeddedServer, Outcome, RegistryCenter,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +18,7 @@ type Runs = Arc<Mutex<Vec<(u32, i64, String)>>>;
 /// Where the instances of one test meet.
 #[derive(Clone)]
 enum Cluster {
-    Memory(MemoryServer),
+    Embedded(EmbeddedServer),
     Zookeeper(String),
 }
 
@@ -27,7 +27,7 @@ static NAMESPACE: AtomicUsize = AtomicUsize::new(0);
 impl Cluster {
     fn center(&self, namespace: &str) -> RegistryCenter {
         match self {
-            Cluster::Memory(server) => RegistryCenter::memory(server, namespace),
+            Cluster::Embedded(server) => RegistryCenter::embedded_on(server, namespace),
             Cluster::Zookeeper(connect) => RegistryCenter::zookeeper(
                 ZookeeperOptions::new(connect.clone(), namespace).session_timeout(Duration::from_millis(1500)),
             ),
@@ -387,9 +387,9 @@ fn chrono_now() -> i64 {
 /// Failover on the embedded registry: the session of an instance running
 /// an item is expired mid-run; a survivor runs the item for that fire, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_failover_runs_a_crashed_instances_item_once() {
-    let server = MemoryServer::new();
-    let cluster = Cluster::Memory(server.clone());
+async fn embedded_failover_runs_a_crashed_instances_item_once() {
+    let server = EmbeddedServer::new();
+    let cluster = Cluster::Embedded(server.clone());
     let ns = namespace();
     let runs: Runs = Default::default();
     let mut config = JobConfig::new("failover", "0/3 * * * * ?", 2);
@@ -435,9 +435,9 @@ async fn memory_failover_runs_a_crashed_instances_item_once() {
 /// event can reach the instance before it learns its session is gone: that
 /// is not an operator's shutdown. The instance registers again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_an_expired_session_is_not_an_operator_shutdown() {
-    let server = MemoryServer::new();
-    let cluster = Cluster::Memory(server.clone());
+async fn embedded_an_expired_session_is_not_an_operator_shutdown() {
+    let server = EmbeddedServer::new();
+    let cluster = Cluster::Embedded(server.clone());
     let ns = namespace();
     let runs: Runs = Default::default();
     let center = cluster.center(&ns);
@@ -474,11 +474,11 @@ async fn memory_an_expired_session_is_not_an_operator_shutdown() {
 /// instance vanished without leaving (here: a session that just ended)
 /// reads `CRASHED`; a new instance makes it `OK` again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_a_stopped_job_is_told_from_a_crashed_one() {
+async fn embedded_a_stopped_job_is_told_from_a_crashed_one() {
     use elasticjob::operate::JobStatus;
     use elasticjob::registry::{CreateMode, Registry};
-    let server = MemoryServer::new();
-    let cluster = Cluster::Memory(server.clone());
+    let server = EmbeddedServer::new();
+    let cluster = Cluster::Embedded(server.clone());
     let ns = namespace();
     let runs: Runs = Default::default();
     let operator = JobOperator::new(cluster.center(&ns));
@@ -520,11 +520,11 @@ async fn memory_a_stopped_job_is_told_from_a_crashed_one() {
 
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
-        mod memory {
+        mod embedded {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(super::Cluster::Memory(elasticjob::MemoryServer::new())).await;
+                    super::$case(super::Cluster::Embedded(elasticjob::EmbeddedServer::new())).await;
                 }
             )*
         }

@@ -175,20 +175,20 @@ async fn a_leader_without_the_strategy_reports_it_and_a_leader_with_it_reshards(
 #[test]
 fn a_built_in_name_or_an_unknown_type_fails_the_build() {
     let job = || Job::from_fn(|_| async { Ok(()) });
-    let memory = elasticjob::MemoryServer::new();
-    let err = JobScheduler::builder(RegistryCenter::memory(&memory, "ns"), config("ODEVITY"), job())
+    let memory = elasticjob::EmbeddedServer::new();
+    let err = JobScheduler::builder(RegistryCenter::embedded_on(&memory, "ns"), config("ODEVITY"), job())
         .sharding_strategy("ODEVITY", all_to_one)
         .build()
         .err()
         .expect("a built-in name cannot be taken");
     assert!(err.to_string().contains("jobShardingStrategyType") && err.to_string().contains("ODEVITY"), "{err}");
-    let err = JobScheduler::builder(RegistryCenter::memory(&memory, "ns"), config("ALL_TO_ONE_TYPO"), job())
+    let err = JobScheduler::builder(RegistryCenter::embedded_on(&memory, "ns"), config("ALL_TO_ONE_TYPO"), job())
         .sharding_strategy("ALL_TO_ONE", all_to_one)
         .build()
         .err()
         .expect("an unknown type fails the build");
     assert!(err.to_string().contains("jobShardingStrategyType") && err.to_string().contains("ALL_TO_ONE_TYPO"), "{err}");
-    JobScheduler::builder(RegistryCenter::memory(&memory, "ns"), config("SINGLE_SHARDING_BALANCE"), job()).build().unwrap();
+    JobScheduler::builder(RegistryCenter::embedded_on(&memory, "ns"), config("SINGLE_SHARDING_BALANCE"), job()).build().unwrap();
 }
 
 /// SINGLE_SHARDING_BALANCE with one item: after every run the item moves on

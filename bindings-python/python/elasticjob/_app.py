@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+import time
 from dataclasses import dataclass
-from types import FrameType
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Type, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Type, TypedDict, TypeVar
 
+from . import _signals
 from ._async import AsyncJobScheduler
 from ._errors import ConfigError
 from ._jobs import Handler, Job, Listener, Strategy
@@ -130,26 +131,24 @@ class App:
     def run(self) -> None:
         """Starts every job, then blocks until SIGINT or SIGTERM (with
         ``handle_signals``; else until an exception such as
-        ``KeyboardInterrupt``), shuts every job down gracefully and returns."""
+        ``KeyboardInterrupt``), shuts every job down gracefully and returns.
+        A signal while jobs still start stops them too (a second one, while
+        they shut down, acts as it would without ``run``)."""
         schedulers = [self._build(JobScheduler, declared) for declared in self._declared]
-        started: List[JobScheduler] = []
-        handling = self._can_handle_signals()
-        previous = signal.getsignal(signal.SIGTERM)
         try:
-            if handling:
-                signal.signal(signal.SIGTERM, _raise_interrupt)
-            for scheduler in schedulers:
-                started.append(scheduler.start())
-            try:
+            if self._can_handle_signals():
+                with _signals.StopRequest(_start_until_stopped.__code__, JobScheduler.start.__code__) as stop:
+                    _start_until_stopped(schedulers, stop)
+            else:
+                for scheduler in schedulers:
+                    scheduler.start()
                 threading.Event().wait()
-            except KeyboardInterrupt:
-                if not handling:
-                    raise
         finally:
-            for scheduler in reversed(started):
+            # Every one, started or not: the core's shutdown of a start cut
+            # short waits for that start and undoes it; of one never started
+            # it does nothing.
+            for scheduler in reversed(schedulers):
                 scheduler.shutdown()
-            if handling:
-                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
     async def serve(self) -> None:
         """Starts every job on this loop, then waits until SIGINT or SIGTERM
@@ -196,6 +195,22 @@ class App:
         return self._handle_signals and threading.current_thread() is threading.main_thread()
 
 
-def _raise_interrupt(signum: int, frame: Optional[FrameType]) -> NoReturn:
-    """SIGTERM during :meth:`App.run`: the same way out as Ctrl-C."""
-    raise KeyboardInterrupt
+def _start_until_stopped(schedulers: Sequence[JobScheduler], stop: _signals.StopRequest) -> None:
+    """Starts ``schedulers`` in turn, then waits, until ``stop`` is requested.
+    The request is checked between starts and every ``_STOP_CHECK_SECONDS``:
+    a signal that arrived while the main thread ran other Python code (where
+    its ``KeyboardInterrupt`` might have been dropped) is seen all the same."""
+    try:
+        for scheduler in schedulers:
+            if stop.requested:
+                return
+            scheduler.start()
+        while not stop.requested:
+            time.sleep(_STOP_CHECK_SECONDS)
+    except KeyboardInterrupt:
+        if not stop.requested:
+            raise
+
+
+# How often App.run looks for a stop request its handler could not raise.
+_STOP_CHECK_SECONDS = 0.2

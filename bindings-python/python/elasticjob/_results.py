@@ -21,6 +21,9 @@ class Execution:
     ``error`` is the failure in one line or a few (``ValueError: bad row``,
     ``timed out``, ``cancelled: shutdown``), ``traceback`` the whole Python
     traceback when the handler raised; both None when it succeeded.
+    ``output`` is what a :class:`ScriptJob` run printed: the ends of its
+    stdout and stderr, labelled (``--- stdout ---``), each cut to its last
+    2,000 characters; None for other jobs or when it printed nothing.
     """
 
     job_name: str
@@ -34,6 +37,7 @@ class Execution:
     outcome: Outcome
     error: Optional[str] = None
     traceback: Optional[str] = None
+    output: Optional[str] = None
 
     @property
     def success(self) -> bool:

@@ -31,6 +31,7 @@ pub(crate) struct Histogram {
 
 /// What a histogram held when read.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct HistogramSnapshot {
     /// The buckets' upper bounds, in seconds (`+Inf` is implied).
     pub bounds: Vec<f64>,

@@ -64,6 +64,7 @@ impl SessionState {
 
 /// Fires that started at least one item on this instance, by what fired them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct FireCounts {
     /// Cron fires (missed fires caught up with one are part of it).
     pub cron: u64,
@@ -75,6 +76,7 @@ pub struct FireCounts {
 
 /// Finished item runs by outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ExecutionCounts {
     /// The handler returned normally.
     pub succeeded: u64,
@@ -95,6 +97,7 @@ impl ExecutionCounts {
 
 /// Times the registry came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ReconnectCounts {
     /// The connection came back within the session timeout (same session).
     pub connection: u64,
@@ -104,6 +107,7 @@ pub struct ReconnectCounts {
 
 /// One scheduler's figures at one moment (see [`crate::JobScheduler::metrics`]).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetricsSnapshot {
     /// The job.
     pub job_name: String,

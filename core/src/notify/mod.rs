@@ -121,6 +121,7 @@ impl Notifier {
 
 /// One failed run, as notifiers tell it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Failure {
     /// The run.
     pub execution: Execution,
@@ -137,6 +138,11 @@ impl Failure {
             Outcome::Succeeded | Outcome::Cancelled(_) => return None,
             Outcome::Failed(message) => message.clone(),
             Outcome::TimedOut => "timed out".to_string(),
+        };
+        // What a script printed says more than its exit status.
+        let message = match &execution.output {
+            Some(output) => format!("{message}\n{output}"),
+            None => message,
         };
         Some(Failure { execution: execution.clone(), message })
     }
@@ -174,6 +180,7 @@ impl Failure {
 
 /// How many notifications a scheduler has handled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NotificationStats {
     /// Delivered.
     pub sent: u64,
@@ -270,6 +277,7 @@ pub(crate) mod tests {
             started_at: 1_700_000_000_001,
             finished_at: 1_700_000_000_002,
             outcome: Outcome::Failed("disk full".into()),
+            output: None,
         };
         Failure::of(&execution).unwrap()
     }

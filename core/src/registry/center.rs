@@ -4,7 +4,7 @@
 //! that session has expired, the next caller gets a fresh one.
 
 use super::counted::{Counted, Counters, RequestCounts};
-use super::{MemoryServer, Registry, ZookeeperOptions, ZookeeperRegistry};
+use super::{EmbeddedServer, Registry, ZookeeperOptions, ZookeeperRegistry};
 use crate::error::Result;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -17,7 +17,7 @@ pub struct RegistryCenter {
 
 enum Backend {
     Zookeeper(ZookeeperOptions),
-    Memory { server: MemoryServer, namespace: String },
+    Embedded { server: EmbeddedServer, namespace: String },
 }
 
 struct Inner {
@@ -30,7 +30,7 @@ impl std::fmt::Debug for RegistryCenter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.inner.backend {
             Backend::Zookeeper(o) => write!(f, "RegistryCenter(zookeeper {} /{})", o.servers, o.namespace),
-            Backend::Memory { namespace, .. } => write!(f, "RegistryCenter(embedded /{namespace})"),
+            Backend::Embedded { namespace, .. } => write!(f, "RegistryCenter(embedded /{namespace})"),
         }
     }
 }
@@ -47,13 +47,13 @@ impl RegistryCenter {
 
     /// Sessions on an embedded server shared with other centers (several
     /// "instances" in one process, each with its own center).
-    pub fn memory(server: &MemoryServer, namespace: &str) -> Self {
-        Self::with(Backend::Memory { server: server.clone(), namespace: namespace.to_string() })
+    pub fn embedded_on(server: &EmbeddedServer, namespace: &str) -> Self {
+        Self::with(Backend::Embedded { server: server.clone(), namespace: namespace.to_string() })
     }
 
     /// Sessions on a fresh embedded server of its own: zero set-up, one process.
     pub fn embedded(namespace: &str) -> Self {
-        Self::memory(&MemoryServer::new(), namespace)
+        Self::embedded_on(&EmbeddedServer::new(), namespace)
     }
 
     /// The live session, connecting (again) if there is none.
@@ -64,7 +64,7 @@ impl RegistryCenter {
         }
         let session: Arc<dyn Registry> = match &self.inner.backend {
             Backend::Zookeeper(options) => Arc::new(ZookeeperRegistry::connect(options.clone()).await?),
-            Backend::Memory { server, namespace } => Arc::new(server.connect(namespace)?),
+            Backend::Embedded { server, namespace } => Arc::new(server.connect(namespace)?),
         };
         let session: Arc<dyn Registry> = Arc::new(Counted { inner: session, counters: self.inner.counters.clone() });
         *current = Some(session.clone());

@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 
 /// Requests sent to the registry so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestCounts {
     /// Reads: get, exists, children and watch registrations.
     pub reads: u64,

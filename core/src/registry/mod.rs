@@ -2,7 +2,7 @@
 //!
 //! [`Registry`] is an async trait over exactly what ZooKeeper offers, so that
 //! everything above it is written once and runs on either backend:
-//! [`ZookeeperRegistry`] for production and [`MemoryRegistry`] (an in-process
+//! [`ZookeeperRegistry`] for production and [`EmbeddedRegistry`] (an in-process
 //! model with sessions, ephemeral nodes, watches and injectable faults) for
 //! demos and tests. Paths are absolute *inside the namespace*:
 //! `/myJob/config`, never `/namespace/myJob/config`.
@@ -13,13 +13,13 @@
 
 mod center;
 mod counted;
-mod memory;
+mod embedded;
 mod reach;
 mod zookeeper;
 
 pub use center::RegistryCenter;
 pub use counted::RequestCounts;
-pub use memory::{Fault, MemoryRegistry, MemoryServer};
+pub use embedded::{Fault, EmbeddedRegistry, EmbeddedServer};
 pub use zookeeper::{ZookeeperOptions, ZookeeperRegistry};
 
 use crate::error::{Error, Result};
@@ -339,7 +339,7 @@ pub const MULTI_READ_CHUNK: usize = 500;
 /// ZooKeeper's own limit on one request (`jute.maxbuffer`, 1 MiB − 1 byte by
 /// default): a server that reads a longer request closes the connection, so
 /// the client sees [`Error::ConnectionLoss`], nothing is applied, and every
-/// job sharing the session is disturbed. The memory backend refuses requests
+/// job sharing the session is disturbed. The embedded backend refuses requests
 /// whose [`request_size`] exceeds it the same way.
 pub const ZOOKEEPER_MAX_BUFFER: usize = 1024 * 1024 - 1;
 

@@ -4,7 +4,7 @@
 //! connect, exactly as Curator's namespace does for Java ElasticJob.
 //!
 //! Two behaviours of `zookeeper-client` 0.11.2 are evened out here so that
-//! this backend matches the memory model the scheduler is tested against:
+//! this backend matches the embedded model the scheduler is tested against:
 //! - While the client is disconnected it keeps new requests in its queue
 //!   until it has reconnected (up to 1.4 session timeouts later; failed
 //!   reconnect attempts do not fail them, unlike the Java client) and then

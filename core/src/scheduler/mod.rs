@@ -456,12 +456,17 @@ impl JobScheduler {
     /// Stops firing, waits for running items (up to the shutdown timeout,
     /// then tells them to stop), gives up leadership and leaves the cluster.
     /// Once it returns no resharding is under way, so no user sharding
-    /// strategy is being called (bindings free their callbacks then).
+    /// strategy is being called (bindings free their callbacks then). A
+    /// start under way is waited for and undone; every call returns only
+    /// once the scheduler has left, also when several shut it down at once.
     pub async fn shutdown(&self) {
         self.inner.stop.send_replace(true);
-        if let Some(task) = self.task.lock().await.take() {
-            let _ = task.await;
+        // The lock is held until the task ended: a concurrent call waits here.
+        let mut task = self.task.lock().await;
+        if let Some(running) = task.take() {
+            let _ = running.await;
         }
+        drop(task);
         drop(self.inner.reshard_lock.lock().await);
         if let Some(history) = self.history_task.lock().await.take() {
             history.finish().await;

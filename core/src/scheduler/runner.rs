@@ -390,6 +390,7 @@ impl ItemRun {
                 failover: self.failover,
                 fencing_token: plan.fencing_token,
                 cancellation: plan.cancellation.clone(),
+                output: Default::default(),
             };
             executions.push(self.execute(ctx).await);
         }
@@ -462,6 +463,7 @@ impl ItemRun {
             started_at,
             finished_at: now_millis(),
             outcome,
+            output: ctx.output.take(),
         }
     }
 

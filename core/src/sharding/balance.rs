@@ -70,7 +70,7 @@ pub async fn hand_on(registry: &dyn Registry, paths: &JobPaths, runner: &str, ru
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{CreateMode, MemoryServer};
+    use crate::registry::{CreateMode, EmbeddedServer};
     use crate::sharding::service::{reshard, set_necessary, ShardingPlan};
     use crate::sharding::{ShardingAlgorithm, Strategy};
 
@@ -103,7 +103,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_runner_hands_the_item_on_unless_resharding_is_pending_or_it_lost_the_item() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         for id in ["10.0.0.1@-@a", "10.0.0.2@-@b"] {

@@ -278,7 +278,7 @@ pub async fn has_orphaned_items(registry: &dyn Registry, paths: &JobPaths, count
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::MemoryServer;
+    use crate::registry::EmbeddedServer;
     use crate::sharding::{ShardingAlgorithm, Strategies};
 
     async fn instance(r: &dyn Registry, paths: &JobPaths, id: &str) {
@@ -287,7 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn reshards_only_when_flagged_and_bumps_owner_versions() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         let plan = ShardingPlan { job_name: "job", total_count: 3, strategy: Strategy::BuiltIn(ShardingAlgorithm::AverageAllocation) };
@@ -310,7 +310,7 @@ mod tests {
 
     #[tokio::test]
     async fn disabled_hosts_and_items_are_left_out_and_extra_items_removed() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         instance(&r, &paths, "10.0.0.1@-@1").await;
@@ -333,7 +333,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flag_raised_during_resharding_fails_it_so_it_is_redone() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         instance(&r, &paths, "10.0.0.1@-@1").await;
@@ -349,7 +349,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_strategy_answer_writes_nothing_and_keeps_the_flag() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         instance(&r, &paths, "10.0.0.1@-@1").await;
@@ -372,7 +372,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_owner_node_removed_by_a_java_peer_is_recreated() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         instance(&r, &paths, "10.0.0.1@-@1").await;
@@ -388,7 +388,7 @@ mod tests {
 
     #[tokio::test]
     async fn orphaned_items_are_detected() {
-        let server = MemoryServer::new();
+        let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
         let paths = JobPaths::new("job");
         instance(&r, &paths, "10.0.0.1@-@1").await;

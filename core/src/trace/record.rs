@@ -9,6 +9,7 @@ use crate::event::{Execution, JobEvent, Outcome};
 
 /// One finished item run, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ExecutionRecord {
     /// The row id (`None` until stored).
     pub id: Option<i64>,
@@ -44,6 +45,8 @@ pub struct ExecutionRecord {
     pub failover: bool,
     /// The run's fencing token.
     pub fencing_token: i64,
+    /// What the run printed (see [`Execution::output`]), if it was captured.
+    pub output: Option<String>,
 }
 
 impl ExecutionRecord {
@@ -76,6 +79,7 @@ impl ExecutionRecord {
             failure_cause,
             failover: execution.failover,
             fencing_token: execution.fencing_token,
+            output: execution.output.clone(),
         }
     }
 }
@@ -122,6 +126,7 @@ impl StatusState {
 
 /// One status change, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct StatusRecord {
     /// The row id (`None` until stored).
     pub id: Option<i64>,
@@ -232,6 +237,7 @@ mod tests {
             started_at: 1_001,
             finished_at: 1_050,
             outcome,
+            output: None,
         }
     }
 
@@ -251,6 +257,11 @@ mod tests {
         assert_eq!(ok.execution_source, "NORMAL_TRIGGER");
         let cancelled = ExecutionRecord::from_execution(&execution(Outcome::Cancelled(CancelReason::Shutdown), false), "c");
         assert_eq!(cancelled.outcome, "CANCELLED");
+        assert_eq!(cancelled.output, None);
+        let mut printed = execution(Outcome::Succeeded, false);
+        printed.output = Some("--- stdout ---\nsent 3 mails".into());
+        let record = ExecutionRecord::from_execution(&printed, "rust");
+        assert_eq!(record.output.as_deref(), Some("--- stdout ---\nsent 3 mails"));
     }
 
     #[test]

@@ -23,7 +23,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 const EXECUTION_COLUMNS: &str = "job_name, task_id, instance_id, ip, hostname, sharding_item, fire_time, execution_source, binding, \
-start_time, complete_time, outcome, is_success, failure_cause, failover, fencing_token";
+start_time, complete_time, outcome, is_success, failure_cause, failover, fencing_token, output";
 const STATUS_COLUMNS: &str = "job_name, instance_id, sharding_item, state, message, creation_time";
 
 /// Rows per `INSERT` statement, well under each database's limit on
@@ -99,14 +99,16 @@ impl HistoryStore {
     pub async fn migrate(&self) -> Result<()> {
         self.migrated
             .get_or_try_init(|| async {
-                let (history, audit) = match self.url.backend() {
+                let (history, audit, output) = match self.url.backend() {
                     Backend::Sqlite => (
                         include_str!("migrations/sqlite_0001_history.sql"),
                         include_str!("migrations/sqlite_0002_console_audit.sql"),
+                        include_str!("migrations/sqlite_0003_execution_output.sql"),
                     ),
                     Backend::Postgres => (
                         include_str!("migrations/postgres_0001_history.sql"),
                         include_str!("migrations/postgres_0002_console_audit.sql"),
+                        include_str!("migrations/postgres_0003_execution_output.sql"),
                     ),
                 };
                 let migration = |version, description, sql| {
@@ -116,6 +118,7 @@ impl HistoryStore {
                     migrations: Cow::Owned(vec![
                         migration(1, "execution and status history", history),
                         migration(2, "console audit log", audit),
+                        migration(3, "execution output", output),
                     ]),
                     ..Migrator::DEFAULT
                 };
@@ -135,7 +138,7 @@ impl HistoryStore {
         let rows = rows_per_statement(self.url.backend());
         let mut tx = self.pool.begin().await.map_err(|e| self.error("writing the history failed", e))?;
         for chunk in executions.chunks(rows) {
-            let sql = insert_sql("job_execution_log", EXECUTION_COLUMNS, 16, chunk.len());
+            let sql = insert_sql("job_execution_log", EXECUTION_COLUMNS, 17, chunk.len());
             let mut query = sqlx::query(&sql);
             for e in chunk {
                 query = query
@@ -154,7 +157,8 @@ impl HistoryStore {
                     .bind(i64::from(e.is_success))
                     .bind(e.failure_cause.clone())
                     .bind(i64::from(e.failover))
-                    .bind(e.fencing_token);
+                    .bind(e.fencing_token)
+                    .bind(e.output.clone());
             }
             query.execute(&mut *tx).await.map_err(|e| self.error("writing the history failed", e))?;
         }
@@ -263,6 +267,7 @@ fn execution_of(row: &AnyRow) -> std::result::Result<ExecutionRecord, sqlx::Erro
         failure_cause: row.try_get("failure_cause")?,
         failover: row.try_get::<i64, _>("failover")? != 0,
         fencing_token: row.try_get("fencing_token")?,
+        output: row.try_get("output")?,
     })
 }
 

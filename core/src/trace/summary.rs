@@ -8,6 +8,7 @@ use sqlx::Row;
 
 /// How one job's runs went since a given time.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct JobSummary {
     /// The job.
     pub job_name: String,

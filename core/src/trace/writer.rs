@@ -41,6 +41,7 @@ impl Default for HistoryOptions {
 
 /// What the writer did so far.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct HistoryStats {
     /// Records stored.
     pub written: u64,

@@ -27,4 +27,5 @@ fn the_dataflow_example_drains_every_shard() {
 fn the_script_example_reports_a_success_and_a_failure() {
     let out = run_example("script");
     assert!(out.contains("item 0: Succeeded") && out.contains("item 1: Failed"), "{out}");
+    assert!(out.contains("--- stdout ---\nreport for {") && out.contains("--- stderr ---\nno data"), "the runs' output: {out}");
 }

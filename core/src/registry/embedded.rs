@@ -1,6 +1,6 @@
 //! The embedded registry: an in-process model of a ZooKeeper server.
 //!
-//! One [`MemoryServer`] holds the tree; each [`MemoryRegistry`] is a client
+//! One [`EmbeddedServer`] holds the tree; each [`EmbeddedRegistry`] is a client
 //! session on it. Sessions behave as ZooKeeper's do where the scheduler
 //! depends on it: ephemeral nodes vanish when their session is closed or
 //! expired, a dead session can change nothing, one-shot and recursive
@@ -10,10 +10,10 @@
 //!
 //! Faults are modelled too, because the scheduler must survive them and
 //! should be testable without a server:
-//! - **Connection loss.** [`MemoryServer::disconnect`] cuts a session off
+//! - **Connection loss.** [`EmbeddedServer::disconnect`] cuts a session off
 //!   (every request fails with [`Error::ConnectionLoss`], the session and
-//!   its ephemeral nodes live on) until [`MemoryServer::reconnect`];
-//!   [`MemoryServer::inject_fault`] loses the connection around the next
+//!   its ephemeral nodes live on) until [`EmbeddedServer::reconnect`];
+//!   [`EmbeddedServer::inject_fault`] loses the connection around the next
 //!   write, before or after applying it, so that callers meet a write whose
 //!   outcome they cannot know. Each loss reports [`SessionEvent::Suspended`]
 //!   then, on reconnect, [`SessionEvent::Connected`].
@@ -29,7 +29,7 @@
 //!   server does it, by dropping the connection: nothing is applied, the
 //!   call fails with [`Error::ConnectionLoss`], and the session sees
 //!   `Suspended` then `Connected` as its client reconnects.
-//! - **Expiry.** [`MemoryServer::expire`] ends a session as the server does
+//! - **Expiry.** [`EmbeddedServer::expire`] ends a session as the server does
 //!   after its timeout; its writes fail with [`Error::SessionExpired`].
 
 use super::{
@@ -69,7 +69,7 @@ struct SubtreeWatch {
 /// What the server knows of a session.
 struct SessionEntry {
     events: broadcast::Sender<SessionEvent>,
-    /// False between [`MemoryServer::disconnect`] and [`MemoryServer::reconnect`].
+    /// False between [`EmbeddedServer::disconnect`] and [`EmbeddedServer::reconnect`].
     connected: bool,
     /// Faults for the next write requests, in order.
     faults: VecDeque<Fault>,
@@ -101,7 +101,7 @@ impl SessionEntry {
 }
 
 /// A connection loss to inject around a session's next write request
-/// (create, set, delete or multi), see [`MemoryServer::inject_fault`].
+/// (create, set, delete or multi), see [`EmbeddedServer::inject_fault`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// The request never reaches the server: nothing is applied.
@@ -125,28 +125,28 @@ struct ServerState {
     subtree_watches: Vec<SubtreeWatch>,
 }
 
-/// The embedded "server": a shared tree that [`MemoryRegistry`] sessions connect to.
+/// The embedded "server": a shared tree that [`EmbeddedRegistry`] sessions connect to.
 #[derive(Clone)]
-pub struct MemoryServer {
+pub struct EmbeddedServer {
     state: Arc<Mutex<ServerState>>,
 }
 
-impl Default for MemoryServer {
+impl Default for EmbeddedServer {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl MemoryServer {
+impl EmbeddedServer {
     /// An empty tree holding only the root node.
     pub fn new() -> Self {
         let mut state = ServerState { next_session: 0x1000, ..Default::default() };
         state.nodes.insert("/".into(), Node { data: Vec::new(), stat: Stat::default(), child_sequence: 0 });
-        MemoryServer { state: Arc::new(Mutex::new(state)) }
+        EmbeddedServer { state: Arc::new(Mutex::new(state)) }
     }
 
     /// Opens a new session whose paths live under `/{namespace}`.
-    pub fn connect(&self, namespace: &str) -> Result<MemoryRegistry> {
+    pub fn connect(&self, namespace: &str) -> Result<EmbeddedRegistry> {
         let root = if namespace.is_empty() { String::new() } else { format!("/{}", namespace.trim_matches('/')) };
         if !root.is_empty() {
             validate_path(&root).map_err(|_| Error::invalid("namespace", namespace, "must be a valid path segment"))?;
@@ -166,7 +166,7 @@ impl MemoryServer {
                 state.notify(fired);
             }
         }
-        Ok(MemoryRegistry { server: self.clone(), session: id, root, events })
+        Ok(EmbeddedRegistry { server: self.clone(), session: id, root, events })
     }
 
     /// Expires a session as a ZooKeeper server does after its timeout:
@@ -188,7 +188,7 @@ impl MemoryServer {
 
     /// Cuts `session` off as a network partition would, short of expiry:
     /// every request fails with [`Error::ConnectionLoss`] until
-    /// [`MemoryServer::reconnect`], its ephemeral nodes stay, and it
+    /// [`EmbeddedServer::reconnect`], its ephemeral nodes stay, and it
     /// receives [`SessionEvent::Suspended`]. See the module doc for what
     /// its watches see meanwhile.
     pub fn disconnect(&self, session: i64) {
@@ -197,7 +197,7 @@ impl MemoryServer {
         }
     }
 
-    /// Ends [`MemoryServer::disconnect`]: the session is usable again, its
+    /// Ends [`EmbeddedServer::disconnect`]: the session is usable again, its
     /// one-shot watches fire for what changed meanwhile, and it receives
     /// [`SessionEvent::Connected`].
     pub fn reconnect(&self, session: i64) {
@@ -402,23 +402,23 @@ fn covers(root: &str, path: &str) -> bool {
     root == "/" || path == root || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/'))
 }
 
-/// A client session on a [`MemoryServer`], implementing [`Registry`].
-pub struct MemoryRegistry {
-    server: MemoryServer,
+/// A client session on a [`EmbeddedServer`], implementing [`Registry`].
+pub struct EmbeddedRegistry {
+    server: EmbeddedServer,
     session: i64,
     /// `/{namespace}`, or empty for no namespace.
     root: String,
     events: broadcast::Sender<SessionEvent>,
 }
 
-impl MemoryRegistry {
+impl EmbeddedRegistry {
     /// A session on a fresh, private server: the zero-setup registry for a single process.
     pub fn standalone(namespace: &str) -> Result<Self> {
-        MemoryServer::new().connect(namespace)
+        EmbeddedServer::new().connect(namespace)
     }
 
     /// The server this session lives on, to open more sessions or expire one.
-    pub fn server(&self) -> &MemoryServer {
+    pub fn server(&self) -> &EmbeddedServer {
         &self.server
     }
 
@@ -504,7 +504,7 @@ fn strip_root(root: &str, full: &str) -> String {
 }
 
 #[async_trait]
-impl Registry for MemoryRegistry {
+impl Registry for EmbeddedRegistry {
     async fn create(&self, path: &str, data: &[u8], mode: CreateMode) -> Result<String> {
         let full = self.full(path)?;
         if full == "/" || full == self.root {
@@ -659,7 +659,7 @@ impl Registry for MemoryRegistry {
     }
 }
 
-impl Drop for MemoryRegistry {
+impl Drop for EmbeddedRegistry {
     fn drop(&mut self) {
         self.server.end_session(self.session, SessionEvent::Closed);
     }
@@ -721,8 +721,8 @@ impl ScratchState {
     }
 }
 
-impl std::fmt::Debug for MemoryRegistry {
+impl std::fmt::Debug for EmbeddedRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryRegistry").field("session", &self.session).field("root", &self.root).finish()
+        f.debug_struct("EmbeddedRegistry").field("session", &self.session).field("root", &self.root).finish()
     }
 }
