@@ -417,6 +417,7 @@ impl ItemRun {
             started_at: now,
             finished_at: now,
             outcome: Outcome::Cancelled(reason),
+            output: None,
         }
     }
 
