@@ -42,6 +42,11 @@ fn num(v: &Value, decimals: usize) -> String {
     v.as_f64().map(|x| format!("{x:.decimals$}")).unwrap_or_else(|| "–".into())
 }
 
+/// A figure rounded to a whole number, with thousands separators.
+fn rounded(v: &Value) -> String {
+    v.as_f64().map(|x| thousands(x.round() as i64)).unwrap_or_else(|| "–".into())
+}
+
 fn mib(v: &Value) -> String {
     v.as_f64().map(|k| format!("{:.1}", k / 1024.0)).unwrap_or_else(|| "–".into())
 }
@@ -163,8 +168,8 @@ fn cost(r: &Value) -> Table {
             mean(last, "read_requests"),
             mean(first, "write_requests"),
             mean(last, "write_requests"),
-            num(&first["operations_mean"], 0),
-            num(&last["operations_mean"], 0),
+            rounded(&first["operations_mean"]),
+            rounded(&last["operations_mean"]),
         ));
     }
     Table {
@@ -190,8 +195,8 @@ fn scale(r: &Value) -> Table {
             summary(&jobs["fire_lag_ms"], "ms"),
             int(&jobs["job_fires_started"]),
             int(&jobs["job_fires_expected"]),
-            num(&jobs["requests_per_second"], 0),
-            num(&jobs["operations_per_second"], 0),
+            rounded(&jobs["requests_per_second"]),
+            rounded(&jobs["operations_per_second"]),
             num(&jobs["cpu_seconds"], 1),
             jobs["cpu_share_of_one_core"].as_f64().unwrap_or(0.0) * 100.0,
             mib(&jobs["rss_growth_kib"]),
