@@ -1,7 +1,14 @@
-//! Counting registry requests: every session a [`super::RegistryCenter`]
-//! hands out is wrapped, so operators and benchmarks can see how many reads
-//! and writes the scheduler costs ZooKeeper. A multi is one write request;
-//! a batched read counts one request per chunk, as ZooKeeper receives it.
+//! Counting registry requests and operations: every session a
+//! [`super::RegistryCenter`] hands out is wrapped, so operators and
+//! benchmarks can see what the scheduler costs ZooKeeper.
+//!
+//! Requests and operations are counted apart because they scale apart: a
+//! multi is one write request however many operations it holds (a start
+//! of 100 items is one request of 301 operations), and a batched read is
+//! one request per chunk of [`read_chunks`], each chunk as many read
+//! operations as paths. Counting requests alone would hide that the
+//! server's work grows with the item count; counting operations alone would
+//! hide that round trips do not.
 
 use super::{read_chunks, CreateMode, Op, OpResult, OneshotWatch, RecursiveWatch, Registry, SessionEvent, Stat};
 use crate::error::Result;
@@ -10,14 +17,32 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// Requests sent to the registry so far.
+/// Requests sent to the registry so far, and the operations they held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RequestCounts {
-    /// Reads: get, exists, children and watch registrations.
+    /// Read requests: get, exists, children, watch registrations, and each
+    /// chunk of a batched read as one.
     pub reads: u64,
-    /// Writes: create, set, delete, and each multi as one.
+    /// Write requests: create, set, delete, and each multi as one.
     pub writes: u64,
+    /// Read operations: one per single read, one per path of a batched read.
+    pub read_ops: u64,
+    /// Write operations: one per single write, one per operation of a multi
+    /// (its checks included: the server evaluates each).
+    pub write_ops: u64,
+}
+
+impl RequestCounts {
+    /// What was counted between `earlier` and `self`.
+    pub fn since(&self, earlier: &RequestCounts) -> RequestCounts {
+        RequestCounts {
+            reads: self.reads - earlier.reads,
+            writes: self.writes - earlier.writes,
+            read_ops: self.read_ops - earlier.read_ops,
+            write_ops: self.write_ops - earlier.write_ops,
+        }
+    }
 }
 
 /// Shared counters of one registry center.
@@ -25,23 +50,36 @@ pub struct RequestCounts {
 pub(crate) struct Counters {
     reads: AtomicU64,
     writes: AtomicU64,
+    read_ops: AtomicU64,
+    write_ops: AtomicU64,
 }
 
 impl Counters {
     pub(crate) fn snapshot(&self) -> RequestCounts {
-        RequestCounts { reads: self.reads.load(Ordering::Relaxed), writes: self.writes.load(Ordering::Relaxed) }
+        RequestCounts {
+            reads: self.reads.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+            read_ops: self.read_ops.load(Ordering::Relaxed),
+            write_ops: self.write_ops.load(Ordering::Relaxed),
+        }
     }
 
     fn read(&self) {
-        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.reads(1, 1);
     }
 
-    fn reads(&self, n: u64) {
-        self.reads.fetch_add(n, Ordering::Relaxed);
+    fn reads(&self, requests: u64, ops: u64) {
+        self.reads.fetch_add(requests, Ordering::Relaxed);
+        self.read_ops.fetch_add(ops, Ordering::Relaxed);
     }
 
     fn write(&self) {
-        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.writes(1, 1);
+    }
+
+    fn writes(&self, requests: u64, ops: u64) {
+        self.writes.fetch_add(requests, Ordering::Relaxed);
+        self.write_ops.fetch_add(ops, Ordering::Relaxed);
     }
 }
 
@@ -64,7 +102,7 @@ impl Registry for Counted {
     }
 
     async fn get_many(&self, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
-        self.counters.reads(read_chunks(paths).len() as u64);
+        self.counters.reads(read_chunks(paths).len() as u64, paths.len() as u64);
         self.inner.get_many(paths).await
     }
 
@@ -89,7 +127,10 @@ impl Registry for Counted {
     }
 
     async fn multi(&self, ops: Vec<Op>) -> Result<Vec<OpResult>> {
-        self.counters.write();
+        // An empty multi is answered without a request (see the ZooKeeper backend).
+        if !ops.is_empty() {
+            self.counters.writes(1, ops.len() as u64);
+        }
         self.inner.multi(ops).await
     }
 
@@ -126,5 +167,32 @@ impl Registry for Counted {
 
     async fn close(&self) {
         self.inner.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::{CreateMode, Op, RegistryCenter, MULTI_READ_CHUNK};
+
+    #[tokio::test]
+    async fn a_multi_is_one_request_of_many_operations_and_a_batched_read_one_per_chunk() {
+        let center = RegistryCenter::embedded("counted");
+        let session = center.session().await.unwrap();
+        let before = center.request_counts();
+        session
+            .multi(vec![
+                Op::Create { path: "/a".into(), data: Vec::new(), mode: CreateMode::Persistent },
+                Op::Create { path: "/b".into(), data: Vec::new(), mode: CreateMode::Persistent },
+                Op::Check { path: "/a".into(), version: 0 },
+            ])
+            .await
+            .unwrap();
+        session.multi(Vec::new()).await.unwrap();
+        let paths: Vec<String> = (0..=MULTI_READ_CHUNK).map(|n| format!("/n{n}")).collect();
+        session.get_many(&paths).await.unwrap();
+        session.get("/a").await.unwrap();
+        let counted = center.request_counts().since(&before);
+        assert_eq!((counted.writes, counted.write_ops), (1, 3));
+        assert_eq!((counted.reads, counted.read_ops), (2 + 1, MULTI_READ_CHUNK as u64 + 1 + 1));
     }
 }

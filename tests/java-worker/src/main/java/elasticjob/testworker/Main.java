@@ -37,8 +37,10 @@ import org.quartz.impl.SchedulerRepository;
  * <p>Usage: {@code java -jar java-worker.jar --zk HOST:PORT --namespace NS
  * --job NAME --items N --cron EXPR --ledger FILE [--sleep-ms MS]
  * [--session-timeout-ms MS] [--failover true|false] [--misfire true|false]
- * [--overwrite true|false] [--full-config true]}
- * ({@code --full-config} sets every field away from its default). Prints
+ * [--overwrite true|false] [--max-time-diff-seconds S] [--full-config true]}
+ * ({@code --full-config} sets every field away from its default;
+ * {@code --max-time-diff-seconds} turns the clock check on, as the
+ * benchmark runs every worker). Prints
  * {@code ready <instance-id>} once scheduled; SIGTERM shuts down.
  */
 public final class Main {
@@ -62,7 +64,8 @@ public final class Main {
                 .cron(required(opts, "cron"))
                 .failover(Boolean.parseBoolean(opts.getOrDefault("failover", "true")))
                 .misfire(Boolean.parseBoolean(opts.getOrDefault("misfire", "true")))
-                .overwrite(Boolean.parseBoolean(opts.getOrDefault("overwrite", "true")));
+                .overwrite(Boolean.parseBoolean(opts.getOrDefault("overwrite", "true")))
+                .maxTimeDiffSeconds(Integer.parseInt(opts.getOrDefault("max-time-diff-seconds", "-1")));
         if (Boolean.parseBoolean(opts.getOrDefault("full-config", "false"))) {
             // Every field set away from its default, for the config round-trip test.
             builder.description("written by Java").jobParameter("java-parameter")
