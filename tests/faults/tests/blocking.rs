@@ -28,8 +28,9 @@ fn a_handler_blocking_one_of_its_runtime_threads_does_not_cost_the_session() {
 /// Only the ZooKeeper client and the freeze clock keep running, on the
 /// core's registry thread. No session may be lost and nothing may run
 /// twice; the blocked worker's items miss the fires its stalls cover
-/// (excused, but each of them still runs at least 3 times), the other
-/// worker's items run every fire.
+/// (excused: the default catch-up window, one period, skips them; each of
+/// those items still runs at least twice), the other worker's items run
+/// every fire.
 #[test]
 fn a_handler_blocking_every_runtime_thread_does_not_cost_the_session() {
     run_blocking("block-every-thread", 1, |entries| {
@@ -45,7 +46,8 @@ fn a_handler_blocking_every_runtime_thread_does_not_cost_the_session() {
 /// blocking its thread, for 12 s. Misses of the items `excused_items` picks
 /// from the ledger are excused; every other item runs every fire. No
 /// session may be lost, nothing may run twice, every worker stays
-/// registered, and every item runs at least 3 times (item 0 at least 2).
+/// registered; item 0 and excused items run at least twice, the others at
+/// least 3 times.
 fn run_blocking(name: &str, runtime_threads: u32, excused_items: impl Fn(&[Entry]) -> Vec<u32>) {
     let zk = ZkServer::start();
     let cluster = Cluster::new(name);
@@ -84,7 +86,8 @@ fn run_blocking(name: &str, runtime_threads: u32, excused_items: impl Fn(&[Entry
     assert!(report.misses.is_empty(), "items not excused ({excused:?}) missed fires: {}", head(&report.misses));
     assert!(runs(0) >= 2, "the blocking item ran {} times", runs(0));
     for item in 1..items {
-        assert!(runs(item) >= 3, "item {item} ran only {} times", runs(item));
+        let least = if excused.contains(&item) { 2 } else { 3 };
+        assert!(runs(item) >= least, "item {item} ran only {} times", runs(item));
     }
     assert!(missing.is_empty(), "not registered: {missing:?}");
 }
