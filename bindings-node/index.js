@@ -379,6 +379,7 @@ class JobScheduler extends EventEmitter {
       hooks.plain.length, hooks.onceTimeouts, new.target.oneOff === true, history, metricsListen,
     )
     this.running = false
+    this.left = false
     this.handleSignals = handleSignals
     this.thrown = thrown
     // Failures of execution events, for the THROW event that follows.
@@ -408,6 +409,7 @@ class JobScheduler extends EventEmitter {
       if (signal) signal.removeEventListener('abort', abort)
     }
     this.running = true
+    this.left = false
     this.pump = this.pumpEvents()
     if (this.handleSignals) leaveOnSignals(this)
     return this
@@ -423,6 +425,9 @@ class JobScheduler extends EventEmitter {
     this.running = false
     stayOnSignals(this)
     await this.native.shutdown()
+    // The core queued `stopped` before its shutdown resolved: the pump
+    // may end once the queue is empty.
+    this.left = true
     if (this.pump) await this.pump
   }
 
@@ -458,10 +463,10 @@ class JobScheduler extends EventEmitter {
   }
 
   async pumpEvents() {
-    while (this.running || !this.native.isShutDown) {
+    for (;;) {
       const json = await this.native.nextEvent(this.running ? 500 : 50)
       if (json === null) {
-        if (!this.running) return
+        if (this.left) return
         continue
       }
       const event = JSON.parse(json)
