@@ -120,7 +120,7 @@ export declare class JobExecutionError extends Error {
 }
 
 /** Why a run was told to stop. */
-export type CancelReason = 'timed-out' | 'session-lost' | 'item-moved' | 'shutdown'
+export type CancelReason = 'timed-out' | 'session-lost' | 'item-moved' | 'shutdown' | 'superseded'
 
 /** A ZooKeeper ensemble. */
 export declare class ZookeeperRegistry {

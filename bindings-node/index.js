@@ -117,8 +117,8 @@ function toYaml(config) {
 
 /**
  * Why a run was told to stop: the `reason` of a handler's aborted
- * `ctx.signal`. `reason` is `timed-out`, `session-lost`, `item-moved` or
- * `shutdown`; `name` is `TimeoutError` for a timeout and `AbortError`
+ * `ctx.signal`. `reason` is `timed-out`, `session-lost`, `item-moved`,
+ * `shutdown` or `superseded` (a newer fire, overlap policy `CANCEL_OTHER`); `name` is `TimeoutError` for a timeout and `AbortError`
  * otherwise, as the web platform names abort reasons.
  */
 class CancelledError extends Error {

@@ -110,7 +110,7 @@ export interface JsCall {
   ctx?: JsShardingContext
   /** For `process`: the batch id `fetch` returned. */
   batch?: number
-  /** For `cancel`: why (`timed-out`, `session-lost`, `item-moved`, `shutdown`). */
+  /** For `cancel`: why (`timed-out`, `session-lost`, `item-moved`, `shutdown`, `superseded`). */
   reason?: string
   /** For a listener hook: which listener of its list. */
   listener?: number

@@ -769,7 +769,8 @@ int ej_sharding_context_wait_cancelled(const struct ej_sharding_context *ctx, ui
 
 /**
  * Why the run was told to stop: "timed-out", "session-lost",
- * "item-moved" or "shutdown"; NULL while it was not (or if `ctx` is NULL).
+ * "item-moved", "shutdown" or "superseded" (a newer fire, overlap policy
+ * CANCEL_OTHER); NULL while it was not (or if `ctx` is NULL).
  * A static string: do not free it.
  *
  * # Safety

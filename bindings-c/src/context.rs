@@ -31,6 +31,7 @@ fn reason_text(reason: CancelReason) -> &'static CStr {
         CancelReason::ItemMoved => c"item-moved",
         CancelReason::TimedOut => c"timed-out",
         CancelReason::Shutdown => c"shutdown",
+        CancelReason::Superseded => c"superseded",
         _ => c"cancelled",
     }
 }
@@ -63,7 +64,8 @@ pub unsafe extern "C" fn ej_sharding_context_wait_cancelled(ctx: *const crate::e
 }
 
 /// Why the run was told to stop: "timed-out", "session-lost",
-/// "item-moved" or "shutdown"; NULL while it was not (or if `ctx` is NULL).
+/// "item-moved", "shutdown" or "superseded" (a newer fire, overlap policy
+/// CANCEL_OTHER); NULL while it was not (or if `ctx` is NULL).
 /// A static string: do not free it.
 ///
 /// # Safety

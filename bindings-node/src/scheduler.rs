@@ -110,7 +110,7 @@ pub struct JsCall {
     pub ctx: Option<JsShardingContext>,
     /// For `process`: the batch id `fetch` returned.
     pub batch: Option<u32>,
-    /// For `cancel`: why (`timed-out`, `session-lost`, `item-moved`, `shutdown`).
+    /// For `cancel`: why (`timed-out`, `session-lost`, `item-moved`, `shutdown`, `superseded`).
     pub reason: Option<String>,
     /// For a listener hook: which listener of its list.
     pub listener: Option<u32>,

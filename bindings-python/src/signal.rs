@@ -50,7 +50,7 @@ impl CancelSignal {
     }
 
     /// Why the run was told to stop (`"timed-out"`, `"session-lost"`,
-    /// `"item-moved"`, `"shutdown"`), or None while it was not.
+    /// `"item-moved"`, `"shutdown"`, `"superseded"`), or None while it was not.
     #[getter]
     fn reason(&self) -> Option<&'static str> {
         self.inner.reason().map(|r| r.as_str())

@@ -26,6 +26,9 @@ pub enum CancelReason {
     TimedOut,
     /// The scheduler is shutting down and its shutdown timeout passed.
     Shutdown,
+    /// A newer fire of the item came and the job's overlap policy is
+    /// `CANCEL_OTHER`: the item runs for that fire once this run returned.
+    Superseded,
 }
 
 impl CancelReason {
@@ -36,6 +39,7 @@ impl CancelReason {
             CancelReason::ItemMoved => "item-moved",
             CancelReason::TimedOut => "timed-out",
             CancelReason::Shutdown => "shutdown",
+            CancelReason::Superseded => "superseded",
         }
     }
 }

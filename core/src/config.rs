@@ -315,6 +315,9 @@ impl JobConfig {
                 ));
             }
         }
+        if let Some(value) = self.props.get(crate::overlap::OVERLAP_POLICY_PROP) {
+            crate::overlap::OverlapPolicy::parse(value)?;
+        }
         if let Some(value) = self.props.get(CATCH_UP_WINDOW_PROP) {
             if value.trim().parse::<u64>().map_or(true, |s| s > MAX_CATCH_UP_WINDOW_SECONDS) {
                 return Err(Error::invalid(
@@ -431,6 +434,16 @@ impl JobConfig {
     /// (jobs on the same cron then do not all start at once).
     pub fn jitter(&self) -> Duration {
         self.props.get(JITTER_PROP).and_then(|v| v.trim().parse().ok()).map_or(Duration::ZERO, Duration::from_millis)
+    }
+
+    /// Our extension: the prop `overlapPolicy`; without it, what `misfire`
+    /// and `monitorExecution` mean in ElasticJob (see [`crate::overlap`]).
+    pub fn overlap_policy(&self) -> crate::overlap::OverlapPolicy {
+        use crate::overlap::{OverlapPolicy, OVERLAP_POLICY_PROP};
+        match self.props.get(OVERLAP_POLICY_PROP).map(|v| OverlapPolicy::parse(v)) {
+            Some(Ok(policy)) => policy,
+            _ => OverlapPolicy::from_elasticjob(self.misfire, self.monitor_execution),
+        }
     }
 
     /// Our extension: the prop `catchUpWindowSeconds` (see [`CatchUpWindow`]).
@@ -630,6 +643,21 @@ timeZone: GMT+08:00
         let mut timeout = base.clone();
         timeout.props.insert(EXECUTION_TIMEOUT_PROP.into(), "soon".into());
         assert!(error_of(timeout).contains("soon"));
+    }
+
+    #[test]
+    fn the_overlap_policy_follows_misfire_unless_set_and_a_bad_one_fails_validation() {
+        use crate::overlap::{OverlapPolicy, OVERLAP_POLICY_PROP};
+        let mut config = JobConfig::new("job", "* * * * * ?", 1);
+        assert_eq!(config.overlap_policy(), OverlapPolicy::BufferOne);
+        config.misfire = false;
+        assert_eq!(config.overlap_policy(), OverlapPolicy::Skip);
+        config.props.insert(OVERLAP_POLICY_PROP.into(), "CANCEL_OTHER".into());
+        config.validate().unwrap();
+        assert_eq!(config.overlap_policy(), OverlapPolicy::CancelOther, "the prop wins over misfire");
+        config.props.insert(OVERLAP_POLICY_PROP.into(), "cancel-other".into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains(OVERLAP_POLICY_PROP) && err.contains("cancel-other"), "{err}");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod operate;
+pub mod overlap;
 mod jitter;
 mod props;
 pub mod registry;
@@ -76,6 +77,7 @@ pub use job::{DataflowJob, HandlerError, HandlerResult, Job, JobKind, ShardingCo
 pub use listener::{DistributeOnceJobListener, JobListener, OnceListener, ShardingContexts};
 pub use metrics::MetricsSnapshot;
 pub use operate::JobOperator;
+pub use overlap::OverlapPolicy;
 pub use registry::{EmbeddedServer, RegistryCenter, ZookeeperOptions};
 pub use scheduler::{JobScheduler, JobSchedulerBuilder};
 pub use sharding::{Assignment, ShardingStrategy};

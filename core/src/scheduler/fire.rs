@@ -6,9 +6,10 @@
 //! instead of dropping it. Starting only *launches* the items: a fire does
 //! not wait for its handlers, so a slow or hung item never holds up the
 //! other items of later fires. An item still running when its next fire
-//! comes is skipped for that fire, or, with misfire on, run once more for
-//! the latest such fire as soon as it ends. Triggers run through the same
-//! loop but never move the cron fence.
+//! comes is handled by the job's overlap policy ([`crate::overlap`]):
+//! skipped for that fire, run for it once the run ends (the latest such
+//! fire, or every one), or its run told to stop first. Triggers run
+//! through the same loop but never move the cron fence.
 //!
 //! A cron fire is *reserved* [`RESERVE_AHEAD`] before its time: the reads
 //! and the fenced start (the `fired` fence, the `running` marks) happen
@@ -21,7 +22,9 @@ use super::runner::{RunKind, RunPlan};
 use super::{now_millis, Inner};
 use crate::error::{Error, Result};
 use crate::event::JobEvent;
+use crate::cancel::{CancelReason, Cancellation};
 use crate::execution::{self, Fence, OwnedItem, StartRequest, Started};
+use crate::overlap::OverlapPolicy;
 use crate::registry::Registry;
 use crate::sharding::service as sharding;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,26 +50,31 @@ pub(super) struct FireRequest {
     time: i64,
     /// Only these items (misfire re-runs); all owned items otherwise.
     items: Option<Vec<u32>>,
+    /// Earlier fires the items run for first, in the same run (fires an
+    /// overlap policy of `BUFFER_ALL` buffered); fenced by `time`, the latest.
+    earlier: Vec<i64>,
 }
 
 impl FireRequest {
     fn cron(time: i64) -> Self {
-        FireRequest { kind: FireKind::Cron, time, items: None }
+        FireRequest { kind: FireKind::Cron, time, items: None, earlier: Vec::new() }
     }
 
     /// A trigger, now.
     pub(super) fn trigger() -> Self {
-        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: None }
+        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: None, earlier: Vec::new() }
     }
 
     /// A trigger of `items` only: they were busy when the trigger came.
     pub(super) fn trigger_items(items: Vec<u32>) -> Self {
-        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: Some(items) }
+        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: Some(items), earlier: Vec::new() }
     }
 
-    /// A misfire re-run of `items` for the cron fire at `time`.
-    pub(super) fn misfire(time: i64, items: Vec<u32>) -> Self {
-        FireRequest { kind: FireKind::Misfire, time, items: Some(items) }
+    /// A misfire re-run of `items` for the cron fires they buffered while
+    /// busy (`fires`: oldest first, never empty).
+    pub(super) fn misfire(mut fires: Vec<i64>, items: Vec<u32>) -> Self {
+        let time = fires.pop().expect("a re-run is for at least one fire");
+        FireRequest { kind: FireKind::Misfire, time, items: Some(items), earlier: fires }
     }
 }
 
@@ -214,10 +222,16 @@ impl Inner {
                 for &item in &outcome.still_running {
                     self.runs.note_trigger(item);
                 }
-            } else if self.misfire_applies() {
-                self.misfired(session, &outcome.still_running, request.time).await;
-            } else if request.kind == FireKind::Cron && request.items.is_none() {
-                self.look_again_at_fire_time(request.time, &outcome.still_running);
+            } else {
+                let policy = self.state_read().config.overlap_policy();
+                if policy == OverlapPolicy::CancelOther && request.kind == FireKind::Cron {
+                    self.supersede_at_fire_time(request.time, &outcome.still_running);
+                }
+                if policy.runs_later() {
+                    self.misfired(session, &outcome.still_running, request.time, policy).await;
+                } else if request.kind == FireKind::Cron && request.items.is_none() {
+                    self.look_again_at_fire_time(request.time, &outcome.still_running);
+                }
             }
             if !outcome.busy_elsewhere.is_empty() {
                 tracing::warn!(
@@ -235,6 +249,7 @@ impl Inner {
                 .zip(signals)
                 .map(|(started, cancellation)| {
                     let mut fires = missed.get(&started.item).cloned().unwrap_or_default();
+                    fires.extend(&request.earlier);
                     fires.push(request.time);
                     RunPlan { item: started.item, fires, fire_time_known: true, fencing_token: started.fencing_token, cancellation }
                 })
@@ -262,16 +277,20 @@ impl Inner {
         Err(Error::IllegalState(format!("fire at {} could not settle the sharding", request.time)))
     }
 
-    /// Items busy here when a cron fire came: with misfire on they run once
-    /// more for it when they end (and carry ElasticJob's `misfire` mark).
-    /// Without `monitorExecution` nothing records that an item runs, so, as
-    /// in Java, there is no misfire: the busy items just skip this fire.
-    async fn misfired(&self, session: &Arc<dyn Registry>, items: &[u32], fire_time: i64) {
+    /// Items busy here when a cron fire came, under a policy that runs
+    /// them for it later: they run when they end, and carry ElasticJob's
+    /// `misfire` mark meanwhile.
+    async fn misfired(&self, session: &Arc<dyn Registry>, items: &[u32], fire_time: i64, policy: OverlapPolicy) {
         if items.is_empty() {
             return;
         }
         for &item in items {
-            self.runs.note_misfire(item, fire_time);
+            if let Some(dropped) = self.runs.note_misfire(item, fire_time, policy) {
+                tracing::warn!(
+                    job = %self.job_name, item, dropped_fire = dropped, limit = crate::overlap::BUFFER_ALL_LIMIT,
+                    "too many fires buffered behind a busy item (BUFFER_ALL): the oldest is dropped"
+                );
+            }
         }
         self.metrics.misfired(items.len());
         match execution::set_misfire(&**session, &self.paths, items, fire_time).await {
@@ -280,10 +299,33 @@ impl Inner {
         }
     }
 
-    /// Whether items busy at a cron fire run once more for it when they end.
-    fn misfire_applies(&self) -> bool {
-        let config = &self.state_read().config;
-        config.misfire && config.monitor_execution
+    /// `CANCEL_OTHER`: the runs of the items busy at a cron fire are told
+    /// to stop at its instant (not at its reservation, which would cut them
+    /// short early); the item runs for the fire once its run has returned.
+    fn supersede_at_fire_time(self: &Arc<Self>, fire_time: i64, busy: &[u32]) {
+        let runs: Vec<(u32, Cancellation)> =
+            busy.iter().filter_map(|&item| self.runs.cancellation_of(item).map(|c| (item, c))).collect();
+        if runs.is_empty() {
+            return;
+        }
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let wait = fire_time - now_millis();
+            if wait > 0 {
+                tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+            }
+            let told: Vec<u32> = runs
+                .iter()
+                .filter(|(item, cancellation)| inner.runs.cancel_run(*item, cancellation, CancelReason::Superseded))
+                .map(|(item, _)| *item)
+                .collect();
+            if !told.is_empty() {
+                tracing::info!(
+                    job = %inner.job_name, items = ?told, fire_time,
+                    "runs told to stop: a newer fire supersedes them (overlap policy CANCEL_OTHER)"
+                );
+            }
+        });
     }
 
     /// Items busy when a cron fire was reserved, with no misfire to run
@@ -298,7 +340,7 @@ impl Inner {
         let items = busy.to_vec();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-            inner.request_fire(FireRequest { kind: FireKind::Cron, time: fire_time, items: Some(items) });
+            inner.request_fire(FireRequest { kind: FireKind::Cron, time: fire_time, items: Some(items), earlier: Vec::new() });
         });
     }
 
@@ -409,7 +451,7 @@ fn due(batch: Vec<FireRequest>, admitted: impl Fn(i64) -> bool) -> Vec<FireReque
     for request in batch {
         let same = merged.iter_mut().find(|m| {
             request.kind != FireKind::Cron && m.kind == request.kind && m.items.is_some() && request.items.is_some()
-                && (m.kind == FireKind::Trigger || m.time == request.time)
+                && (m.kind == FireKind::Trigger || (m.time == request.time && m.earlier == request.earlier))
         });
         match (same, request.items) {
             (Some(m), Some(items)) => m.items.get_or_insert_with(Vec::new).extend(items),
@@ -448,15 +490,17 @@ mod tests {
         let now = 10_000_000;
         let window = 30_000;
         let mut batch: Vec<FireRequest> = (0..(QUEUE_LIMIT as i64 + 4)).map(|n| FireRequest::cron(now - 20_000 + n * 100)).collect();
-        batch.insert(3, FireRequest::misfire(now - 40_000, vec![1]));
+        batch.insert(3, FireRequest::misfire(vec![now - 40_000], vec![1]));
         batch.push(FireRequest::cron(now - window - 1));
-        batch.insert(5, FireRequest::misfire(now - 40_000, vec![2]));
-        batch.insert(7, FireRequest::misfire(now - 39_000, vec![3]));
-        batch.push(FireRequest { kind: FireKind::Cron, time: now - 50_000, items: Some(vec![4]) });
+        batch.insert(5, FireRequest::misfire(vec![now - 40_000], vec![2]));
+        batch.insert(7, FireRequest::misfire(vec![now - 39_000], vec![3]));
+        batch.insert(8, FireRequest::misfire(vec![now - 41_000, now - 40_000], vec![5]));
+        batch.push(FireRequest { kind: FireKind::Cron, time: now - 50_000, items: Some(vec![4]), earlier: Vec::new() });
         let kept = due(batch, |time| now - time <= window);
         let misfires: Vec<&FireRequest> = kept.iter().filter(|r| r.kind == FireKind::Misfire).collect();
-        assert_eq!(misfires.len(), 2, "re-runs of one fire are merged, whatever their age");
+        assert_eq!(misfires.len(), 3, "re-runs of the same fires are merged, whatever their age");
         assert_eq!(misfires[0].items, Some(vec![1, 2]));
+        assert_eq!((misfires[2].time, &misfires[2].earlier, &misfires[2].items), (now - 40_000, &vec![now - 41_000], &Some(vec![5])));
         assert!(kept.iter().any(|r| r.items == Some(vec![4])), "a reserved fire's re-check is never dropped");
         let crons: Vec<i64> = kept.iter().filter(|r| r.kind == FireKind::Cron && r.items.is_none()).map(|r| r.time).collect();
         assert_eq!(crons.len(), QUEUE_LIMIT - 1, "the oldest over the limit and the one out of the window are dropped");

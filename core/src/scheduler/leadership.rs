@@ -61,7 +61,10 @@ impl Inner {
         let inner = self.clone();
         tokio::spawn(async move {
             if let Err(e) = inner.reshard_when_idle(&*session).await {
-                inner.fail("resharding failed", e);
+                // Leaving ends a resharding under way: no failure to report.
+                if !inner.stopping() {
+                    inner.fail("resharding failed", e);
+                }
             }
         });
     }

@@ -20,6 +20,7 @@ use crate::executor::Pool;
 use crate::failover;
 use crate::job::{Job, JobSettings, ShardingContext};
 use crate::notify::{ErrorHandler, Failure};
+use crate::overlap::OverlapPolicy;
 use crate::registry::Registry;
 use crate::sharding::balance;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,8 +34,9 @@ struct Slot {
     /// The session the run was started under.
     session: i64,
     cancellation: Cancellation,
-    /// The latest fire that came while this run was busy (misfire on).
-    misfire: Option<i64>,
+    /// Fires that came while this run was busy, to run when it ends (as
+    /// the job's overlap policy keeps them).
+    buffered: BTreeSet<i64>,
     /// A trigger came while this run was busy: run once more when it ends.
     triggered: bool,
     /// A failover take-over: it runs an item this instance does not own,
@@ -98,17 +100,17 @@ impl Runs {
     /// take-over); returns its stop signal.
     pub(super) fn occupy(&self, item: u32, session: i64, takeover: bool) -> Cancellation {
         let cancellation = Cancellation::new();
-        let slot = Slot { session, cancellation: cancellation.clone(), misfire: None, triggered: false, takeover };
+        let slot = Slot { session, cancellation: cancellation.clone(), buffered: BTreeSet::new(), triggered: false, takeover };
         self.slots().insert(item, slot);
         cancellation
     }
 
-    /// Frees an item's slot; returns the fire that misfired meanwhile, if
-    /// any, and whether a trigger came meanwhile.
-    fn release(&self, item: u32) -> (Option<i64>, bool) {
+    /// Frees an item's slot; returns the fires buffered meanwhile, oldest
+    /// first, and whether a trigger came meanwhile.
+    fn release(&self, item: u32) -> (Vec<i64>, bool) {
         let slot = self.slots().remove(&item);
         self.ended.notify_waiters();
-        slot.map_or((None, false), |s| (s.misfire, s.triggered))
+        slot.map_or((Vec::new(), false), |s| (s.buffered.into_iter().collect(), s.triggered))
     }
 
     /// Records that a trigger came while `item` was busy here.
@@ -118,11 +120,27 @@ impl Runs {
         }
     }
 
-    /// Records that the fire at `fire_time` came while `item` was busy here.
-    pub(super) fn note_misfire(&self, item: u32, fire_time: i64) {
-        if let Some(slot) = self.slots().get_mut(&item) {
-            slot.misfire = slot.misfire.max(Some(fire_time));
+    /// Records that the fire at `fire_time` came while `item` was busy
+    /// here, for `policy` to keep; returns a fire dropped to keep its bound.
+    pub(super) fn note_misfire(&self, item: u32, fire_time: i64, policy: OverlapPolicy) -> Option<i64> {
+        let mut slots = self.slots();
+        let slot = slots.get_mut(&item)?;
+        policy.buffer(&mut slot.buffered, fire_time)
+    }
+
+    /// The stop signal of `item`'s run in flight, if any.
+    pub(super) fn cancellation_of(&self, item: u32) -> Option<Cancellation> {
+        self.slots().get(&item).map(|slot| slot.cancellation.clone())
+    }
+
+    /// Tells `item`'s run to stop if it is still the run `cancellation`
+    /// belongs to (not a later run of the item); returns whether it was.
+    pub(super) fn cancel_run(&self, item: u32, cancellation: &Cancellation, reason: CancelReason) -> bool {
+        let current = self.slots().get(&item).is_some_and(|slot| slot.cancellation == *cancellation);
+        if current && !cancellation.is_cancelled() {
+            cancellation.cancel(reason);
         }
+        current
     }
 
     /// Tells the runs that match to stop.
@@ -263,15 +281,16 @@ impl Inner {
                     })
                     .collect();
                 inner.complete(&session, &ended, kind).await;
-                let mut misfired: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+                // Items that buffered the same fires re-run together.
+                let mut misfired: BTreeMap<Vec<i64>, Vec<u32>> = BTreeMap::new();
                 let mut triggered = Vec::new();
                 for (finished, executions) in ended {
                     for execution in executions {
                         inner.report(&errors, execution);
                     }
-                    let (misfire, trigger) = inner.runs.release(finished.item);
-                    if let Some(fire_time) = misfire {
-                        misfired.entry(fire_time).or_default().push(finished.item);
+                    let (buffered, trigger) = inner.runs.release(finished.item);
+                    if !buffered.is_empty() {
+                        misfired.entry(buffered).or_default().push(finished.item);
                     }
                     if trigger {
                         triggered.push(finished.item);
@@ -280,11 +299,11 @@ impl Inner {
                 if !triggered.is_empty() {
                     inner.request_fire(super::fire::FireRequest::trigger_items(triggered));
                 }
-                for (fire_time, items) in misfired {
+                for (fires, items) in misfired {
                     if let Err(e) = execution::clear_misfires(&*session, &inner.paths, &items).await {
                         inner.fail("clearing misfire marks failed", e);
                     }
-                    inner.request_fire(super::fire::FireRequest::misfire(fire_time, items));
+                    inner.request_fire(super::fire::FireRequest::misfire(fires, items));
                 }
             }
             drop(listening);
@@ -328,11 +347,18 @@ impl Inner {
     /// moved) is logged but is no failure of the job: it is not thrown or
     /// notified.
     fn report(&self, errors: &ErrorHandler, execution: Execution) {
-        if !execution.outcome.is_success() && errors.logs() {
-            tracing::error!(
+        match &execution.outcome {
+            Outcome::Succeeded => {}
+            // The job asked for it (overlap policy CANCEL_OTHER).
+            Outcome::Cancelled(CancelReason::Superseded) => tracing::info!(
                 job = %execution.job_name, item = execution.item, fire_time = execution.fire_time,
-                error = %execution.outcome, "job execution failed"
-            );
+                "run stopped: a newer fire superseded it"
+            ),
+            outcome if errors.logs() => tracing::error!(
+                job = %execution.job_name, item = execution.item, fire_time = execution.fire_time,
+                error = %outcome, "job execution failed"
+            ),
+            _ => {}
         }
         let failure = Failure::of(&execution);
         self.emit(JobEvent::Executed(execution));

@@ -2,64 +2,12 @@
 //! execution ledger proves each (item, fire) ran exactly once, also when a
 //! worker is killed mid-fire or paused past its session timeout.
 
-use cluster_tests::ledger::{self, Entry};
+mod common;
+
+use cluster_tests::ledger;
 use cluster_tests::workers::{fires_between, now_millis, Worker};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use common::{entries, wait_for_entry, Setup, SESSION_TIMEOUT_MS};
 use std::time::Duration;
-use zk_harness::ZkServer;
-
-const SESSION_TIMEOUT_MS: i64 = 2000;
-
-struct Setup {
-    zk: ZkServer,
-    dir: tempfile::TempDir,
-    namespace: String,
-}
-
-impl Setup {
-    fn new(name: &str) -> Setup {
-        Setup { zk: ZkServer::start(), dir: tempfile::tempdir().unwrap(), namespace: format!("cluster-{name}") }
-    }
-
-    fn ledger(&self) -> PathBuf {
-        self.dir.path().join("ledger.jsonl")
-    }
-
-    fn worker(&self, name: &str, job: &str, items: u32, cron: &str, extra: &[(&str, &str)]) -> Worker {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rust-worker"));
-        // Scheduler decisions go to the test log, to explain a failure.
-        command.env("ELASTICJOB_LOG", "elasticjob=info,zookeeper_client=warn");
-        command
-            .args(["--zk", &self.zk.connect_string()])
-            .args(["--namespace", &self.namespace])
-            .args(["--job", job])
-            .args(["--items", &items.to_string()])
-            .args(["--cron", cron])
-            .args(["--ledger", self.ledger().to_str().unwrap()])
-            .args(["--session-timeout-ms", &SESSION_TIMEOUT_MS.to_string()]);
-        for (k, v) in extra {
-            command.arg(format!("--{k}")).arg(v);
-        }
-        Worker::spawn(name, command)
-    }
-}
-
-fn entries(path: &Path, job: &str) -> Vec<Entry> {
-    ledger::read(path).into_iter().filter(|e| e.job == job).collect()
-}
-
-/// Waits until some entry matches, returning it.
-fn wait_for_entry(path: &Path, timeout: Duration, matches: impl Fn(&Entry) -> bool) -> Entry {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(e) = ledger::read(path).into_iter().find(|e| matches(e)) {
-            return e;
-        }
-        assert!(std::time::Instant::now() < deadline, "no matching ledger entry within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Three worker processes, 10 items, a fire every second for 23 s: every
 /// (item, fire) runs exactly once, and the distributed-once listener's

@@ -10,7 +10,8 @@
 //!   --block-ms MS] [--runtime-threads N] [--timeout-ms MS] [--max-parallel N]
 //!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]
 //!   [--once-listener-ms MS] [--slow-item N --slow-ms MS] [--metrics IP:PORT]
-//!   [--history URL] [--linger true|false] [--catch-up-window-s SECONDS]`
+//!   [--history URL] [--linger true|false] [--catch-up-window-s SECONDS]
+//!   [--overlap-policy SKIP|BUFFER_ONE|BUFFER_ALL|CANCEL_OTHER]`
 //! (the YAML replaces job, items, cron and flags).
 //!
 //! The handler writes `start`, sleeps `--sleep-ms` while listening to its
@@ -126,6 +127,9 @@ fn main() {
         }
         if let Some(seconds) = opts.get("catch-up-window-s") {
             config.props.insert(elasticjob::config::CATCH_UP_WINDOW_PROP.to_string(), seconds.clone());
+        }
+        if let Some(policy) = opts.get("overlap-policy") {
+            config.props.insert(elasticjob::overlap::OVERLAP_POLICY_PROP.to_string(), policy.clone());
         }
         let ledger = Arc::new(Appender::open(&PathBuf::from(get("ledger"))).expect("open --ledger"));
         let once_ledger = ledger.clone();
