@@ -85,7 +85,7 @@ def test_listeners_run_per_instance_per_fire_and_once_across_the_cluster(zk):
                 assert len(calls) == 1, (fire, name, what, calls)
                 assert calls[0][3] == sorted(items), "one call with all of the instance's items"
         for what in ("once-before", "once-after"):
-            assert len([e for e in log if e[1] == what and e[2] == fire]) == 1, (fire, what)
+            assert len([e for e in log if e[1] == what and e[2] == fire]) == 1, (fire, what, [e for e in log if e[2] == fire])
     assert any("listener errors are only reported" in e for e in errors), errors
 
 

@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bounds;
 pub mod cancel;
 pub mod config;
 pub mod cron;

@@ -191,6 +191,37 @@ async fn a_long_run_misfires_and_reruns_once(cluster: Cluster) {
     assert_eq!(fires.len(), runs.len(), "each run belongs to a different fire: {runs:?}");
 }
 
+/// `startAt` / `endAt`: two instances run every fire in `[start, end)`
+/// once per item, none before the start, none from the end on, and an
+/// operator's change of `endAt` in the registry takes effect at once.
+async fn a_schedule_fires_only_between_start_and_end(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let rfc3339 = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
+    let start_at = (chrono_now() / 1000 + 3) * 1000;
+    let mut config = JobConfig::new("bounded", "* * * * * ?", 2);
+    config.props.insert("startAt".into(), rfc3339(start_at));
+    config.props.insert("endAt".into(), rfc3339(start_at + 60_000));
+    let instances = vec![
+        start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(20)).await,
+        start(&cluster, &ns, &config, 1, &runs, Duration::from_millis(20)).await,
+    ];
+    // The end moves to 3 s after the start, before the start comes.
+    let end_at = start_at + 3000;
+    let operator = elasticjob::JobOperator::new(cluster.center(&ns));
+    let mut changed = operator.config("bounded").await.unwrap();
+    changed.props.insert("endAt".into(), rfc3339(end_at));
+    operator.update_config(&changed).await.unwrap();
+    tokio::time::sleep(Duration::from_millis((end_at + 2500 - chrono_now()).max(0) as u64)).await;
+    for s in &instances {
+        s.shutdown().await;
+    }
+    let fires = by_fire(&runs);
+    let expected: BTreeMap<i64, BTreeMap<u32, usize>> =
+        [start_at, start_at + 1000, start_at + 2000].into_iter().map(|f| (f, BTreeMap::from([(0, 1), (1, 1)]))).collect();
+    assert_eq!(fires, expected, "every item once per fire in [start, end), nothing else");
+}
+
 /// Cron fires are reserved ahead and released at their instant: no
 /// handler starts before its fire time, and an item still busy when its
 /// fire was reserved, but free at the instant, runs for it (misfire off:
@@ -545,6 +576,7 @@ on_both_backends!(
     a_panicking_handler_fails_one_item_only,
     a_long_run_misfires_and_reruns_once,
     reserved_fires_start_at_their_instant,
+    a_schedule_fires_only_between_start_and_end,
     jitter_delays_a_fire_alike_on_every_instance,
     operator_lifecycle,
     a_hung_item_times_out_and_later_fires_still_run,

@@ -26,6 +26,7 @@ mod session;
 mod takeover;
 
 use crate::config::JobConfig;
+use crate::bounds::ScheduleBounds;
 use crate::cron::CronSchedule;
 use crate::error::{Error, Result};
 use crate::event::JobEvent;
@@ -280,11 +281,12 @@ pub struct JobScheduler {
     exporter: Option<Arc<crate::metrics::exporter::Exporter>>,
 }
 
-/// The configuration in force and what is parsed from it once: the cron,
-/// the job type's settings, the error handler.
+/// The configuration in force and what is parsed from it once: the cron
+/// and its bounds, the job type's settings, the error handler.
 struct Shared {
     config: JobConfig,
     cron: Option<CronSchedule>,
+    bounds: ScheduleBounds,
     settings: Arc<JobSettings>,
     errors: ErrorHandler,
 }
@@ -294,9 +296,10 @@ impl Shared {
     fn parse(config: JobConfig, kind: crate::job::JobKind) -> Result<Shared> {
         config.validate()?;
         let cron = parse_cron(&config)?;
+        let bounds = ScheduleBounds::from_props(&config.props)?;
         let settings = Arc::new(JobSettings::from_config(&config, kind)?);
         let errors = ErrorHandler::from_config(&config)?;
-        Ok(Shared { config, cron, settings, errors })
+        Ok(Shared { config, cron, bounds, settings, errors })
     }
 }
 
@@ -617,7 +620,8 @@ impl Inner {
         }
         let state = self.state_read();
         let cron = state.cron.as_ref()?;
-        let after = chrono::DateTime::from_timestamp_millis(after_millis)?;
-        cron.next_after(after).map(|t| t.timestamp_millis())
+        state.bounds.next_fire(after_millis, |t| {
+            cron.next_after(chrono::DateTime::from_timestamp_millis(t)?).map(|next| next.timestamp_millis())
+        })
     }
 }

@@ -125,7 +125,9 @@ impl Inner {
     fn apply_config(&self, config: JobConfig) -> Result<bool> {
         let shared = Shared::parse(config, self.job.kind())?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let changed = state.config.cron != shared.config.cron || state.config.time_zone != shared.config.time_zone;
+        let changed = state.config.cron != shared.config.cron
+            || state.config.time_zone != shared.config.time_zone
+            || state.bounds != shared.bounds;
         self.runs.pool.resize(self.max_parallel.unwrap_or_else(|| shared.config.executor_type().pool_size()));
         *state = shared;
         drop(state);
