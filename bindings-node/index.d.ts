@@ -87,6 +87,11 @@ export interface ShardingContext {
    */
   fencingToken: bigint
   /**
+   * Which attempt at this item's fire the run is: 1, then 2 for the first
+   * retry of a failed run (props `retryMaxAttempts`), and so on.
+   */
+  attempt: number
+  /**
    * Aborted when this run should stop: the execution timeout passed, the
    * instance lost its registry session, the item moved to another instance,
    * or shutdown timed out. Pass it on (`fetch(url, { signal: ctx.signal })`)
@@ -166,6 +171,8 @@ export interface ExecutionEvent {
   outcome: ExecutionOutcome
   /** The run's fencing token (see {@link ShardingContext.fencingToken}). */
   fencingToken: bigint
+  /** Which attempt at its item's fire the run was (see {@link ShardingContext.attempt}). */
+  attempt: number
   /**
    * Null on success. A failure of this process's handler is what it threw
    * (with its own class, message and stack; a thrown non-Error is wrapped

@@ -283,6 +283,11 @@ typedef struct ej_sharding_context {
    * `ej_sharding_context_wait_cancelled` and `ej_sharding_context_cancel_reason`.
    */
   const struct ej_cancellation *cancellation;
+  /**
+   * Which attempt at this item's fire the run is: 1, then 2 for the
+   * first retry of a failed run (props `retryMaxAttempts`), and so on.
+   */
+  uint32_t attempt;
 } ej_sharding_context;
 
 /**
@@ -694,6 +699,11 @@ typedef struct ej_event {
    * each cut to its last 2,000 characters), or NULL; owned by the event.
    */
   char *output;
+  /**
+   * Which attempt at its item's fire the run was (executions; see
+   * `ej_sharding_context.attempt`).
+   */
+  uint32_t attempt;
 } ej_event;
 
 #ifdef __cplusplus

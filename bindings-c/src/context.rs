@@ -105,6 +105,7 @@ mod tests {
             failover: false,
             fencing_token: 42,
             cancellation: signal,
+            attempt: 1,
         }
     }
 

@@ -43,6 +43,9 @@ pub struct ej_sharding_context {
     /// This run's stop signal; use `ej_sharding_context_is_cancelled`,
     /// `ej_sharding_context_wait_cancelled` and `ej_sharding_context_cancel_reason`.
     pub cancellation: *const ej_cancellation,
+    /// Which attempt at this item's fire the run is: 1, then 2 for the
+    /// first retry of a failed run (props `retryMaxAttempts`), and so on.
+    pub attempt: u32,
 }
 
 /// Runs one item; returns 0 on success, anything else on failure (see `ej_set_failure_message`).
@@ -175,6 +178,7 @@ impl ContextStrings {
             failover: ctx.failover,
             fencing_token: ctx.fencing_token,
             cancellation: &self.cancellation,
+            attempt: ctx.attempt,
         }
     }
 }
@@ -584,6 +588,9 @@ pub struct ej_event {
     /// stdout and stderr, labelled `--- stdout ---` and `--- stderr ---`,
     /// each cut to its last 2,000 characters), or NULL; owned by the event.
     pub output: *mut c_char,
+    /// Which attempt at its item's fire the run was (executions; see
+    /// `ej_sharding_context.attempt`).
+    pub attempt: u32,
 }
 
 /// Waits up to `timeout_ms` for the next event; `out->kind` is `EJ_EVENT_NONE` on timeout.
@@ -613,6 +620,7 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
             failover: false,
             message: std::ptr::null_mut(),
             output: std::ptr::null_mut(),
+            attempt: 0,
         };
         let message = |text: String| c_string(&text).into_raw();
         match event {
@@ -622,6 +630,7 @@ pub unsafe extern "C" fn ej_scheduler_next_event(scheduler: *const ej_scheduler,
                 out.item = e.item;
                 out.fire_time = e.fire_time;
                 out.failover = e.failover;
+                out.attempt = e.attempt;
                 if let Some(output) = e.output {
                     out.output = message(output);
                 }

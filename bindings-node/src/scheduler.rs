@@ -44,6 +44,9 @@ pub struct JsShardingContext {
     /// Grows with every start of this item anywhere in the cluster; a
     /// bigint, since a 64-bit registry transaction id may exceed 2^53.
     pub fencing_token: BigInt,
+    /// Which attempt at this item's fire the run is: 1, then 2 for the
+    /// first retry of a failed run (props `retryMaxAttempts`), and so on.
+    pub attempt: u32,
 }
 
 impl From<&ShardingContext> for JsShardingContext {
@@ -59,6 +62,7 @@ impl From<&ShardingContext> for JsShardingContext {
             fire_time_known: c.fire_time_known,
             failover: c.failover,
             fencing_token: BigInt::from(c.fencing_token),
+            attempt: c.attempt,
         }
     }
 }
@@ -499,12 +503,12 @@ fn event_json(event: JobEvent) -> serde_json::Value {
             "type": "execution", "jobName": e.job_name, "item": e.item, "fireTime": e.fire_time,
             "instanceId": e.instance_id, "failover": e.failover, "startedAt": e.started_at, "finishedAt": e.finished_at,
             "success": e.outcome.is_success(), "fencingToken": e.fencing_token.to_string(), "outcome": outcome_json(&e.outcome),
-            "output": e.output,
+            "attempt": e.attempt, "output": e.output,
         }),
         JobEvent::Thrown(e) => serde_json::json!({
             "type": "thrown", "jobName": e.job_name, "item": e.item, "fireTime": e.fire_time,
             "instanceId": e.instance_id, "failover": e.failover, "fencingToken": e.fencing_token.to_string(),
-            "outcome": outcome_json(&e.outcome),
+            "attempt": e.attempt, "outcome": outcome_json(&e.outcome),
         }),
         JobEvent::Sharded(assignment) => serde_json::json!({ "type": "sharding", "assignment": assignment }),
         JobEvent::Misfired { items, fire_time } => serde_json::json!({ "type": "misfire", "items": items, "fireTime": fire_time }),

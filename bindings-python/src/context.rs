@@ -31,6 +31,9 @@ pub struct ShardingContext {
     /// Grows with every start of this item anywhere in the cluster: a store
     /// that keeps the highest token it accepted can refuse a stale writer.
     pub fencing_token: i64,
+    /// Which attempt at this item's fire the run is: 1, then 2 for the
+    /// first retry of a failed run (props `retryMaxAttempts`), and so on.
+    pub attempt: u32,
     /// Set when this run should stop (timeout, session lost, item moved, shutdown).
     pub cancelled: Py<CancelSignal>,
 }
@@ -39,8 +42,8 @@ pub struct ShardingContext {
 impl ShardingContext {
     fn __repr__(&self) -> String {
         format!(
-            "ShardingContext(job_name={:?}, sharding_item={}, sharding_parameter={:?}, fire_time={}, fencing_token={})",
-            self.job_name, self.sharding_item, self.sharding_parameter, self.fire_time, self.fencing_token
+            "ShardingContext(job_name={:?}, sharding_item={}, sharding_parameter={:?}, fire_time={}, attempt={}, fencing_token={})",
+            self.job_name, self.sharding_item, self.sharding_parameter, self.fire_time, self.attempt, self.fencing_token
         )
     }
 }
@@ -51,6 +54,7 @@ impl ShardingContext {
         Ok(ShardingContext {
             cancelled: Py::new(py, CancelSignal { inner: c.cancellation })?,
             fencing_token: c.fencing_token,
+            attempt: c.attempt,
             job_name: c.job_name,
             task_id: c.task_id,
             sharding_total_count: c.sharding_total_count,

@@ -55,6 +55,7 @@ fn execution(dict: &Bound<'_, PyDict>, e: Execution) -> PyResult<()> {
     dict.set_item("instance_id", e.instance_id)?;
     dict.set_item("failover", e.failover)?;
     dict.set_item("fencing_token", e.fencing_token)?;
+    dict.set_item("attempt", e.attempt)?;
     dict.set_item("started_at", e.started_at)?;
     dict.set_item("finished_at", e.finished_at)?;
     dict.set_item("outcome", outcome)?;

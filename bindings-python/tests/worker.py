@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--session-timeout-ms", type=int, default=2000)
     parser.add_argument("--failover", default="true")
     parser.add_argument("--fail-item", type=int, default=None)
+    parser.add_argument("--fail-attempts", type=int, default=None, help="--fail-item fails attempts up to this one only")
     parser.add_argument("--use-async", default="false")
     parser.add_argument("--lang", default="python")
     args = parser.parse_args()
@@ -45,16 +46,19 @@ def main() -> None:
     def record(phase: str, ctx: elasticjob.ShardingContext) -> None:
         line = json.dumps({
             "phase": phase, "job": ctx.job_name, "item": ctx.sharding_item, "fire": ctx.fire_time if ctx.fire_time_known else -1,
-            "instance": instance["id"], "lang": args.lang, "at": now_ms(),
+            "instance": instance["id"], "lang": args.lang, "at": now_ms(), "attempt": ctx.attempt,
         })
         with open(args.ledger, "a") as ledger:
             ledger.write(line + "\n")
+
+    def fails(ctx: elasticjob.ShardingContext) -> bool:
+        return ctx.sharding_item == args.fail_item and (args.fail_attempts is None or ctx.attempt <= args.fail_attempts)
 
     class SyncJob(elasticjob.SimpleJob):
         def execute(self, ctx):
             record("start", ctx)
             time.sleep(args.sleep_ms / 1000)
-            if ctx.sharding_item == args.fail_item:
+            if fails(ctx):
                 raise RuntimeError(f"planted failure in item {ctx.sharding_item}")
             record("end", ctx)
 
@@ -62,7 +66,7 @@ def main() -> None:
         async def execute(self, ctx):
             record("start", ctx)
             await asyncio.sleep(args.sleep_ms / 1000)
-            if ctx.sharding_item == args.fail_item:
+            if fails(ctx):
                 raise RuntimeError(f"planted failure in item {ctx.sharding_item}")
             record("end", ctx)
 

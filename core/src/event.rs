@@ -67,6 +67,8 @@ pub struct Execution {
     pub failover: bool,
     /// The run's fencing token (see [`crate::ShardingContext::fencing_token`]).
     pub fencing_token: i64,
+    /// Which attempt at its (item, fire) it was (see [`crate::ShardingContext::attempt`]).
+    pub attempt: u32,
     /// When the handler was called, epoch milliseconds.
     pub started_at: i64,
     /// When it returned, epoch milliseconds.
@@ -93,6 +95,7 @@ impl Execution {
             instance_id: instance_id.to_string(),
             failover: false,
             fencing_token: 0,
+            attempt: 1,
             started_at: fire_time,
             finished_at: fire_time,
             outcome,

@@ -8,6 +8,7 @@
 //! 2. checks the owner node still has the version this instance read;
 //! 3. for a cron fire, moves the item's `fired` node from an earlier fire
 //!    time to this one, so no (item, fire) starts twice, whoever owns it;
+//!    for a retry, deletes its pending node, so no attempt starts twice;
 //! 4. creates the `running` mark (the runner's instance id, as Java
 //!    ElasticJob writes it) in the caller's live session: a zombie whose
 //!    session expired can create nothing.
@@ -31,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::paths::JobPaths;
 use crate::registry::{op_size, pack, CreateMode, Op, OpResult, Registry, Stat, MAX_REQUEST_BYTES};
 use crate::resolve::retry;
+use crate::retries::PendingRetry;
 use std::collections::BTreeSet;
 
 /// An item this instance may start: its number and the owner node version it read.
@@ -51,6 +53,14 @@ pub enum Fence {
     /// A manual trigger: fenced by its request node (taken once), never
     /// by a time a client supplied, so it cannot move the cron fence.
     Trigger,
+    /// A retry of a failed run ([`crate::retries`]): fenced by its pending
+    /// node `retries/{item}@{fire_time}`, which must still hold `attempt`.
+    Retry {
+        /// The failed run's fire.
+        fire_time: i64,
+        /// The attempt this start is.
+        attempt: u32,
+    },
 }
 
 /// An item that this instance now runs.
@@ -199,6 +209,10 @@ async fn read_fired(
             retry(|| registry.get_many(&fired)).await
         }
         Fence::Trigger => Ok(vec![None; items.len()]),
+        Fence::Retry { fire_time, .. } => {
+            let pending: Vec<String> = items.iter().map(|owned| paths.retry(owned.item, fire_time)).collect();
+            retry(|| registry.get_many(&pending)).await
+        }
     }
 }
 
@@ -293,6 +307,13 @@ async fn own_start(registry: &dyn Registry, paths: &JobPaths, request: &StartReq
     if data != request.runner.as_bytes() || request.in_flight.contains(&item) {
         return Ok(None);
     }
+    if let Fence::Retry { fire_time, .. } = request.fence {
+        // Our start deleted the pending node; while it is there, the start did not happen.
+        let path = paths.retry(item, fire_time);
+        if retry(|| registry.exists(&path)).await?.is_some() {
+            return Ok(None);
+        }
+    }
     if let Fence::Cron(fire_time) = request.fence {
         let path = paths.item_fired(item);
         let fired = retry(|| registry.get(&path)).await?;
@@ -306,8 +327,9 @@ async fn own_start(registry: &dyn Registry, paths: &JobPaths, request: &StartReq
     Ok(Some(token_of(request, &stat)))
 }
 
-/// The ops that start one item given its `fired` node, with that node's
-/// previous content; `None` if it already started for this fire (or a later one).
+/// The ops that start one item given its fence node (`fired`, or a
+/// retry's pending node), with the `fired` node's previous content; `None`
+/// if it already started for this fire (or a later one), or this attempt.
 fn item_ops(
     paths: &JobPaths,
     request: &StartRequest<'_>,
@@ -317,6 +339,15 @@ fn item_ops(
     let item = owned.item;
     let mut ops = vec![Op::Check { path: paths.item_instance(item), version: owned.owner_version }];
     let mut previous = None;
+    if let Fence::Retry { fire_time, attempt } = request.fence {
+        // Gone or another attempt: started already, or dropped.
+        let (data, stat) = fired.as_ref()?;
+        let pending = crate::retries::PendingRetry::parse(&format!("{item}@{fire_time}"), data)?;
+        if pending.attempt != attempt {
+            return None;
+        }
+        ops.push(Op::Delete { path: paths.retry(item, fire_time), version: stat.version });
+    }
     if let Fence::Cron(fire_time) = request.fence {
         let fire = LastFire { fire_time, instance: request.runner.to_string() };
         match fired {
@@ -423,12 +454,48 @@ pub struct Finished {
 /// size limit allows. A mark that is no longer the run's own (a failover
 /// taker took it over, or it is gone) is left alone; unknown outcomes are
 /// resolved by reading back.
-pub async fn complete_items(registry: &dyn Registry, paths: &JobPaths, runner: &str, runs: &[Finished]) -> Result<()> {
+///
+/// `retries` are written in the same multis as the marks of their items'
+/// runs are removed: a run is never complete without its retry recorded.
+pub async fn complete_items(
+    registry: &dyn Registry,
+    paths: &JobPaths,
+    runner: &str,
+    runs: &[Finished],
+    retries: &[PendingRetry],
+) -> Result<()> {
     let groups: Vec<(Finished, Vec<Op>)> = runs
         .iter()
-        .map(|run| (*run, vec![Op::Delete { path: paths.item_running(run.item), version: 0 }]))
+        .map(|run| {
+            let mut ops = vec![Op::Delete { path: paths.item_running(run.item), version: 0 }];
+            ops.extend(retries.iter().filter(|r| r.item == run.item).map(|r| retry_op(paths, r)));
+            (*run, ops)
+        })
         .collect();
-    write_each_on_conflict(registry, groups, |run| complete_one(registry, paths, runner, run)).await
+    write_each_on_conflict(registry, groups, |run| async move {
+        complete_one(registry, paths, runner, run).await?;
+        let of_run: Vec<PendingRetry> = retries.iter().filter(|r| r.item == run.item).copied().collect();
+        record_retries(registry, paths, &of_run).await
+    })
+    .await
+}
+
+/// Records pending retries one by one (runs without marks, and after a
+/// conflict): one already there is left as it is.
+pub async fn record_retries(registry: &dyn Registry, paths: &JobPaths, retries: &[PendingRetry]) -> Result<()> {
+    for pending in retries {
+        let path = paths.retry(pending.item, pending.fire_time);
+        let data = pending.to_bytes();
+        match retry(|| registry.create_with_parents(&path, &data, CreateMode::Persistent)).await {
+            Ok(_) | Err(Error::NodeExists(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn retry_op(paths: &JobPaths, pending: &PendingRetry) -> Op {
+    Op::Create { path: paths.retry(pending.item, pending.fire_time), data: pending.to_bytes(), mode: CreateMode::Persistent }
 }
 
 /// Deletes one run's mark if it is still that run's. Nobody else can create
@@ -549,6 +616,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_retry_is_recorded_with_its_completion_and_starts_once_per_attempt() {
+        let server = EmbeddedServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        let items = vec![owned(&r, &paths, 0, "a").await, owned(&r, &paths, 1, "a").await];
+        let none = BTreeSet::new();
+        let first = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
+        let pending = PendingRetry { item: 1, fire_time: 1000, attempt: 2, due: 5000 };
+        // Twice: the first completion goes through the parent-less fallback.
+        complete_items(&r, &paths, "a", &finished(&first), &[pending]).await.unwrap();
+        assert!(r.exists(&paths.item_running(1)).await.unwrap().is_none(), "completed");
+        let data = r.get(&paths.retry(1, 1000)).await.unwrap().unwrap().0;
+        assert_eq!(PendingRetry::parse("1@1000", &data), Some(pending));
+
+        let wrong = Fence::Retry { fire_time: 1000, attempt: 3 };
+        let stale = start_items(&r, &paths, &request("a", wrong, 0, &none), &items[1..]).await.unwrap();
+        assert_eq!((stale.started.len(), stale.taken.clone()), (0, vec![1]), "another attempt does not start it");
+        let fence = Fence::Retry { fire_time: 1000, attempt: 2 };
+        let retried = start_items(&r, &paths, &request("a", fence, 0, &none), &items[1..]).await.unwrap();
+        assert_eq!(self::items(&retried), vec![1]);
+        assert!(retried.started[0].fencing_token > first.started[1].fencing_token, "a retry gets a new token");
+        assert!(r.exists(&paths.retry(1, 1000)).await.unwrap().is_none(), "its start took the pending node");
+        complete_items(&r, &paths, "a", &finished(&retried), &[]).await.unwrap();
+        let again = start_items(&r, &paths, &request("a", fence, 0, &none), &items[1..]).await.unwrap();
+        assert_eq!((again.started.len(), again.taken), (0, vec![1]), "each attempt starts once");
+        // The next failure's retry goes in with the completion, in one multi now that the parent exists.
+        let next = start_items(&r, &paths, &request("a", Fence::Cron(2000), 0, &none), &items).await.unwrap();
+        let later = PendingRetry { item: 0, fire_time: 2000, attempt: 2, due: 6000 };
+        complete_items(&r, &paths, "a", &finished(&next), &[later]).await.unwrap();
+        assert!(r.exists(&paths.retry(0, 2000)).await.unwrap().is_some());
+        assert_eq!(r.children(&paths.retries()).await.unwrap(), vec!["0@2000".to_string()]);
+    }
+
+    #[tokio::test]
     async fn starts_once_per_fire_with_growing_tokens_and_completes() {
         let server = EmbeddedServer::new();
         let r = server.connect("ns").unwrap();
@@ -559,7 +660,7 @@ mod tests {
         assert_eq!(self::items(&first), vec![0, 1]);
         assert!(first.started.iter().all(|s| s.fencing_token > 0));
         assert_eq!(r.get_string(&paths.item_running(0)).await.unwrap().as_deref(), Some("a"));
-        complete_items(&r, &paths, "a", &finished(&first)).await.unwrap();
+        complete_items(&r, &paths, "a", &finished(&first), &[]).await.unwrap();
         assert!(r.exists(&paths.item_running(0)).await.unwrap().is_none());
         let again = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
         assert_eq!((again.started.len(), again.taken), (0, vec![0, 1]), "same fire never starts twice");
@@ -624,7 +725,7 @@ mod tests {
         let none = BTreeSet::new();
         let first = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
         assert_eq!(self::items(&first), vec![0, 1, 2, 3]);
-        complete_items(&r, &paths, "a", &finished(&first)[2..]).await.unwrap();
+        complete_items(&r, &paths, "a", &finished(&first)[2..], &[]).await.unwrap();
         // Item 0 still runs here; item 1's mark is stale; item 2 was resharded;
         // item 3 runs on another instance (a run that outlived resharding).
         r.set(&paths.item_instance(2), b"b", None).await.unwrap();
@@ -645,7 +746,7 @@ mod tests {
         let items = vec![owned(&r, &paths, 0, "a").await];
         let none = BTreeSet::new();
         let triggered = start_items(&r, &paths, &request("a", Fence::Trigger, 0, &none), &items).await.unwrap();
-        complete_items(&r, &paths, "a", &finished(&triggered)).await.unwrap();
+        complete_items(&r, &paths, "a", &finished(&triggered), &[]).await.unwrap();
         assert!(r.exists(&paths.item_fired(0)).await.unwrap().is_none());
         let cron = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
         assert_eq!(self::items(&cron), vec![0]);
@@ -660,7 +761,7 @@ mod tests {
         let none = BTreeSet::new();
         let first = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &none), &items).await.unwrap();
         r.set(&paths.item_running(0), b"b", None).await.unwrap();
-        complete_items(&r, &paths, "a", &finished(&first)).await.unwrap();
+        complete_items(&r, &paths, "a", &finished(&first), &[]).await.unwrap();
         assert_eq!(r.get_string(&paths.item_running(0)).await.unwrap().as_deref(), Some("b"));
     }
 
@@ -705,7 +806,7 @@ mod tests {
             .collect();
         let chunks = pack(groups, MAX_REQUEST_BYTES, |(_, ops)| ops);
         assert!(chunks.len() > 1 && chunks.iter().all(|c| c.iter().map(|(_, o)| op_size(&o[0])).sum::<usize>() <= MAX_REQUEST_BYTES));
-        complete_items(&r, &paths, "a", &finished(&outcome)).await.unwrap();
+        complete_items(&r, &paths, "a", &finished(&outcome), &[]).await.unwrap();
         assert!(marks_of(&r, &paths, "a", 12_000).await.unwrap().is_empty());
     }
 
@@ -725,7 +826,7 @@ mod tests {
             let fired = LastFire::parse(&r.get(&paths.item_fired(1)).await.unwrap().unwrap().0).unwrap();
             assert_eq!(fired.fire_time, fire);
             server.inject_fault(r.session_id(), fault);
-            complete_items(&r, &paths, "a", &finished(&outcome)).await.unwrap();
+            complete_items(&r, &paths, "a", &finished(&outcome), &[]).await.unwrap();
             assert!(marks_of(&r, &paths, "a", 2).await.unwrap().is_empty(), "{fault:?}");
         }
     }

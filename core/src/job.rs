@@ -50,6 +50,9 @@ pub struct ShardingContext {
     /// downstream store that remembers the highest token it accepted can
     /// refuse a stale writer, such as a paused process whose item was re-run.
     pub fencing_token: i64,
+    /// Which attempt at this (item, fire) this run is: 1, then 2 for the
+    /// first retry of a failed run, and so on ([`crate::retries`]).
+    pub attempt: u32,
     /// Raised when this run should stop: see [`Cancellation`].
     #[serde(skip)]
     pub cancellation: Cancellation,
@@ -110,6 +113,7 @@ impl ShardingContext {
             fire_time_known: true,
             failover: false,
             fencing_token: 0,
+            attempt: 1,
             cancellation: Cancellation::new(),
             output: RunOutput::default(),
         }
@@ -506,6 +510,7 @@ mod tests {
             fire_time_known: true,
             failover: false,
             fencing_token: 1,
+            attempt: 1,
             cancellation: Cancellation::new(),
             output: RunOutput::default(),
         }

@@ -40,6 +40,7 @@ pub mod overlap;
 mod jitter;
 mod props;
 pub mod registry;
+pub mod retries;
 pub mod runtime;
 pub mod scheduler;
 pub mod sharding;

@@ -168,6 +168,16 @@ impl JobPaths {
         self.under("systemTime/current")
     }
 
+    /// `retries`: pending retries of failed runs, `{item}@{fireTime}` (ours; see [`crate::retries`]).
+    pub fn retries(&self) -> String {
+        self.under("retries")
+    }
+
+    /// `retries/{item}@{fireTime}`: one pending retry.
+    pub fn retry(&self, item: u32, fire_time: i64) -> String {
+        self.under(&format!("retries/{item}@{fire_time}"))
+    }
+
     /// `polyglot`: nodes of ours that Java ElasticJob ignores.
     pub fn polyglot(&self) -> String {
         self.under("polyglot")

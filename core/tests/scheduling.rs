@@ -222,6 +222,64 @@ async fn a_schedule_fires_only_between_start_and_end(cluster: Cluster) {
     assert_eq!(fires, expected, "every item once per fire in [start, end), nothing else");
 }
 
+/// Retries: item 0 fails its first two attempts at every fire, item 1
+/// fails every attempt; with 3 attempts and waits of 300 ms then 600 ms,
+/// item 0 succeeds at its third attempt and item 1 stops after its third,
+/// each attempt carrying the fire's time and its number.
+async fn failed_runs_are_retried_with_backoff(cluster: Cluster) {
+    let ns = namespace();
+    let mut config = JobConfig::new("retried", "0/4 * * * * ?", 2);
+    config.props.insert("retryMaxAttempts".into(), "3".into());
+    config.props.insert("retryInitialIntervalMillis".into(), "300".into());
+    config.props.insert("retryBackoffCoefficient".into(), "2".into());
+    // (item, fire, attempt, started at) of every run.
+    let runs: Arc<Mutex<Vec<(u32, i64, u32, i64)>>> = Default::default();
+    let job = {
+        let runs = runs.clone();
+        Job::from_fn(move |ctx| {
+            let runs = runs.clone();
+            async move {
+                runs.lock().unwrap().push((ctx.sharding_item, ctx.fire_time, ctx.attempt, chrono_now()));
+                if ctx.sharding_item == 1 || ctx.attempt < 3 {
+                    return Err(format!("attempt {} fails", ctx.attempt).into());
+                }
+                Ok(())
+            }
+        })
+    };
+    let scheduler = JobScheduler::builder(cluster.center(&ns), config, job).build().unwrap();
+    let mut events = scheduler.events();
+    scheduler.start().await.unwrap();
+    // The first fire is at most 4 s away, its retries 0.9 s after it.
+    for _ in 0..200 {
+        if runs.lock().unwrap().iter().any(|r| r.2 == 3 && r.0 == 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    scheduler.shutdown().await;
+    let runs = runs.lock().unwrap().clone();
+    let fire = runs.iter().map(|r| r.1).min().unwrap();
+    for item in [0, 1] {
+        let attempts: Vec<&(u32, i64, u32, i64)> = runs.iter().filter(|r| r.0 == item && r.1 == fire).collect();
+        assert_eq!(attempts.iter().map(|r| r.2).collect::<Vec<_>>(), vec![1, 2, 3], "item {item}: {runs:?}");
+        let waits: Vec<i64> = attempts.windows(2).map(|w| w[1].3 - w[0].3).collect();
+        assert!(waits[0] >= 300 && waits[0] < 700, "first wait {waits:?}");
+        assert!(waits[1] >= 600 && waits[1] < 1000, "second wait {waits:?}");
+    }
+    let mut failed_attempts = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let JobEvent::Executed(e) = event {
+            if e.fire_time == fire && !e.outcome.is_success() {
+                failed_attempts.push((e.item, e.attempt));
+            }
+        }
+    }
+    failed_attempts.sort();
+    assert_eq!(failed_attempts, vec![(0, 1), (0, 2), (1, 1), (1, 2), (1, 3)], "the execution records carry the attempt");
+}
+
 /// Cron fires are reserved ahead and released at their instant: no
 /// handler starts before its fire time, and an item still busy when its
 /// fire was reserved, but free at the instant, runs for it (misfire off:
@@ -577,6 +635,7 @@ on_both_backends!(
     a_long_run_misfires_and_reruns_once,
     reserved_fires_start_at_their_instant,
     a_schedule_fires_only_between_start_and_end,
+    failed_runs_are_retried_with_backoff,
     jitter_delays_a_fire_alike_on_every_instance,
     operator_lifecycle,
     a_hung_item_times_out_and_later_fires_still_run,

@@ -32,6 +32,7 @@ class Execution:
     instance_id: str
     failover: bool
     fencing_token: int
+    attempt: int
     started_at: int
     finished_at: int
     outcome: Outcome

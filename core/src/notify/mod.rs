@@ -274,6 +274,7 @@ pub(crate) mod tests {
             instance_id: "127.0.0.1@-@42".into(),
             failover: false,
             fencing_token: 7,
+            attempt: 1,
             started_at: 1_700_000_000_001,
             finished_at: 1_700_000_000_002,
             outcome: Outcome::Failed("disk full".into()),

@@ -40,6 +40,8 @@ enum FireKind {
     Trigger,
     /// Items that were busy at a cron fire, run once for it now.
     Misfire,
+    /// A failed run's next attempt ([`crate::retries`]).
+    Retry,
 }
 
 /// One fire to start.
@@ -53,28 +55,41 @@ pub(super) struct FireRequest {
     /// Earlier fires the items run for first, in the same run (fires an
     /// overlap policy of `BUFFER_ALL` buffered); fenced by `time`, the latest.
     earlier: Vec<i64>,
+    /// The attempt the runs are (1 but for a retry).
+    attempt: u32,
 }
 
 impl FireRequest {
     fn cron(time: i64) -> Self {
-        FireRequest { kind: FireKind::Cron, time, items: None, earlier: Vec::new() }
+        FireRequest { kind: FireKind::Cron, time, items: None, earlier: Vec::new(), attempt: 1 }
     }
 
     /// A trigger, now.
     pub(super) fn trigger() -> Self {
-        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: None, earlier: Vec::new() }
+        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: None, earlier: Vec::new(), attempt: 1 }
     }
 
     /// A trigger of `items` only: they were busy when the trigger came.
     pub(super) fn trigger_items(items: Vec<u32>) -> Self {
-        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: Some(items), earlier: Vec::new() }
+        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: Some(items), earlier: Vec::new(), attempt: 1 }
+    }
+
+    /// The next attempt of a failed run, now.
+    pub(super) fn retry(pending: &crate::retries::PendingRetry) -> Self {
+        FireRequest {
+            kind: FireKind::Retry,
+            time: pending.fire_time,
+            items: Some(vec![pending.item]),
+            earlier: Vec::new(),
+            attempt: pending.attempt,
+        }
     }
 
     /// A misfire re-run of `items` for the cron fires they buffered while
     /// busy (`fires`: oldest first, never empty).
     pub(super) fn misfire(mut fires: Vec<i64>, items: Vec<u32>) -> Self {
         let time = fires.pop().expect("a re-run is for at least one fire");
-        FireRequest { kind: FireKind::Misfire, time, items: Some(items), earlier: fires }
+        FireRequest { kind: FireKind::Misfire, time, items: Some(items), earlier: fires, attempt: 1 }
     }
 }
 
@@ -157,6 +172,7 @@ impl Inner {
         let fence = match request.kind {
             FireKind::Cron | FireKind::Misfire => Fence::Cron(request.time),
             FireKind::Trigger => Fence::Trigger,
+            FireKind::Retry => Fence::Retry { fire_time: request.time, attempt: request.attempt },
         };
         let mut only: Option<BTreeSet<u32>> = request.items.as_ref().map(|items| items.iter().copied().collect());
         // Whole fires take part in distributed-once rounds, keyed by the
@@ -165,6 +181,7 @@ impl Inner {
             (true, _) => None,
             (false, Fence::Cron(time)) => Some(time.to_string()),
             (false, Fence::Trigger) => Some(String::new()),
+            (false, Fence::Retry { .. }) => None,
         };
         let listening = self.listening(session, request.time, once_key);
         // A re-check of a reserved fire's busy items is part of that fire.
@@ -211,13 +228,26 @@ impl Inner {
             };
             if !counted && !outcome.started.is_empty() {
                 counted = true;
-                self.metrics.fired(match request.kind {
-                    FireKind::Cron => crate::metrics::job::FireKind::Cron,
-                    FireKind::Trigger => crate::metrics::job::FireKind::Trigger,
-                    FireKind::Misfire => crate::metrics::job::FireKind::Misfire,
-                });
+                // A retry is no fire: its runs count among the executions.
+                let kind = match request.kind {
+                    FireKind::Cron => Some(crate::metrics::job::FireKind::Cron),
+                    FireKind::Trigger => Some(crate::metrics::job::FireKind::Trigger),
+                    FireKind::Misfire => Some(crate::metrics::job::FireKind::Misfire),
+                    FireKind::Retry => None,
+                };
+                if let Some(kind) = kind {
+                    self.metrics.fired(kind);
+                }
             }
-            if request.kind == FireKind::Trigger {
+            if request.kind == FireKind::Retry {
+                // Due while the item still runs: it runs when the item is free.
+                for &item in &outcome.still_running {
+                    self.runs.note_retry_waiting(item);
+                }
+                if !outcome.busy_elsewhere.is_empty() {
+                    self.look_for_retries_later();
+                }
+            } else if request.kind == FireKind::Trigger {
                 // A trigger is never dropped for a busy item: it runs once more when free.
                 for &item in &outcome.still_running {
                     self.runs.note_trigger(item);
@@ -241,7 +271,7 @@ impl Inner {
             }
             let missed = match fence {
                 Fence::Cron(time) => self.fires_missed(&outcome.started, time),
-                Fence::Trigger => BTreeMap::new(),
+                Fence::Trigger | Fence::Retry { .. } => BTreeMap::new(),
             };
             let plans = outcome
                 .started
@@ -251,7 +281,14 @@ impl Inner {
                     let mut fires = missed.get(&started.item).cloned().unwrap_or_default();
                     fires.extend(&request.earlier);
                     fires.push(request.time);
-                    RunPlan { item: started.item, fires, fire_time_known: true, fencing_token: started.fencing_token, cancellation }
+                    RunPlan {
+                        item: started.item,
+                        fires,
+                        fire_time_known: true,
+                        fencing_token: started.fencing_token,
+                        attempt: request.attempt,
+                        cancellation,
+                    }
                 })
                 .collect();
             tracing::debug!(
@@ -340,7 +377,7 @@ impl Inner {
         let items = busy.to_vec();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-            inner.request_fire(FireRequest { kind: FireKind::Cron, time: fire_time, items: Some(items), earlier: Vec::new() });
+            inner.request_fire(FireRequest { kind: FireKind::Cron, time: fire_time, items: Some(items), earlier: Vec::new(), attempt: 1 });
         });
     }
 
@@ -450,7 +487,7 @@ fn due(batch: Vec<FireRequest>, admitted: impl Fn(i64) -> bool) -> Vec<FireReque
     let mut merged: Vec<FireRequest> = Vec::with_capacity(batch.len());
     for request in batch {
         let same = merged.iter_mut().find(|m| {
-            request.kind != FireKind::Cron && m.kind == request.kind && m.items.is_some() && request.items.is_some()
+            !matches!(request.kind, FireKind::Cron | FireKind::Retry) && m.kind == request.kind && m.items.is_some() && request.items.is_some()
                 && (m.kind == FireKind::Trigger || (m.time == request.time && m.earlier == request.earlier))
         });
         match (same, request.items) {
@@ -495,7 +532,7 @@ mod tests {
         batch.insert(5, FireRequest::misfire(vec![now - 40_000], vec![2]));
         batch.insert(7, FireRequest::misfire(vec![now - 39_000], vec![3]));
         batch.insert(8, FireRequest::misfire(vec![now - 41_000, now - 40_000], vec![5]));
-        batch.push(FireRequest { kind: FireKind::Cron, time: now - 50_000, items: Some(vec![4]), earlier: Vec::new() });
+        batch.push(FireRequest { kind: FireKind::Cron, time: now - 50_000, items: Some(vec![4]), earlier: Vec::new(), attempt: 1 });
         let kept = due(batch, |time| now - time <= window);
         let misfires: Vec<&FireRequest> = kept.iter().filter(|r| r.kind == FireKind::Misfire).collect();
         assert_eq!(misfires.len(), 3, "re-runs of the same fires are merged, whatever their age");

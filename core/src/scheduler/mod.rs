@@ -21,6 +21,7 @@ mod java_peers;
 mod leadership;
 mod listening;
 mod metrics;
+mod retrying;
 mod runner;
 mod session;
 mod takeover;
@@ -245,6 +246,7 @@ impl JobSchedulerBuilder {
                 listenings_alive: std::sync::atomic::AtomicUsize::new(0),
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
+                retry_timers: Mutex::new(std::collections::BTreeSet::new()),
                 java_peers: Mutex::new(java_peers::JavaPeers::default()),
                 history: history.map(|url| (url, self.history_options)),
                 history_writer: std::sync::OnceLock::new(),
@@ -287,6 +289,7 @@ struct Shared {
     config: JobConfig,
     cron: Option<CronSchedule>,
     bounds: ScheduleBounds,
+    retry_policy: Option<crate::retries::RetryPolicy>,
     settings: Arc<JobSettings>,
     errors: ErrorHandler,
 }
@@ -297,9 +300,10 @@ impl Shared {
         config.validate()?;
         let cron = parse_cron(&config)?;
         let bounds = ScheduleBounds::from_props(&config.props)?;
+        let retry_policy = crate::retries::RetryPolicy::from_props(&config.props)?;
         let settings = Arc::new(JobSettings::from_config(&config, kind)?);
         let errors = ErrorHandler::from_config(&config)?;
-        Ok(Shared { config, cron, bounds, settings, errors })
+        Ok(Shared { config, cron, bounds, retry_policy, settings, errors })
     }
 }
 
@@ -355,6 +359,8 @@ struct Inner {
     /// Ids of this scheduler's earlier sessions: an instance node one of
     /// them still holds is ours, not another process's.
     past_sessions: Mutex<Vec<i64>>,
+    /// Pending retries this process has a timer for: (item, fire, attempt).
+    retry_timers: Mutex<std::collections::BTreeSet<(u32, i64, u32)>>,
     /// Which live instances are Java ElasticJob's, and since when catch-up is safe.
     java_peers: Mutex<java_peers::JavaPeers>,
     /// Where the history goes and how, if it is kept.

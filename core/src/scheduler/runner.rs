@@ -21,6 +21,7 @@ use crate::failover;
 use crate::job::{Job, JobSettings, ShardingContext};
 use crate::notify::{ErrorHandler, Failure};
 use crate::overlap::OverlapPolicy;
+use crate::retries::{PendingRetry, RetryPolicy};
 use crate::registry::Registry;
 use crate::sharding::balance;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,6 +40,8 @@ struct Slot {
     buffered: BTreeSet<i64>,
     /// A trigger came while this run was busy: run once more when it ends.
     triggered: bool,
+    /// A retry of the item came due while this run was busy: it runs when this one ends.
+    retry_waiting: bool,
     /// A failover take-over: it runs an item this instance does not own,
     /// fenced by the `running` mark it took over, so a new assignment of
     /// the item does not concern it.
@@ -100,17 +103,34 @@ impl Runs {
     /// take-over); returns its stop signal.
     pub(super) fn occupy(&self, item: u32, session: i64, takeover: bool) -> Cancellation {
         let cancellation = Cancellation::new();
-        let slot = Slot { session, cancellation: cancellation.clone(), buffered: BTreeSet::new(), triggered: false, takeover };
+        let slot = Slot {
+            session,
+            cancellation: cancellation.clone(),
+            buffered: BTreeSet::new(),
+            triggered: false,
+            retry_waiting: false,
+            takeover,
+        };
         self.slots().insert(item, slot);
         cancellation
     }
 
-    /// Frees an item's slot; returns the fires buffered meanwhile, oldest
-    /// first, and whether a trigger came meanwhile.
-    fn release(&self, item: u32) -> (Vec<i64>, bool) {
+    /// Frees an item's slot; returns what came for the item meanwhile.
+    fn release(&self, item: u32) -> Released {
         let slot = self.slots().remove(&item);
         self.ended.notify_waiters();
-        slot.map_or((Vec::new(), false), |s| (s.buffered.into_iter().collect(), s.triggered))
+        slot.map_or_else(Released::default, |s| Released {
+            buffered: s.buffered.into_iter().collect(),
+            triggered: s.triggered,
+            retry_waiting: s.retry_waiting,
+        })
+    }
+
+    /// Records that a retry of `item` came due while it was busy here.
+    pub(super) fn note_retry_waiting(&self, item: u32) {
+        if let Some(slot) = self.slots().get_mut(&item) {
+            slot.retry_waiting = true;
+        }
     }
 
     /// Records that a trigger came while `item` was busy here.
@@ -179,6 +199,17 @@ impl Runs {
     }
 }
 
+/// What came for an item while its run was in flight.
+#[derive(Default)]
+struct Released {
+    /// Fires buffered by the overlap policy, oldest first.
+    buffered: Vec<i64>,
+    /// A trigger came.
+    triggered: bool,
+    /// A retry came due.
+    retry_waiting: bool,
+}
+
 /// How long a Rust handler told to stop may take to return by itself
 /// (and report what it did) before its future is dropped.
 const CANCEL_GRACE: Duration = Duration::from_millis(500);
@@ -193,6 +224,8 @@ pub(super) struct RunPlan {
     /// False for a take-over whose fire is unknown (see [`ShardingContext::fire_time_known`]).
     pub fire_time_known: bool,
     pub fencing_token: i64,
+    /// Which attempt its fires' runs are (1 but for a retry).
+    pub attempt: u32,
     pub cancellation: Cancellation,
 }
 
@@ -235,6 +268,7 @@ impl Inner {
                 listening.before().await;
             }
             let (config, settings, errors) = inner.snapshot();
+            let retry_policy = inner.state_read().retry_policy.clone();
             let config = Arc::new(config);
             let parameters = Arc::new(config.sharding_item_parameters_map().unwrap_or_default());
             let pool = inner.runs.pool.permits();
@@ -280,21 +314,32 @@ impl Inner {
                         }
                     })
                     .collect();
-                inner.complete(&session, &ended, kind).await;
+                let retries = match (&retry_policy, kind) {
+                    (Some(policy), RunKind::Owned { .. }) => retries_of(policy, &ended),
+                    _ => Vec::new(),
+                };
+                if inner.complete(&session, &ended, kind, &retries).await {
+                    inner.schedule_retries(retries);
+                }
                 // Items that buffered the same fires re-run together.
                 let mut misfired: BTreeMap<Vec<i64>, Vec<u32>> = BTreeMap::new();
                 let mut triggered = Vec::new();
+                let mut retry_waiting = false;
                 for (finished, executions) in ended {
                     for execution in executions {
                         inner.report(&errors, execution);
                     }
-                    let (buffered, trigger) = inner.runs.release(finished.item);
-                    if !buffered.is_empty() {
-                        misfired.entry(buffered).or_default().push(finished.item);
+                    let released = inner.runs.release(finished.item);
+                    if !released.buffered.is_empty() {
+                        misfired.entry(released.buffered).or_default().push(finished.item);
                     }
-                    if trigger {
+                    if released.triggered {
                         triggered.push(finished.item);
                     }
+                    retry_waiting |= released.retry_waiting;
+                }
+                if retry_waiting {
+                    inner.look_for_retries_soon(Duration::ZERO);
                 }
                 if !triggered.is_empty() {
                     inner.request_fire(super::fire::FireRequest::trigger_items(triggered));
@@ -313,12 +358,20 @@ impl Inner {
         });
     }
 
-    async fn complete(&self, session: &Arc<dyn Registry>, ended: &[(Finished, Vec<Execution>)], kind: RunKind) {
+    /// Clears the ended runs' marks and records their `retries`; returns
+    /// whether that succeeded.
+    async fn complete(
+        &self,
+        session: &Arc<dyn Registry>,
+        ended: &[(Finished, Vec<Execution>)],
+        kind: RunKind,
+        retries: &[PendingRetry],
+    ) -> bool {
         let result = match kind {
-            RunKind::Owned { marked: false } => Ok(()),
+            RunKind::Owned { marked: false } => execution::record_retries(&**session, &self.paths, retries).await,
             RunKind::Owned { marked: true } => {
                 let finished: Vec<Finished> = ended.iter().map(|(f, _)| *f).collect();
-                execution::complete_items(&**session, &self.paths, self.instance.as_str(), &finished).await
+                execution::complete_items(&**session, &self.paths, self.instance.as_str(), &finished, retries).await
             }
             RunKind::Takeover => {
                 let mut result = Ok(());
@@ -331,7 +384,7 @@ impl Inner {
         if let Err(e) = result {
             self.runs.stale_hint.store(true, std::sync::atomic::Ordering::SeqCst);
             self.fail("completing finished items failed", e);
-            return;
+            return false;
         }
         if matches!(kind, RunKind::Owned { .. }) && balance::rotates(&self.config()) && ended.iter().any(|(f, _)| f.item == 0) {
             match balance::hand_on(&**session, &self.paths, self.instance.as_str(), self.instance.ip()).await {
@@ -340,6 +393,7 @@ impl Inner {
                 Err(e) => self.fail("handing item 0 on (SINGLE_SHARDING_BALANCE) failed", e),
             }
         }
+        true
     }
 
     /// Reports a finished run, and hands a failure to the job's error
@@ -394,7 +448,7 @@ impl ItemRun {
             }
             if plan.fire_time_known {
                 if let Some(reason) = released_at(self.due(fire_time), &plan.cancellation).await {
-                    executions.push(self.stopped_before_release(plan.item, fire_time, plan.fencing_token, reason));
+                    executions.push(self.stopped_before_release(plan.item, fire_time, plan.fencing_token, plan.attempt, reason));
                     break;
                 }
             }
@@ -415,6 +469,7 @@ impl ItemRun {
                 fire_time_known: plan.fire_time_known,
                 failover: self.failover,
                 fencing_token: plan.fencing_token,
+                attempt: plan.attempt,
                 cancellation: plan.cancellation.clone(),
                 output: Default::default(),
             };
@@ -430,7 +485,7 @@ impl ItemRun {
 
     /// A reserved run told to stop before its fire instant: its handler
     /// never started, and the run is reported as cancelled.
-    fn stopped_before_release(&self, item: u32, fire_time: i64, fencing_token: i64, reason: CancelReason) -> Execution {
+    fn stopped_before_release(&self, item: u32, fire_time: i64, fencing_token: i64, attempt: u32, reason: CancelReason) -> Execution {
         self.metrics.cancelled_before_start();
         let now = now_millis();
         Execution {
@@ -440,6 +495,7 @@ impl ItemRun {
             instance_id: self.instance.clone(),
             failover: self.failover,
             fencing_token,
+            attempt,
             started_at: now,
             finished_at: now,
             outcome: Outcome::Cancelled(reason),
@@ -487,6 +543,7 @@ impl ItemRun {
             instance_id: self.instance.clone(),
             failover: ctx.failover,
             fencing_token: ctx.fencing_token,
+            attempt: ctx.attempt,
             started_at,
             finished_at: now_millis(),
             outcome,
@@ -506,6 +563,17 @@ impl ItemRun {
         }
         let _ = handler.await;
     }
+}
+
+/// The retries the ended runs' failures call for under `policy`: one per
+/// failed (item, fire) with attempts left.
+fn retries_of(policy: &RetryPolicy, ended: &[(Finished, Vec<Execution>)]) -> Vec<PendingRetry> {
+    let now = now_millis();
+    ended
+        .iter()
+        .flat_map(|(_, executions)| executions)
+        .filter_map(|e| policy.after(&e.job_name, e.item, e.fire_time, e.attempt, &e.outcome, now))
+        .collect()
 }
 
 /// Waits for a reserved fire's instant plus its jitter, `release` (at once

@@ -363,6 +363,7 @@ impl Inner {
                         self.reshard_in_background(session.clone());
                     }
                 }
+                self.look_for_retries(&*session).await?;
                 if config.failover {
                     failover::queue_orphaned_items(&*session, paths, self.item_count()).await?;
                     self.take_over(session.clone());
@@ -467,7 +468,11 @@ impl Inner {
                     self.reshard_in_background(session.clone());
                 }
             }
-            (JobNode::ShardingProcessing, EventKind::Deleted) => self.stop_moved_runs(&**session).await?,
+            (JobNode::ShardingProcessing, EventKind::Deleted) => {
+                self.stop_moved_runs(&**session).await?;
+                // Items that came here may have retries pending.
+                self.look_for_retries(&**session).await?;
+            }
             (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
             (JobNode::Trigger(id), EventKind::Created) if id == me => self.take_trigger(session).await?,
             (JobNode::Config, EventKind::DataChanged | EventKind::Created) => self.reload_config(&**session).await?,

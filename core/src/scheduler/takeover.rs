@@ -52,6 +52,7 @@ impl Inner {
                         fires: vec![fire_time],
                         fire_time_known: c.fire_time.is_some(),
                         fencing_token: c.fencing_token,
+                        attempt: 1,
                         cancellation,
                     }
                 })

@@ -234,6 +234,7 @@ mod tests {
             instance_id: "10.0.0.7@-@42".into(),
             failover,
             fencing_token: 9,
+            attempt: 1,
             started_at: 1_001,
             finished_at: 1_050,
             outcome,

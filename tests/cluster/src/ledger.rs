@@ -59,6 +59,13 @@ pub struct Entry {
     /// written when true, and only by workers that record it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub failover: bool,
+    /// Which attempt at the (item, fire) the run was (retries); 1 when not written.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 /// One ledger file opened once for appending and shared by every handler of
@@ -265,6 +272,7 @@ mod tests {
             token: 0,
             reason: None,
             failover: false,
+            attempt: 1,
         }
     }
 

@@ -11,7 +11,7 @@
 //!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]
 //!   [--once-listener-ms MS] [--slow-item N --slow-ms MS] [--metrics IP:PORT]
 //!   [--history URL] [--linger true|false] [--catch-up-window-s SECONDS]
-//!   [--overlap-policy SKIP|BUFFER_ONE|BUFFER_ALL|CANCEL_OTHER]`
+//!   [--overlap-policy SKIP|BUFFER_ONE|BUFFER_ALL|CANCEL_OTHER] [--fail-attempts K]`
 //! (the YAML replaces job, items, cron and flags).
 //!
 //! The handler writes `start`, sleeps `--sleep-ms` while listening to its
@@ -53,6 +53,8 @@ struct Behaviour {
     block_ms: u64,
     slow_item: Option<u32>,
     slow_ms: u64,
+    /// `--fail-item` fails its attempts up to this one (every attempt by default).
+    fail_attempts: u32,
 }
 
 /// A distributed-once listener that writes each hook's call to the ledger.
@@ -74,6 +76,7 @@ impl OnceLedger {
             token: 0,
             reason: None,
             failover: false,
+            attempt: 1,
         };
         Ok(self.ledger.append(&entry)?)
     }
@@ -142,6 +145,7 @@ fn main() {
             block_ms: opt("block-ms", "3000").parse().unwrap(),
             slow_item: item_flag("slow-item"),
             slow_ms: opt("slow-ms", "3000").parse().unwrap(),
+            fail_attempts: opt("fail-attempts", &u32::MAX.to_string()).parse().expect("--fail-attempts is a number"),
         };
         let instance = format!("{}@-@{}", elasticjob::instance::local_ip(), std::process::id());
         let me = instance.clone();
@@ -161,6 +165,7 @@ fn main() {
                     token: ctx.fencing_token,
                     reason,
                     failover: ctx.failover,
+                    attempt: ctx.attempt,
                 };
                 ledger.append(&record("start", None))?;
                 if behaviour.hang_item == Some(ctx.sharding_item) {
@@ -179,8 +184,8 @@ fn main() {
                         }
                     }
                 }
-                if behaviour.fail_item == Some(ctx.sharding_item) {
-                    panic!("planted failure in item {}", ctx.sharding_item);
+                if behaviour.fail_item == Some(ctx.sharding_item) && ctx.attempt <= behaviour.fail_attempts {
+                    panic!("planted failure in item {} (attempt {})", ctx.sharding_item, ctx.attempt);
                 }
                 ledger.append(&record("end", None))?;
                 Ok(())
