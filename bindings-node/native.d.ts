@@ -160,6 +160,11 @@ export interface JsShardingContext {
    * bigint, since a 64-bit registry transaction id may exceed 2^53.
    */
   fencingToken: bigint
+  /**
+   * Which attempt at this item's fire the run is: 1, then 2 for the
+   * first retry of a failed run (props `retryMaxAttempts`), and so on.
+   */
+  attempt: number
 }
 
 /** What a listener receives: this instance's part of one fire. */

@@ -89,6 +89,14 @@ fn a_timed_out_c_handler_observes_the_cancellation_and_is_never_doubled() {
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
 }
 
+/// A failed C run is retried after its back-off with `ctx->attempt` 2,
+/// and the execution events carry the attempt.
+#[test]
+fn a_failed_c_run_is_retried_with_its_attempt_number() {
+    let stdout = run(&compile("retries_test", false));
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
+
 /// An HTTP job and a THROW job through the C API on a real ZooKeeper; the
 /// HTTP job's requests reach a sink started here.
 #[test]

@@ -115,3 +115,11 @@ def fires_between(start_ms: int, end_ms: int, step_ms: int):
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    """Polls ``condition`` until it holds, failing after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)

@@ -13,18 +13,13 @@ import pytest
 
 import elasticjob
 
+from conftest import wait_until
+
 TIMEOUT_MS = 300
 
 
 def timed_config(name: str, items: int = 1) -> elasticjob.JobConfig:
     return elasticjob.JobConfig(name, "", items, props={"executionTimeoutMillis": str(TIMEOUT_MS)})
-
-
-def wait_until(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def executions(scheduler: elasticjob.JobScheduler, count: int, seconds: float = 10.0):
