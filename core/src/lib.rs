@@ -54,6 +54,8 @@ pub mod trace;
 #[doc(hidden)]
 pub mod election;
 #[doc(hidden)]
+pub mod enablement;
+#[doc(hidden)]
 pub mod execution;
 #[doc(hidden)]
 pub mod failover;

@@ -176,6 +176,16 @@ impl JobOperator {
             Some(ip) => vec![ip.to_string()],
             None => children_or_empty(&*session, &paths.servers()).await?,
         };
+        if status == SERVER_ENABLED {
+            let mut was_disabled = false;
+            for ip in &servers {
+                was_disabled |= session.get_string(&paths.server(ip)).await?.as_deref() == Some(SERVER_DISABLED);
+            }
+            // Before the enable: no instance may catch up what the disable skipped.
+            if was_disabled {
+                crate::enablement::note_enabled(&*session, &paths).await?;
+            }
+        }
         for ip in servers {
             session.put(&paths.server(&ip), status.as_bytes()).await?;
         }
@@ -193,6 +203,9 @@ impl JobOperator {
     pub async fn enable_item(&self, job_name: &str, item: u32) -> Result<()> {
         let (session, paths) = self.existing_job(job_name).await?;
         self.check_item(&*session, &paths, job_name, item).await?;
+        if session.exists(&paths.item_disabled(item)).await?.is_some() {
+            crate::enablement::note_enabled(&*session, &paths).await?;
+        }
         match session.delete(&paths.item_disabled(item), None).await {
             Ok(()) | Err(Error::NoNode(_)) => Ok(()),
             Err(e) => Err(e),

@@ -207,6 +207,12 @@ impl JobPaths {
         self.under("polyglot/java-seen")
     }
 
+    /// `polyglot/enabled-at`: when (epoch ms) an operator last enabled the
+    /// job again (see [`crate::enablement`]).
+    pub fn enabled_at(&self) -> String {
+        self.under("polyglot/enabled-at")
+    }
+
     /// What a path inside the job is about, for routing watch events.
     pub fn classify<'a>(&self, path: &'a str) -> Option<JobNode<'a>> {
         let rest = path.strip_prefix(self.root.as_str())?.strip_prefix('/')?;
@@ -226,6 +232,7 @@ impl JobPaths {
             ["trigger", id] => JobNode::Trigger(id),
             ["polyglot", "instances", id] => JobNode::OurInstance(id),
             ["polyglot", "java-seen"] => JobNode::JavaSeen,
+            ["polyglot", "enabled-at"] => JobNode::EnabledAt,
             _ => return None,
         })
     }
@@ -256,6 +263,8 @@ pub enum JobNode<'a> {
     OurInstance(&'a str),
     /// `polyglot/java-seen`.
     JavaSeen,
+    /// `polyglot/enabled-at`.
+    EnabledAt,
 }
 
 #[cfg(test)]

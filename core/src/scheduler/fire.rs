@@ -386,7 +386,8 @@ impl Inner {
     /// misfire on, this instance runs those the catch-up window admits
     /// first, at most [`CATCH_UP_LIMIT`] per item. The `fired` fence moved
     /// over them atomically, so nobody else can run them. None a Java
-    /// instance may have run (see [`super::java_peers`]).
+    /// instance may have run (see [`super::java_peers`]), none from before
+    /// an operator last enabled the job ([`crate::enablement`]).
     fn fires_missed(&self, started: &[Started], fire_time: i64) -> BTreeMap<u32, Vec<i64>> {
         let mut missed = BTreeMap::new();
         let window = {
@@ -408,7 +409,9 @@ impl Inner {
             crate::config::CatchUpWindow::OnePeriod => fire_time,
             crate::config::CatchUpWindow::Fixed(width) => reference - width.as_millis() as i64,
         };
-        let oldest = oldest.max(catch_up_from);
+        // Nor any a disable skipped: the last enable bounds them all.
+        let enabled_at = self.enabled_at.load(std::sync::atomic::Ordering::SeqCst);
+        let oldest = oldest.max(catch_up_from).max(enabled_at + 1);
         for s in started {
             let Some(last) = s.previous.as_ref().filter(|last| last.instance != me) else { continue };
             let mut fires = Vec::new();
@@ -429,6 +432,13 @@ impl Inner {
             }
         }
         missed
+    }
+
+    /// Re-reads when an operator last enabled the job again.
+    pub(super) async fn refresh_enabled_at(&self, session: &dyn Registry) -> Result<()> {
+        let at = crate::enablement::enabled_at(session, &self.paths).await?;
+        self.enabled_at.fetch_max(at, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     /// `maxTimeDiffSeconds`: refuses to fire when this clock and the registry's disagree too much.

@@ -246,6 +246,7 @@ impl JobSchedulerBuilder {
                 listenings_alive: std::sync::atomic::AtomicUsize::new(0),
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
+                enabled_at: std::sync::atomic::AtomicI64::new(0),
                 retry_timers: Mutex::new(std::collections::BTreeSet::new()),
                 java_peers: Mutex::new(java_peers::JavaPeers::default()),
                 history: history.map(|url| (url, self.history_options)),
@@ -359,6 +360,9 @@ struct Inner {
     /// Ids of this scheduler's earlier sessions: an instance node one of
     /// them still holds is ours, not another process's.
     past_sessions: Mutex<Vec<i64>>,
+    /// When an operator last enabled the job again (epoch ms, 0: never):
+    /// no fire before it is caught up ([`crate::enablement`]).
+    enabled_at: std::sync::atomic::AtomicI64,
     /// Pending retries this process has a timer for: (item, fire, attempt).
     retry_timers: Mutex<std::collections::BTreeSet<(u32, i64, u32)>>,
     /// Which live instances are Java ElasticJob's, and since when catch-up is safe.

@@ -64,6 +64,12 @@ impl Inner {
         let status = if config.disabled { sharding::SERVER_DISABLED } else { sharding::SERVER_ENABLED };
         let server = paths.server(self.instance.ip());
         if first {
+            // Enabling a server an operator disabled is an enable like the operator's.
+            if status == sharding::SERVER_ENABLED
+                && retry(|| session.get_string(&server)).await?.as_deref() == Some(sharding::SERVER_DISABLED)
+            {
+                crate::enablement::note_enabled(session, paths).await?;
+            }
             retry(|| session.put(&server, status.as_bytes())).await?;
         } else {
             // Registering again (after an expiry) keeps what an operator set.
@@ -364,6 +370,7 @@ impl Inner {
                     }
                 }
                 self.look_for_retries(&*session).await?;
+                self.refresh_enabled_at(&*session).await?;
                 if config.failover {
                     failover::queue_orphaned_items(&*session, paths, self.item_count()).await?;
                     self.take_over(session.clone());
@@ -470,13 +477,15 @@ impl Inner {
             }
             (JobNode::ShardingProcessing, EventKind::Deleted) => {
                 self.stop_moved_runs(&**session).await?;
-                // Items that came here may have retries pending.
+                // Items that came here may have retries pending; an enable may have settled it.
                 self.look_for_retries(&**session).await?;
+                self.refresh_enabled_at(&**session).await?;
             }
             (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
             (JobNode::Trigger(id), EventKind::Created) if id == me => self.take_trigger(session).await?,
             (JobNode::Config, EventKind::DataChanged | EventKind::Created) => self.reload_config(&**session).await?,
             (JobNode::JavaSeen, EventKind::DataChanged | EventKind::Created) => self.refresh_java_peers(&**session).await?,
+            (JobNode::EnabledAt, EventKind::DataChanged | EventKind::Created) => self.refresh_enabled_at(&**session).await?,
             _ => {}
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! m) The catch-up window: fires that nothing could run at their time (the
 //! only instance was killed) run late when an instance comes back only if
 //! they are younger than the job's window; older ones are skipped, never run.
+//! Fires an operator's disable skipped are never caught up at all.
 
 use cluster_tests::ledger::{check_with, CheckOptions, Entry};
 use cluster_tests::workers::{fires_between, now_millis};
@@ -91,4 +92,57 @@ fn m_catch_up_window_three_seconds_runs_only_the_younger_missed_fires() {
 #[test]
 fn m_catch_up_window_default_one_period_runs_no_missed_fire() {
     catch_up("m-catch-up-window-default", None);
+}
+
+/// m) Fires an operator's disable skipped are never caught up, however wide
+/// the window and though the items change hands meanwhile: two workers run
+/// 2 items every second with a 300 s window; the job is disabled through
+/// the `JobOperator`, one worker is killed (SIGKILL) while it is disabled,
+/// then the job is enabled. The survivor, which now owns the dead worker's
+/// items too, runs none of the disabled time's fires, and every fire from
+/// 2.5 s after the enable runs once.
+///
+/// Windows stated up front: the fire in flight when the disable is written
+/// (1.5 s after it) and the resharding after the enable (2.5 s) are not judged.
+#[test]
+fn m_fires_skipped_by_an_operator_disable_are_never_caught_up() {
+    use elasticjob::{JobOperator, RegistryCenter, ZookeeperOptions};
+    let zk = ZkServer::start();
+    let name = "m-disable-no-catch-up";
+    let cluster = Cluster::new(name);
+    let items = 2;
+    let flags = [("sleep-ms", "100"), ("failover", "false"), ("catch-up-window-s", "300")];
+    let mut victim = cluster.spawn("victim", &zk.connect_string(), items, EVERY_SECOND, &flags, &[]);
+    let mut survivor = cluster.spawn("survivor", &zk.connect_string(), items, EVERY_SECOND, &flags, &[]);
+    let (vid, sid) = (victim.instance_id.clone(), survivor.instance_id.clone());
+    let ready = now_millis();
+    assert!(
+        cluster.wait_until(Duration::from_secs(20), |e| [&vid, &sid].iter().all(|id| e.iter().any(|e| &e.instance == *id && e.at > ready))),
+        "both workers run items"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let operator = JobOperator::new(RegistryCenter::zookeeper(ZookeeperOptions::new(zk.connect_string(), cluster.namespace.clone())));
+    let disabled_at = now_millis();
+    runtime.block_on(operator.disable(&cluster.job, None)).unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    victim.kill9();
+    std::thread::sleep(Duration::from_millis(SESSION_TIMEOUT_MS as u64 + 3000));
+    let enabled_at = now_millis();
+    runtime.block_on(operator.enable(&cluster.job, None)).unwrap();
+    std::thread::sleep(Duration::from_millis(8000));
+    let end = now_millis();
+    survivor.terminate(Duration::from_secs(8));
+
+    let all = cluster.entries();
+    let caught_up: Vec<&Entry> =
+        all.iter().filter(|e| e.phase == "start" && e.fire > disabled_at + 1500 && e.fire < enabled_at).collect();
+    let fires = fires_between(enabled_at + 2500, end - 1500, 1000);
+    let report = check_with(&all, &cluster.job, items, &fires, &CheckOptions { crashed: &[vid.as_str()], ..CheckOptions::default() });
+    summary(name, &all, &report, None, &format!("disabled=({disabled_at},{enabled_at}) caught_up={}", caught_up.len()));
+    assert!(caught_up.is_empty(), "fires of the disabled time ran after the enable: {caught_up:?}");
+    assert!(fires.len() >= 3, "{} fires judged", fires.len());
+    assert!(report.is_clean(), "after the enable: {report:?}");
+    for item in 0..items {
+        assert!(all.iter().any(|e| e.instance == sid && e.item == item && e.fire >= enabled_at), "the survivor runs item {item} after the enable");
+    }
 }

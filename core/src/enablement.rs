@@ -1,0 +1,33 @@
+//! When an operator last enabled the job again (our extension to
+//! ElasticJob): `polyglot/enabled-at`, epoch milliseconds. Fires skipped
+//! while a server or an item was disabled are the operator's decision, not
+//! a failure, so they are never caught up: no catch-up window reaches
+//! back past the last enable.
+//!
+//! Written, before the enable itself, by [`crate::JobOperator`]'s enables
+//! (so by `ejob` and the console) and by an instance of ours that registers
+//! with its server enabled over a server an operator had disabled. An
+//! enable written straight into the registry by another tool (ElasticJob's
+//! own console) is not seen.
+
+use crate::error::Result;
+use crate::paths::JobPaths;
+use crate::registry::Registry;
+use crate::resolve::retry;
+
+/// Records that the job was enabled again now (the latest enable wins).
+pub async fn note_enabled(session: &dyn Registry, paths: &JobPaths) -> Result<()> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let path = paths.enabled_at();
+    if enabled_at(session, paths).await? >= now {
+        return Ok(());
+    }
+    let stamp = now.to_string();
+    retry(|| session.put(&path, stamp.as_bytes())).await
+}
+
+/// When the job was last enabled again (epoch ms; 0: never).
+pub async fn enabled_at(session: &dyn Registry, paths: &JobPaths) -> Result<i64> {
+    let path = paths.enabled_at();
+    Ok(retry(|| session.get_string(&path)).await?.and_then(|t| t.trim().parse().ok()).unwrap_or(0))
+}
