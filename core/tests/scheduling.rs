@@ -222,6 +222,28 @@ async fn a_schedule_fires_only_between_start_and_end(cluster: Cluster) {
     assert_eq!(fires, expected, "every item once per fire in [start, end), nothing else");
 }
 
+/// `maxFires` with `startAt`: the cron fires exactly that many times,
+/// counted from the start alike on both instances, then never again.
+async fn max_fires_ends_the_schedule_after_that_many_fires(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let start_at = (chrono_now() / 1000 + 2) * 1000;
+    let mut config = JobConfig::new("limited", "* * * * * ?", 2);
+    config.props.insert("startAt".into(), chrono::DateTime::from_timestamp_millis(start_at).unwrap().to_rfc3339());
+    config.props.insert("maxFires".into(), "2".into());
+    let instances = vec![
+        start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(20)).await,
+        start(&cluster, &ns, &config, 1, &runs, Duration::from_millis(20)).await,
+    ];
+    tokio::time::sleep(Duration::from_millis((start_at + 4500 - chrono_now()).max(0) as u64)).await;
+    for s in &instances {
+        s.shutdown().await;
+    }
+    let expected: BTreeMap<i64, BTreeMap<u32, usize>> =
+        [start_at, start_at + 1000].into_iter().map(|f| (f, BTreeMap::from([(0, 1), (1, 1)]))).collect();
+    assert_eq!(by_fire(&runs), expected, "two fires from the start, each item once, then none");
+}
+
 /// Retries: item 0 fails its first two attempts at every fire, item 1
 /// fails every attempt; with 3 attempts and waits of 300 ms then 600 ms,
 /// item 0 succeeds at its third attempt and item 1 stops after its third,
@@ -636,6 +658,7 @@ on_both_backends!(
     reserved_fires_start_at_their_instant,
     a_schedule_fires_only_between_start_and_end,
     failed_runs_are_retried_with_backoff,
+    max_fires_ends_the_schedule_after_that_many_fires,
     jitter_delays_a_fire_alike_on_every_instance,
     operator_lifecycle,
     a_hung_item_times_out_and_later_fires_still_run,

@@ -300,7 +300,12 @@ impl Shared {
     fn parse(config: JobConfig, kind: crate::job::JobKind) -> Result<Shared> {
         config.validate()?;
         let cron = parse_cron(&config)?;
-        let bounds = ScheduleBounds::from_props(&config.props)?;
+        let bounds = match &cron {
+            Some(cron) => ScheduleBounds::from_props(&config.props)?.with_fire_limit(|t| {
+                cron.next_after(chrono::DateTime::from_timestamp_millis(t)?).map(|next| next.timestamp_millis())
+            }),
+            None => ScheduleBounds::from_props(&config.props)?,
+        };
         let retry_policy = crate::retries::RetryPolicy::from_props(&config.props)?;
         let settings = Arc::new(JobSettings::from_config(&config, kind)?);
         let errors = ErrorHandler::from_config(&config)?;
