@@ -125,6 +125,9 @@ export declare class JobExecutionError extends Error {
 }
 
 /** Why a run was told to stop. */
+/** What a fire or a trigger does to an item still running (props `overlapPolicy`). */
+export type OverlapPolicy = 'SKIP' | 'BUFFER_ONE' | 'BUFFER_ALL' | 'CANCEL_OTHER'
+
 export type CancelReason = 'timed-out' | 'session-lost' | 'item-moved' | 'shutdown' | 'superseded'
 
 /** A ZooKeeper ensemble. */
@@ -408,7 +411,12 @@ export declare class OneOffJobScheduler<T = unknown> extends JobScheduler<T> {
 /** The lifecycle API for jobs running anywhere in the namespace. */
 export declare class Operator {
   constructor(registry: Registry)
-  trigger(jobName: string): Promise<void>
+  /**
+   * Runs every live instance's items now. An item still running runs once
+   * more when it ends, unless `overlap` says otherwise: `SKIP` leaves it
+   * out, `CANCEL_OTHER` tells its run to stop and runs it once that returned.
+   */
+  trigger(jobName: string, options?: { overlap?: OverlapPolicy }): Promise<void>
   disable(jobName: string, serverIp?: string): Promise<void>
   enable(jobName: string, serverIp?: string): Promise<void>
   shutdown(jobName: string, serverIp?: string): Promise<void>

@@ -513,7 +513,13 @@ class Operator {
     this.native = new native.NativeOperator(registry.native)
   }
   /** Asks every live instance of the job to run its items now. */
-  trigger(jobName) { return this.native.apply('trigger', jobName) }
+  /**
+   * Runs every live instance's items now; an item still running runs once
+   * more when it ends, unless `overlap` says otherwise (`SKIP`, `CANCEL_OTHER`).
+   * @param {string} jobName
+   * @param {{overlap?: string}} [options]
+   */
+  trigger(jobName, options) { return this.native.apply('trigger', jobName, (options || {}).overlap) }
   /** Disables the job on one server, or everywhere. */
   disable(jobName, serverIp) { return this.native.apply('disable', jobName, serverIp) }
   /** Enables the job on one server, or everywhere. */

@@ -89,6 +89,25 @@ pub unsafe extern "C" fn ej_operator_apply(
     })
 }
 
+/// `EJ_TRIGGER` with an override of the job's overlap policy for items
+/// still running: `overlap` is "SKIP" (left out), "CANCEL_OTHER" (their
+/// runs told to stop, then run once they returned), "BUFFER_ONE" or
+/// "BUFFER_ALL" (run once more when they end, as without an override), or
+/// NULL for no override.
+///
+/// # Safety
+/// `op` is live; `job_name` is NUL-terminated; `overlap` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_trigger_with(op: *const ej_operator, job_name: *const c_char, overlap: *const c_char) -> ej_status {
+    guard(|| {
+        let op = &object(op, "operator")?.inner;
+        let job = text(job_name, "job_name")?;
+        let overlap = optional_text(overlap, "overlap")?.map(elasticjob::OverlapPolicy::parse).transpose()?;
+        runtime().block_on(op.trigger_with(job, overlap))?;
+        Ok(())
+    })
+}
+
 /// Disables (`disabled` true) or enables one item of a job.
 ///
 /// # Safety

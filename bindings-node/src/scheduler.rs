@@ -536,13 +536,17 @@ impl NativeOperator {
         NativeOperator { inner: JobOperator::new(registry.center.clone()) }
     }
 
-    /// `trigger`, `disable`, `enable`, `shutdown` or `remove` (server: one IP or all).
+    /// `trigger`, `disable`, `enable`, `shutdown` or `remove` (server: one IP
+    /// or all; for `trigger`, the overlap override, if any).
     #[napi]
     pub async fn apply(&self, operation: String, job_name: String, server_ip: Option<String>) -> Result<()> {
         let ip = server_ip.as_deref();
         let op = &self.inner;
         match operation.as_str() {
-            "trigger" => op.trigger(&job_name).await,
+            "trigger" => match ip.map(elasticjob::OverlapPolicy::parse).transpose() {
+                Ok(overlap) => op.trigger_with(&job_name, overlap).await,
+                Err(e) => Err(e),
+            },
             "disable" => op.disable(&job_name, ip).await,
             "enable" => op.enable(&job_name, ip).await,
             "shutdown" => op.shutdown(&job_name, ip).await,

@@ -57,6 +57,11 @@ test('operator triggers, disables items and lists jobs', async () => {
   await new Promise((r) => setTimeout(r, 300))
   assert.deepEqual(ran, [0])
   assert.equal((await operator.items('manual'))[1].state, 'DISABLED')
+  await operator.trigger('manual', { overlap: 'CANCEL_OTHER' })
+  const again = Date.now() + 5000
+  while (ran.length < 2 && Date.now() < again) await new Promise((r) => setTimeout(r, 50))
+  assert.deepEqual(ran, [0, 0], 'an override trigger runs idle items')
+  await assert.rejects(operator.trigger('manual', { overlap: 'now' }), /overlapPolicy `now`/)
   await assert.rejects(operator.trigger('missing'), /jobName `missing`/)
   assert.deepEqual(sharded[0].assignment, { [scheduler.instanceId]: [0, 1] }, 'the leader reports its resharding')
   await scheduler.shutdown()

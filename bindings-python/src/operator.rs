@@ -56,9 +56,13 @@ impl Operator {
         Operator { inner: JobOperator::new(registry.center.clone()) }
     }
 
-    fn trigger(&self, py: Python<'_>, job_name: String) -> PyResult<()> {
+    #[pyo3(signature = (job_name, overlap = None))]
+    fn trigger(&self, py: Python<'_>, job_name: String, overlap: Option<String>) -> PyResult<()> {
         let inner = self.inner.clone();
-        self.run_unit(py, async move { inner.trigger(&job_name).await })
+        self.run_unit(py, async move {
+            let overlap = overlap.as_deref().map(elasticjob::OverlapPolicy::parse).transpose()?;
+            inner.trigger_with(&job_name, overlap).await
+        })
     }
 
     #[pyo3(signature = (job_name, server_ip = None))]

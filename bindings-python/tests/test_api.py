@@ -78,5 +78,12 @@ def test_operator_triggers_and_lists_jobs():
         assert sorted(ran) == ["x", "y"]
         items = operator.items("manual")
         assert [i.item for i in items] == [0, 1]
+        operator.trigger("manual", overlap="SKIP")
+        deadline = time.time() + 5
+        while len(ran) < 4 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(ran) == 4, "a SKIP trigger runs idle items"
+        with pytest.raises(elasticjob.ConfigError, match="overlapPolicy `now`"):
+            operator.trigger("manual", overlap="now")
         with pytest.raises(ValueError, match="jobName"):
             operator.trigger("missing")

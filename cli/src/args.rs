@@ -52,7 +52,14 @@ pub enum Command {
     /// A job's registry nodes and their data.
     Dump { job: String },
     /// Run every instance's items of a job now.
-    Trigger { job: String },
+    Trigger {
+        job: String,
+        /// What to do with items still running: SKIP leaves them out,
+        /// CANCEL_OTHER stops their runs first; by default they run once
+        /// more when they end.
+        #[arg(long, value_name = "POLICY")]
+        overlap: Option<String>,
+    },
     /// Disable a job, or one server (IP) of it.
     Disable { job: String, ip: Option<String> },
     /// Enable a job, or one server (IP) of it.

@@ -110,7 +110,10 @@ async fn execute(center: &RegistryCenter, cli: &Cli, format: Format) -> Result<(
         Command::Instances { job } => list::instances(&operator, job, format).await,
         Command::Items { job } => list::items(&operator, job, format).await,
         Command::Dump { job } => list::dump(center, job, format).await,
-        Command::Trigger { job } => operator.trigger(job).await.map(Ok),
+        Command::Trigger { job, overlap } => match overlap.as_deref().map(elasticjob::OverlapPolicy::parse).transpose() {
+            Ok(overlap) => operator.trigger_with(job, overlap).await.map(Ok),
+            Err(e) => Err(e),
+        },
         Command::Disable { job, ip } => operator.disable(job, ip.as_deref()).await.map(Ok),
         Command::Enable { job, ip } => operator.enable(job, ip.as_deref()).await.map(Ok),
         Command::DisableItem { job, item } => operator.disable_item(job, *item).await.map(Ok),

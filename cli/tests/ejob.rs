@@ -68,6 +68,18 @@ async fn operates_a_running_job() {
     let bad = ejob(&zk, &["disable-item", "reports", "nine"]);
     assert_eq!(bad.status.code(), Some(2), "a bad ITEM is a usage error");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid value 'nine' for '<ITEM>'"));
+    // The override goes to the instances (ran: the items were idle); a bad one is named.
+    stdout(&ejob(&zk, &["trigger", "reports", "--overlap", "SKIP"]));
+    for _ in 0..100 {
+        if runs.load(Ordering::SeqCst) >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 4, "a SKIP trigger runs the idle items");
+    let bad_overlap = ejob(&zk, &["trigger", "reports", "--overlap", "SOMETIMES"]);
+    assert_eq!(bad_overlap.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_overlap.stderr).contains("overlapPolicy `SOMETIMES`"), "{bad_overlap:?}");
     let missing = ejob(&zk, &["trigger", "ghost"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("jobName `ghost`"));
     let usage = Command::new(env!("CARGO_BIN_EXE_ejob")).arg("jobs").output().unwrap();

@@ -45,6 +45,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod sharding;
 pub mod trace;
+pub mod trigger;
 
 // The coordination protocol's parts. They are public for this repository's
 // own tools (the console, the test harnesses, the benchmarks) and hidden

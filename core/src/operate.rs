@@ -6,9 +6,11 @@ use crate::config::JobConfig;
 use crate::election;
 use crate::error::{Error, Result};
 use crate::execution::LastFire;
+use crate::overlap::OverlapPolicy;
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
 use crate::sharding::service::{self as sharding, children_or_empty, SERVER_DISABLED, SERVER_ENABLED};
+use crate::trigger::TriggerRequest;
 use std::sync::Arc;
 
 /// Health of a job as a whole, as ElasticJob's console shows it.
@@ -115,13 +117,13 @@ pub struct ItemBrief {
 /// trigger and `OneOffJobBootstrap.execute`). Each instance takes its own
 /// request once and runs its items; a request that already waits is one
 /// run, not two. Creating twice is harmless, so connection loss is retried.
-pub(crate) async fn trigger_all_instances(session: &dyn Registry, paths: &JobPaths) -> Result<()> {
-    let now = chrono::Utc::now().timestamp_millis().to_string();
+pub(crate) async fn trigger_all_instances(session: &dyn Registry, paths: &JobPaths, request: TriggerRequest) -> Result<()> {
+    let now = request.to_bytes(chrono::Utc::now().timestamp_millis());
     let root = paths.instances();
     let instances = crate::resolve::retry(|| children_or_empty(session, &root)).await?;
     for id in instances {
         let path = paths.trigger(&id);
-        match crate::resolve::retry(|| session.create_with_parents(&path, now.as_bytes(), CreateMode::Persistent)).await {
+        match crate::resolve::retry(|| session.create_with_parents(&path, &now, CreateMode::Persistent)).await {
             Ok(_) | Err(Error::NodeExists(_)) => {}
             Err(e) => return Err(e),
         }
@@ -154,10 +156,20 @@ impl JobOperator {
         Ok((session, paths))
     }
 
-    /// Asks every live instance of the job to run its items now.
+    /// Asks every live instance of the job to run its items now; an item
+    /// still running runs once more when it ends.
     pub async fn trigger(&self, job_name: &str) -> Result<()> {
+        self.trigger_with(job_name, None).await
+    }
+
+    /// [`Self::trigger`], with `overlap` deciding instead what happens to
+    /// items still running: `SKIP` leaves them out, `CANCEL_OTHER` tells
+    /// their runs to stop and runs them once they returned, `BUFFER_ONE`
+    /// and `BUFFER_ALL` run them once more when they end. A request that
+    /// still waits for an instance is not replaced.
+    pub async fn trigger_with(&self, job_name: &str, overlap: Option<OverlapPolicy>) -> Result<()> {
         let (session, paths) = self.existing_job(job_name).await?;
-        trigger_all_instances(&*session, &paths).await
+        trigger_all_instances(&*session, &paths, TriggerRequest { overlap }).await
     }
 
     /// Disables the job on one server, or on every server when `server_ip` is `None`.

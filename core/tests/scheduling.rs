@@ -402,6 +402,57 @@ async fn jitter_delays_a_fire_alike_on_every_instance(cluster: Cluster) {
     assert!(distinct.len() >= 3, "offsets differ between fires and jobs: {whole:?}");
 }
 
+/// A trigger's overlap override for an item still running: `SKIP` adds
+/// no run, `CANCEL_OTHER` stops the running one (`superseded`) and runs
+/// the item once it returned, never two at once.
+async fn a_trigger_can_override_the_overlap_policy(cluster: Cluster) {
+    let ns = namespace();
+    // (started at, finished at, how it ended) of every run.
+    let runs: Arc<Mutex<Vec<(i64, i64, String)>>> = Default::default();
+    let job = {
+        let runs = runs.clone();
+        Job::from_fn(move |ctx| {
+            let runs = runs.clone();
+            async move {
+                let started = chrono_now();
+                let first = runs.lock().unwrap().is_empty();
+                let how = if first {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => "ended".to_string(),
+                        reason = ctx.cancellation.cancelled() => reason.to_string(),
+                    }
+                } else {
+                    "ended".to_string()
+                };
+                runs.lock().unwrap().push((started, chrono_now(), how));
+                Ok(())
+            }
+        })
+    };
+    let scheduler = JobScheduler::builder(cluster.center(&ns), JobConfig::new("override", "", 1), job).build().unwrap();
+    scheduler.start().await.unwrap();
+    let operator = JobOperator::new(cluster.center(&ns));
+    operator.trigger("override").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    operator.trigger_with("override", Some(elasticjob::OverlapPolicy::Skip)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let superseded_at = chrono_now();
+    operator.trigger_with("override", Some(elasticjob::OverlapPolicy::CancelOther)).await.unwrap();
+    for _ in 0..100 {
+        if runs.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    scheduler.shutdown().await;
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), 2, "the long run and the CANCEL_OTHER trigger's, none for SKIP: {runs:?}");
+    assert_eq!(runs[0].2, "superseded", "{runs:?}");
+    assert!(runs[0].1 - superseded_at < 1000, "stopped at the trigger: {runs:?}");
+    assert!(runs[1].0 >= runs[0].1, "then the trigger's run, not alongside: {runs:?}");
+}
+
 async fn operator_lifecycle(cluster: Cluster) {
     let ns = namespace();
     let runs: Runs = Default::default();
@@ -661,5 +712,6 @@ on_both_backends!(
     max_fires_ends_the_schedule_after_that_many_fires,
     jitter_delays_a_fire_alike_on_every_instance,
     operator_lifecycle,
+    a_trigger_can_override_the_overlap_policy,
     a_hung_item_times_out_and_later_fires_still_run,
 );

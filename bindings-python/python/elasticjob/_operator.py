@@ -19,9 +19,12 @@ class Operator:
     def __init__(self, registry: Registry) -> None:
         self._native = _Native(registry)
 
-    def trigger(self, job_name: str) -> None:
-        """Asks every live instance of the job to run its items now."""
-        self._native.trigger(job_name)
+    def trigger(self, job_name: str, overlap: Optional[str] = None) -> None:
+        """Asks every live instance of the job to run its items now. An item
+        still running runs once more when it ends, unless ``overlap`` says
+        otherwise: ``"SKIP"`` leaves it out, ``"CANCEL_OTHER"`` tells its run
+        to stop and runs it once that returned."""
+        self._native.trigger(job_name, overlap)
 
     def disable(self, job_name: str, server_ip: Optional[str] = None) -> None:
         """Disables the job on one server, or everywhere."""

@@ -57,21 +57,23 @@ pub(super) struct FireRequest {
     earlier: Vec<i64>,
     /// The attempt the runs are (1 but for a retry).
     attempt: u32,
+    /// A trigger's override of the overlap policy for items still running.
+    overlap: Option<OverlapPolicy>,
 }
 
 impl FireRequest {
     fn cron(time: i64) -> Self {
-        FireRequest { kind: FireKind::Cron, time, items: None, earlier: Vec::new(), attempt: 1 }
+        FireRequest { kind: FireKind::Cron, time, items: None, earlier: Vec::new(), attempt: 1, overlap: None }
     }
 
     /// A trigger, now.
     pub(super) fn trigger() -> Self {
-        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: None, earlier: Vec::new(), attempt: 1 }
+        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: None, earlier: Vec::new(), attempt: 1, overlap: None }
     }
 
     /// A trigger of `items` only: they were busy when the trigger came.
     pub(super) fn trigger_items(items: Vec<u32>) -> Self {
-        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: Some(items), earlier: Vec::new(), attempt: 1 }
+        FireRequest { kind: FireKind::Trigger, time: now_millis(), items: Some(items), earlier: Vec::new(), attempt: 1, overlap: None }
     }
 
     /// The next attempt of a failed run, now.
@@ -82,6 +84,7 @@ impl FireRequest {
             items: Some(vec![pending.item]),
             earlier: Vec::new(),
             attempt: pending.attempt,
+            overlap: None,
         }
     }
 
@@ -89,7 +92,7 @@ impl FireRequest {
     /// busy (`fires`: oldest first, never empty).
     pub(super) fn misfire(mut fires: Vec<i64>, items: Vec<u32>) -> Self {
         let time = fires.pop().expect("a re-run is for at least one fire");
-        FireRequest { kind: FireKind::Misfire, time, items: Some(items), earlier: fires, attempt: 1 }
+        FireRequest { kind: FireKind::Misfire, time, items: Some(items), earlier: fires, attempt: 1, overlap: None }
     }
 }
 
@@ -248,10 +251,7 @@ impl Inner {
                     self.look_for_retries_later();
                 }
             } else if request.kind == FireKind::Trigger {
-                // A trigger is never dropped for a busy item: it runs once more when free.
-                for &item in &outcome.still_running {
-                    self.runs.note_trigger(item);
-                }
+                self.trigger_found_busy(&outcome.still_running, request.overlap);
             } else {
                 let policy = self.state_read().config.overlap_policy();
                 if policy == OverlapPolicy::CancelOther && request.kind == FireKind::Cron {
@@ -336,6 +336,27 @@ impl Inner {
         }
     }
 
+    /// Items still running when a trigger came: by default they run once
+    /// more when they end; a trigger's overlap override may skip them, or
+    /// stop their runs first.
+    fn trigger_found_busy(&self, items: &[u32], overlap: Option<OverlapPolicy>) {
+        if items.is_empty() {
+            return;
+        }
+        if overlap == Some(OverlapPolicy::Skip) {
+            tracing::info!(job = %self.job_name, ?items, "trigger skips items still running (overlap SKIP)");
+            return;
+        }
+        for &item in items {
+            if overlap == Some(OverlapPolicy::CancelOther) {
+                if let Some(run) = self.runs.cancellation_of(item) {
+                    self.runs.cancel_run(item, &run, CancelReason::Superseded);
+                }
+            }
+            self.runs.note_trigger(item);
+        }
+    }
+
     /// `CANCEL_OTHER`: the runs of the items busy at a cron fire are told
     /// to stop at its instant (not at its reservation, which would cut them
     /// short early); the item runs for the fire once its run has returned.
@@ -377,7 +398,7 @@ impl Inner {
         let items = busy.to_vec();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-            inner.request_fire(FireRequest { kind: FireKind::Cron, time: fire_time, items: Some(items), earlier: Vec::new(), attempt: 1 });
+            inner.request_fire(FireRequest { kind: FireKind::Cron, time: fire_time, items: Some(items), earlier: Vec::new(), attempt: 1, overlap: None });
         });
     }
 
@@ -467,10 +488,10 @@ impl Inner {
     pub(super) async fn take_trigger(&self, session: &Arc<dyn Registry>) -> Result<()> {
         let path = self.paths.trigger(self.instance.as_str());
         let Some((data, stat)) = crate::resolve::retry(|| session.get(&path)).await? else { return Ok(()) };
-        let text = String::from_utf8_lossy(&data);
-        if !text.trim().is_empty() && text.trim().parse::<i64>().is_err() {
-            tracing::warn!(job = %self.job_name, data = %text.escape_debug(), "trigger request carries unreadable data: ignored, triggering now");
-        }
+        let request = crate::trigger::TriggerRequest::parse(&data).unwrap_or_else(|problem| {
+            tracing::warn!(job = %self.job_name, %problem, "trigger request carries unreadable data: ignored, triggering now");
+            crate::trigger::TriggerRequest::default()
+        });
         let taken = match session.delete(&path, Some(stat.version)).await {
             Ok(()) => true,
             Err(Error::NoNode(_)) | Err(Error::BadVersion(_)) => false,
@@ -479,7 +500,7 @@ impl Inner {
             Err(e) => return Err(e),
         };
         if taken {
-            self.request_fire(FireRequest::trigger());
+            self.request_fire(FireRequest { overlap: request.overlap, ..FireRequest::trigger() });
             self.record_status(crate::trace::StatusState::Triggered, &[], "triggered by an operator");
         }
         Ok(())
@@ -542,7 +563,7 @@ mod tests {
         batch.insert(5, FireRequest::misfire(vec![now - 40_000], vec![2]));
         batch.insert(7, FireRequest::misfire(vec![now - 39_000], vec![3]));
         batch.insert(8, FireRequest::misfire(vec![now - 41_000, now - 40_000], vec![5]));
-        batch.push(FireRequest { kind: FireKind::Cron, time: now - 50_000, items: Some(vec![4]), earlier: Vec::new(), attempt: 1 });
+        batch.push(FireRequest { kind: FireKind::Cron, time: now - 50_000, items: Some(vec![4]), earlier: Vec::new(), attempt: 1, overlap: None });
         let kept = due(batch, |time| now - time <= window);
         let misfires: Vec<&FireRequest> = kept.iter().filter(|r| r.kind == FireKind::Misfire).collect();
         assert_eq!(misfires.len(), 3, "re-runs of the same fires are merged, whatever their age");

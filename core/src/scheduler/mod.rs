@@ -458,7 +458,7 @@ impl JobScheduler {
         let Some(session) = self.inner.live_session().await else {
             return Err(Error::IllegalState(format!("job `{}` was shut down", self.job_name())));
         };
-        crate::operate::trigger_all_instances(&*session, &self.inner.paths).await
+        crate::operate::trigger_all_instances(&*session, &self.inner.paths, crate::trigger::TriggerRequest::default()).await
     }
 
     /// Runs this instance's items once, now (outside the cron schedule).
