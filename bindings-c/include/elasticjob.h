@@ -899,6 +899,20 @@ enum ej_status ej_operator_apply(const struct ej_operator *op,
                                  const char *server_ip);
 
 /**
+ * `EJ_TRIGGER` with an override of the job's overlap policy for items
+ * still running: `overlap` is "SKIP" (left out), "CANCEL_OTHER" (their
+ * runs told to stop, then run once they returned), "BUFFER_ONE" or
+ * "BUFFER_ALL" (run once more when they end, as without an override), or
+ * NULL for no override.
+ *
+ * # Safety
+ * `op` is live; `job_name` is NUL-terminated; `overlap` is NULL or NUL-terminated.
+ */
+enum ej_status ej_operator_trigger_with(const struct ej_operator *op,
+                                        const char *job_name,
+                                        const char *overlap);
+
+/**
  * Disables (`disabled` true) or enables one item of a job.
  *
  * # Safety

@@ -109,7 +109,7 @@ TEST(listeners_run_per_instance_per_fire_and_the_once_listener_once_across_the_c
     for (int n = 0; n < 2; n++) CHECK(ej_scheduler_start(schedulers[n]) == EJ_OK);
     sleep(5);
     int reported = 0;
-    ej_event event = {EJ_EVENT_NONE, 0, 0, false, false, NULL, NULL};
+    ej_event event = {0};
     while (ej_scheduler_next_event(schedulers[0], 0, &event) == EJ_OK && event.kind != EJ_EVENT_NONE) {
         if (event.kind == EJ_EVENT_ERROR && event.message && strstr(event.message, "listener failures are only reported"))
             reported = 1;
