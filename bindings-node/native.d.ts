@@ -13,7 +13,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeOperator {
   /** An operator on the registry's namespace. */
   constructor(registry: NativeRegistry)
-  /** `trigger`, `disable`, `enable`, `shutdown` or `remove` (server: one IP or all). */
+  /**
+   * `trigger`, `disable`, `enable`, `shutdown` or `remove` (server: one IP
+   * or all; for `trigger`, the overlap override, if any).
+   */
   apply(operation: string, jobName: string, serverIp?: string | undefined | null): Promise<void>
   /** Disables or enables one item. */
   setItemDisabled(jobName: string, item: number, disabled: boolean): Promise<void>
