@@ -114,10 +114,11 @@ fn languages(r: &Value) -> Table {
     );
     row("CPU per fire per instance", cell(&|l| format!("{} ms", num(&l["cpu_ms_per_fire_per_instance"], 2))), times(&ratios["cpu_per_fire"]));
     let mut notes = vec![format!(
-        "{} instances per language, {} items every second, {} fires: one sample per item and fire, from its scheduled time to the handler's first start (ledger written by the handler). Failover, misfire and the clock check (maxTimeDiffSeconds) on. RSS busy: mean of the instances mid-window; idle: one registered instance of a job that never fires. CPU: the instances' user + system time over the window ÷ fires ÷ instances (each ran about a third of the items).",
+        "{} instances per language, {} items every second, {} fires: one sample per item and fire, from its scheduled time to the handler's first start (ledger written by the handler). Handlers take {} ms: a handler that takes time holds one of its instance's executor slots (2 × cores by default) and the items beyond them wait for a slot, which is the job's parallelism, not the fire path. Failover, misfire and the clock check (maxTimeDiffSeconds) on. RSS busy: mean of the instances mid-window; idle: one registered instance of a job that never fires. CPU: the instances' user + system time over the window ÷ fires ÷ instances (each ran about a third of the items).",
         int(&rust["instances"]),
         int(&rust["items"]),
         int(&rust["fires"]),
+        int(&rust["handler_ms"]),
     )];
     if let Some(bare) = langs["bare_node_rss_kib"].as_f64() {
         notes.push(format!("A bare `node` process takes {:.1} MiB.", bare / 1024.0));
