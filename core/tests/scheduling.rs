@@ -557,6 +557,7 @@ async fn embedded_failover_runs_a_crashed_instances_item_once() {
     let mut config = JobConfig::new("failover", "0/3 * * * * ?", 2);
     config.failover = true;
     let survivor = start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(100)).await;
+    let mut events = survivor.events();
     // The victim's handler never finishes by itself: it is "killed" mid-run.
     let victim_center = cluster.center(&ns);
     let started = Arc::new(tokio::sync::Notify::new());
@@ -580,15 +581,29 @@ async fn embedded_failover_runs_a_crashed_instances_item_once() {
     let crash_at = chrono_now();
     server.expire(session.session_id());
     drop(victim);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The take-over of the crashed run: at once on the embedded server, with room for a loaded host.
+    let victim_fire = {
+        let deadline = chrono_now() + 5000;
+        loop {
+            let done = runs.lock().unwrap().iter().filter(|r| r.1 < crash_at).map(|r| r.1).max();
+            if done.is_some_and(|fire| runs.lock().unwrap().iter().filter(|r| r.1 == fire).count() == 2) || chrono_now() > deadline {
+                break done;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
     survivor.shutdown().await;
     let runs = runs.lock().unwrap().clone();
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(format!("{event:?}"));
+    }
     let per_key: BTreeMap<(u32, i64), usize> = runs.iter().fold(BTreeMap::new(), |mut m, r| {
         *m.entry((r.0, r.1)).or_default() += 1;
         m
     });
     assert!(per_key.values().all(|&c| c == 1), "no (item, fire) ran twice: {runs:?}");
-    let fire = runs.iter().filter(|r| r.1 < crash_at).map(|r| r.1).max().expect("the crashed fire was re-run");
+    let fire = victim_fire.unwrap_or_else(|| panic!("the crashed fire was re-run: crashed at {crash_at}, runs {runs:?}, events {seen:?}"));
     let items_of_fire: BTreeSet<u32> = runs.iter().filter(|r| r.1 == fire).map(|r| r.0).collect();
     assert_eq!(items_of_fire, [0, 1].into(), "both items of the crashed fire completed: {runs:?}");
 }
