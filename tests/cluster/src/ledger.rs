@@ -107,6 +107,19 @@ pub fn read(path: &Path) -> Vec<Entry> {
         .collect()
 }
 
+/// Waits (polling the ledger at `path`) until some entry matches, and
+/// returns it; fails the test after `timeout`.
+pub fn wait_for(path: &Path, timeout: std::time::Duration, matches: impl Fn(&Entry) -> bool) -> Entry {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(e) = read(path).into_iter().find(|e| matches(e)) {
+            return e;
+        }
+        assert!(std::time::Instant::now() < deadline, "no matching ledger entry within {timeout:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// What the checker found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {

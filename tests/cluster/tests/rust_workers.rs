@@ -6,7 +6,7 @@ mod common;
 
 use cluster_tests::ledger;
 use cluster_tests::workers::{fires_between, now_millis, Worker};
-use common::{entries, wait_for_entry, Setup, SESSION_TIMEOUT_MS};
+use common::{entries, Setup, SESSION_TIMEOUT_MS};
 use std::time::Duration;
 
 /// Three worker processes, 10 items, a fire every second for 23 s: every
@@ -61,7 +61,7 @@ fn kill_dash_nine_mid_fire_fails_over_once_within_the_session_timeout() {
     let mut victim = setup.worker("victim", "failover", 6, "0/5 * * * * ?", &slow);
     let victim_id = victim.instance_id.clone();
     // Wait until the victim is in the middle of a fire, then kill it.
-    let started = wait_for_entry(&setup.ledger(), Duration::from_secs(30), |e| {
+    let started = ledger::wait_for(&setup.ledger(), Duration::from_secs(30), |e| {
         e.instance == victim_id && e.phase == "start"
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -77,7 +77,7 @@ fn kill_dash_nine_mid_fire_fails_over_once_within_the_session_timeout() {
     // Each of its items is re-run by a survivor for the same fire.
     let mut first_takeover = i64::MAX;
     for &item in &victim_items {
-        let taken = wait_for_entry(&setup.ledger(), Duration::from_secs(15), |e| {
+        let taken = ledger::wait_for(&setup.ledger(), Duration::from_secs(15), |e| {
             e.item == item && e.fire == fire && e.phase == "end" && e.instance != victim_id
         });
         let start = entries(&setup.ledger(), "failover")
@@ -123,7 +123,7 @@ fn a_paused_worker_starts_nothing_it_no_longer_owns() {
     let resumed_at = now_millis();
     let paused_id = workers[2].instance_id.clone();
     // It registers again with a new session and gets items from a later fire.
-    let rejoined = wait_for_entry(&setup.ledger(), Duration::from_secs(20), |e| {
+    let rejoined = ledger::wait_for(&setup.ledger(), Duration::from_secs(20), |e| {
         e.instance == paused_id && e.phase == "start" && e.at > resumed_at
     });
     std::thread::sleep(Duration::from_millis(2000));

@@ -58,7 +58,7 @@ fn crash_during_backoff(failing: u32) {
     let langs = ["python", "rust"];
 
     // Attempt 1 at the first fire; wait until its retry is recorded.
-    let first = wait_for(&ledger_path, Duration::from_secs(25), |e| e.item == failing && e.phase == "start" && e.attempt == 1);
+    let first = ledger::wait_for(&ledger_path, Duration::from_secs(25), |e| e.item == failing && e.phase == "start" && e.attempt == 1);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let recorded = runtime.block_on(async {
         let registry = ZookeeperRegistry::connect(ZookeeperOptions::new(connect.clone(), namespace.clone())).await.unwrap();
@@ -76,7 +76,7 @@ fn crash_during_backoff(failing: u32) {
     workers[victim].kill9();
     let survivor = workers[1 - victim].instance_id.clone();
 
-    let third = wait_for(&ledger_path, Duration::from_secs(20), |e| e.item == failing && e.fire == first.fire && e.attempt == 3 && e.phase == "end");
+    let third = ledger::wait_for(&ledger_path, Duration::from_secs(20), |e| e.item == failing && e.fire == first.fire && e.attempt == 3 && e.phase == "end");
     for w in &mut workers {
         w.terminate(Duration::from_secs(10));
     }
@@ -105,15 +105,4 @@ fn crash_during_backoff(failing: u32) {
         second_at - first.at,
         runs[2].at - first.at
     );
-}
-
-fn wait_for(path: &std::path::Path, timeout: Duration, matches: impl Fn(&Entry) -> bool) -> Entry {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(e) = ledger::read(path).into_iter().find(|e| matches(e)) {
-            return e;
-        }
-        assert!(std::time::Instant::now() < deadline, "no matching ledger entry within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

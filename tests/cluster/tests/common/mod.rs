@@ -5,7 +5,6 @@ use cluster_tests::ledger::{self, Entry};
 use cluster_tests::workers::Worker;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 use zk_harness::ZkServer;
 
 /// The workers' registry session timeout.
@@ -51,18 +50,5 @@ impl Setup {
 /// The ledger's entries of one job.
 pub fn entries(path: &Path, job: &str) -> Vec<Entry> {
     ledger::read(path).into_iter().filter(|e| e.job == job).collect()
-}
-
-/// Waits until some entry matches, returning it.
-#[allow(dead_code)] // not every test file waits for one entry
-pub fn wait_for_entry(path: &Path, timeout: Duration, matches: impl Fn(&Entry) -> bool) -> Entry {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(e) = ledger::read(path).into_iter().find(|e| matches(e)) {
-            return e;
-        }
-        assert!(std::time::Instant::now() < deadline, "no matching ledger entry within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
