@@ -352,6 +352,52 @@ async fn reserved_fires_start_at_their_instant(cluster: Cluster) {
     assert!(starts.len() >= 4 && lags.iter().skip(1).all(|&ms| ms < 200), "fire-to-start lags (ms): {lags:?}");
 }
 
+/// An instance leaves just after another reserved a fire with its old
+/// items: the leaver's last run ends 50 ms before the fire, so its items
+/// move after the survivor's reservation (80 ms ahead). The survivor still
+/// runs them for that fire, once (the leaver's clock had stopped, so
+/// without the offer after resharding nobody would).
+async fn items_handed_over_after_a_reservation_still_run_for_that_fire(cluster: Cluster) {
+    let ns = namespace();
+    let config = JobConfig::new("handover", "* * * * * ?", 2);
+    let runs: Runs = Default::default();
+    let survivor = start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(10)).await;
+    let slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow_started = Arc::new(tokio::sync::Notify::new());
+    let job = {
+        let (runs, slow, slow_started) = (runs.clone(), slow.clone(), slow_started.clone());
+        Job::from_fn(move |ctx| {
+            let (runs, slow, slow_started) = (runs.clone(), slow.clone(), slow_started.clone());
+            async move {
+                runs.lock().unwrap().push((ctx.sharding_item, ctx.fire_time, "leaver".to_string()));
+                if slow.swap(false, Ordering::SeqCst) {
+                    slow_started.notify_one();
+                    let until = ctx.fire_time + 950;
+                    tokio::time::sleep(Duration::from_millis((until - chrono_now()).max(0) as u64)).await;
+                }
+                Ok(())
+            }
+        })
+    };
+    let leaver = JobScheduler::builder(cluster.center(&ns), config, job).instance_id("127.0.0.1@-@test-1").build().unwrap();
+    leaver.start().await.unwrap();
+    wait_until(|| runs.lock().unwrap().iter().filter(|r| r.2 == "leaver").count() >= 2).await;
+    slow.store(true, Ordering::SeqCst);
+    slow_started.notified().await;
+    let last_fire = runs.lock().unwrap().iter().filter(|r| r.2 == "leaver").map(|r| r.1).max().unwrap();
+    let leaving = tokio::spawn(async move { leaver.shutdown().await });
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    leaving.await.unwrap();
+    survivor.shutdown().await;
+    let fires = by_fire(&runs);
+    let next = last_fire + 1000;
+    let expected: BTreeMap<u32, usize> = [(0, 1), (1, 1)].into_iter().collect();
+    assert_eq!(fires.get(&next), Some(&expected), "the fire after the leave: {fires:?}; runs: {:?}", runs.lock().unwrap());
+    for (fire, counts) in &fires {
+        assert!(counts.values().all(|&c| c == 1), "duplicate in fire {fire}: {counts:?}");
+    }
+}
+
 fn chrono_now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
 }
@@ -729,4 +775,5 @@ on_both_backends!(
     operator_lifecycle,
     a_trigger_can_override_the_overlap_policy,
     a_hung_item_times_out_and_later_fires_still_run,
+    items_handed_over_after_a_reservation_still_run_for_that_fire,
 );

@@ -42,6 +42,9 @@ enum FireKind {
     Misfire,
     /// A failed run's next attempt ([`crate::retries`]).
     Retry,
+    /// A recent cron fire offered to items a resharding brought here
+    /// after this instance had started that fire with its old items.
+    CatchUp,
 }
 
 /// One fire to start.
@@ -88,6 +91,11 @@ impl FireRequest {
         }
     }
 
+    /// A recent cron fire `time`, offered to those of `items` this instance owns.
+    fn catch_up(time: i64, items: Vec<u32>) -> Self {
+        FireRequest { kind: FireKind::CatchUp, time, items: Some(items), earlier: Vec::new(), attempt: 1, overlap: None }
+    }
+
     /// A misfire re-run of `items` for the cron fires they buffered while
     /// busy (`fires`: oldest first, never empty).
     pub(super) fn misfire(mut fires: Vec<i64>, items: Vec<u32>) -> Self {
@@ -109,6 +117,9 @@ const CATCH_UP_LIMIT: usize = 100;
 /// room for a busy registry; a later reservation only makes the handlers
 /// start late, as they did before reservations.
 pub(super) const RESERVE_AHEAD: Duration = Duration::from_millis(80);
+/// How many of the latest queued cron fires the clock remembers for
+/// [`Inner::catch_up_items_moved_in`]: the current one and a reserved next one.
+const RECENT_FIRES: usize = 2;
 
 impl Inner {
     /// The cron clock: queues each fire [`RESERVE_AHEAD`] before its time,
@@ -134,6 +145,11 @@ impl Inner {
                 _ = sleep_or_never(sleep_for) => {
                     let time = next.expect("the clock sleeps only when a fire is due");
                     self.request_fire(FireRequest::cron(time));
+                    let mut recent = self.recent_cron_fires.lock().unwrap_or_else(|p| p.into_inner());
+                    recent.push_back(time);
+                    if recent.len() > RECENT_FIRES {
+                        recent.pop_front();
+                    }
                     queued = time;
                     last = time;
                 }
@@ -173,7 +189,7 @@ impl Inner {
             self.check_clock(&**session).await?;
         }
         let fence = match request.kind {
-            FireKind::Cron | FireKind::Misfire => Fence::Cron(request.time),
+            FireKind::Cron | FireKind::Misfire | FireKind::CatchUp => Fence::Cron(request.time),
             FireKind::Trigger => Fence::Trigger,
             FireKind::Retry => Fence::Retry { fire_time: request.time, attempt: request.attempt },
         };
@@ -188,7 +204,7 @@ impl Inner {
         };
         let listening = self.listening(session, request.time, once_key);
         // A re-check of a reserved fire's busy items is part of that fire.
-        let mut counted = request.kind == FireKind::Cron && request.items.is_some();
+        let mut counted = (request.kind == FireKind::Cron && request.items.is_some()) || request.kind == FireKind::CatchUp;
         for _ in 0..8 {
             self.ensure_sharded(session).await?;
             let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
@@ -236,7 +252,7 @@ impl Inner {
                     FireKind::Cron => Some(crate::metrics::job::FireKind::Cron),
                     FireKind::Trigger => Some(crate::metrics::job::FireKind::Trigger),
                     FireKind::Misfire => Some(crate::metrics::job::FireKind::Misfire),
-                    FireKind::Retry => None,
+                    FireKind::Retry | FireKind::CatchUp => None,
                 };
                 if let Some(kind) = kind {
                     self.metrics.fired(kind);
@@ -252,6 +268,8 @@ impl Inner {
                 }
             } else if request.kind == FireKind::Trigger {
                 self.trigger_found_busy(&outcome.still_running, request.overlap);
+            } else if request.kind == FireKind::CatchUp {
+                // Items busy here were here at the fire: its own start judged them.
             } else {
                 let policy = self.state_read().config.overlap_policy();
                 if policy == OverlapPolicy::CancelOther && request.kind == FireKind::Cron {
@@ -453,6 +471,33 @@ impl Inner {
             }
         }
         missed
+    }
+
+    /// After a resharding settles. This instance may have started (reserved)
+    /// a fire with its old items just before the flag went up, while the
+    /// items' previous owner saw the flag, waited, and then no longer owned
+    /// them: nobody would run those items for that fire. So the recent
+    /// fires the catch-up window still admits are offered to every item
+    /// owned now; the `fired` fence starts only those no one started for
+    /// them. Not while a Java instance is here (it writes no `fired`), and
+    /// none from before an operator's last enable.
+    pub(super) fn catch_up_items_moved_in(&self) {
+        if self.one_off || self.stopping() {
+            return;
+        }
+        let Some(catch_up_from) = self.java_peers.lock().unwrap_or_else(|p| p.into_inner()).catch_up_from() else {
+            return;
+        };
+        let floor = catch_up_from.max(self.enabled_at.load(std::sync::atomic::Ordering::SeqCst) + 1);
+        let window = self.state_read().config.catch_up_window();
+        let now = now_millis();
+        let recent: Vec<i64> = self.recent_cron_fires.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+        let count = self.item_count();
+        for time in recent {
+            if time >= floor && window.admits(time, now, self.next_fire_after(time)) {
+                self.request_fire(FireRequest::catch_up(time, (0..count).collect()));
+            }
+        }
     }
 
     /// Re-reads when an operator last enabled the job again.

@@ -232,6 +232,7 @@ impl JobSchedulerBuilder {
                 fire_queue: Mutex::new(Some(fire_queue)),
                 schedule_changed: Notify::new(),
                 clock_start: std::sync::atomic::AtomicI64::new(0),
+                recent_cron_fires: Mutex::new(std::collections::VecDeque::new()),
                 current,
                 reshard_lock: tokio::sync::Mutex::new(()),
                 stop,
@@ -338,6 +339,8 @@ struct Inner {
     /// others wait for the resharding the flag asks for), and no one else
     /// would run it; Java peers write no `fired` to catch it up by.
     clock_start: std::sync::atomic::AtomicI64,
+    /// The latest cron fires the clock queued, oldest first.
+    recent_cron_fires: Mutex<std::collections::VecDeque<i64>>,
     /// The registered, live session, if any.
     current: watch::Sender<Option<Arc<dyn Registry>>>,
     /// One resharding at a time in this process.

@@ -371,6 +371,7 @@ impl Inner {
                 }
                 self.look_for_retries(&*session).await?;
                 self.refresh_enabled_at(&*session).await?;
+                self.catch_up_items_moved_in();
                 if config.failover {
                     failover::queue_orphaned_items(&*session, paths, self.item_count()).await?;
                     self.take_over(session.clone());
@@ -480,6 +481,7 @@ impl Inner {
                 // Items that came here may have retries pending; an enable may have settled it.
                 self.look_for_retries(&**session).await?;
                 self.refresh_enabled_at(&**session).await?;
+                self.catch_up_items_moved_in();
             }
             (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
             (JobNode::Trigger(id), EventKind::Created) if id == me => self.take_trigger(session).await?,
