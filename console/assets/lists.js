@@ -41,7 +41,7 @@ export async function renderList(page, kind) {
     title = 'Execution history';
     path = statusMode ? '/api/statuses' : '/api/history';
     fields = statusMode
-      ? [['job', 'Job', 'select', jobs], ['instance', 'Instance', 'text'], ['state', 'State', 'select', ['', 'RESHARDED', 'MISFIRED', 'STUCK_ITEMS', 'FAILOVER_TAKEN', 'TRIGGERED', 'DISABLED', 'ENABLED', 'ERROR', 'STOPPED']], ['since', 'From', 'datetime-local'], ['until', 'Until', 'datetime-local']]
+      ? [['job', 'Job', 'select', jobs], ['instance', 'Instance', 'text'], ['state', 'State', 'select', ['', 'RESHARDED', 'MISFIRED', 'STUCK_ITEMS', 'FAILOVER_TAKEN', 'TRIGGERED', 'DISABLED', 'ENABLED', 'PAUSED', 'ERROR', 'STOPPED']], ['since', 'From', 'datetime-local'], ['until', 'Until', 'datetime-local']]
       : [['job', 'Job', 'select', jobs], ['item', 'Item', 'number'], ['instance', 'Instance', 'text'], ['outcome', 'Outcome', 'select', ['', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED']], ['since', 'From', 'datetime-local'], ['until', 'Until', 'datetime-local']];
     columns = statusMode ? ['Time', 'Job', 'State', 'Instance', 'Items', 'Message'] : ['Started', 'Job', 'Item', 'Instance', 'Duration', 'Outcome', 'Source', 'Fire', 'Cause'];
     row = statusMode

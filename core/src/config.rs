@@ -317,6 +317,7 @@ impl JobConfig {
         }
         crate::bounds::ScheduleBounds::from_props(&self.props)?;
         crate::retries::RetryPolicy::from_props(&self.props)?;
+        crate::failure_streak::limit_from_props(&self.props)?;
         if let Some(value) = self.props.get(crate::overlap::OVERLAP_POLICY_PROP) {
             crate::overlap::OverlapPolicy::parse(value)?;
         }

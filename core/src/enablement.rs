@@ -4,6 +4,8 @@
 //! a failure, so they are never caught up: no catch-up window reaches
 //! back past the last enable.
 //!
+//! A pause's end is an enable too ([`crate::pause`]).
+//!
 //! Written, before the enable itself, by [`crate::JobOperator`]'s enables
 //! (so by `ejob` and the console) and by an instance of ours that registers
 //! with its server enabled over a server an operator had disabled. An
@@ -17,12 +19,16 @@ use crate::resolve::retry;
 
 /// Records that the job was enabled again now (the latest enable wins).
 pub async fn note_enabled(session: &dyn Registry, paths: &JobPaths) -> Result<()> {
-    let now = chrono::Utc::now().timestamp_millis();
+    note_enabled_at(session, paths, chrono::Utc::now().timestamp_millis()).await
+}
+
+/// Records that the job was enabled again at `at` (epoch ms), unless a later enable is recorded.
+pub async fn note_enabled_at(session: &dyn Registry, paths: &JobPaths, at: i64) -> Result<()> {
     let path = paths.enabled_at();
-    if enabled_at(session, paths).await? >= now {
+    if enabled_at(session, paths).await? >= at {
         return Ok(());
     }
-    let stamp = now.to_string();
+    let stamp = at.to_string();
     retry(|| session.put(&path, stamp.as_bytes())).await
 }
 

@@ -7,6 +7,7 @@ use crate::election;
 use crate::error::{Error, Result};
 use crate::execution::LastFire;
 use crate::overlap::OverlapPolicy;
+use crate::pause::{self, PauseNote};
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, RegistryCenter};
 use crate::sharding::service::{self as sharding, children_or_empty, SERVER_DISABLED, SERVER_ENABLED};
@@ -27,6 +28,8 @@ pub enum JobStatus {
     Stopped,
     /// Every server of the job is disabled.
     Disabled,
+    /// Paused ([`JobOperator::pause`]); ours only (Java instances ignore a pause).
+    Paused,
     /// Resharding is pending, or an item is owned by an instance that is gone.
     ShardingFlag,
 }
@@ -39,6 +42,7 @@ impl JobStatus {
             JobStatus::Crashed => "CRASHED",
             JobStatus::Stopped => "STOPPED",
             JobStatus::Disabled => "DISABLED",
+            JobStatus::Paused => "PAUSED",
             JobStatus::ShardingFlag => "SHARDING_FLAG",
         }
     }
@@ -54,6 +58,8 @@ pub struct JobBrief {
     pub status: JobStatus,
     /// How many instances are live.
     pub instance_count: usize,
+    /// The note of a pause in force, if any.
+    pub pause: Option<PauseNote>,
 }
 
 /// A live instance of a job.
@@ -204,6 +210,28 @@ impl JobOperator {
         Ok(())
     }
 
+    /// Pauses the job on every instance of ours from its next fire on,
+    /// with a note saying who, why and (with `until`) when it resumes by
+    /// itself. Fires a pause skips are never caught up; triggers still run.
+    /// A pause in force is replaced.
+    pub async fn pause(&self, job_name: &str, note: &PauseNote) -> Result<()> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        pause::pause(&*session, &paths, note).await
+    }
+
+    /// Resumes a paused job: it fires again from its next fire, and every
+    /// item's failure streak starts again. Returns whether it was paused.
+    pub async fn resume(&self, job_name: &str) -> Result<bool> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        pause::resume(&*session, &paths).await
+    }
+
+    /// The note of the job's pause in force, if it is paused.
+    pub async fn pause_note(&self, job_name: &str) -> Result<Option<PauseNote>> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        in_force(&*session, &paths).await
+    }
+
     /// Stops one item from running until enabled again.
     pub async fn disable_item(&self, job_name: &str, item: u32) -> Result<()> {
         let (session, paths) = self.existing_job(job_name).await?;
@@ -293,8 +321,12 @@ impl JobOperator {
             let Some(yaml) = session.get_string(&paths.config()).await? else { continue };
             let Ok(config) = JobConfig::from_registry_yaml(&yaml) else { continue };
             let instances = children_or_empty(&*session, &paths.instances()).await?;
-            let status = job_status(&*session, &paths, &config, &instances).await?;
-            jobs.push(JobBrief { config, status, instance_count: instances.len() });
+            let pause = in_force(&*session, &paths).await?;
+            let mut status = job_status(&*session, &paths, &config, &instances).await?;
+            if pause.is_some() && matches!(status, JobStatus::Ok | JobStatus::ShardingFlag) {
+                status = JobStatus::Paused;
+            }
+            jobs.push(JobBrief { config, status, instance_count: instances.len(), pause });
         }
         Ok(jobs)
     }
@@ -347,6 +379,12 @@ impl JobOperator {
         }
         Ok(items)
     }
+}
+
+/// The job's pause note while it is in force (one past its end is not).
+async fn in_force(session: &dyn Registry, paths: &JobPaths) -> Result<Option<PauseNote>> {
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok(pause::read(session, paths).await?.map(|(note, _)| note).filter(|note| note.in_force(now)))
 }
 
 async fn load_config(session: &dyn Registry, paths: &JobPaths) -> Result<JobConfig> {

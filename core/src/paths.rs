@@ -213,6 +213,21 @@ impl JobPaths {
         self.under("polyglot/enabled-at")
     }
 
+    /// `polyglot/paused`: the note of a pause in force (see [`crate::pause`]).
+    pub fn paused(&self) -> String {
+        self.under("polyglot/paused")
+    }
+
+    /// `polyglot/failed-fires`: the items' failure streaks (see [`crate::failure_streak`]).
+    pub fn failed_fires_root(&self) -> String {
+        self.under("polyglot/failed-fires")
+    }
+
+    /// `polyglot/failed-fires/{item}`: how many fires in a row the item failed.
+    pub fn failed_fires(&self, item: u32) -> String {
+        self.under(&format!("polyglot/failed-fires/{item}"))
+    }
+
     /// What a path inside the job is about, for routing watch events.
     pub fn classify<'a>(&self, path: &'a str) -> Option<JobNode<'a>> {
         let rest = path.strip_prefix(self.root.as_str())?.strip_prefix('/')?;

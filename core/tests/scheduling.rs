@@ -4,7 +4,7 @@
 
 use elasticjob::registry::ZookeeperOptions;
 use elasticjob::{
-    Job, JobConfig, JobEvent, JobOperator, JobScheduler, EmbeddedServer, Outcome, RegistryCenter,
+    Job, JobConfig, JobEvent, JobOperator, JobScheduler, EmbeddedServer, Outcome, PauseNote, RegistryCenter,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -499,6 +499,113 @@ async fn a_trigger_can_override_the_overlap_policy(cluster: Cluster) {
     assert!(runs[1].0 >= runs[0].1, "then the trigger's run, not alongside: {runs:?}");
 }
 
+/// A pause with a note holds every instance's cron fires until it ends by
+/// itself, and a pause without an end until it is resumed; the fires either
+/// held are never caught up, even with a 5-minute catch-up window.
+async fn a_paused_job_skips_its_fires_and_never_catches_them_up(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let mut config = JobConfig::new("paused", "* * * * * ?", 3);
+    config.props.insert("catchUpWindowSeconds".into(), "300".into());
+    let mut instances = vec![
+        start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(20)).await,
+        start(&cluster, &ns, &config, 1, &runs, Duration::from_millis(20)).await,
+    ];
+    let operator = JobOperator::new(cluster.center(&ns));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // A pause that ends by itself 2.5 s later.
+    let paused_at = chrono_now();
+    let until = paused_at + 2500;
+    let note = PauseNote::new("ops", "table migration", paused_at, Some(until)).unwrap();
+    operator.pause("paused", &note).await.unwrap();
+    assert_eq!(operator.pause_note("paused").await.unwrap(), Some(note.clone()));
+    let brief = operator.jobs().await.unwrap().into_iter().find(|j| j.config.job_name == "paused").unwrap();
+    assert_eq!((brief.status.as_str(), brief.pause.as_ref()), ("PAUSED", Some(&note)));
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    assert_eq!(operator.pause_note("paused").await.unwrap(), None, "over at its end");
+    // A pause until resumed.
+    let second_at = chrono_now();
+    operator.pause("paused", &PauseNote::new("ops", "", second_at, None).unwrap()).await.unwrap();
+    // A joiner moves items: their new owners would catch up what the pause held.
+    instances.push(start(&cluster, &ns, &config, 2, &runs, Duration::from_millis(20)).await);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let resumed_at = chrono_now();
+    assert!(operator.resume("paused").await.unwrap(), "it was paused");
+    assert!(!operator.resume("paused").await.unwrap(), "no longer paused");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for s in &instances {
+        s.shutdown().await;
+    }
+    let fires = by_fire(&runs);
+    // A fire reserved (80 ms ahead) before the pause was written still runs.
+    let held = |fire: i64| (fire > paused_at + 100 && fire < until) || (fire > second_at + 100 && fire < resumed_at);
+    let ran_held: Vec<_> = fires.keys().filter(|&&fire| held(fire)).collect();
+    assert!(ran_held.is_empty(), "fires ran while paused: {ran_held:?} of {fires:?}");
+    let after = |from: i64| fires.keys().filter(|&&fire| fire >= from + 100).count();
+    assert!(after(until) - after(second_at) >= 2, "fires between the two pauses: {fires:?}");
+    assert!(after(resumed_at) >= 2, "fires after the resume: {fires:?}");
+    for (fire, counts) in &fires {
+        assert!(counts.values().all(|&c| c == 1), "duplicate in fire {fire}: {counts:?}");
+    }
+}
+
+/// `pauseAfterFailedFires`: one item failing two fires in a row pauses
+/// the job with a note naming it; a resume starts its count again.
+async fn failed_fires_in_a_row_pause_the_job(cluster: Cluster) {
+    let ns = namespace();
+    let mut config = JobConfig::new("fragile", "* * * * * ?", 2);
+    config.props.insert("pauseAfterFailedFires".into(), "2".into());
+    let runs: Runs = Default::default();
+    let job = {
+        let runs = runs.clone();
+        Job::from_fn(move |ctx| {
+            let runs = runs.clone();
+            async move {
+                runs.lock().unwrap().push((ctx.sharding_item, ctx.fire_time, String::new()));
+                match ctx.sharding_item {
+                    1 => Err("the downstream service refused".into()),
+                    _ => Ok(()),
+                }
+            }
+        })
+    };
+    let scheduler = JobScheduler::builder(cluster.center(&ns), config, job).build().unwrap();
+    scheduler.start().await.unwrap();
+    let operator = JobOperator::new(cluster.center(&ns));
+    let mut note = None;
+    for _ in 0..100 {
+        note = operator.pause_note("fragile").await.unwrap();
+        if note.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let note = note.expect("paused within 5 s");
+    assert_eq!(note.by, "pause-on-failure");
+    assert!(note.reason.contains("item 1 failed 2 fires in a row") && note.reason.contains("downstream service refused"), "{note:?}");
+    let fires_at_pause: BTreeSet<i64> = runs.lock().unwrap().iter().filter(|r| r.0 == 1).map(|r| r.1).collect();
+    assert_eq!(fires_at_pause.len(), 2, "{fires_at_pause:?}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let latest = runs.lock().unwrap().iter().map(|r| r.1).max().unwrap();
+    assert!(latest <= note.at + 100, "a fire ran after the pause: {:?}", runs.lock().unwrap());
+    assert!(operator.resume("fragile").await.unwrap());
+    // Two more failed fires pause it again: the count started anew.
+    let resumed_at = chrono_now();
+    let mut again = None;
+    for _ in 0..100 {
+        again = operator.pause_note("fragile").await.unwrap();
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    scheduler.shutdown().await;
+    let again = again.expect("paused again within 5 s");
+    let failed_since: usize = runs.lock().unwrap().iter().filter(|r| r.0 == 1 && r.1 > resumed_at).count();
+    assert_eq!(failed_since, 2, "paused again after two new failures: {:?}", runs.lock().unwrap());
+    assert!(again.at > resumed_at);
+}
+
 async fn operator_lifecycle(cluster: Cluster) {
     let ns = namespace();
     let runs: Runs = Default::default();
@@ -776,4 +883,6 @@ on_both_backends!(
     a_trigger_can_override_the_overlap_policy,
     a_hung_item_times_out_and_later_fires_still_run,
     items_handed_over_after_a_reservation_still_run_for_that_fire,
+    a_paused_job_skips_its_fires_and_never_catches_them_up,
+    failed_fires_in_a_row_pause_the_job,
 );

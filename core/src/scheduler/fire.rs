@@ -56,7 +56,8 @@ pub(super) struct FireRequest {
     /// Only these items (misfire re-runs); all owned items otherwise.
     items: Option<Vec<u32>>,
     /// Earlier fires the items run for first, in the same run (fires an
-    /// overlap policy of `BUFFER_ALL` buffered); fenced by `time`, the latest.
+    /// overlap policy of `BUFFER_ALL` buffered, or a catch-up's older
+    /// recent fires); fenced by `time`, the latest.
     earlier: Vec<i64>,
     /// The attempt the runs are (1 but for a retry).
     attempt: u32,
@@ -91,9 +92,12 @@ impl FireRequest {
         }
     }
 
-    /// A recent cron fire `time`, offered to those of `items` this instance owns.
-    fn catch_up(time: i64, items: Vec<u32>) -> Self {
-        FireRequest { kind: FireKind::CatchUp, time, items: Some(items), earlier: Vec::new(), attempt: 1, overlap: None }
+    /// Recent cron fires (`fires`: oldest first, never empty), offered to
+    /// those of `items` this instance owns: each item runs those after its
+    /// fence, fenced by the latest.
+    fn catch_up(mut fires: Vec<i64>, items: Vec<u32>) -> Self {
+        let time = fires.pop().expect("a catch-up is of at least one fire");
+        FireRequest { kind: FireKind::CatchUp, time, items: Some(items), earlier: fires, attempt: 1, overlap: None }
     }
 
     /// A misfire re-run of `items` for the cron fires they buffered while
@@ -185,6 +189,11 @@ impl Inner {
 
     /// Starts one fire's items and launches their runs.
     async fn fire(self: &Arc<Self>, session: &Arc<dyn Registry>, request: &FireRequest) -> Result<()> {
+        let of_cron = matches!(request.kind, FireKind::Cron | FireKind::Misfire | FireKind::CatchUp);
+        let whole_fire = request.kind == FireKind::Cron && request.items.is_none();
+        if of_cron && self.paused_for(&**session, request.time, whole_fire).await? {
+            return Ok(());
+        }
         if request.kind == FireKind::Cron {
             self.check_clock(&**session).await?;
         }
@@ -296,9 +305,14 @@ impl Inner {
                 .iter()
                 .zip(signals)
                 .map(|(started, cancellation)| {
-                    let mut fires = missed.get(&started.item).cloned().unwrap_or_default();
-                    fires.extend(&request.earlier);
+                    // Never a fire the item's fence already passed (a
+                    // catch-up's earlier fires may be), each fire once, oldest first.
+                    let after = started.previous.as_ref().map_or(i64::MIN, |last| last.fire_time);
+                    let mut fires: Vec<i64> = missed.get(&started.item).cloned().unwrap_or_default();
+                    fires.extend(request.earlier.iter().copied().filter(|&t| t > after));
                     fires.push(request.time);
+                    fires.sort_unstable();
+                    fires.dedup();
                     RunPlan {
                         item: started.item,
                         fires,
@@ -492,11 +506,11 @@ impl Inner {
         let window = self.state_read().config.catch_up_window();
         let now = now_millis();
         let recent: Vec<i64> = self.recent_cron_fires.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
-        let count = self.item_count();
-        for time in recent {
-            if time >= floor && window.admits(time, now, self.next_fire_after(time)) {
-                self.request_fire(FireRequest::catch_up(time, (0..count).collect()));
-            }
+        let admitted: Vec<i64> =
+            recent.into_iter().filter(|&time| time >= floor && window.admits(time, now, self.next_fire_after(time))).collect();
+        if !admitted.is_empty() {
+            // One request: separate ones would find the items busy with the first.
+            self.request_fire(FireRequest::catch_up(admitted, (0..self.item_count()).collect()));
         }
     }
 

@@ -21,6 +21,7 @@ mod java_peers;
 mod leadership;
 mod listening;
 mod metrics;
+mod pausing;
 mod retrying;
 mod runner;
 mod session;
@@ -292,6 +293,8 @@ struct Shared {
     cron: Option<CronSchedule>,
     bounds: ScheduleBounds,
     retry_policy: Option<crate::retries::RetryPolicy>,
+    /// `pauseAfterFailedFires` ([`crate::failure_streak`]).
+    pause_after_failed_fires: Option<u32>,
     settings: Arc<JobSettings>,
     errors: ErrorHandler,
 }
@@ -308,9 +311,10 @@ impl Shared {
             None => ScheduleBounds::from_props(&config.props)?,
         };
         let retry_policy = crate::retries::RetryPolicy::from_props(&config.props)?;
+        let pause_after_failed_fires = crate::failure_streak::limit_from_props(&config.props)?;
         let settings = Arc::new(JobSettings::from_config(&config, kind)?);
         let errors = ErrorHandler::from_config(&config)?;
-        Ok(Shared { config, cron, bounds, retry_policy, settings, errors })
+        Ok(Shared { config, cron, bounds, retry_policy, pause_after_failed_fires, settings, errors })
     }
 }
 

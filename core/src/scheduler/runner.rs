@@ -318,7 +318,12 @@ impl Inner {
                     (Some(policy), RunKind::Owned { .. }) => retries_of(policy, &ended),
                     _ => Vec::new(),
                 };
-                if inner.complete(&session, &ended, kind, &retries).await {
+                let completed = inner.complete(&session, &ended, kind, &retries).await;
+                let pause_after = inner.state_read().pause_after_failed_fires;
+                if let Some(limit) = pause_after {
+                    inner.track_failure_streaks(&*session, &ended, &retries, limit).await;
+                }
+                if completed {
                     inner.schedule_retries(retries);
                 }
                 // Items that buffered the same fires re-run together.

@@ -101,6 +101,8 @@ pub enum StatusState {
     Disabled,
     /// The job was enabled again.
     Enabled,
+    /// Pause-on-failure paused the job ([`crate::failure_streak`]).
+    Paused,
     /// Something went wrong outside a handler.
     Error,
     /// The scheduler stopped.
@@ -118,6 +120,7 @@ impl StatusState {
             StatusState::Triggered => "TRIGGERED",
             StatusState::Disabled => "DISABLED",
             StatusState::Enabled => "ENABLED",
+            StatusState::Paused => "PAUSED",
             StatusState::Error => "ERROR",
             StatusState::Stopped => "STOPPED",
         }

@@ -1,0 +1,79 @@
+//! The scheduler's side of pausing ([`crate::pause`]): each fire reads the
+//! pause note, the first fire after a pause's end removes it, and ended
+//! runs feed pause-on-failure's streaks ([`crate::failure_streak`]).
+
+use super::{now_millis, Inner};
+use crate::error::Result;
+use crate::event::{Execution, Outcome};
+use crate::execution::Finished;
+use crate::failure_streak::{self, Settled, PAUSE_AFTER_FAILED_FIRES_PROP};
+use crate::pause::{self, PauseNote, PAUSED_ON_FAILURE_BY};
+use crate::registry::Registry;
+use crate::retries::PendingRetry;
+use crate::trace::StatusState;
+use std::sync::atomic::Ordering;
+
+impl Inner {
+    /// Whether a pause holds the fire at `fire_time` (read from the
+    /// registry at every fire, so a pause holds on every instance from its
+    /// next fire on). Nothing up to a held fire is ever caught up.
+    pub(super) async fn paused_for(&self, session: &dyn Registry, fire_time: i64, whole_fire: bool) -> Result<bool> {
+        let Some((note, version)) = pause::read(session, &self.paths).await? else { return Ok(false) };
+        if note.in_force(fire_time) {
+            self.enabled_at.fetch_max(fire_time, Ordering::SeqCst);
+            if whole_fire {
+                tracing::info!(job = %self.job_name, fire_time, pause = %note.describe(), "fire skipped: the job is paused");
+            }
+            return Ok(true);
+        }
+        if let Some(until) = note.until {
+            self.enabled_at.fetch_max(until, Ordering::SeqCst);
+            pause::end_expired(session, &self.paths, &note, version).await?;
+            tracing::info!(job = %self.job_name, pause = %note.describe(), "pause over: the job fires again");
+        }
+        Ok(false)
+    }
+
+    /// Pause-on-failure: applies the fires the ended runs settled to their
+    /// items' streaks, and pauses the job when one reaches `limit`.
+    /// `retries`: the failed runs that will run again (not settled yet).
+    pub(super) async fn track_failure_streaks(
+        &self,
+        session: &dyn Registry,
+        ended: &[(Finished, Vec<Execution>)],
+        retries: &[PendingRetry],
+        limit: u32,
+    ) {
+        let settled: Vec<(u32, Settled)> = ended
+            .iter()
+            .flat_map(|(_, executions)| executions)
+            .filter_map(|e| match &e.outcome {
+                Outcome::Succeeded => Some((e.item, Settled::Succeeded)),
+                Outcome::Cancelled(_) => None,
+                _ if retries.iter().any(|r| r.item == e.item && r.fire_time == e.fire_time) => None,
+                failed => Some((e.item, Settled::Failed { fire_time: e.fire_time, error: failed.to_string() })),
+            })
+            .collect();
+        if settled.is_empty() {
+            return;
+        }
+        let (item, streak) = match failure_streak::record(session, &self.paths, &settled, limit).await {
+            Ok(Some(reached)) => reached,
+            Ok(None) => return,
+            Err(e) => return self.fail("recording the items' failed fires failed", e),
+        };
+        let reason = format!(
+            "item {item} failed {} fires in a row ({PAUSE_AFTER_FAILED_FIRES_PROP} is {limit}); the last, fire {}, with: {}",
+            streak.count, streak.fire, streak.error
+        );
+        let note = PauseNote { by: PAUSED_ON_FAILURE_BY.to_string(), reason: reason.clone(), at: now_millis(), until: None };
+        match pause::pause_unless_paused(session, &self.paths, &note).await {
+            Ok(true) => {
+                tracing::warn!(job = %self.job_name, item, %reason, "job paused: resume it once the cause is fixed");
+                self.record_status(StatusState::Paused, &[item], &reason);
+            }
+            Ok(false) => {}
+            Err(e) => self.fail("pausing the job after failed fires failed", e),
+        }
+    }
+}
