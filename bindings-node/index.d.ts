@@ -408,6 +408,14 @@ export declare class OneOffJobScheduler<T = unknown> extends JobScheduler<T> {
   execute(): Promise<void>
 }
 
+/** Why, by whom, since and until when a job is paused (`until` null: until resumed). */
+export interface PauseNote {
+  by: string
+  reason: string
+  at: Date
+  until: Date | null
+}
+
 /** The lifecycle API for jobs running anywhere in the namespace. */
 export declare class Operator {
   constructor(registry: Registry)
@@ -417,13 +425,23 @@ export declare class Operator {
    * out, `CANCEL_OTHER` tells its run to stop and runs it once that returned.
    */
   trigger(jobName: string, options?: { overlap?: OverlapPolicy }): Promise<void>
+  /**
+   * Pauses the job on every instance of ours from its next fire, with a
+   * note (`by` defaults to the login name); with `until` it resumes by
+   * itself then. Fires a pause holds are never caught up; triggers still run.
+   */
+  pause(jobName: string, options?: { reason?: string; by?: string; until?: Date }): Promise<void>
+  /** Resumes a paused job from its next fire; resolves to whether it was paused. */
+  resume(jobName: string): Promise<boolean>
+  /** The note of the job's pause in force, or null. */
+  pauseNote(jobName: string): Promise<PauseNote | null>
   disable(jobName: string, serverIp?: string): Promise<void>
   enable(jobName: string, serverIp?: string): Promise<void>
   shutdown(jobName: string, serverIp?: string): Promise<void>
   remove(jobName: string, serverIp?: string): Promise<void>
   disableItem(jobName: string, item: number): Promise<void>
   enableItem(jobName: string, item: number): Promise<void>
-  jobs(): Promise<Array<{ jobName: string; cron: string; shardingTotalCount: number; description: string; status: string; instanceCount: number }>>
+  jobs(): Promise<Array<{ jobName: string; cron: string; shardingTotalCount: number; description: string; status: string; instanceCount: number; pause: PauseNote | null }>>
   instances(jobName: string): Promise<Array<{ instanceId: string; serverIp: string; leader: boolean; enabled: boolean }>>
   items(jobName: string): Promise<Array<{ item: number; instanceId: string | null; state: string; failoverInstance: string | null }>>
 }

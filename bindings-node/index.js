@@ -8,6 +8,7 @@
  * Promises, an EventEmitter, camelCase configuration objects.
  */
 const { EventEmitter } = require('node:events')
+const os = require('node:os')
 const native = require('./native.js')
 
 // The core's logs go to stderr until someone gives a logger (level from
@@ -506,13 +507,18 @@ class OneOffJobScheduler extends JobScheduler {
   }
 }
 
+/** A pause note with its instants as Dates (`null` when not paused). */
+function pauseNoteOf(note) {
+  if (note === null || note === undefined) return null
+  return { by: note.by, reason: note.reason, at: new Date(note.at), until: note.until === undefined ? null : new Date(note.until) }
+}
+
 /** The lifecycle API for jobs running anywhere in the registry's namespace. */
 class Operator {
   /** @param {ZookeeperRegistry|EmbeddedRegistry} registry */
   constructor(registry) {
     this.native = new native.NativeOperator(registry.native)
   }
-  /** Asks every live instance of the job to run its items now. */
   /**
    * Runs every live instance's items now; an item still running runs once
    * more when it ends, unless `overlap` says otherwise (`SKIP`, `CANCEL_OTHER`).
@@ -520,6 +526,24 @@ class Operator {
    * @param {{overlap?: string}} [options]
    */
   trigger(jobName, options) { return this.native.apply('trigger', jobName, (options || {}).overlap) }
+  /**
+   * Pauses the job on every instance of ours from its next fire, with a
+   * note: `by` (default: the login name), `reason`, and `until` (a Date) when
+   * it resumes by itself. Fires a pause holds are never caught up; triggers still run.
+   * @param {string} jobName
+   * @param {{reason?: string, by?: string, until?: Date}} [options]
+   */
+  pause(jobName, options) {
+    const { reason = '', by = os.userInfo().username, until } = options || {}
+    if (until !== undefined && !(until instanceof Date && !Number.isNaN(until.getTime()))) {
+      throw new TypeError(`until must be a valid Date, got ${until}`)
+    }
+    return this.native.pause(jobName, by, reason, until === undefined ? undefined : until.getTime())
+  }
+  /** Resumes a paused job from its next fire; resolves to whether it was paused. */
+  resume(jobName) { return this.native.resume(jobName) }
+  /** The note of the job's pause in force, or null. */
+  async pauseNote(jobName) { return pauseNoteOf(JSON.parse(await this.native.pauseNote(jobName))) }
   /** Disables the job on one server, or everywhere. */
   disable(jobName, serverIp) { return this.native.apply('disable', jobName, serverIp) }
   /** Enables the job on one server, or everywhere. */
@@ -532,8 +556,10 @@ class Operator {
   disableItem(jobName, item) { return this.native.setItemDisabled(jobName, item, true) }
   /** Lets a disabled item run again. */
   enableItem(jobName, item) { return this.native.setItemDisabled(jobName, item, false) }
-  /** Every job of the namespace with its status. */
-  async jobs() { return JSON.parse(await this.native.jobs()) }
+  /** Every job of the namespace with its status (and pause note, when paused). */
+  async jobs() {
+    return JSON.parse(await this.native.jobs()).map((job) => ({ ...job, pause: pauseNoteOf(job.pause) }))
+  }
   /** The live instances of a job. */
   async instances(jobName) { return JSON.parse(await this.native.instances(jobName)) }
   /** Every item of a job with its owner and state. */

@@ -18,6 +18,12 @@ export declare class NativeOperator {
    * or all; for `trigger`, the overlap override, if any).
    */
   apply(operation: string, jobName: string, serverIp?: string | undefined | null): Promise<void>
+  /** Pauses the job with a note; `until_ms`: epoch ms it resumes by itself. */
+  pause(jobName: string, by: string, reason: string, untilMs?: number | undefined | null): Promise<void>
+  /** Resumes a paused job; whether it was paused. */
+  resume(jobName: string): Promise<boolean>
+  /** The note of the job's pause in force, as JSON (`null`: not paused). */
+  pauseNote(jobName: string): Promise<string>
   /** Disables or enables one item. */
   setItemDisabled(jobName: string, item: number, disabled: boolean): Promise<void>
   /** Every job of the namespace, as JSON. */

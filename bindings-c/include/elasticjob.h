@@ -913,6 +913,32 @@ enum ej_status ej_operator_trigger_with(const struct ej_operator *op,
                                         const char *overlap);
 
 /**
+ * Pauses the job on every instance of ours from its next fire, with a
+ * note: `by` who pauses it, `reason` why (NULL: none), `until_ms` when it
+ * resumes by itself (epoch milliseconds; 0: when resumed). Fires a pause
+ * holds are never caught up; triggers still run.
+ *
+ * # Safety
+ * `op` is live; `job_name` and `by` are NUL-terminated; `reason` is NULL or NUL-terminated.
+ */
+enum ej_status ej_operator_pause(const struct ej_operator *op,
+                                 const char *job_name,
+                                 const char *by,
+                                 const char *reason,
+                                 int64_t until_ms);
+
+/**
+ * Resumes a paused job from its next fire; `was_paused` (NULL: not
+ * wanted) tells whether it was paused.
+ *
+ * # Safety
+ * `op` is live; `job_name` is NUL-terminated; `was_paused` is NULL or writable.
+ */
+enum ej_status ej_operator_resume(const struct ej_operator *op,
+                                  const char *job_name,
+                                  bool *was_paused);
+
+/**
  * Disables (`disabled` true) or enables one item of a job.
  *
  * # Safety

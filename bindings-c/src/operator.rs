@@ -108,6 +108,52 @@ pub unsafe extern "C" fn ej_operator_trigger_with(op: *const ej_operator, job_na
     })
 }
 
+/// Pauses the job on every instance of ours from its next fire, with a
+/// note: `by` who pauses it, `reason` why (NULL: none), `until_ms` when it
+/// resumes by itself (epoch milliseconds; 0: when resumed). Fires a pause
+/// holds are never caught up; triggers still run.
+///
+/// # Safety
+/// `op` is live; `job_name` and `by` are NUL-terminated; `reason` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_pause(
+    op: *const ej_operator,
+    job_name: *const c_char,
+    by: *const c_char,
+    reason: *const c_char,
+    until_ms: i64,
+) -> ej_status {
+    guard(|| {
+        let op = &object(op, "operator")?.inner;
+        let job = text(job_name, "job_name")?;
+        let by = text(by, "by")?;
+        let reason = optional_text(reason, "reason")?.unwrap_or_default();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let until = (until_ms != 0).then_some(until_ms);
+        let note = elasticjob::PauseNote::new(by, reason, now, until)?;
+        runtime().block_on(op.pause(job, &note))?;
+        Ok(())
+    })
+}
+
+/// Resumes a paused job from its next fire; `was_paused` (NULL: not
+/// wanted) tells whether it was paused.
+///
+/// # Safety
+/// `op` is live; `job_name` is NUL-terminated; `was_paused` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_resume(op: *const ej_operator, job_name: *const c_char, was_paused: *mut bool) -> ej_status {
+    guard(|| {
+        let op = &object(op, "operator")?.inner;
+        let job = text(job_name, "job_name")?;
+        let was = runtime().block_on(op.resume(job))?;
+        if !was_paused.is_null() {
+            *was_paused = was;
+        }
+        Ok(())
+    })
+}
+
 /// Disables (`disabled` true) or enables one item of a job.
 ///
 /// # Safety

@@ -556,6 +556,27 @@ impl NativeOperator {
         .map_err(to_js)
     }
 
+    /// Pauses the job with a note; `until_ms`: epoch ms it resumes by itself.
+    #[napi]
+    pub async fn pause(&self, job_name: String, by: String, reason: String, until_ms: Option<i64>) -> Result<()> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let note = elasticjob::PauseNote::new(&by, &reason, now, until_ms).map_err(to_js)?;
+        self.inner.pause(&job_name, &note).await.map_err(to_js)
+    }
+
+    /// Resumes a paused job; whether it was paused.
+    #[napi]
+    pub async fn resume(&self, job_name: String) -> Result<bool> {
+        self.inner.resume(&job_name).await.map_err(to_js)
+    }
+
+    /// The note of the job's pause in force, as JSON (`null`: not paused).
+    #[napi]
+    pub async fn pause_note(&self, job_name: String) -> Result<String> {
+        let note = self.inner.pause_note(&job_name).await.map_err(to_js)?;
+        Ok(serde_json::to_string(&note).expect("a pause note serializes"))
+    }
+
     /// Disables or enables one item.
     #[napi]
     pub async fn set_item_disabled(&self, job_name: String, item: u32, disabled: bool) -> Result<()> {
@@ -576,7 +597,7 @@ impl NativeOperator {
             .map(|j| serde_json::json!({
                 "jobName": j.config.job_name, "cron": j.config.cron,
                 "shardingTotalCount": j.config.sharding_total_count, "description": j.config.description,
-                "status": j.status.as_str(), "instanceCount": j.instance_count,
+                "status": j.status.as_str(), "instanceCount": j.instance_count, "pause": j.pause,
             }))
             .collect();
         Ok(serde_json::Value::from(list).to_string())

@@ -67,6 +67,28 @@ test('operator triggers, disables items and lists jobs', async () => {
   await scheduler.shutdown()
 })
 
+test('operator pauses a job with a note and resumes it', async () => {
+  const registry = new ej.EmbeddedRegistry({ namespace: 'pause' })
+  const scheduler = new ej.JobScheduler({ registry, config: { jobName: 'nightly', cron: '0 0 3 * * ?', shardingTotalCount: 1 }, handler: () => {} })
+  await scheduler.start()
+  const operator = new ej.Operator(registry)
+  const until = new Date(Date.now() + 3600 * 1000)
+  await operator.pause('nightly', { reason: 'quarterly close', by: 'ops', until })
+  const note = await operator.pauseNote('nightly')
+  assert.deepEqual([note.by, note.reason, note.until.getTime()], ['ops', 'quarterly close', until.getTime()])
+  assert.ok(note.at instanceof Date)
+  const [job] = await operator.jobs()
+  assert.equal(job.status, 'PAUSED')
+  assert.deepEqual(job.pause, note)
+  assert.throws(() => operator.pause('nightly', { until: 'tomorrow' }), /until must be a valid Date/)
+  await assert.rejects(operator.pause('nightly', { until: new Date(Date.now() - 60000) }), /until `.*`: must be in the future/)
+  assert.equal(await operator.resume('nightly'), true)
+  assert.equal(await operator.resume('nightly'), false)
+  assert.equal(await operator.pauseNote('nightly'), null)
+  assert.equal((await operator.jobs())[0].pause, null)
+  await scheduler.shutdown()
+})
+
 test('ESM import works and the process exits by itself after shutdown', () => {
   const script = `
     import { JobScheduler, EmbeddedRegistry } from ${JSON.stringify(path.resolve(__dirname, '..', 'index.mjs'))}

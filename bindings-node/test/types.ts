@@ -55,8 +55,14 @@ const feed = new JobScheduler<{ id: number }>({
 async function run(): Promise<void> {
   await scheduler.start()
   await feed.start()
-  const jobs = await new Operator(registry).jobs()
-  console.log(jobs.map((j) => j.status))
+  const operator = new Operator(registry)
+  await operator.pause('feed', { reason: 'maintenance', until: new Date(Date.now() + 60_000) })
+  const note = await operator.pauseNote('feed')
+  console.log(note?.until?.toISOString(), note?.by)
+  const jobs = await operator.jobs()
+  console.log(jobs.map((j) => `${j.status} ${j.pause?.reason ?? ''}`))
+  const resumed: boolean = await operator.resume('feed')
+  console.log(resumed)
   await scheduler.shutdown()
   await feed.shutdown()
 }

@@ -37,6 +37,17 @@ impl Operator {
     }
 }
 
+/// A pause note as a dict (`None` when not paused).
+fn note_dict(py: Python<'_>, note: Option<&elasticjob::PauseNote>) -> PyResult<Py<PyAny>> {
+    let Some(note) = note else { return Ok(py.None()) };
+    let dict = PyDict::new(py);
+    dict.set_item("by", &note.by)?;
+    dict.set_item("reason", &note.reason)?;
+    dict.set_item("at", note.at)?;
+    dict.set_item("until", note.until)?;
+    Ok(dict.into_any().unbind())
+}
+
 fn dicts<T>(py: Python<'_>, rows: Vec<T>, fill: impl Fn(&Bound<'_, PyDict>, T) -> PyResult<()>) -> PyResult<Py<PyAny>> {
     let list = rows
         .into_iter()
@@ -63,6 +74,30 @@ impl Operator {
             let overlap = overlap.as_deref().map(elasticjob::OverlapPolicy::parse).transpose()?;
             inner.trigger_with(&job_name, overlap).await
         })
+    }
+
+    /// `until_ms`: epoch milliseconds, or `None` (until resumed).
+    #[pyo3(signature = (job_name, by, reason, until_ms = None))]
+    fn pause(&self, py: Python<'_>, job_name: String, by: String, reason: String, until_ms: Option<i64>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            let note = elasticjob::PauseNote::new(&by, &reason, now, until_ms)?;
+            inner.pause(&job_name, &note).await
+        })
+    }
+
+    fn resume(&self, py: Python<'_>, job_name: String) -> PyResult<bool> {
+        let inner = self.inner.clone();
+        let answer = self.run(py, async move { inner.resume(&job_name).await }, |py, was| {
+            Ok(pyo3::types::PyBool::new(py, was).to_owned().into_any().unbind())
+        })?;
+        answer.extract(py)
+    }
+
+    fn pause_note(&self, py: Python<'_>, job_name: String) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        self.run(py, async move { inner.pause_note(&job_name).await }, |py, note| note_dict(py, note.as_ref()))
     }
 
     #[pyo3(signature = (job_name, server_ip = None))]
@@ -108,7 +143,8 @@ impl Operator {
                 d.set_item("sharding_total_count", j.config.sharding_total_count)?;
                 d.set_item("description", &j.config.description)?;
                 d.set_item("status", j.status.as_str())?;
-                d.set_item("instance_count", j.instance_count)
+                d.set_item("instance_count", j.instance_count)?;
+                d.set_item("pause", note_dict(py, j.pause.as_ref())?)
             })
         })
     }

@@ -1,6 +1,7 @@
 """The Python API itself: configuration errors, YAML, dataflow, operator."""
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -62,6 +63,28 @@ def test_dataflow_job_streams_until_fetch_is_empty():
         while len(processed) < 3 and time.time() < deadline:
             time.sleep(0.05)
     assert processed == [1, 2, 3]
+
+
+def test_operator_pauses_with_a_note_and_resumes():
+    registry = elasticjob.EmbeddedRegistry("pause")
+    config = elasticjob.JobConfig("nightly", "0 0 3 * * ?", 1)
+    with elasticjob.JobScheduler(registry, config, lambda ctx: None):
+        operator = elasticjob.Operator(registry)
+        until = datetime.now(timezone.utc) + timedelta(hours=1)
+        operator.pause("nightly", "quarterly close", by="ops", until=until)
+        note = operator.pause_note("nightly")
+        assert note is not None and (note.by, note.reason) == ("ops", "quarterly close")
+        assert note.until is not None and abs((note.until - until).total_seconds()) < 0.01
+        [job] = operator.jobs()
+        assert (job.status, job.pause) == ("PAUSED", note)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            operator.pause("nightly", until=datetime.now())
+        with pytest.raises(elasticjob.ConfigError, match="until .* must be in the future"):
+            operator.pause("nightly", until=datetime.now(timezone.utc) - timedelta(minutes=1))
+        assert operator.resume("nightly") is True
+        assert operator.resume("nightly") is False
+        assert operator.pause_note("nightly") is None
+        assert operator.jobs()[0].pause is None
 
 
 def test_operator_triggers_and_lists_jobs():

@@ -5,8 +5,8 @@ use clap::{Parser, Subcommand};
 
 /// Operate elasticjob (and Java ElasticJob) clusters through ZooKeeper.
 ///
-/// List jobs, instances and items; trigger, disable, enable, shut down and
-/// remove; view and change a job's configuration; run script and HTTP jobs
+/// List jobs, instances and items; trigger, pause, resume, disable, enable,
+/// shut down and remove; view and change a job's configuration; run script and HTTP jobs
 /// from YAML; serve the web console; read the execution history. Exit
 /// codes: 0 done, 1 the operation failed, 2 the command line is wrong.
 #[derive(Debug, Parser)]
@@ -60,6 +60,22 @@ pub enum Command {
         #[arg(long, value_name = "POLICY")]
         overlap: Option<String>,
     },
+    /// Pause a job on every instance of ours from its next fire, with a
+    /// note; the fires it holds are never caught up (triggers still run).
+    Pause {
+        job: String,
+        /// Why (shown in listings and the console).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Who pauses it (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// Resume by itself then: an RFC 3339 instant or a duration (90s, 30m, 2h, 1d).
+        #[arg(long, value_name = "WHEN")]
+        until: Option<String>,
+    },
+    /// Resume a paused job from its next fire.
+    Resume { job: String },
     /// Disable a job, or one server (IP) of it.
     Disable { job: String, ip: Option<String> },
     /// Enable a job, or one server (IP) of it.

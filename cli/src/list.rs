@@ -53,6 +53,9 @@ pub async fn jobs(
             "{:<24} {:<13} {:>9} {:>6}  {}",
             job.job_name, job.status, job.instance_count, job.sharding_total_count, job.cron
         );
+        if let Some(pause) = &job.pause {
+            println!("  paused {}", pause.describe());
+        }
     }
     Ok(Ok(()))
 }

@@ -114,6 +114,13 @@ async fn execute(center: &RegistryCenter, cli: &Cli, format: Format) -> Result<(
             Ok(overlap) => operator.trigger_with(job, overlap).await.map(Ok),
             Err(e) => Err(e),
         },
+        Command::Pause { job, reason, by, until } => pause(&operator, job, reason, by.as_deref(), until.as_deref()).await,
+        Command::Resume { job } => operator.resume(job).await.map(|was_paused| {
+            if !was_paused {
+                eprintln!("job `{job}` was not paused");
+            }
+            Ok(())
+        }),
         Command::Disable { job, ip } => operator.disable(job, ip.as_deref()).await.map(Ok),
         Command::Enable { job, ip } => operator.enable(job, ip.as_deref()).await.map(Ok),
         Command::DisableItem { job, item } => operator.disable_item(job, *item).await.map(Ok),
@@ -126,6 +133,23 @@ async fn execute(center: &RegistryCenter, cli: &Cli, format: Format) -> Result<(
         Command::ConsoleUser { .. } | Command::History { .. } => unreachable!("handled before connecting"),
     };
     done.map_err(explain)?
+}
+
+/// `ejob pause`: the note names `by` (else the login name) and `until`.
+async fn pause(
+    operator: &JobOperator,
+    job: &str,
+    reason: &str,
+    by: Option<&str>,
+    until: Option<&str>,
+) -> elasticjob::Result<Result<(), String>> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let until = until.map(|text| elasticjob::pause::parse_until(text, now)).transpose()?;
+    let by = by.map(str::to_string).or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "ejob".into());
+    let note = elasticjob::PauseNote::new(&by, reason, now, until)?;
+    operator.pause(job, &note).await?;
+    println!("job `{job}` paused {}", note.describe());
+    Ok(Ok(()))
 }
 
 /// Runs the script or HTTP jobs of the given YAML files until Ctrl-C or

@@ -80,6 +80,15 @@ async fn operates_a_running_job() {
     let bad_overlap = ejob(&zk, &["trigger", "reports", "--overlap", "SOMETIMES"]);
     assert_eq!(bad_overlap.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_overlap.stderr).contains("overlapPolicy `SOMETIMES`"), "{bad_overlap:?}");
+    let paused = stdout(&ejob(&zk, &["pause", "reports", "--reason", "maintenance", "--by", "ops", "--until", "1h"]));
+    assert!(paused.contains("paused by ops: maintenance until "), "{paused}");
+    let listed = stdout(&ejob(&zk, &["jobs"]));
+    assert!(listed.contains("PAUSED") && listed.contains("paused by ops: maintenance until"), "{listed}");
+    let bad_until = ejob(&zk, &["pause", "reports", "--until", "soon"]);
+    assert_eq!(bad_until.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_until.stderr).contains("until `soon`"), "{bad_until:?}");
+    stdout(&ejob(&zk, &["resume", "reports"]));
+    assert!(stdout(&ejob(&zk, &["jobs"])).contains(" OK "), "resumed");
     let missing = ejob(&zk, &["trigger", "ghost"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("jobName `ghost`"));
     let usage = Command::new(env!("CARGO_BIN_EXE_ejob")).arg("jobs").output().unwrap();

@@ -20,6 +20,7 @@ export function confirmAction(title, text, danger) {
 
 export const ACTION_TEXT = {
   trigger: ['Trigger', (j) => `Run every item of job “${j}” now, on every live instance?`],
+  resume: ['Resume', (j) => `Resume job “${j}”? It fires again from its next fire; the fires the pause held are not caught up.`],
   disable: ['Disable', (j, t) => t.server ? `Disable job “${j}” on server ${t.server}? Its instances there stop taking items.` : `Disable job “${j}” on every server? No item runs until it is enabled.`],
   enable: ['Enable', (j, t) => t.server ? `Enable job “${j}” on server ${t.server}?` : `Enable job “${j}” on every server?`],
   'disable-item': ['Disable item', (j, t) => `Disable item ${t.item} of job “${j}”? It will not run until enabled.`],
@@ -49,4 +50,35 @@ export function opButton(label, job, action, target, cls) {
     dataset: { action, ...(target && target.item !== undefined ? { item: String(target.item) } : {}), ...(target && target.server ? { server: target.server } : {}) },
     onclick: () => operate(job, action, target || {}),
   }, label);
+}
+
+// Pausing asks for a reason and an optional end instead of a plain confirmation.
+export function pauseButton(job) {
+  const readOnly = view.me && view.me.role !== 'operator';
+  return h('button', {
+    class: `btn ${readOnly ? 'is-readonly' : ''}`.trim(),
+    dataset: { action: 'pause' },
+    onclick: () => pauseJob(job),
+  }, 'Pause…');
+}
+
+async function pauseJob(job) {
+  const dialog = document.getElementById('pause-dialog');
+  document.getElementById('pause-job').textContent = job;
+  document.getElementById('pause-reason').value = '';
+  document.getElementById('pause-until').value = '';
+  dialog.returnValue = 'cancel';
+  const answered = new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true }));
+  dialog.showModal();
+  document.getElementById('pause-reason').focus();
+  if (!await answered) return;
+  const target = { reason: document.getElementById('pause-reason').value };
+  const until = document.getElementById('pause-until').value.trim();
+  if (until) target.until = until;
+  try {
+    await api('POST', `/api/jobs/${enc(job)}/operations/pause`, target);
+    toast(`Pause: done for ${job}`);
+  } catch (e) {
+    toast(`Pause refused: ${e.message}`, true);
+  }
 }

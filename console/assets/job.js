@@ -2,7 +2,7 @@
 // their operations, and the timeline of recent fires from the history.
 import { h, pill, causeCell, shortTime, relative, duration, formatTime, enc, toast } from './util.js';
 import { api, view } from './api.js';
-import { opButton } from './actions.js';
+import { opButton, pauseButton } from './actions.js';
 import { openConfig } from './config.js';
 
 export function instanceLabel(id) {
@@ -132,10 +132,12 @@ export function renderJob(page, name) {
           job.next_fire_time ? h('span', {}, `next fire ${formatTime(job.next_fire_time)} `, h('span', { 'data-rel': job.next_fire_time, text: `(${relative(job.next_fire_time)})` })) : null,
           h('span', { text: `${job.sharding_total_count} items · ${job.instance_count} instances` }),
           h('span', { text: `failover ${job.failover ? 'on' : 'off'} · misfire ${job.misfire ? 'on' : 'off'}` })),
-        job.description ? h('div', { class: 'muted', text: job.description }) : null),
+        job.description ? h('div', { class: 'muted', text: job.description }) : null,
+        job.pause ? h('div', { class: 'pause-note', id: 'pause-note', text: pauseText(job.pause) }) : null),
       h('div', { class: 'actions' },
         readOnly ? h('span', { class: 'readonly-note', text: 'read-only: viewer' }) : null,
         opButton('Trigger now', job.job_name, 'trigger', {}, 'btn-primary'),
+        job.pause ? opButton('Resume', job.job_name, 'resume', {}) : pauseButton(job.job_name),
         allDisabled ? opButton('Enable job', job.job_name, 'enable', {}) : opButton('Disable job', job.job_name, 'disable', {}),
         h('button', { class: 'btn', id: 'edit-config', onclick: () => openConfig(job.job_name) }, 'Edit config'),
         opButton('Shut down', job.job_name, 'shutdown', {}, 'btn-danger'),
@@ -178,4 +180,10 @@ export function refreshTimeline() {
       toast(`History: ${e.message}`, true);
     }
   }, 150);
+}
+
+// "Paused by ops: reason (until …)", as the registry's note says.
+function pauseText(pause) {
+  const until = pause.until ? `, resumes by itself ${formatTime(pause.until)}` : ', until resumed';
+  return `Paused by ${pause.by} ${formatTime(pause.at)}${pause.reason ? `: ${pause.reason}` : ''}${until}`;
 }

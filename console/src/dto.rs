@@ -4,6 +4,7 @@
 
 use elasticjob::cron::CronSchedule;
 use elasticjob::operate::{InstanceBrief, ItemBrief, JobBrief};
+use elasticjob::PauseNote;
 use serde::Serialize;
 
 /// A job of the namespace.
@@ -12,7 +13,8 @@ pub struct JobJson {
     /// Its name.
     pub job_name: String,
     /// `OK`, `CRASHED`, `DISABLED` or `SHARDING_FLAG`, as Java ElasticJob
-    /// names them, or ours `STOPPED` (no live instance; the last one shut down).
+    /// names them, or ours `STOPPED` (no live instance; the last one shut
+    /// down) and `PAUSED`.
     pub status: &'static str,
     /// Live instances.
     pub instance_count: usize,
@@ -32,6 +34,8 @@ pub struct JobJson {
     pub misfire: bool,
     /// Whether the configuration starts instances disabled.
     pub disabled: bool,
+    /// The note of a pause in force (`by`, `reason`, `at`, `until`), if paused.
+    pub pause: Option<PauseNote>,
 }
 
 impl JobJson {
@@ -50,6 +54,7 @@ impl JobJson {
             failover: config.failover,
             misfire: config.misfire,
             disabled: config.disabled,
+            pause: job.pause.clone(),
         }
     }
 }

@@ -300,6 +300,7 @@ mod tests {
                 failover: false,
                 misfire: true,
                 disabled: false,
+                pause: None,
             },
             instances: Vec::new(),
             items: Vec::new(),

@@ -274,6 +274,31 @@ async fn roles_csrf_operations_and_audit_with_a_sqlite_history() {
             .status,
         200
     );
+    // Pause with a note (by the signed-in user), a bad end named, resume.
+    let paused = client
+        .post(
+            "/api/jobs/reports/operations/pause",
+            &operator,
+            json!({"reason": "quarterly close", "until": "30m"}),
+        )
+        .await;
+    assert_eq!(paused.status, 200, "{:?}", paused.body);
+    let note = ops.pause_note("reports").await.unwrap().expect("paused");
+    assert_eq!((note.by.as_str(), note.reason.as_str()), (OPERATOR.0, "quarterly close"));
+    assert!(note.until.unwrap() - note.at == 30 * 60 * 1000, "{note:?}");
+    let bad_until = client
+        .post("/api/jobs/reports/operations/pause", &operator, json!({"until": "soon"}))
+        .await;
+    assert_eq!((bad_until.status, bad_until.body["field"].as_str()), (422, Some("until")));
+    let bad_overlap = client
+        .post("/api/jobs/reports/operations/trigger", &operator, json!({"overlap": "NOPE"}))
+        .await;
+    assert_eq!((bad_overlap.status, bad_overlap.body["field"].as_str()), (422, Some("overlapPolicy")));
+    assert_eq!(
+        client.post("/api/jobs/reports/operations/resume", &operator, json!({})).await.status,
+        200
+    );
+    assert_eq!(ops.pause_note("reports").await.unwrap(), None, "resumed");
     let out_of_range = client
         .post(
             "/api/jobs/reports/operations/disable-item",

@@ -81,6 +81,29 @@ impl PauseNote {
     }
 }
 
+/// Reads an `until` as an operator types it: an RFC 3339 instant
+/// (`2027-01-01T09:00:00Z`), or a duration from `now` (epoch ms) in
+/// seconds, minutes, hours or days (`90s`, `30m`, `2h`, `1d`).
+pub fn parse_until(text: &str, now: i64) -> Result<i64> {
+    let text = text.trim();
+    if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.timestamp_millis());
+    }
+    let unit = |suffix: char| -> Option<i64> {
+        let number: i64 = text.strip_suffix(suffix)?.trim().parse().ok().filter(|&n| n > 0)?;
+        let ms = match suffix {
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            _ => 86_400_000,
+        };
+        number.checked_mul(ms)?.checked_add(now)
+    };
+    ['s', 'm', 'h', 'd'].into_iter().find_map(unit).ok_or_else(|| {
+        Error::invalid("until", text, "must be an RFC 3339 instant (2027-01-01T09:00:00Z) or a duration such as 90s, 30m, 2h or 1d")
+    })
+}
+
 /// The job's pause note and its node's version, if it is paused (a note
 /// past its `until` included).
 pub async fn read(session: &dyn Registry, paths: &JobPaths) -> Result<Option<(PauseNote, i32)>> {
@@ -163,6 +186,13 @@ mod tests {
         let late = PauseNote::new("ops", "x", 5_000, Some(5_000)).unwrap_err().to_string();
         assert!(late.contains("until") && late.contains("future"), "{late}");
         assert!(PauseNote::new(" ", "x", 0, None).unwrap_err().to_string().contains("by"));
+        assert_eq!(parse_until("30m", 1_000).unwrap(), 1_801_000);
+        assert_eq!(parse_until(" 2h ", 0).unwrap(), 7_200_000);
+        assert_eq!(parse_until("1970-01-01T00:00:10Z", 0).unwrap(), 10_000);
+        for bad in ["soon", "-5m", "0s", "5w", ""] {
+            let error = parse_until(bad, 0).unwrap_err().to_string();
+            assert!(error.contains("until") && error.contains(bad), "{error}");
+        }
         let garbage = PauseNote::parse(b"paused!").unwrap_err().to_string();
         assert!(garbage.contains("paused!"), "{garbage}");
     }

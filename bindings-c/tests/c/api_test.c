@@ -170,6 +170,15 @@ TEST(operator_disables_and_triggers) {
     CHECK(ej_operator_trigger_with(op, "c-manual", "SOMETIMES") == EJ_INVALID_ARGUMENT);
     CHECK(strstr(ej_last_error(), "overlapPolicy `SOMETIMES`") != NULL);
     CHECK(ej_operator_set_item_disabled(op, "c-manual", 9, true) == EJ_INVALID_ARGUMENT);
+    /* Pause with a note, a past end refused by name, resume. */
+    bool was_paused = false;
+    CHECK(ej_operator_pause(op, "c-manual", "ops", "quarterly close", 0) == EJ_OK);
+    CHECK(ej_operator_pause(op, "c-manual", "ops", NULL, 1000) == EJ_INVALID_ARGUMENT);
+    CHECK(strstr(ej_last_error(), "until") != NULL);
+    CHECK(ej_operator_pause(op, "c-manual", NULL, NULL, 0) == EJ_INVALID_ARGUMENT);
+    CHECK(ej_operator_resume(op, "c-manual", &was_paused) == EJ_OK && was_paused);
+    CHECK(ej_operator_resume(op, "c-manual", &was_paused) == EJ_OK && !was_paused);
+    CHECK(ej_operator_resume(op, "c-manual", NULL) == EJ_OK);
     ej_operator_free(op);
     ej_scheduler_free(scheduler);
     ej_job_config_free(config);

@@ -6,15 +6,17 @@ through; a registry that cannot be reached raises
 
 from __future__ import annotations
 
+import getpass
+from datetime import datetime
 from typing import List, Optional
 
 from ._native import Operator as _Native
 from ._native import Registry
-from ._results import InstanceBrief, ItemBrief, JobBrief
+from ._results import InstanceBrief, ItemBrief, JobBrief, PauseNote
 
 
 class Operator:
-    """Trigger, disable/enable, shut down and remove jobs; list their state."""
+    """Trigger, pause/resume, disable/enable, shut down and remove jobs; list their state."""
 
     def __init__(self, registry: Registry) -> None:
         self._native = _Native(registry)
@@ -25,6 +27,26 @@ class Operator:
         otherwise: ``"SKIP"`` leaves it out, ``"CANCEL_OTHER"`` tells its run
         to stop and runs it once that returned."""
         self._native.trigger(job_name, overlap)
+
+    def pause(
+        self, job_name: str, reason: str = "", *, by: Optional[str] = None, until: Optional[datetime] = None
+    ) -> None:
+        """Pauses the job on every instance of ours from its next fire, with a
+        note: ``by`` (default: the login name), ``reason``, and ``until`` (an
+        aware :class:`~datetime.datetime`) when it resumes by itself. Fires a
+        pause holds are never caught up; triggers still run."""
+        if until is not None and until.tzinfo is None:
+            raise ValueError(f"until `{until}` must be timezone-aware (say which zone it is in)")
+        until_ms = None if until is None else int(until.timestamp() * 1000)
+        self._native.pause(job_name, by if by is not None else getpass.getuser(), reason, until_ms)
+
+    def resume(self, job_name: str) -> bool:
+        """Resumes a paused job from its next fire; returns whether it was paused."""
+        return self._native.resume(job_name)
+
+    def pause_note(self, job_name: str) -> Optional[PauseNote]:
+        """The note of the job's pause in force, or ``None``."""
+        return PauseNote.of(self._native.pause_note(job_name))
 
     def disable(self, job_name: str, server_ip: Optional[str] = None) -> None:
         """Disables the job on one server, or everywhere."""
@@ -52,7 +74,7 @@ class Operator:
 
     def jobs(self) -> List[JobBrief]:
         """Every job of the namespace."""
-        return [JobBrief(**fields) for fields in self._native.jobs()]
+        return [JobBrief.of(fields) for fields in self._native.jobs()]
 
     def instances(self, job_name: str) -> List[InstanceBrief]:
         """The live instances of a job."""

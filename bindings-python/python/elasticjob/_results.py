@@ -7,6 +7,7 @@ these fields (``events.rs``, ``operator.rs``); this module builds the objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, TypedDict, Union
 
 Outcome = Literal["succeeded", "failed", "timed_out", "cancelled"]
@@ -95,9 +96,35 @@ Event = Union[Execution, Thrown, Sharded, Misfired, StuckItems, ErrorEvent, Stop
 
 
 @dataclass(frozen=True)
+class PauseNote:
+    """Why, by whom, since and until when a job is paused (``until`` None: until resumed)."""
+
+    by: str
+    reason: str
+    at: datetime
+    until: Optional[datetime]
+
+    @staticmethod
+    def of(fields: Optional[Mapping[str, Any]]) -> Optional["PauseNote"]:
+        if fields is None:
+            return None
+        until = fields["until"]
+        return PauseNote(
+            by=fields["by"],
+            reason=fields["reason"],
+            at=_instant(fields["at"]),
+            until=None if until is None else _instant(until),
+        )
+
+
+def _instant(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+
+
+@dataclass(frozen=True)
 class JobBrief:
     """A job of the namespace. ``status``: ``OK``, ``STOPPED`` (its last instance left gracefully),
-    ``CRASHED``, ``DISABLED`` or ``SHARDING_FLAG``."""
+    ``CRASHED``, ``DISABLED``, ``SHARDING_FLAG`` or ``PAUSED`` (``pause`` says why)."""
 
     job_name: str
     cron: str
@@ -105,6 +132,13 @@ class JobBrief:
     description: str
     status: str
     instance_count: int
+    pause: Optional[PauseNote] = None
+
+    @staticmethod
+    def of(fields: Mapping[str, Any]) -> "JobBrief":
+        values = dict(fields)
+        values["pause"] = PauseNote.of(values.get("pause"))
+        return JobBrief(**values)
 
 
 @dataclass(frozen=True)

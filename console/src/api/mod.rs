@@ -10,7 +10,7 @@
 //! | `GET /api/state`, `/api/events` | the cluster view, once or as a live SSE stream |
 //! | `GET /api/jobs/{job}/config`, `POST` the same | read or change a job's configuration |
 //! | `GET /api/jobs/{job}/timeline` | the job's recent runs and status changes |
-//! | `POST /api/jobs/{job}/operations/{action}` | trigger, disable, enable, disable-item, enable-item, shutdown, remove |
+//! | `POST /api/jobs/{job}/operations/{action}` | trigger (`{"overlap"}`), pause (`{"reason", "until"}`), resume, disable, enable, disable-item, enable-item, shutdown, remove |
 //! | `GET /api/history`, `/api/statuses` | the execution history, filtered and paged |
 //! | `GET /api/audit` | the operators' audit log |
 //! | `GET /metrics` | Prometheus metrics |

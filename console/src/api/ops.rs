@@ -20,6 +20,8 @@ use std::net::SocketAddr;
 /// The operations on a job, by route name.
 pub const ACTIONS: &[&str] = &[
     "trigger",
+    "pause",
+    "resume",
     "disable",
     "enable",
     "disable-item",
@@ -36,6 +38,12 @@ pub struct Target {
     server: Option<String>,
     /// An item (disable-item, enable-item).
     item: Option<u32>,
+    /// What a trigger does with items still running (`SKIP`, `CANCEL_OTHER`, …).
+    overlap: Option<String>,
+    /// Why the job is paused (pause).
+    reason: Option<String>,
+    /// When a pause ends by itself: RFC 3339 or a duration such as `30m` (pause).
+    until: Option<String>,
 }
 
 /// One operation being audited.
@@ -162,7 +170,20 @@ pub async fn operate(
         };
         let operator = &app.operator;
         match action {
-            "trigger" => operator.trigger(&job).await?,
+            "trigger" => {
+                let overlap = target.overlap.as_deref().map(elasticjob::OverlapPolicy::parse).transpose()?;
+                operator.trigger_with(&job, overlap).await?
+            }
+            "pause" => {
+                let now = chrono::Utc::now().timestamp_millis();
+                let until = target.until.as_deref().map(|text| elasticjob::pause::parse_until(text, now)).transpose()?;
+                let reason = target.reason.as_deref().unwrap_or_default();
+                let note = elasticjob::PauseNote::new(&principal.name, reason, now, until)?;
+                operator.pause(&job, &note).await?
+            }
+            "resume" => {
+                operator.resume(&job).await?;
+            }
             "disable" => operator.disable(&job, server).await?,
             "enable" => operator.enable(&job, server).await?,
             "disable-item" => operator.disable_item(&job, item()?).await?,

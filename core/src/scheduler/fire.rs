@@ -189,6 +189,17 @@ impl Inner {
 
     /// Starts one fire's items and launches their runs.
     async fn fire(self: &Arc<Self>, session: &Arc<dyn Registry>, request: &FireRequest) -> Result<()> {
+        let catch_up;
+        let request = match request.kind {
+            FireKind::CatchUp => match self.catch_up_now(&**session, request).await? {
+                Some(now) => {
+                    catch_up = now;
+                    &catch_up
+                }
+                None => return Ok(()),
+            },
+            _ => request,
+        };
         let of_cron = matches!(request.kind, FireKind::Cron | FireKind::Misfire | FireKind::CatchUp);
         let whole_fire = request.kind == FireKind::Cron && request.items.is_none();
         if of_cron && self.paused_for(&**session, request.time, whole_fire).await? {
@@ -499,19 +510,40 @@ impl Inner {
         if self.one_off || self.stopping() {
             return;
         }
-        let Some(catch_up_from) = self.java_peers.lock().unwrap_or_else(|p| p.into_inner()).catch_up_from() else {
-            return;
-        };
-        let floor = catch_up_from.max(self.enabled_at.load(std::sync::atomic::Ordering::SeqCst) + 1);
-        let window = self.state_read().config.catch_up_window();
-        let now = now_millis();
         let recent: Vec<i64> = self.recent_cron_fires.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
-        let admitted: Vec<i64> =
-            recent.into_iter().filter(|&time| time >= floor && window.admits(time, now, self.next_fire_after(time))).collect();
+        let admitted = self.still_admitted(recent);
         if !admitted.is_empty() {
             // One request: separate ones would find the items busy with the first.
             self.request_fire(FireRequest::catch_up(admitted, (0..self.item_count()).collect()));
         }
+    }
+
+    /// Those of `fires` a catch-up may still run now: inside the window,
+    /// none from before an operator's last enable (or a pause's hold), none
+    /// while a Java instance is here (it writes no `fired`).
+    fn still_admitted(&self, fires: Vec<i64>) -> Vec<i64> {
+        let Some(catch_up_from) = self.java_peers.lock().unwrap_or_else(|p| p.into_inner()).catch_up_from() else {
+            return Vec::new();
+        };
+        let floor = catch_up_from.max(self.enabled_at.load(std::sync::atomic::Ordering::SeqCst) + 1);
+        let window = self.state_read().config.catch_up_window();
+        let now = now_millis();
+        fires.into_iter().filter(|&time| time >= floor && window.admits(time, now, self.next_fire_after(time))).collect()
+    }
+
+    /// A catch-up as it may run now (an enable, a pause or the window's end
+    /// may have come since it was offered); `None` when nothing is left, or
+    /// while a resharding is pending: the next settled one offers again (a
+    /// catch-up that waited for it would itself start a resharding round
+    /// while no server is enabled, and each round's end would offer again).
+    async fn catch_up_now(&self, session: &dyn Registry, request: &FireRequest) -> Result<Option<FireRequest>> {
+        if crate::resolve::retry(|| sharding::is_pending(session, &self.paths)).await? {
+            return Ok(None);
+        }
+        let mut fires = request.earlier.clone();
+        fires.push(request.time);
+        let admitted = self.still_admitted(fires);
+        Ok((!admitted.is_empty()).then(|| FireRequest::catch_up(admitted, request.items.clone().unwrap_or_default())))
     }
 
     /// Re-reads when an operator last enabled the job again.

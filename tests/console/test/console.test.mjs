@@ -1,7 +1,8 @@
 // The web console in a real headless Chromium, against a real cluster:
 // log in, see the jobs, open a job, watch an item change owner when its
 // worker is killed (pushed live, no reload), trigger a job and see its
-// runs appear, have a bad configuration refused beside its field, and be
+// runs appear, pause it with a note and resume it, have a bad configuration
+// refused beside its field, and be
 // refused an operation as a viewer. Screenshots of the main pages go to
 // $ELASTICJOB_CONSOLE_SCREENSHOTS (docs/ when refreshed), else a temp dir.
 import { test, before, after } from 'node:test';
@@ -125,6 +126,24 @@ test('triggering a job asks for confirmation, then its runs appear', async () =>
   const instances = await page.$$eval('#runs-table tbody tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent));
   assert.ok(instances.every((text) => text === instances[0]), 'one instance ran them all');
   await page.waitForSelector('#timeline-card .tl-bar');
+});
+
+test('pausing asks for a reason and an end, shows the note live, and resuming clears it', async () => {
+  await page.click('button[data-action="pause"]');
+  await page.waitForSelector('#pause-dialog[open]');
+  await page.fill('#pause-reason', 'quarterly close');
+  await page.fill('#pause-until', '2h');
+  await page.click('#pause-ok');
+  await page.waitForSelector('.toast:has-text("Pause: done")');
+  await page.waitForSelector('#pause-note:has-text("quarterly close")');
+  assert.match(await page.textContent('#pause-note'), /Paused by olga .*resumes by itself/);
+  assert.equal(await page.textContent('#job-title .pill'), 'PAUSED');
+  await page.click('button[data-action="resume"]');
+  await page.waitForSelector('#confirm[open]');
+  await page.click('#confirm-ok');
+  await page.waitForSelector('.toast:has-text("Resume: done")');
+  await page.waitForSelector('#pause-note', { state: 'detached' });
+  await page.waitForSelector('button[data-action="pause"]');
 });
 
 test('a bad configuration is refused beside its field', async () => {
