@@ -318,6 +318,13 @@ impl JobConfig {
         crate::bounds::ScheduleBounds::from_props(&self.props)?;
         crate::retries::RetryPolicy::from_props(&self.props)?;
         crate::failure_streak::limit_from_props(&self.props)?;
+        if crate::dependency::Dependencies::from_props(&self.job_name, &self.props)?.is_some() && !self.cron.trim().is_empty() {
+            return Err(Error::invalid(
+                "cron",
+                &self.cron,
+                "a job with dependsOn fires when its upstream jobs' fires end: leave cron empty",
+            ));
+        }
         if let Some(value) = self.props.get(crate::overlap::OVERLAP_POLICY_PROP) {
             crate::overlap::OverlapPolicy::parse(value)?;
         }

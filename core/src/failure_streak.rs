@@ -33,18 +33,13 @@ pub fn limit_from_props(props: &BTreeMap<String, String>) -> Result<Option<u32>>
     }
 }
 
-/// One item's fire, settled: its last attempt succeeded, or failed with no retry to come.
+/// How one item's fire settled: its last attempt succeeded, or failed with no retry to come.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
     /// The fire's run succeeded.
     Succeeded,
-    /// The fire's last attempt failed.
-    Failed {
-        /// The fire.
-        fire_time: i64,
-        /// What the run reported.
-        error: String,
-    },
+    /// The fire's last attempt failed, with this error.
+    Failed(String),
 }
 
 /// An item's failed fires in a row, as stored.
@@ -58,16 +53,17 @@ pub struct Streak {
     pub error: String,
 }
 
-/// Applies settled fires, in order, to their items' streaks; returns the
-/// first item whose streak reached `limit`, with its streak.
+/// Applies settled fires `(item, fire time, how)`, in order, to their
+/// items' streaks; returns the first item whose streak reached `limit`,
+/// with its streak.
 pub async fn record(
     session: &dyn Registry,
     paths: &JobPaths,
-    settled: &[(u32, Settled)],
+    settled: &[(u32, i64, Settled)],
     limit: u32,
 ) -> Result<Option<(u32, Streak)>> {
     let mut reached = None;
-    for (item, outcome) in settled {
+    for (item, fire_time, outcome) in settled {
         let path = paths.failed_fires(*item);
         let current = retry(|| session.get(&path)).await?;
         match outcome {
@@ -79,7 +75,7 @@ pub async fn record(
                     }
                 }
             }
-            Settled::Failed { fire_time, error } => {
+            Settled::Failed(error) => {
                 let before = current.as_ref().and_then(|(data, _)| serde_json::from_slice::<Streak>(data).ok());
                 // A fire counts once (a run written twice after a lost reply).
                 let count = match &before {

@@ -25,6 +25,7 @@ pub mod bounds;
 pub mod cancel;
 pub mod config;
 pub mod cron;
+pub mod dependency;
 pub mod error;
 pub mod event;
 pub mod executor;

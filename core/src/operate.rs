@@ -303,6 +303,9 @@ impl JobOperator {
     pub async fn update_config(&self, config: &JobConfig) -> Result<()> {
         config.validate()?;
         let (session, paths) = self.existing_job(&config.job_name).await?;
+        if let Some(deps) = crate::dependency::Dependencies::from_props(&config.job_name, &config.props)? {
+            crate::dependency::check_no_cycle(&*session, &config.job_name, &deps.upstream).await?;
+        }
         session.put(&paths.config(), config.to_yaml()?.as_bytes()).await
     }
 

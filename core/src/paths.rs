@@ -228,6 +228,36 @@ impl JobPaths {
         self.under(&format!("polyglot/failed-fires/{item}"))
     }
 
+    /// `polyglot/dependents`: jobs that depend on this one (see [`crate::dependency`]).
+    pub fn dependents(&self) -> String {
+        self.under("polyglot/dependents")
+    }
+
+    /// `polyglot/dependents/{job}`: `job` depends on this one.
+    pub fn dependent(&self, job: &str) -> String {
+        self.under(&format!("polyglot/dependents/{job}"))
+    }
+
+    /// `polyglot/completions`: items' ended fires, while fires are not whole.
+    pub fn completions(&self) -> String {
+        self.under("polyglot/completions")
+    }
+
+    /// `polyglot/completions/{fireTime}`: one child per item whose fire ended.
+    pub fn completions_of(&self, fire_time: i64) -> String {
+        self.under(&format!("polyglot/completions/{fire_time}"))
+    }
+
+    /// `polyglot/fires-done`: fires that ended on every item.
+    pub fn fires_done(&self) -> String {
+        self.under("polyglot/fires-done")
+    }
+
+    /// `polyglot/fires-done/{fireTime}`: the fire ended on every item; data: its outcome.
+    pub fn fire_done(&self, fire_time: i64) -> String {
+        self.under(&format!("polyglot/fires-done/{fire_time}"))
+    }
+
     /// What a path inside the job is about, for routing watch events.
     pub fn classify<'a>(&self, path: &'a str) -> Option<JobNode<'a>> {
         let rest = path.strip_prefix(self.root.as_str())?.strip_prefix('/')?;
@@ -248,6 +278,7 @@ impl JobPaths {
             ["polyglot", "instances", id] => JobNode::OurInstance(id),
             ["polyglot", "java-seen"] => JobNode::JavaSeen,
             ["polyglot", "enabled-at"] => JobNode::EnabledAt,
+            ["polyglot", "dependents", job] => JobNode::Dependent(job),
             _ => return None,
         })
     }
@@ -280,6 +311,8 @@ pub enum JobNode<'a> {
     JavaSeen,
     /// `polyglot/enabled-at`.
     EnabledAt,
+    /// `polyglot/dependents/{job}`.
+    Dependent(&'a str),
 }
 
 #[cfg(test)]

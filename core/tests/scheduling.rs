@@ -606,6 +606,88 @@ async fn failed_fires_in_a_row_pause_the_job(cluster: Cluster) {
     assert!(again.at > resumed_at);
 }
 
+/// `dependsOn`: two dependent jobs follow an upstream job of 3 items run
+/// by two instances, whose item 1 fails every other fire. `load` (outcome
+/// SUCCESS) fires only for the upstream fires every item succeeded, `audit`
+/// (outcome ANY) for every upstream fire; each starts its items only after
+/// the upstream fire's last item ended, once per fire. A cycle is refused.
+async fn dependent_jobs_fire_when_their_upstream_fire_ended_on_every_item(cluster: Cluster) {
+    let ns = namespace();
+    // (job, item, fire, started, ended) of every run.
+    let runs: Arc<Mutex<Vec<(String, u32, i64, i64, i64)>>> = Default::default();
+    let recording = |job: &str| {
+        let (runs, job) = (runs.clone(), job.to_string());
+        Job::from_fn(move |ctx| {
+            let (runs, job) = (runs.clone(), job.clone());
+            async move {
+                let started = chrono_now();
+                tokio::time::sleep(Duration::from_millis(if job == "extract" { 150 } else { 20 })).await;
+                runs.lock().unwrap().push((job.clone(), ctx.sharding_item, ctx.fire_time, started, chrono_now()));
+                match job == "extract" && ctx.sharding_item == 1 && (ctx.fire_time / 1000) % 2 == 1 {
+                    true => Err("planted failure".into()),
+                    false => Ok(()),
+                }
+            }
+        })
+    };
+    let upstream = JobConfig::new("extract", "* * * * * ?", 3);
+    let mut schedulers = Vec::new();
+    for n in 0..2 {
+        let s = JobScheduler::builder(cluster.center(&ns), upstream.clone(), recording("extract"))
+            .instance_id(format!("127.0.0.1@-@up-{n}"))
+            .build()
+            .unwrap();
+        s.start().await.unwrap();
+        schedulers.push(s);
+    }
+    for (name, outcome) in [("load", "SUCCESS"), ("audit", "ANY")] {
+        let mut config = JobConfig::new(name, "", 2);
+        config.props.insert("dependsOn".into(), "extract".into());
+        config.props.insert("dependsOnOutcome".into(), outcome.into());
+        let s = JobScheduler::builder(cluster.center(&ns), config, recording(name)).build().unwrap();
+        s.start().await.unwrap();
+        schedulers.push(s);
+    }
+    let ready = chrono_now();
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    // A cycle through the registry's configurations is refused by name.
+    let operator = JobOperator::new(cluster.center(&ns));
+    let mut report = JobConfig::new("report", "", 1);
+    report.props.insert("dependsOn".into(), "load".into());
+    let reporter = JobScheduler::builder(cluster.center(&ns), report, recording("report")).build().unwrap();
+    reporter.start().await.unwrap();
+    let mut cyclic = operator.config("load").await.unwrap();
+    cyclic.props.insert("dependsOn".into(), "extract,report".into());
+    let refused = operator.update_config(&cyclic).await.unwrap_err().to_string();
+    assert!(refused.contains("dependsOn") && refused.contains("load → report → load"), "{refused}");
+    let mut hourly = operator.config("load").await.unwrap();
+    hourly.cron = "0 0 * * * ?".into();
+    assert!(operator.update_config(&hourly).await.unwrap_err().to_string().contains("leave cron empty"));
+    reporter.shutdown().await;
+    let done = chrono_now();
+    for s in &schedulers {
+        s.shutdown().await;
+    }
+    let runs = runs.lock().unwrap().clone();
+    // Upstream fires after both dependents registered, ended well before the stop.
+    let upstream_fires: BTreeSet<i64> =
+        runs.iter().filter(|r| r.0 == "extract" && r.2 > ready + 500 && r.2 < done - 1500).map(|r| r.2).collect();
+    assert!(upstream_fires.len() >= 4, "{runs:?}");
+    for fire in &upstream_fires {
+        let last_end = runs.iter().filter(|r| r.0 == "extract" && r.2 == *fire).map(|r| r.4).max().unwrap();
+        let failed = (fire / 1000) % 2 == 1;
+        for (job, runs_it) in [("load", !failed), ("audit", true)] {
+            let of: Vec<_> = runs.iter().filter(|r| r.0 == job && r.2 == *fire).collect();
+            let items: BTreeSet<u32> = of.iter().map(|r| r.1).collect();
+            match runs_it {
+                true => assert!(of.len() == 2 && items.len() == 2, "{job} ran items {items:?} for fire {fire}: {runs:?}"),
+                false => assert!(of.is_empty(), "{job} ran for failed fire {fire}: {of:?}"),
+            }
+            assert!(of.iter().all(|r| r.3 >= last_end), "{job} started before upstream fire {fire} ended: {of:?}");
+        }
+    }
+}
+
 async fn operator_lifecycle(cluster: Cluster) {
     let ns = namespace();
     let runs: Runs = Default::default();
@@ -885,4 +967,5 @@ on_both_backends!(
     items_handed_over_after_a_reservation_still_run_for_that_fire,
     a_paused_job_skips_its_fires_and_never_catches_them_up,
     failed_fires_in_a_row_pause_the_job,
+    dependent_jobs_fire_when_their_upstream_fire_ended_on_every_item,
 );

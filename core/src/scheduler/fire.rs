@@ -45,6 +45,9 @@ enum FireKind {
     /// A recent cron fire offered to items a resharding brought here
     /// after this instance had started that fire with its old items.
     CatchUp,
+    /// A dependent job's fire: its upstream jobs finished their fire at
+    /// this time ([`crate::dependency`]).
+    Upstream,
 }
 
 /// One fire to start.
@@ -68,6 +71,11 @@ pub(super) struct FireRequest {
 impl FireRequest {
     fn cron(time: i64) -> Self {
         FireRequest { kind: FireKind::Cron, time, items: None, earlier: Vec::new(), attempt: 1, overlap: None }
+    }
+
+    /// A dependent job's fire for the upstream fire at `time`.
+    pub(super) fn upstream(time: i64) -> Self {
+        FireRequest { kind: FireKind::Upstream, time, items: None, earlier: Vec::new(), attempt: 1, overlap: None }
     }
 
     /// A trigger, now.
@@ -149,15 +157,20 @@ impl Inner {
                 _ = sleep_or_never(sleep_for) => {
                     let time = next.expect("the clock sleeps only when a fire is due");
                     self.request_fire(FireRequest::cron(time));
-                    let mut recent = self.recent_cron_fires.lock().unwrap_or_else(|p| p.into_inner());
-                    recent.push_back(time);
-                    if recent.len() > RECENT_FIRES {
-                        recent.pop_front();
-                    }
+                    self.note_recent_fire(time);
                     queued = time;
                     last = time;
                 }
             }
+        }
+    }
+
+    /// Remembers a scheduled fire just queued for [`Self::catch_up_items_moved_in`].
+    pub(super) fn note_recent_fire(&self, time: i64) {
+        let mut recent = self.recent_cron_fires.lock().unwrap_or_else(|p| p.into_inner());
+        recent.push_back(time);
+        if recent.len() > RECENT_FIRES {
+            recent.pop_front();
         }
     }
 
@@ -200,8 +213,8 @@ impl Inner {
             },
             _ => request,
         };
-        let of_cron = matches!(request.kind, FireKind::Cron | FireKind::Misfire | FireKind::CatchUp);
-        let whole_fire = request.kind == FireKind::Cron && request.items.is_none();
+        let of_cron = matches!(request.kind, FireKind::Cron | FireKind::Misfire | FireKind::CatchUp | FireKind::Upstream);
+        let whole_fire = matches!(request.kind, FireKind::Cron | FireKind::Upstream) && request.items.is_none();
         if of_cron && self.paused_for(&**session, request.time, whole_fire).await? {
             return Ok(());
         }
@@ -209,7 +222,7 @@ impl Inner {
             self.check_clock(&**session).await?;
         }
         let fence = match request.kind {
-            FireKind::Cron | FireKind::Misfire | FireKind::CatchUp => Fence::Cron(request.time),
+            FireKind::Cron | FireKind::Misfire | FireKind::CatchUp | FireKind::Upstream => Fence::Cron(request.time),
             FireKind::Trigger => Fence::Trigger,
             FireKind::Retry => Fence::Retry { fire_time: request.time, attempt: request.attempt },
         };
@@ -269,7 +282,7 @@ impl Inner {
                 counted = true;
                 // A retry is no fire: its runs count among the executions.
                 let kind = match request.kind {
-                    FireKind::Cron => Some(crate::metrics::job::FireKind::Cron),
+                    FireKind::Cron | FireKind::Upstream => Some(crate::metrics::job::FireKind::Cron),
                     FireKind::Trigger => Some(crate::metrics::job::FireKind::Trigger),
                     FireKind::Misfire => Some(crate::metrics::job::FireKind::Misfire),
                     FireKind::Retry | FireKind::CatchUp => None,
@@ -347,7 +360,7 @@ impl Inner {
                 let skipped = outcome.still_running.iter().chain(&outcome.busy_elsewhere).copied();
                 super::listening::FireListening::skip(&listening, skipped, outcome.started.is_empty());
             }
-            self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some() }, listening.clone());
+            self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some(), trigger: request.kind == FireKind::Trigger }, listening.clone());
             if outcome.moved.is_empty() {
                 return Ok(());
             }

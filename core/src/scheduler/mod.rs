@@ -15,6 +15,7 @@
 //! - `history`: feeding the execution history from the scheduler's events;
 //! - `metrics`: this scheduler's figures for the process's metrics registry.
 
+mod dependencies;
 mod fire;
 mod history;
 mod java_peers;
@@ -234,6 +235,8 @@ impl JobSchedulerBuilder {
                 schedule_changed: Notify::new(),
                 clock_start: std::sync::atomic::AtomicI64::new(0),
                 recent_cron_fires: Mutex::new(std::collections::VecDeque::new()),
+                has_dependents: std::sync::atomic::AtomicBool::new(false),
+                upstream_fires_handled: Mutex::new(std::collections::BTreeSet::new()),
                 current,
                 reshard_lock: tokio::sync::Mutex::new(()),
                 stop,
@@ -295,6 +298,8 @@ struct Shared {
     retry_policy: Option<crate::retries::RetryPolicy>,
     /// `pauseAfterFailedFires` ([`crate::failure_streak`]).
     pause_after_failed_fires: Option<u32>,
+    /// `dependsOn` and its options ([`crate::dependency`]).
+    dependencies: Option<crate::dependency::Dependencies>,
     settings: Arc<JobSettings>,
     errors: ErrorHandler,
 }
@@ -312,9 +317,10 @@ impl Shared {
         };
         let retry_policy = crate::retries::RetryPolicy::from_props(&config.props)?;
         let pause_after_failed_fires = crate::failure_streak::limit_from_props(&config.props)?;
+        let dependencies = crate::dependency::Dependencies::from_props(&config.job_name, &config.props)?;
         let settings = Arc::new(JobSettings::from_config(&config, kind)?);
         let errors = ErrorHandler::from_config(&config)?;
-        Ok(Shared { config, cron, bounds, retry_policy, pause_after_failed_fires, settings, errors })
+        Ok(Shared { config, cron, bounds, retry_policy, pause_after_failed_fires, dependencies, settings, errors })
     }
 }
 
@@ -343,8 +349,13 @@ struct Inner {
     /// others wait for the resharding the flag asks for), and no one else
     /// would run it; Java peers write no `fired` to catch it up by.
     clock_start: std::sync::atomic::AtomicI64,
-    /// The latest cron fires the clock queued, oldest first.
+    /// The latest scheduled fires queued (by the cron clock, or upstream
+    /// jobs finishing theirs), oldest first.
     recent_cron_fires: Mutex<std::collections::VecDeque<i64>>,
+    /// Whether other jobs depend on this one (its runs then record their ends).
+    has_dependents: std::sync::atomic::AtomicBool,
+    /// Upstream fires this instance already fired for or skipped.
+    upstream_fires_handled: Mutex<std::collections::BTreeSet<i64>>,
     /// The registered, live session, if any.
     current: watch::Sender<Option<Arc<dyn Registry>>>,
     /// One resharding at a time in this process.

@@ -4,12 +4,9 @@
 
 use super::{now_millis, Inner};
 use crate::error::Result;
-use crate::event::{Execution, Outcome};
-use crate::execution::Finished;
 use crate::failure_streak::{self, Settled, PAUSE_AFTER_FAILED_FIRES_PROP};
 use crate::pause::{self, PauseNote, PAUSED_ON_FAILURE_BY};
 use crate::registry::Registry;
-use crate::retries::PendingRetry;
 use crate::trace::StatusState;
 use std::sync::atomic::Ordering;
 
@@ -34,30 +31,13 @@ impl Inner {
         Ok(false)
     }
 
-    /// Pause-on-failure: applies the fires the ended runs settled to their
+    /// Pause-on-failure: applies the fires ended runs settled to their
     /// items' streaks, and pauses the job when one reaches `limit`.
-    /// `retries`: the failed runs that will run again (not settled yet).
-    pub(super) async fn track_failure_streaks(
-        &self,
-        session: &dyn Registry,
-        ended: &[(Finished, Vec<Execution>)],
-        retries: &[PendingRetry],
-        limit: u32,
-    ) {
-        let settled: Vec<(u32, Settled)> = ended
-            .iter()
-            .flat_map(|(_, executions)| executions)
-            .filter_map(|e| match &e.outcome {
-                Outcome::Succeeded => Some((e.item, Settled::Succeeded)),
-                Outcome::Cancelled(_) => None,
-                _ if retries.iter().any(|r| r.item == e.item && r.fire_time == e.fire_time) => None,
-                failed => Some((e.item, Settled::Failed { fire_time: e.fire_time, error: failed.to_string() })),
-            })
-            .collect();
+    pub(super) async fn track_failure_streaks(&self, session: &dyn Registry, settled: &[(u32, i64, Settled)], limit: u32) {
         if settled.is_empty() {
             return;
         }
-        let (item, streak) = match failure_streak::record(session, &self.paths, &settled, limit).await {
+        let (item, streak) = match failure_streak::record(session, &self.paths, settled, limit).await {
             Ok(Some(reached)) => reached,
             Ok(None) => return,
             Err(e) => return self.fail("recording the items' failed fires failed", e),

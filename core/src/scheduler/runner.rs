@@ -18,6 +18,7 @@ use crate::event::{Execution, JobEvent, Outcome};
 use crate::execution::{self, Finished};
 use crate::executor::Pool;
 use crate::failover;
+use crate::failure_streak::Settled;
 use crate::job::{Job, JobSettings, ShardingContext};
 use crate::notify::{ErrorHandler, Failure};
 use crate::overlap::OverlapPolicy;
@@ -237,6 +238,8 @@ pub(super) enum RunKind {
     Owned {
         /// Whether the runs have `running` marks to clear.
         marked: bool,
+        /// Whether they run for a trigger (not a scheduled fire).
+        trigger: bool,
     },
     /// Taken over from a lost instance (failover).
     Takeover,
@@ -319,9 +322,14 @@ impl Inner {
                     _ => Vec::new(),
                 };
                 let completed = inner.complete(&session, &ended, kind, &retries).await;
+                let settled = settled_fires(&ended, &retries);
                 let pause_after = inner.state_read().pause_after_failed_fires;
                 if let Some(limit) = pause_after {
-                    inner.track_failure_streaks(&*session, &ended, &retries, limit).await;
+                    inner.track_failure_streaks(&*session, &settled, limit).await;
+                }
+                // A trigger's fire time is when each instance took it: no fire dependents wait for.
+                if !matches!(kind, RunKind::Owned { trigger: true, .. }) {
+                    inner.record_completions(&*session, &settled).await;
                 }
                 if completed {
                     inner.schedule_retries(retries);
@@ -373,8 +381,8 @@ impl Inner {
         retries: &[PendingRetry],
     ) -> bool {
         let result = match kind {
-            RunKind::Owned { marked: false } => execution::record_retries(&**session, &self.paths, retries).await,
-            RunKind::Owned { marked: true } => {
+            RunKind::Owned { marked: false, .. } => execution::record_retries(&**session, &self.paths, retries).await,
+            RunKind::Owned { marked: true, .. } => {
                 let finished: Vec<Finished> = ended.iter().map(|(f, _)| *f).collect();
                 execution::complete_items(&**session, &self.paths, self.instance.as_str(), &finished, retries).await
             }
@@ -572,6 +580,22 @@ impl ItemRun {
 
 /// The retries the ended runs' failures call for under `policy`: one per
 /// failed (item, fire) with attempts left.
+/// The fires ended runs settled `(item, fire time, how)`: a failed run
+/// with a retry in `retries` has not settled its fire, a cancelled one
+/// neither succeeded nor failed it.
+fn settled_fires(ended: &[(Finished, Vec<Execution>)], retries: &[PendingRetry]) -> Vec<(u32, i64, Settled)> {
+    ended
+        .iter()
+        .flat_map(|(_, executions)| executions)
+        .filter_map(|e| match &e.outcome {
+            Outcome::Succeeded => Some((e.item, e.fire_time, Settled::Succeeded)),
+            Outcome::Cancelled(_) => None,
+            _ if retries.iter().any(|r| r.item == e.item && r.fire_time == e.fire_time) => None,
+            failed => Some((e.item, e.fire_time, Settled::Failed(failed.to_string()))),
+        })
+        .collect()
+}
+
 fn retries_of(policy: &RetryPolicy, ended: &[(Finished, Vec<Execution>)]) -> Vec<PendingRetry> {
     let now = now_millis();
     ended

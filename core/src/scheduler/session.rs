@@ -58,6 +58,10 @@ impl Inner {
             }
         }
         let config = self.config();
+        let dependencies = self.state_read().dependencies.clone();
+        if let Some(deps) = dependencies {
+            crate::dependency::check_no_cycle(session, &self.job_name, &deps.upstream).await?;
+        }
         // Marked as ours before anything that makes the leader look at the
         // instances (the server node write below does).
         self.announce_ours(session).await?;
@@ -146,6 +150,7 @@ impl Inner {
     /// The scheduler's life: one incarnation per registry session until stopped.
     pub(super) async fn run(self: Arc<Self>, first: Arc<dyn Registry>) {
         tokio::spawn(self.clone().cron_clock());
+        tokio::spawn(self.clone().follow_upstream());
         let mut firing = Some(tokio::spawn(self.clone().fire_loop()));
         let mut stop = self.stop.subscribe();
         let mut next = Some(first);
@@ -371,6 +376,7 @@ impl Inner {
                 }
                 self.look_for_retries(&*session).await?;
                 self.refresh_enabled_at(&*session).await?;
+                self.refresh_dependents(&*session).await?;
                 self.catch_up_items_moved_in();
                 if config.failover {
                     failover::queue_orphaned_items(&*session, paths, self.item_count()).await?;
@@ -488,6 +494,7 @@ impl Inner {
             (JobNode::Config, EventKind::DataChanged | EventKind::Created) => self.reload_config(&**session).await?,
             (JobNode::JavaSeen, EventKind::DataChanged | EventKind::Created) => self.refresh_java_peers(&**session).await?,
             (JobNode::EnabledAt, EventKind::DataChanged | EventKind::Created) => self.refresh_enabled_at(&**session).await?,
+            (JobNode::Dependent(_), _) => self.refresh_dependents(&**session).await?,
             _ => {}
         }
         Ok(())
