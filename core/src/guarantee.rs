@@ -14,6 +14,13 @@
 //!   instances all died counts only for a round with the same key, and is
 //!   overwritten when its item registers again. So leftovers never complete
 //!   a later round early nor block it.
+//! - **A later fire's round wins.** A round still gathering when the next
+//!   fire's round registers the same item (a fire whose items did not all
+//!   start, waiting for its timeout) is taken over by it; the earlier round
+//!   never writes over a later one, and its waiters report that it was
+//!   overtaken instead of returning quietly. Otherwise a slow round's late
+//!   registration would turn the next fire's nodes into its own, and neither
+//!   fire's hook would run.
 //! - **Every wait is bounded** by the listener's timeout. At the timeout the
 //!   waiter deletes the round's nodes (Java deletes the whole `started` or
 //!   `completed` node, which also throws away a next round that began
@@ -116,7 +123,14 @@ pub async fn gather<Fut: Future<Output = ()>>(g: &Gathering<'_>, hook: impl FnOn
             by_name.get(item.to_string().as_str()).is_some_and(|(data, stat)| stat.mzxid == *mzxid && data == g.key.as_bytes())
         });
         if !still_mine {
-            return Ok(Round::RanElsewhere);
+            let later = mine.iter().find_map(|(item, _)| {
+                by_name.get(item.to_string().as_str()).filter(|(data, _)| is_later(data, g.key)).map(|(data, _)| data)
+            });
+            return match later {
+                Some(data) => Err(overtaken(g, data)),
+                // Cleared by the instance that ran the hook (or by a timed-out waiter).
+                None => Ok(Round::RanElsewhere),
+            };
         }
         let complete = (0..g.total).all(|item| {
             by_name.get(item.to_string().as_str()).is_some_and(|(data, _)| data == g.key.as_bytes())
@@ -166,7 +180,9 @@ async fn register(g: &Gathering<'_>) -> Result<Vec<(u32, i64)>> {
                     mine.push((*item, stat.mzxid));
                     break;
                 }
-                // A dead round's node: make it this round's.
+                // A later fire's round has the item: this one can never complete.
+                Some((data, _)) if is_later(&data, g.key) => return Err(overtaken(g, &data)),
+                // An earlier (or dead) round's node: make it this round's.
                 Some((_, stat)) => match retry(|| g.registry.set(path, key, Some(stat.version))).await {
                     Ok(_) | Err(Error::BadVersion(_)) | Err(Error::NoNode(_)) => {}
                     Err(e) => return Err(e),
@@ -180,6 +196,24 @@ async fn register(g: &Gathering<'_>) -> Result<Vec<(u32, i64)>> {
         }
     }
     Ok(mine)
+}
+
+/// Whether a node's key is a later fire's than `key` (cron fires are keyed
+/// by their time; a trigger's empty key is ordered with nothing).
+fn is_later(data: &[u8], key: &str) -> bool {
+    let theirs = std::str::from_utf8(data).ok().and_then(|d| d.parse::<i64>().ok());
+    matches!((theirs, key.parse::<i64>().ok()), (Some(theirs), Some(ours)) if theirs > ours)
+}
+
+/// The error of a round a later fire's round took over.
+fn overtaken(g: &Gathering<'_>, later: &[u8]) -> Error {
+    Error::IllegalState(format!(
+        "distributed-once listener: the round of fire {} was overtaken by the round of fire {} before every item {} (items {:?} of this instance); its hook did not run",
+        g.key,
+        String::from_utf8_lossy(later),
+        g.phase.name(),
+        g.items
+    ))
 }
 
 /// Claims a complete round: sets the round node's data to the round's key,
@@ -297,5 +331,29 @@ mod tests {
         assert!(message.contains("within 600 ms"), "{message}");
         assert!(a.exists(&paths.guarantee_item("started", 0)).await.unwrap().is_none(), "its round is cleared at the timeout");
         assert!(a.exists(&paths.guarantee_item("started", 2)).await.unwrap().is_some(), "another round's node is left alone");
+    }
+
+    #[tokio::test]
+    async fn a_round_overtaken_by_a_later_fire_says_so_and_never_overwrites_the_later_round() {
+        let server = EmbeddedServer::new();
+        let (a, b) = (server.connect("ns").unwrap(), server.connect("ns").unwrap());
+        let paths = JobPaths::new("job");
+        let never = || async { panic!("an incomplete round ran its hook") };
+        // Fire 1000 waits for item 2, which never starts for it; fire 2000 registers meanwhile.
+        let waiting = async { gather(&gathering(&a, &paths, &[0, 1], "a", "1000"), never).await };
+        let later = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            gather(&gathering(&b, &paths, &[0, 1], "b", "2000"), never).await
+        };
+        let (waiting, later) = tokio::join!(waiting, later);
+        let message = waiting.unwrap_err().to_string();
+        assert!(message.contains("round of fire 1000 was overtaken by the round of fire 2000"), "{message}");
+        assert!(later.unwrap_err().to_string().contains("within 600 ms"), "the later round waits for item 2 alone");
+        // A late registration of fire 1000 leaves fire 3000's nodes alone.
+        b.create_with_parents(&paths.guarantee_item("started", 1), b"3000", CreateMode::Persistent).await.unwrap();
+        let late = gather(&gathering(&a, &paths, &[1], "a", "1000"), never).await;
+        assert!(late.unwrap_err().to_string().contains("overtaken by the round of fire 3000"));
+        let (data, _) = a.get(&paths.guarantee_item("started", 1)).await.unwrap().unwrap();
+        assert_eq!(data, b"3000");
     }
 }
