@@ -126,7 +126,7 @@ export declare class JobExecutionError extends Error {
 
 /** Why a run was told to stop. */
 /** What a fire or a trigger does to an item still running (props `overlapPolicy`). */
-export type OverlapPolicy = 'SKIP' | 'BUFFER_ONE' | 'BUFFER_ALL' | 'CANCEL_OTHER'
+export type OverlapPolicy = 'SKIP' | 'BUFFER_ONE' | 'BUFFER_ALL' | 'CANCEL_OTHER' | 'ALLOW_ALL'
 
 export type CancelReason = 'timed-out' | 'session-lost' | 'item-moved' | 'shutdown' | 'superseded'
 

@@ -33,7 +33,7 @@ use crate::paths::JobPaths;
 use crate::registry::{op_size, pack, CreateMode, Op, OpResult, Registry, Stat, MAX_REQUEST_BYTES};
 use crate::resolve::retry;
 use crate::retries::PendingRetry;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An item this instance may start: its number and the owner node version it read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,8 @@ pub struct Started {
     /// The cron fire the item was last started for before this one, and by
     /// whom (absent for a first fire and for triggers).
     pub previous: Option<LastFire>,
+    /// It runs beside the item's running run, under its mark (`ALLOW_ALL`).
+    pub joined: bool,
 }
 
 /// What happened when a fire tried to start its items.
@@ -126,6 +128,8 @@ struct Pending {
     owned: OwnedItem,
     ops: Vec<Op>,
     previous: Option<LastFire>,
+    /// Joins the item's running run: its token is that run's.
+    joined: Option<i64>,
 }
 
 /// Everything a start needs besides the items.
@@ -142,6 +146,9 @@ pub struct StartRequest<'a> {
     pub running_mode: Option<CreateMode>,
     /// Items this process runs right now, whatever their marks say.
     pub in_flight: &'a BTreeSet<u32>,
+    /// Those of them a cron fire may run beside their running run
+    /// (`ALLOW_ALL`), with their marks' tokens; empty otherwise.
+    pub joinable: &'a BTreeMap<u32, i64>,
 }
 
 /// Starts `items`. See the module doc for the fence.
@@ -152,22 +159,24 @@ pub async fn start_items(
     items: &[OwnedItem],
 ) -> Result<StartOutcome> {
     let mut outcome = StartOutcome::default();
+    let joinable = |item: &u32| matches!(request.fence, Fence::Cron(_)) && request.joinable.contains_key(item);
     let candidates: Vec<OwnedItem> = items
         .iter()
         .filter(|owned| {
-            let here = request.in_flight.contains(&owned.item);
-            if here {
+            let busy = request.in_flight.contains(&owned.item) && !joinable(&owned.item);
+            if busy {
                 outcome.still_running.push(owned.item);
             }
-            !here
+            !busy
         })
         .copied()
         .collect();
     let fired = read_fired(registry, paths, request.fence, &candidates).await?;
     let mut pending = Vec::new();
     for (owned, fired) in candidates.into_iter().zip(fired) {
-        match item_ops(paths, request, owned, fired) {
-            Some((ops, previous)) => pending.push(Pending { owned, ops, previous }),
+        let joined = request.in_flight.contains(&owned.item).then(|| request.joinable[&owned.item]);
+        match item_ops(paths, request, owned, fired, joined.is_some()) {
+            Some((ops, previous)) => pending.push(Pending { owned, ops, previous, joined }),
             None => outcome.taken.push(owned.item),
         }
     }
@@ -180,7 +189,7 @@ pub async fn start_items(
             Ok(results) => {
                 let tokens = tokens_of(registry, paths, request, &chunk, &results).await?;
                 for (p, token) in chunk.into_iter().zip(tokens) {
-                    outcome.started.push(Started { item: p.owned.item, fencing_token: token, previous: p.previous });
+                    outcome.started.push(Started { item: p.owned.item, fencing_token: token, previous: p.previous, joined: p.joined.is_some() });
                 }
             }
             Err(e) if is_epoch_conflict(&e, paths) => outcome.moved.extend(chunk.iter().map(|p| p.owned.item)),
@@ -233,7 +242,7 @@ async fn start_one(
         let error = match registry.multi(ops).await {
             Ok(results) => {
                 let token = tokens_of(registry, paths, request, std::slice::from_ref(&pending), &results).await?[0];
-                outcome.started.push(Started { item, fencing_token: token, previous: pending.previous });
+                outcome.started.push(Started { item, fencing_token: token, previous: pending.previous, joined: pending.joined.is_some() });
                 return Ok(());
             }
             Err(e) => e,
@@ -245,13 +254,22 @@ async fn start_one(
         // Applied by this or an earlier try whose answer was lost? Our own
         // mark, and for a cron fire our own fire in `fired`, say so.
         if error == Error::ConnectionLoss || is_conflict(&error) {
-            if let Some(token) = own_start(registry, paths, request, item).await? {
-                outcome.started.push(Started { item, fencing_token: token, previous: pending.previous });
+            let ours = match pending.joined {
+                Some(token) => own_fire(registry, paths, request, item).await?.then_some(token),
+                None => own_start(registry, paths, request, item).await?,
+            };
+            if let Some(token) = ours {
+                outcome.started.push(Started { item, fencing_token: token, previous: pending.previous, joined: pending.joined.is_some() });
                 return Ok(());
             }
         }
         match error {
             Error::ConnectionLoss => {}
+            // The mark a joining run checks is gone: the item's runs ended meanwhile.
+            Error::NoNode(path) if pending.joined.is_some() && path == paths.item_running(item) => {
+                outcome.still_running.push(item);
+                return Ok(());
+            }
             Error::NodeExists(path) if path == paths.item_running(item) => {
                 let mark = retry(|| registry.get(&path)).await?;
                 match mark {
@@ -283,7 +301,7 @@ async fn start_one(
         }
         // Re-read the fence and rebuild the ops.
         let fired = read_fired(registry, paths, request.fence, std::slice::from_ref(&pending.owned)).await?;
-        match item_ops(paths, request, pending.owned, fired.into_iter().next().flatten()) {
+        match item_ops(paths, request, pending.owned, fired.into_iter().next().flatten(), pending.joined.is_some()) {
             Some((ops, previous)) => pending = Pending { ops, previous, ..pending },
             None => {
                 outcome.taken.push(item);
@@ -314,27 +332,31 @@ async fn own_start(registry: &dyn Registry, paths: &JobPaths, request: &StartReq
             return Ok(None);
         }
     }
-    if let Fence::Cron(fire_time) = request.fence {
-        let path = paths.item_fired(item);
-        let fired = retry(|| registry.get(&path)).await?;
-        let ours = fired
-            .and_then(|(data, _)| LastFire::parse(&data))
-            .is_some_and(|last| last.fire_time == fire_time && last.instance == request.runner);
-        if !ours {
-            return Ok(None);
-        }
+    if !own_fire(registry, paths, request, item).await? {
+        return Ok(None);
     }
     Ok(Some(token_of(request, &stat)))
+}
+
+/// Whether `item`'s `fired` node says this runner started it for this
+/// cron fire (always true for other fences, which it does not concern).
+async fn own_fire(registry: &dyn Registry, paths: &JobPaths, request: &StartRequest<'_>, item: u32) -> Result<bool> {
+    let Fence::Cron(fire_time) = request.fence else { return Ok(true) };
+    let path = paths.item_fired(item);
+    let fired = retry(|| registry.get(&path)).await?;
+    Ok(fired.and_then(|(data, _)| LastFire::parse(&data)).is_some_and(|last| last.fire_time == fire_time && last.instance == request.runner))
 }
 
 /// The ops that start one item given its fence node (`fired`, or a
 /// retry's pending node), with the `fired` node's previous content; `None`
 /// if it already started for this fire (or a later one), or this attempt.
+/// A run that `joins` the item's running run checks its mark instead of creating one.
 fn item_ops(
     paths: &JobPaths,
     request: &StartRequest<'_>,
     owned: OwnedItem,
     fired: Option<(Vec<u8>, Stat)>,
+    joins: bool,
 ) -> Option<(Vec<Op>, Option<LastFire>)> {
     let item = owned.item;
     let mut ops = vec![Op::Check { path: paths.item_instance(item), version: owned.owner_version }];
@@ -366,6 +388,7 @@ fn item_ops(
         }
     }
     ops.push(match request.running_mode {
+        Some(_) if joins => Op::Check { path: paths.item_running(item), version: -1 },
         Some(mode) => Op::Create { path: paths.item_running(item), data: request.runner.as_bytes().to_vec(), mode },
         None => Op::Set { path: paths.item(item), data: request.runner.as_bytes().to_vec(), version: -1 },
     });
@@ -387,6 +410,10 @@ async fn tokens_of(
     let mut index = 1;
     for (n, p) in chunk.iter().enumerate() {
         index += p.ops.len();
+        if let Some(token) = p.joined {
+            tokens.push(token);
+            continue;
+        }
         match results.get(index - 1).and_then(created_zxid) {
             Some(zxid) => tokens.push(zxid),
             None => {
@@ -603,8 +630,35 @@ mod tests {
         OwnedItem { item, owner_version: r.exists(&paths.item_instance(item)).await.unwrap().unwrap().version }
     }
 
+    const NOTHING_JOINABLE: &BTreeMap<u32, i64> = &BTreeMap::new();
+
     fn request<'a>(runner: &'a str, fence: Fence, epoch: i32, in_flight: &'a BTreeSet<u32>) -> StartRequest<'a> {
-        StartRequest { runner, fence, epoch, running_mode: Some(CreateMode::Persistent), in_flight }
+        StartRequest { runner, fence, epoch, running_mode: Some(CreateMode::Persistent), in_flight, joinable: NOTHING_JOINABLE }
+    }
+
+    #[tokio::test]
+    async fn a_joining_run_is_fenced_by_fired_and_shares_the_running_runs_mark() {
+        let server = EmbeddedServer::new();
+        let r = server.connect("ns").unwrap();
+        let paths = JobPaths::new("job");
+        r.put(&paths.sharding(), b"").await.unwrap();
+        let items = vec![owned(&r, &paths, 0, "a").await];
+        let first = start_items(&r, &paths, &request("a", Fence::Cron(1000), 0, &BTreeSet::new()), &items).await.unwrap();
+        let token = first.started[0].fencing_token;
+        let busy = BTreeSet::from([0]);
+        let joinable = BTreeMap::from([(0, token)]);
+        let join = |fire| StartRequest { joinable: &joinable, ..request("a", Fence::Cron(fire), 0, &busy) };
+        let second = start_items(&r, &paths, &join(2000), &items).await.unwrap();
+        assert_eq!(second.started, vec![Started { item: 0, fencing_token: token, previous: Some(LastFire { fire_time: 1000, instance: "a".into() }), joined: true }]);
+        let again = start_items(&r, &paths, &join(2000), &items).await.unwrap();
+        assert_eq!((again.started.len(), again.taken.clone()), (0, vec![0]), "each fire starts once");
+        // Its runs ended and the mark was cleared: a joining start changes nothing.
+        r.delete(&paths.item_running(0), None).await.unwrap();
+        let late = start_items(&r, &paths, &join(3000), &items).await.unwrap();
+        assert_eq!((late.started.len(), late.still_running.clone()), (0, vec![0]));
+        let (fired, _) = r.get(&paths.item_fired(0)).await.unwrap().unwrap();
+        assert_eq!(LastFire::parse(&fired).unwrap().fire_time, 2000, "the failed join left the fence alone");
+        assert!(r.exists(&paths.item_running(0)).await.unwrap().is_none(), "and created no mark");
     }
 
     fn finished(outcome: &StartOutcome) -> Vec<Finished> {
@@ -677,7 +731,7 @@ mod tests {
         let paths = JobPaths::new("job");
         let items = vec![owned(&r, &paths, 0, "a").await];
         let none = BTreeSet::new();
-        let unmarked = |fence| StartRequest { runner: "a", fence, epoch: 0, running_mode: None, in_flight: &none };
+        let unmarked = |fence| StartRequest { runner: "a", fence, epoch: 0, running_mode: None, in_flight: &none, joinable: NOTHING_JOINABLE };
         let first = start_items(&r, &paths, &unmarked(Fence::Cron(1000)), &items).await.unwrap();
         assert_eq!(self::items(&first), vec![0]);
         assert!(r.exists(&paths.item_running(0)).await.unwrap().is_none(), "no running mark");

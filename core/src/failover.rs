@@ -230,7 +230,7 @@ mod tests {
         let items = [OwnedItem { item: 0, owner_version: 0 }];
         let none = BTreeSet::new();
         let request =
-            StartRequest { runner: "x@-@1", fence: Fence::Cron(7000), epoch: 0, running_mode: Some(CreateMode::Persistent), in_flight: &none };
+            StartRequest { runner: "x@-@1", fence: Fence::Cron(7000), epoch: 0, running_mode: Some(CreateMode::Persistent), in_flight: &none, joinable: &Default::default() };
         start_items(&crashed, &paths, &request, &items).await.unwrap();
         server.expire(crashed.session_id());
 

@@ -38,12 +38,23 @@ pub enum OverlapPolicy {
     /// fire's instant, and the item runs for the new fire once the stopped
     /// handler has returned: never two runs of one item at once.
     CancelOther,
+    /// The item runs for the new fire at once, beside its running run: one
+    /// run per fire, each fenced by `fired` as any start, under the item's
+    /// one `running` mark (cleared when the last of them ends). An item
+    /// whose last run is already ending runs for the fire once it ended,
+    /// as with `BUFFER_ONE`.
+    AllowAll,
 }
 
 impl OverlapPolicy {
     /// Every policy, by its name in the prop.
-    pub const ALL: [OverlapPolicy; 4] =
-        [OverlapPolicy::Skip, OverlapPolicy::BufferOne, OverlapPolicy::BufferAll, OverlapPolicy::CancelOther];
+    pub const ALL: [OverlapPolicy; 5] = [
+        OverlapPolicy::Skip,
+        OverlapPolicy::BufferOne,
+        OverlapPolicy::BufferAll,
+        OverlapPolicy::CancelOther,
+        OverlapPolicy::AllowAll,
+    ];
 
     /// The name used in the prop, logs and bindings.
     pub fn as_str(self) -> &'static str {
@@ -52,6 +63,7 @@ impl OverlapPolicy {
             OverlapPolicy::BufferOne => "BUFFER_ONE",
             OverlapPolicy::BufferAll => "BUFFER_ALL",
             OverlapPolicy::CancelOther => "CANCEL_OTHER",
+            OverlapPolicy::AllowAll => "ALLOW_ALL",
         }
     }
 
@@ -83,7 +95,7 @@ impl OverlapPolicy {
     pub fn buffer(self, buffered: &mut BTreeSet<i64>, fire_time: i64) -> Option<i64> {
         match self {
             OverlapPolicy::Skip => None,
-            OverlapPolicy::BufferOne | OverlapPolicy::CancelOther => {
+            OverlapPolicy::BufferOne | OverlapPolicy::CancelOther | OverlapPolicy::AllowAll => {
                 let latest = buffered.last().copied().map_or(fire_time, |t| t.max(fire_time));
                 buffered.clear();
                 buffered.insert(latest);

@@ -266,16 +266,32 @@ impl Inner {
                     return Ok(());
                 }
                 let in_flight = self.runs.in_flight();
+                let allow_all = self.state_read().config.overlap_policy() == OverlapPolicy::AllowAll;
+                let joinable = if allow_all && of_cron { self.runs.joinable() } else { BTreeMap::new() };
                 let start = StartRequest {
                     runner: self.instance.as_str(),
                     fence,
                     epoch,
                     running_mode,
                     in_flight: &in_flight,
+                    joinable: &joinable,
                 };
-                let outcome = execution::start_items(&**session, &self.paths, &start, &owned).await?;
-                let signals: Vec<_> =
-                    outcome.started.iter().map(|s| self.runs.occupy(s.item, session.session_id(), false)).collect();
+                let mut outcome = execution::start_items(&**session, &self.paths, &start, &owned).await?;
+                let mut signals = Vec::with_capacity(outcome.started.len());
+                for started in std::mem::take(&mut outcome.started) {
+                    let signal = match started.joined {
+                        true => self.runs.join(started.item),
+                        false => Some(self.runs.occupy(started.item, session.session_id(), started.fencing_token, false)),
+                    };
+                    match signal {
+                        Some(signal) => {
+                            signals.push(signal);
+                            outcome.started.push(started);
+                        }
+                        // Cannot happen while `marks` is held; if it did, the fire runs when the item ends.
+                        None => outcome.still_running.push(started.item),
+                    }
+                }
                 (outcome, signals)
             };
             if !counted && !outcome.started.is_empty() {

@@ -25,6 +25,7 @@ mod metrics;
 mod pausing;
 mod retrying;
 mod runner;
+mod runs;
 mod session;
 mod takeover;
 
@@ -229,7 +230,7 @@ impl JobSchedulerBuilder {
                 state: RwLock::new(shared),
                 events,
                 notifications: Notifications::default(),
-                runs: runner::Runs::new(parallel),
+                runs: runs::Runs::new(parallel),
                 fire_requests,
                 fire_queue: Mutex::new(Some(fire_queue)),
                 schedule_changed: Notify::new(),
@@ -336,7 +337,7 @@ struct Inner {
     /// Failures on their way to the error notifier.
     notifications: Notifications,
     /// Runs in flight in this process, across sessions.
-    runs: runner::Runs,
+    runs: runs::Runs,
     /// Fires to start, in order (cron ticks, triggers, misfire re-runs).
     fire_requests: mpsc::UnboundedSender<fire::FireRequest>,
     /// The receiving end, taken by the fire loop when it starts.

@@ -1,10 +1,10 @@
 //! Running handlers (invariants 1 and 4).
 //!
-//! Every run holds a *slot* for its item from the moment its start is
-//! committed until its handler has really returned and its mark is cleared:
-//! while the slot is held this process starts the item for nothing else, so
-//! a timed-out or cancelled handler that is still running (a Python thread,
-//! a C call) is never doubled, and the parallelism bound holds. A run is
+//! Every run holds its item's slot ([`super::runs`]) from the moment its
+//! start is committed until its handler has really returned and it is
+//! completed, so a timed-out or cancelled handler that is still running (a
+//! Python thread, a C call) is never doubled, and the parallelism bound
+//! holds. A run is
 //! told to stop through its [`Cancellation`] (timeout, session lost, item
 //! moved, shutdown); a Rust future is dropped as well. Panics and errors are
 //! reported as failed executions; nothing a handler does stops other items,
@@ -16,7 +16,6 @@ use crate::config::JobConfig;
 use crate::error::Error;
 use crate::event::{Execution, JobEvent, Outcome};
 use crate::execution::{self, Finished};
-use crate::executor::Pool;
 use crate::failover;
 use crate::failure_streak::Settled;
 use crate::job::{Job, JobSettings, ShardingContext};
@@ -25,191 +24,11 @@ use crate::overlap::OverlapPolicy;
 use crate::retries::{PendingRetry, RetryPolicy};
 use crate::registry::Registry;
 use crate::sharding::balance;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-
-/// A run in flight.
-struct Slot {
-    /// The session the run was started under.
-    session: i64,
-    cancellation: Cancellation,
-    /// Fires that came while this run was busy, to run when it ends (as
-    /// the job's overlap policy keeps them).
-    buffered: BTreeSet<i64>,
-    /// A trigger came while this run was busy: run once more when it ends.
-    triggered: bool,
-    /// A retry of the item came due while this run was busy: it runs when this one ends.
-    retry_waiting: bool,
-    /// A failover take-over: it runs an item this instance does not own,
-    /// fenced by the `running` mark it took over, so a new assignment of
-    /// the item does not concern it.
-    takeover: bool,
-}
-
-/// The runs in flight in this process.
-pub(super) struct Runs {
-    /// Bounds the handlers in flight (`jobExecutorServiceHandlerType`).
-    pub(super) pool: Pool,
-    slots: Mutex<BTreeMap<u32, Slot>>,
-    ended: Notify,
-    /// Held while starting items and while clearing this instance's stale
-    /// marks, so a mark is never taken for stale between its creation and
-    /// its slot.
-    pub(super) marks: tokio::sync::Mutex<()>,
-    /// A completion failed since the last clean-up: some mark of ours may be
-    /// stale. Spares every instance a read of every mark at each resharding.
-    stale_hint: std::sync::atomic::AtomicBool,
-}
-
-impl Runs {
-    pub(super) fn new(parallel: usize) -> Self {
-        Runs {
-            pool: Pool::new(parallel),
-            slots: Mutex::new(BTreeMap::new()),
-            ended: Notify::new(),
-            marks: tokio::sync::Mutex::new(()),
-            stale_hint: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    /// Whether a mark of ours may be stale (and forgets it: the caller cleans up).
-    pub(super) fn take_stale_hint(&self) -> bool {
-        self.stale_hint.swap(false, std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Slot>> {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// How many runs are in flight.
-    pub(super) fn in_flight_count(&self) -> usize {
-        self.slots().len()
-    }
-
-    /// Items with a run in flight.
-    pub(super) fn in_flight(&self) -> BTreeSet<u32> {
-        self.slots().keys().copied().collect()
-    }
-
-    /// Items with a run in flight that this instance started as their
-    /// owner (not failover take-overs).
-    pub(super) fn owned_in_flight(&self) -> BTreeSet<u32> {
-        self.slots().iter().filter(|(_, slot)| !slot.takeover).map(|(item, _)| *item).collect()
-    }
-
-    /// Takes the slot of a freshly started item (`takeover`: a failover
-    /// take-over); returns its stop signal.
-    pub(super) fn occupy(&self, item: u32, session: i64, takeover: bool) -> Cancellation {
-        let cancellation = Cancellation::new();
-        let slot = Slot {
-            session,
-            cancellation: cancellation.clone(),
-            buffered: BTreeSet::new(),
-            triggered: false,
-            retry_waiting: false,
-            takeover,
-        };
-        self.slots().insert(item, slot);
-        cancellation
-    }
-
-    /// Frees an item's slot; returns what came for the item meanwhile.
-    fn release(&self, item: u32) -> Released {
-        let slot = self.slots().remove(&item);
-        self.ended.notify_waiters();
-        slot.map_or_else(Released::default, |s| Released {
-            buffered: s.buffered.into_iter().collect(),
-            triggered: s.triggered,
-            retry_waiting: s.retry_waiting,
-        })
-    }
-
-    /// Records that a retry of `item` came due while it was busy here.
-    pub(super) fn note_retry_waiting(&self, item: u32) {
-        if let Some(slot) = self.slots().get_mut(&item) {
-            slot.retry_waiting = true;
-        }
-    }
-
-    /// Records that a trigger came while `item` was busy here.
-    pub(super) fn note_trigger(&self, item: u32) {
-        if let Some(slot) = self.slots().get_mut(&item) {
-            slot.triggered = true;
-        }
-    }
-
-    /// Records that the fire at `fire_time` came while `item` was busy
-    /// here, for `policy` to keep; returns a fire dropped to keep its bound.
-    pub(super) fn note_misfire(&self, item: u32, fire_time: i64, policy: OverlapPolicy) -> Option<i64> {
-        let mut slots = self.slots();
-        let slot = slots.get_mut(&item)?;
-        policy.buffer(&mut slot.buffered, fire_time)
-    }
-
-    /// The stop signal of `item`'s run in flight, if any.
-    pub(super) fn cancellation_of(&self, item: u32) -> Option<Cancellation> {
-        self.slots().get(&item).map(|slot| slot.cancellation.clone())
-    }
-
-    /// Tells `item`'s run to stop if it is still the run `cancellation`
-    /// belongs to (not a later run of the item); returns whether it was.
-    pub(super) fn cancel_run(&self, item: u32, cancellation: &Cancellation, reason: CancelReason) -> bool {
-        let current = self.slots().get(&item).is_some_and(|slot| slot.cancellation == *cancellation);
-        if current && !cancellation.is_cancelled() {
-            cancellation.cancel(reason);
-        }
-        current
-    }
-
-    /// Tells the runs that match to stop.
-    pub(super) fn cancel_where(&self, reason: CancelReason, matches: impl Fn(u32, i64) -> bool) -> Vec<u32> {
-        let told: Vec<(u32, Cancellation)> = self
-            .slots()
-            .iter()
-            .filter(|(item, slot)| matches(**item, slot.session) && !slot.cancellation.is_cancelled())
-            .map(|(item, slot)| (*item, slot.cancellation.clone()))
-            .collect();
-        for (_, cancellation) in &told {
-            cancellation.cancel(reason);
-        }
-        told.into_iter().map(|(item, _)| item).collect()
-    }
-
-    /// Handler permits free right now.
-    pub(super) fn free_permits(&self) -> usize {
-        self.pool.permits().available_permits()
-    }
-
-    /// Waits until no run is in flight or `limit` passes; returns whether idle.
-    pub(super) async fn wait_idle(&self, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let ended = self.ended.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
-            if self.slots().is_empty() {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, ended).await.is_err() {
-                return self.slots().is_empty();
-            }
-        }
-    }
-}
-
-/// What came for an item while its run was in flight.
-#[derive(Default)]
-struct Released {
-    /// Fires buffered by the overlap policy, oldest first.
-    buffered: Vec<i64>,
-    /// A trigger came.
-    triggered: bool,
-    /// A retry came due.
-    retry_waiting: bool,
-}
 
 /// How long a Rust handler told to stop may take to return by itself
 /// (and report what it did) before its future is dropped.
@@ -290,8 +109,9 @@ impl Inner {
                     metrics: inner.metrics.clone(),
                 };
                 let finished = Finished { item: plan.item, fencing_token: plan.fencing_token };
+                let cancellation = plan.cancellation.clone();
                 let id = runs.spawn(run.run(plan)).id();
-                tasks.insert(id, finished);
+                tasks.insert(id, (finished, cancellation));
             }
             while let Some(first) = runs.join_next_with_id().await {
                 // Each completion is a registry write (a disk sync on the
@@ -303,25 +123,39 @@ impl Inner {
                 while let Some(more) = runs.try_join_next_with_id() {
                     ended.push(more);
                 }
-                let ended: Vec<(Finished, Vec<Execution>)> = ended
+                let ended: Vec<(Finished, Vec<Execution>, Cancellation)> = ended
                     .into_iter()
                     .filter_map(|joined| match joined {
-                        Ok((id, ended)) => {
-                            tasks.remove(&id);
-                            Some(ended)
+                        Ok((id, (finished, executions))) => {
+                            let (_, cancellation) = tasks.remove(&id)?;
+                            Some((finished, executions, cancellation))
                         }
                         Err(e) => {
-                            let finished = tasks.remove(&e.id())?;
+                            let (finished, cancellation) = tasks.remove(&e.id())?;
                             inner.fail(&format!("the run of item {} failed", finished.item), Error::IllegalState(e.to_string()));
-                            Some((finished, Vec::new()))
+                            Some((finished, Vec::new(), cancellation))
                         }
                     })
                     .collect();
                 let retries = match (&retry_policy, kind) {
-                    (Some(policy), RunKind::Owned { .. }) => retries_of(policy, &ended),
+                    (Some(policy), RunKind::Owned { .. }) => retries_of(policy, ended.iter().map(|(_, executions, _)| executions)),
                     _ => Vec::new(),
                 };
-                let completed = inner.complete(&session, &ended, kind, &retries).await;
+                // Under ALLOW_ALL runs end under the marks lock, so no run
+                // joins a mark that is being cleared.
+                let joinable = inner.state_read().config.overlap_policy() == OverlapPolicy::AllowAll
+                    || ended.iter().any(|(finished, _, _)| inner.runs.shared(finished.item));
+                let _marks = match joinable {
+                    true => Some(inner.runs.marks.lock().await),
+                    false => None,
+                };
+                let last: Vec<bool> =
+                    ended.iter().map(|(finished, _, cancellation)| inner.runs.end_run(finished.item, cancellation)).collect();
+                let clear: Vec<Finished> = ended.iter().zip(&last).filter(|(_, last)| **last).map(|((f, _, _), _)| *f).collect();
+                let completed = inner.complete(&session, &clear, kind, &retries).await;
+                drop(_marks);
+                let ended: Vec<(Finished, Vec<Execution>)> =
+                    ended.into_iter().map(|(finished, executions, _)| (finished, executions)).collect();
                 let settled = settled_fires(&ended, &retries);
                 let pause_after = inner.state_read().pause_after_failed_fires;
                 if let Some(limit) = pause_after {
@@ -338,9 +172,12 @@ impl Inner {
                 let mut misfired: BTreeMap<Vec<i64>, Vec<u32>> = BTreeMap::new();
                 let mut triggered = Vec::new();
                 let mut retry_waiting = false;
-                for (finished, executions) in ended {
+                for ((finished, executions), last) in ended.into_iter().zip(last) {
                     for execution in executions {
                         inner.report(&errors, execution);
+                    }
+                    if !last {
+                        continue;
                     }
                     let released = inner.runs.release(finished.item);
                     if !released.buffered.is_empty() {
@@ -371,35 +208,35 @@ impl Inner {
         });
     }
 
-    /// Clears the ended runs' marks and records their `retries`; returns
-    /// whether that succeeded.
-    async fn complete(
-        &self,
-        session: &Arc<dyn Registry>,
-        ended: &[(Finished, Vec<Execution>)],
-        kind: RunKind,
-        retries: &[PendingRetry],
-    ) -> bool {
+    /// Clears the marks of the runs that were their slots' last (`clear`)
+    /// and records the ended runs' `retries` (with the mark of their run,
+    /// when it is cleared now); returns whether that succeeded.
+    async fn complete(&self, session: &Arc<dyn Registry>, clear: &[Finished], kind: RunKind, retries: &[PendingRetry]) -> bool {
+        let (with_mark, alone): (Vec<PendingRetry>, Vec<PendingRetry>) =
+            retries.iter().partition(|r| matches!(kind, RunKind::Owned { marked: true, .. }) && clear.iter().any(|f| f.item == r.item));
         let result = match kind {
-            RunKind::Owned { marked: false, .. } => execution::record_retries(&**session, &self.paths, retries).await,
+            RunKind::Owned { marked: false, .. } => Ok(()),
             RunKind::Owned { marked: true, .. } => {
-                let finished: Vec<Finished> = ended.iter().map(|(f, _)| *f).collect();
-                execution::complete_items(&**session, &self.paths, self.instance.as_str(), &finished, retries).await
+                execution::complete_items(&**session, &self.paths, self.instance.as_str(), clear, &with_mark).await
             }
             RunKind::Takeover => {
                 let mut result = Ok(());
-                for (finished, _) in ended {
+                for finished in clear {
                     result = result.and(failover::complete(&**session, &self.paths, self.instance.as_str(), finished.item).await);
                 }
                 result
             }
         };
+        let result = match result {
+            Ok(()) => execution::record_retries(&**session, &self.paths, &alone).await,
+            failed => failed,
+        };
         if let Err(e) = result {
-            self.runs.stale_hint.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.runs.note_stale_hint();
             self.fail("completing finished items failed", e);
             return false;
         }
-        if matches!(kind, RunKind::Owned { .. }) && balance::rotates(&self.config()) && ended.iter().any(|(f, _)| f.item == 0) {
+        if matches!(kind, RunKind::Owned { .. }) && balance::rotates(&self.config()) && clear.iter().any(|f| f.item == 0) {
             match balance::hand_on(&**session, &self.paths, self.instance.as_str(), self.instance.ip()).await {
                 Ok(Some(next)) => tracing::debug!(job = %self.job_name, %next, "item 0 handed on (SINGLE_SHARDING_BALANCE)"),
                 Ok(None) => {}
@@ -596,11 +433,10 @@ fn settled_fires(ended: &[(Finished, Vec<Execution>)], retries: &[PendingRetry])
         .collect()
 }
 
-fn retries_of(policy: &RetryPolicy, ended: &[(Finished, Vec<Execution>)]) -> Vec<PendingRetry> {
+fn retries_of<'a>(policy: &RetryPolicy, executions: impl Iterator<Item = &'a Vec<Execution>>) -> Vec<PendingRetry> {
     let now = now_millis();
-    ended
-        .iter()
-        .flat_map(|(_, executions)| executions)
+    executions
+        .flatten()
         .filter_map(|e| policy.after(&e.job_name, e.item, e.fire_time, e.attempt, &e.outcome, now))
         .collect()
 }
@@ -631,18 +467,4 @@ fn panic_message(join: tokio::task::JoinError) -> String {
         return "handler was cancelled".into();
     }
     format!("handler panicked: {}", crate::runtime::panic_text(join))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn take_overs_are_not_owned_runs() {
-        let runs = Runs::new(4);
-        let _owned = runs.occupy(0, 1, false);
-        let _taken = runs.occupy(1, 1, true);
-        assert_eq!(runs.in_flight(), BTreeSet::from([0, 1]));
-        assert_eq!(runs.owned_in_flight(), BTreeSet::from([0]), "a new owner of item 1 does not stop its take-over");
-    }
 }

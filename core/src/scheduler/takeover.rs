@@ -28,7 +28,7 @@ impl Inner {
                 match failover::claim(&*session, &inner.paths, inner.instance.as_str(), free, &in_flight).await {
                     Ok(claimed) => claimed
                         .into_iter()
-                        .map(|c| (c, inner.runs.occupy(c.item, session.session_id(), true)))
+                        .map(|c| (c, inner.runs.occupy(c.item, session.session_id(), c.fencing_token, true)))
                         .collect::<Vec<_>>(),
                     Err(e) => return inner.fail("claiming failover items failed", e),
                 }

@@ -11,7 +11,7 @@
 //!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]
 //!   [--once-listener-ms MS] [--slow-item N --slow-ms MS] [--metrics IP:PORT]
 //!   [--history URL] [--linger true|false] [--catch-up-window-s SECONDS]
-//!   [--overlap-policy SKIP|BUFFER_ONE|BUFFER_ALL|CANCEL_OTHER] [--fail-attempts K]`
+//!   [--overlap-policy SKIP|BUFFER_ONE|BUFFER_ALL|CANCEL_OTHER|ALLOW_ALL] [--fail-attempts K]`
 //! (the YAML replaces job, items, cron and flags).
 //!
 //! The handler writes `start`, sleeps `--sleep-ms` while listening to its
