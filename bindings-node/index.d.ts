@@ -408,6 +408,19 @@ export declare class OneOffJobScheduler<T = unknown> extends JobScheduler<T> {
   execute(): Promise<void>
 }
 
+/** A backfill of a job's fires in [`from`, `to`), and how far it went: `started` of `total` (item, fire) runs. */
+export interface Backfill {
+  readonly id: string
+  readonly from: Date
+  readonly to: Date
+  readonly by: string
+  readonly at: Date
+  readonly fires: number
+  readonly started: number
+  readonly total: number
+  readonly done: boolean
+}
+
 /** Why, by whom, since and until when a job is paused (`until` null: until resumed). */
 export interface PauseNote {
   by: string
@@ -435,6 +448,16 @@ export declare class Operator {
   resume(jobName: string): Promise<boolean>
   /** The note of the job's pause in force, or null. */
   pauseNote(jobName: string): Promise<PauseNote | null>
+  /**
+   * Runs the job for every fire of its cron in [`from`, `to`) (`to` defaults
+   * to now, never in the future) on every item, oldest first per item, each
+   * (item, fire) once, beside the schedule; resolves to the backfill's id.
+   */
+  backfill(jobName: string, options: { from: Date; to?: Date; by?: string }): Promise<string>
+  /** The job's backfills, oldest first, with how far each went. */
+  backfills(jobName: string): Promise<Backfill[]>
+  /** Forgets a backfill: its runs in flight finish, no more start. */
+  cancelBackfill(jobName: string, id: string): Promise<void>
   disable(jobName: string, serverIp?: string): Promise<void>
   enable(jobName: string, serverIp?: string): Promise<void>
   shutdown(jobName: string, serverIp?: string): Promise<void>

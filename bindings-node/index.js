@@ -544,6 +544,28 @@ class Operator {
   resume(jobName) { return this.native.resume(jobName) }
   /** The note of the job's pause in force, or null. */
   async pauseNote(jobName) { return pauseNoteOf(JSON.parse(await this.native.pauseNote(jobName))) }
+  /**
+   * Runs the job for every fire of its cron in [`from`, `to`) (Dates; `to`
+   * defaults to now and may not be in the future) on every item, oldest
+   * first per item, each (item, fire) once, beside the schedule; resolves
+   * to the backfill's id.
+   * @param {string} jobName
+   * @param {{from: Date, to?: Date, by?: string}} options
+   */
+  backfill(jobName, options) {
+    const { from, to = new Date(), by = os.userInfo().username } = options || {}
+    for (const [name, when] of [['from', from], ['to', to]]) {
+      if (!(when instanceof Date && !Number.isNaN(when.getTime()))) throw new TypeError(`${name} must be a valid Date, got ${when}`)
+    }
+    return this.native.backfill(jobName, from.getTime(), to.getTime(), by)
+  }
+  /** The job's backfills, oldest first, with how far each went (instants as Dates). */
+  async backfills(jobName) {
+    return JSON.parse(await this.native.backfills(jobName))
+      .map((b) => ({ ...b, from: new Date(b.from), to: new Date(b.to), at: new Date(b.at) }))
+  }
+  /** Forgets a backfill: its runs in flight finish, no more start. */
+  cancelBackfill(jobName, id) { return this.native.cancelBackfill(jobName, id) }
   /** Disables the job on one server, or everywhere. */
   disable(jobName, serverIp) { return this.native.apply('disable', jobName, serverIp) }
   /** Enables the job on one server, or everywhere. */

@@ -24,6 +24,12 @@ export declare class NativeOperator {
   resume(jobName: string): Promise<boolean>
   /** The note of the job's pause in force, as JSON (`null`: not paused). */
   pauseNote(jobName: string): Promise<string>
+  /** Backfills the fires of `[from_ms, to_ms)`; the backfill's id. */
+  backfill(jobName: string, fromMs: number, toMs: number, by: string): Promise<string>
+  /** The job's backfills with their progress, as JSON. */
+  backfills(jobName: string): Promise<string>
+  /** Forgets a backfill. */
+  cancelBackfill(jobName: string, id: string): Promise<void>
   /** Disables or enables one item. */
   setItemDisabled(jobName: string, item: number, disabled: boolean): Promise<void>
   /** Every job of the namespace, as JSON. */

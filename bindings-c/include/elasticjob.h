@@ -928,6 +928,45 @@ enum ej_status ej_operator_pause(const struct ej_operator *op,
                                  int64_t until_ms);
 
 /**
+ * Runs the job for every fire of its cron in `[from_ms, to_ms)` (epoch
+ * milliseconds; `to_ms` not in the future) on every item, oldest first per
+ * item, each (item, fire) once, beside the schedule; `by` says who asks.
+ * `id` receives the backfill's id (free it with `ej_string_free`).
+ *
+ * # Safety
+ * `op` is live; `job_name` and `by` are NUL-terminated; `id` is writable.
+ */
+enum ej_status ej_operator_backfill(const struct ej_operator *op,
+                                    const char *job_name,
+                                    int64_t from_ms,
+                                    int64_t to_ms,
+                                    const char *by,
+                                    char **id);
+
+/**
+ * How far a backfill went: `started` of `total` (item, fire) runs
+ * (either pointer may be NULL). An unknown id is `EJ_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `op` is live; `job_name` and `id` are NUL-terminated; `started` and `total` are NULL or writable.
+ */
+enum ej_status ej_operator_backfill_progress(const struct ej_operator *op,
+                                             const char *job_name,
+                                             const char *id,
+                                             size_t *started,
+                                             size_t *total);
+
+/**
+ * Forgets a backfill: its runs in flight finish, no more start.
+ *
+ * # Safety
+ * `op` is live; `job_name` and `id` are NUL-terminated.
+ */
+enum ej_status ej_operator_cancel_backfill(const struct ej_operator *op,
+                                           const char *job_name,
+                                           const char *id);
+
+/**
  * Resumes a paused job from its next fire; `was_paused` (NULL: not
  * wanted) tells whether it was paused.
  *

@@ -136,6 +136,80 @@ pub unsafe extern "C" fn ej_operator_pause(
     })
 }
 
+/// Runs the job for every fire of its cron in `[from_ms, to_ms)` (epoch
+/// milliseconds; `to_ms` not in the future) on every item, oldest first per
+/// item, each (item, fire) once, beside the schedule; `by` says who asks.
+/// `id` receives the backfill's id (free it with `ej_string_free`).
+///
+/// # Safety
+/// `op` is live; `job_name` and `by` are NUL-terminated; `id` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_backfill(
+    op: *const ej_operator,
+    job_name: *const c_char,
+    from_ms: i64,
+    to_ms: i64,
+    by: *const c_char,
+    id: *mut *mut c_char,
+) -> ej_status {
+    guard(|| {
+        let op = &object(op, "operator")?.inner;
+        let job = text(job_name, "job_name")?;
+        let by = text(by, "by")?;
+        if id.is_null() {
+            return Err(invalid("id", "must not be NULL"));
+        }
+        let made = runtime().block_on(op.backfill(job, from_ms, to_ms, by))?;
+        *id = std::ffi::CString::new(made).map_err(|_| invalid("id", "contains a NUL byte"))?.into_raw();
+        Ok(())
+    })
+}
+
+/// How far a backfill went: `started` of `total` (item, fire) runs
+/// (either pointer may be NULL). An unknown id is `EJ_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `op` is live; `job_name` and `id` are NUL-terminated; `started` and `total` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_backfill_progress(
+    op: *const ej_operator,
+    job_name: *const c_char,
+    id: *const c_char,
+    started: *mut usize,
+    total: *mut usize,
+) -> ej_status {
+    guard(|| {
+        let op = &object(op, "operator")?.inner;
+        let job = text(job_name, "job_name")?;
+        let id = text(id, "id")?;
+        let backfills = runtime().block_on(op.backfills(job))?;
+        let found = backfills.iter().find(|b| b.id == id).ok_or_else(|| elasticjob::Error::invalid("id", id, "is not a backfill of this job"))?;
+        let (done, all) = found.started();
+        if !started.is_null() {
+            *started = done;
+        }
+        if !total.is_null() {
+            *total = all;
+        }
+        Ok(())
+    })
+}
+
+/// Forgets a backfill: its runs in flight finish, no more start.
+///
+/// # Safety
+/// `op` is live; `job_name` and `id` are NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ej_operator_cancel_backfill(op: *const ej_operator, job_name: *const c_char, id: *const c_char) -> ej_status {
+    guard(|| {
+        let op = &object(op, "operator")?.inner;
+        let job = text(job_name, "job_name")?;
+        let id = text(id, "id")?;
+        runtime().block_on(op.cancel_backfill(job, id))?;
+        Ok(())
+    })
+}
+
 /// Resumes a paused job from its next fire; `was_paused` (NULL: not
 /// wanted) tells whether it was paused.
 ///

@@ -72,13 +72,13 @@ fn run_with(program: &Path, args: &[&str]) -> String {
 #[test]
 fn the_api_test_passes_with_the_shared_library() {
     let stdout = run(&compile("api_test", false));
-    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
 }
 
 #[test]
 fn a_program_linked_against_the_static_library_runs() {
     let stdout = run(&compile("api_test", true));
-    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
 }
 
 /// A timed-out C handler is told to stop (it polls or blocks on the

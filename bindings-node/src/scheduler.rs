@@ -577,6 +577,35 @@ impl NativeOperator {
         Ok(serde_json::to_string(&note).expect("a pause note serializes"))
     }
 
+    /// Backfills the fires of `[from_ms, to_ms)`; the backfill's id.
+    #[napi]
+    pub async fn backfill(&self, job_name: String, from_ms: i64, to_ms: i64, by: String) -> Result<String> {
+        self.inner.backfill(&job_name, from_ms, to_ms, &by).await.map_err(to_js)
+    }
+
+    /// The job's backfills with their progress, as JSON.
+    #[napi]
+    pub async fn backfills(&self, job_name: String) -> Result<String> {
+        let backfills = self.inner.backfills(&job_name).await.map_err(to_js)?;
+        let list: Vec<_> = backfills
+            .iter()
+            .map(|b| {
+                let (started, total) = b.started();
+                serde_json::json!({
+                    "id": b.id, "from": b.request.from, "to": b.request.to, "by": b.request.by, "at": b.request.at,
+                    "fires": b.fires.len(), "started": started, "total": total, "done": b.is_done(),
+                })
+            })
+            .collect();
+        Ok(serde_json::Value::Array(list).to_string())
+    }
+
+    /// Forgets a backfill.
+    #[napi]
+    pub async fn cancel_backfill(&self, job_name: String, id: String) -> Result<()> {
+        self.inner.cancel_backfill(&job_name, &id).await.map_err(to_js)
+    }
+
     /// Disables or enables one item.
     #[napi]
     pub async fn set_item_disabled(&self, job_name: String, item: u32, disabled: bool) -> Result<()> {

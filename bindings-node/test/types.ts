@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` by the tests: the public types as a user sees them.
-import { CancelledError, EmbeddedRegistry, ExecutionOutcome, JobExecutionError, JobScheduler, OneOffJobScheduler, Operator, ShardingContext, ShardingContexts, ZookeeperRegistry, jobConfig, setLogger } from '..'
+import { Backfill, CancelledError, EmbeddedRegistry, ExecutionOutcome, JobExecutionError, JobScheduler, OneOffJobScheduler, Operator, ShardingContext, ShardingContexts, ZookeeperRegistry, jobConfig, setLogger } from '..'
 
 const registry = new ZookeeperRegistry({ servers: '127.0.0.1:2181', namespace: 'demo', sessionTimeoutMs: 5000 })
 const config = jobConfig({ jobName: 'orders', cron: '0/5 * * * * ?', shardingTotalCount: 4, failover: true })
@@ -63,6 +63,10 @@ async function run(): Promise<void> {
   console.log(jobs.map((j) => `${j.status} ${j.pause?.reason ?? ''}`))
   const resumed: boolean = await operator.resume('feed')
   console.log(resumed)
+  const id: string = await operator.backfill('feed', { from: new Date(Date.now() - 3_600_000) })
+  const backfills: Backfill[] = await operator.backfills('feed')
+  console.log(id, backfills.map((b) => `${b.started}/${b.total} ${b.from.toISOString()}`))
+  await operator.cancelBackfill('feed', id)
   await scheduler.shutdown()
   await feed.shutdown()
 }

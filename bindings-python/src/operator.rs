@@ -100,6 +100,38 @@ impl Operator {
         self.run(py, async move { inner.pause_note(&job_name).await }, |py, note| note_dict(py, note.as_ref()))
     }
 
+    /// `from_ms`, `to_ms`: epoch milliseconds; returns the backfill's id.
+    fn backfill(&self, py: Python<'_>, job_name: String, from_ms: i64, to_ms: i64, by: String) -> PyResult<String> {
+        let inner = self.inner.clone();
+        let answer = self.run(py, async move { inner.backfill(&job_name, from_ms, to_ms, &by).await }, |py, id| {
+            Ok(id.into_pyobject(py)?.into_any().unbind())
+        })?;
+        answer.extract(py)
+    }
+
+    fn backfills(&self, py: Python<'_>, job_name: String) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        self.run(py, async move { inner.backfills(&job_name).await }, |py, rows| {
+            dicts(py, rows, |d, b| {
+                let (started, total) = b.started();
+                d.set_item("id", &b.id)?;
+                d.set_item("from", b.request.from)?;
+                d.set_item("to", b.request.to)?;
+                d.set_item("by", &b.request.by)?;
+                d.set_item("at", b.request.at)?;
+                d.set_item("fires", b.fires.len())?;
+                d.set_item("started", started)?;
+                d.set_item("total", total)?;
+                d.set_item("done", b.is_done())
+            })
+        })
+    }
+
+    fn cancel_backfill(&self, py: Python<'_>, job_name: String, id: String) -> PyResult<()> {
+        let inner = self.inner.clone();
+        self.run_unit(py, async move { inner.cancel_backfill(&job_name, &id).await })
+    }
+
     #[pyo3(signature = (job_name, server_ip = None))]
     fn disable(&self, py: Python<'_>, job_name: String, server_ip: Option<String>) -> PyResult<()> {
         let inner = self.inner.clone();

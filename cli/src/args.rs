@@ -76,6 +76,25 @@ pub enum Command {
     },
     /// Resume a paused job from its next fire.
     Resume { job: String },
+    /// Run a job for every fire of its cron in [--from, --to), on every
+    /// item, oldest first per item, each (item, fire) once; beside the
+    /// schedule, paused or not. Prints the backfill's id.
+    Backfill {
+        job: String,
+        /// The range's start: an RFC 3339 instant, or a duration ago (90s, 30m, 6h, 2d).
+        #[arg(long, value_name = "WHEN")]
+        from: String,
+        /// The range's end, excluded (default: now): as --from, or `now`.
+        #[arg(long, value_name = "WHEN", default_value = "now")]
+        to: String,
+        /// Who asks (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// A job's backfills and how far each went.
+    Backfills { job: String },
+    /// Forget a backfill: runs in flight finish, no more start.
+    CancelBackfill { job: String, id: String },
     /// Disable a job, or one server (IP) of it.
     Disable { job: String, ip: Option<String> },
     /// Enable a job, or one server (IP) of it.
@@ -162,7 +181,7 @@ pub enum ConfigCommand {
 impl Command {
     /// Whether the command lists something (and so has a `--json` form).
     pub fn lists(&self) -> bool {
-        matches!(self, Command::Jobs | Command::Instances { .. } | Command::Items { .. } | Command::Dump { .. } | Command::History { .. } | Command::Config(ConfigCommand::Get { .. }))
+        matches!(self, Command::Jobs | Command::Instances { .. } | Command::Items { .. } | Command::Dump { .. } | Command::Backfills { .. } | Command::History { .. } | Command::Config(ConfigCommand::Get { .. }))
     }
 
     /// Whether the command needs the namespace to exist already (operator

@@ -3,7 +3,7 @@
 //! shapes the web console's API uses (`elasticjob_console::dto`).
 
 use elasticjob::{JobOperator, RegistryCenter};
-use elasticjob_console::dto::{InstanceJson, ItemJson, JobJson, NodeJson};
+use elasticjob_console::dto::{BackfillJson, InstanceJson, ItemJson, JobJson, NodeJson};
 use serde::Serialize;
 
 /// Table or JSON.
@@ -112,6 +112,20 @@ pub async fn items(
             i.state,
             i.instance_id.unwrap_or_else(|| "-".into())
         );
+    }
+    Ok(Ok(()))
+}
+
+/// A job's backfills, oldest first, with how far each went.
+pub async fn backfills(operator: &JobOperator, job: &str, format: Format) -> elasticjob::Result<Result<(), String>> {
+    let backfills: Vec<BackfillJson> = operator.backfills(job).await?.iter().map(BackfillJson::from).collect();
+    if format == Format::Json {
+        return Ok(print_json(&backfills));
+    }
+    let time = elasticjob::backfill::show;
+    for b in backfills {
+        let state = if b.done { "DONE" } else { "RUNNING" };
+        println!("{} {state:<7} {} .. {} {:>6}/{} runs started, by {} at {}", b.id, time(b.from), time(b.to), b.started, b.total, b.by, time(b.at));
     }
     Ok(Ok(()))
 }

@@ -121,6 +121,9 @@ async fn execute(center: &RegistryCenter, cli: &Cli, format: Format) -> Result<(
             }
             Ok(())
         }),
+        Command::Backfill { job, from, to, by } => backfill(&operator, job, from, to, by.as_deref()).await,
+        Command::Backfills { job } => list::backfills(&operator, job, format).await,
+        Command::CancelBackfill { job, id } => operator.cancel_backfill(job, id).await.map(Ok),
         Command::Disable { job, ip } => operator.disable(job, ip.as_deref()).await.map(Ok),
         Command::Enable { job, ip } => operator.enable(job, ip.as_deref()).await.map(Ok),
         Command::DisableItem { job, item } => operator.disable_item(job, *item).await.map(Ok),
@@ -149,6 +152,17 @@ async fn pause(
     let note = elasticjob::PauseNote::new(&by, reason, now, until)?;
     operator.pause(job, &note).await?;
     println!("job `{job}` paused {}", note.describe());
+    Ok(Ok(()))
+}
+
+/// `ejob backfill`: asks for the range's fires, prints the backfill's id.
+async fn backfill(operator: &JobOperator, job: &str, from: &str, to: &str, by: Option<&str>) -> elasticjob::Result<Result<(), String>> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let from = elasticjob::backfill::parse_instant("from", from, now)?;
+    let to = elasticjob::backfill::parse_instant("to", to, now)?;
+    let by = by.map(str::to_string).or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "ejob".into());
+    let id = operator.backfill(job, from, to, &by).await?;
+    println!("{id}");
     Ok(Ok(()))
 }
 

@@ -89,6 +89,8 @@ async fn operates_a_running_job() {
     assert!(String::from_utf8_lossy(&bad_until.stderr).contains("until `soon`"), "{bad_until:?}");
     stdout(&ejob(&zk, &["resume", "reports"]));
     assert!(stdout(&ejob(&zk, &["jobs"])).contains(" OK "), "resumed");
+    let no_cron = ejob(&zk, &["backfill", "reports", "--from", "1d"]);
+    assert!(String::from_utf8_lossy(&no_cron.stderr).contains("a backfill needs the job's cron"), "{no_cron:?}");
     let missing = ejob(&zk, &["trigger", "ghost"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("jobName `ghost`"));
     let usage = Command::new(env!("CARGO_BIN_EXE_ejob")).arg("jobs").output().unwrap();
@@ -105,6 +107,53 @@ async fn operates_a_running_job() {
     scheduler.shutdown().await;
     stdout(&ejob(&zk, &["remove", "reports"]));
     assert!(!stdout(&ejob(&zk, &["jobs"])).contains("reports"));
+}
+
+/// `ejob backfill` runs a daily job for the last three days on both its
+/// items; `ejob backfills` shows it done; `ejob cancel-backfill` forgets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfills_a_range_lists_it_and_forgets_it() {
+    let zk = ZkServer::start();
+    let fires = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = fires.clone();
+    let job = Job::from_fn(move |ctx| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().unwrap().push((ctx.sharding_item, ctx.fire_time));
+            Ok(())
+        }
+    });
+    let center = RegistryCenter::zookeeper(ZookeeperOptions::new(zk.connect_string(), "cli"));
+    let scheduler = JobScheduler::builder(center, JobConfig::new("daily", "0 0 0 * * ?", 2), job).build().unwrap();
+    scheduler.start().await.unwrap();
+    let bad = ejob(&zk, &["backfill", "daily", "--from", "last week"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid from `last week`"), "{bad:?}");
+    let id = stdout(&ejob(&zk, &["backfill", "daily", "--from", "3d", "--by", "ops"])).trim().to_string();
+    assert!(id.starts_with("bf-"), "{id}");
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows = json_rows(&ejob(&zk, &["backfills", "daily", "--json"]));
+        if rows.first().is_some_and(|row| row["done"] == true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0]["id"].as_str(), rows[0]["by"].as_str(), rows[0]["done"].as_bool()), (Some(id.as_str()), Some("ops"), Some(true)));
+    let days = rows[0]["fires"].as_u64().unwrap();
+    assert!((3..=4).contains(&days), "three days back hold three or four midnights: {rows:?}");
+    assert_eq!(rows[0]["started"].as_u64(), Some(days * 2));
+    let mut ran = fires.lock().unwrap().clone();
+    ran.sort();
+    ran.dedup();
+    assert_eq!(ran.len() as u64, days * 2, "each (item, midnight) once: {ran:?}");
+    assert!(ran.iter().all(|(_, fire)| fire % 86_400_000 == 0), "at midnights: {ran:?}");
+    assert!(stdout(&ejob(&zk, &["backfills", "daily"])).contains(&format!("{id} DONE")));
+    stdout(&ejob(&zk, &["cancel-backfill", "daily", &id]));
+    assert!(json_rows(&ejob(&zk, &["backfills", "daily", "--json"])).is_empty());
+    let gone = ejob(&zk, &["cancel-backfill", "daily", &id]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("is not a backfill of this job"), "{gone:?}");
+    scheduler.shutdown().await;
 }
 
 #[test]

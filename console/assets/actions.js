@@ -62,16 +62,21 @@ export function pauseButton(job) {
   }, 'Pause…');
 }
 
-async function pauseJob(job) {
-  const dialog = document.getElementById('pause-dialog');
-  document.getElementById('pause-job').textContent = job;
-  document.getElementById('pause-reason').value = '';
-  document.getElementById('pause-until').value = '';
+// Opens a form dialog for `job` with its fields emptied; resolves to
+// whether it was confirmed.
+export function askInDialog(id, job, fields) {
+  const dialog = document.getElementById(`${id}-dialog`);
+  document.getElementById(`${id}-job`).textContent = job;
+  for (const field of fields) document.getElementById(field).value = '';
   dialog.returnValue = 'cancel';
   const answered = new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true }));
   dialog.showModal();
-  document.getElementById('pause-reason').focus();
-  if (!await answered) return;
+  document.getElementById(fields[0]).focus();
+  return answered;
+}
+
+async function pauseJob(job) {
+  if (!await askInDialog('pause', job, ['pause-reason', 'pause-until'])) return;
   const target = { reason: document.getElementById('pause-reason').value };
   const until = document.getElementById('pause-until').value.trim();
   if (until) target.until = until;

@@ -2,7 +2,7 @@
 // Every call says it comes from the page (X-Requested-With: no Basic
 // dialog on 401) and every POST carries the login's CSRF token.
 
-export const view = { me: null, state: null, route: null, timelineKey: null, timeline: null };
+export const view = { me: null, state: null, route: null, timelineKey: null, timeline: null, backfills: null };
 
 export class ApiError extends Error {
   constructor(status, body) {

@@ -1,8 +1,10 @@
 // A job's page: the items x instances grid, instances and servers with
-// their operations, and the timeline of recent fires from the history.
+// their operations, the timeline of recent fires from the history, and
+// the job's backfills.
 import { h, pill, causeCell, shortTime, relative, duration, formatTime, enc, toast } from './util.js';
 import { api, view } from './api.js';
 import { opButton, pauseButton } from './actions.js';
+import { backfillButton, backfillsCard, refreshBackfills } from './backfills.js';
 import { openConfig } from './config.js';
 
 export function instanceLabel(id) {
@@ -138,6 +140,7 @@ export function renderJob(page, name) {
         readOnly ? h('span', { class: 'readonly-note', text: 'read-only: viewer' }) : null,
         opButton('Trigger now', job.job_name, 'trigger', {}, 'btn-primary'),
         job.pause ? opButton('Resume', job.job_name, 'resume', {}) : pauseButton(job.job_name),
+        job.cron ? backfillButton(job.job_name) : null,
         allDisabled ? opButton('Enable job', job.job_name, 'enable', {}) : opButton('Disable job', job.job_name, 'disable', {}),
         h('button', { class: 'btn', id: 'edit-config', onclick: () => openConfig(job.job_name) }, 'Edit config'),
         opButton('Shut down', job.job_name, 'shutdown', {}, 'btn-danger'),
@@ -146,8 +149,10 @@ export function renderJob(page, name) {
     h('div', { class: 'two-col' },
       h('div', { class: 'card flush' }, h('div', { class: 'card-head' }, h('h2', { text: 'Instances' })), h('div', { class: 'table-wrap' }, instancesTable(job))),
       h('div', { class: 'card flush' }, h('div', { class: 'card-head' }, h('h2', { text: 'Servers' })), h('div', { class: 'table-wrap' }, serversTable(job)))),
-    timelineCard(job));
+    timelineCard(job),
+    ...(job.cron ? [backfillsCard(job)] : []));
   refreshTimeline();
+  if (job.cron && !(view.backfills && view.backfills.job === job.job_name)) refreshBackfills(job.job_name);
 }
 
 export let timelineTimer = null;

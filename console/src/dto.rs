@@ -4,7 +4,7 @@
 
 use elasticjob::cron::CronSchedule;
 use elasticjob::operate::{InstanceBrief, ItemBrief, JobBrief};
-use elasticjob::PauseNote;
+use elasticjob::{Backfill, PauseNote};
 use serde::Serialize;
 
 /// A job of the namespace.
@@ -116,6 +116,46 @@ impl From<&ItemBrief> for ItemJson {
             state: i.state.as_str(),
             failover_instance: i.failover_instance.clone(),
             running_fire: i.running_fire,
+        }
+    }
+}
+
+/// A backfill and how far it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackfillJson {
+    /// Its id.
+    pub id: String,
+    /// The range's start, epoch milliseconds.
+    pub from: i64,
+    /// The range's end (excluded), epoch milliseconds.
+    pub to: i64,
+    /// Who asked.
+    pub by: String,
+    /// When, epoch milliseconds.
+    pub at: i64,
+    /// The fires it covers.
+    pub fires: usize,
+    /// (item, fire) runs started so far.
+    pub started: usize,
+    /// (item, fire) runs in all.
+    pub total: usize,
+    /// Every item started every fire.
+    pub done: bool,
+}
+
+impl From<&Backfill> for BackfillJson {
+    fn from(b: &Backfill) -> Self {
+        let (started, total) = b.started();
+        BackfillJson {
+            id: b.id.clone(),
+            from: b.request.from,
+            to: b.request.to,
+            by: b.request.by.clone(),
+            at: b.request.at,
+            fires: b.fires.len(),
+            started,
+            total,
+            done: b.is_done(),
         }
     }
 }

@@ -299,6 +299,15 @@ async fn roles_csrf_operations_and_audit_with_a_sqlite_history() {
         200
     );
     assert_eq!(ops.pause_note("reports").await.unwrap(), None, "resumed");
+    // A backfill needs a range and the job's cron (this one has none): both named.
+    let no_range = client.post("/api/jobs/reports/operations/backfill", &operator, json!({})).await;
+    assert_eq!((no_range.status, no_range.body["field"].as_str()), (400, Some("from")));
+    let no_cron = client.post("/api/jobs/reports/operations/backfill", &operator, json!({"from": "2h"})).await;
+    assert_eq!((no_cron.status, no_cron.body["field"].as_str()), (422, Some("cron")), "{:?}", no_cron.body);
+    let listed = client.get("/api/jobs/reports/backfills", &operator).await;
+    assert_eq!((listed.status, listed.body.clone()), (200, json!([])));
+    let unknown = client.post("/api/jobs/reports/operations/cancel-backfill", &operator, json!({"id": "bf-0000000007"})).await;
+    assert_eq!((unknown.status, unknown.body["field"].as_str()), (422, Some("id")));
     let out_of_range = client
         .post(
             "/api/jobs/reports/operations/disable-item",

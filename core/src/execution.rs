@@ -9,6 +9,7 @@
 //! 3. for a cron fire, moves the item's `fired` node from an earlier fire
 //!    time to this one, so no (item, fire) starts twice, whoever owns it;
 //!    for a retry, deletes its pending node, so no attempt starts twice;
+//!    for a backfill, moves the item's progress in it to the next fire;
 //! 4. creates the `running` mark (the runner's instance id, as Java
 //!    ElasticJob writes it) in the caller's live session: a zombie whose
 //!    session expired can create nothing.
@@ -60,6 +61,19 @@ pub enum Fence {
         fire_time: i64,
         /// The attempt this start is.
         attempt: u32,
+    },
+    /// A fire of a backfill ([`crate::backfill`]): moves the item's
+    /// progress node in that backfill from this fire to `next`, so each
+    /// (backfill, item, fire) starts at most once cluster-wide.
+    Backfill {
+        /// The backfill's sequence number (its id is `bf-{seq:010}`).
+        seq: u64,
+        /// The fire.
+        fire_time: i64,
+        /// Whether it is the range's first fire (the progress node does not exist yet).
+        first: bool,
+        /// Where the item goes once this fire started.
+        next: crate::backfill::Progress,
     },
 }
 
@@ -218,6 +232,11 @@ async fn read_fired(
             retry(|| registry.get_many(&fired)).await
         }
         Fence::Trigger => Ok(vec![None; items.len()]),
+        Fence::Backfill { seq, .. } => {
+            let id = crate::backfill::id_of(seq);
+            let progress: Vec<String> = items.iter().map(|owned| paths.backfill_item(&id, owned.item)).collect();
+            retry(|| registry.get_many(&progress)).await
+        }
         Fence::Retry { fire_time, .. } => {
             let pending: Vec<String> = items.iter().map(|owned| paths.retry(owned.item, fire_time)).collect();
             retry(|| registry.get_many(&pending)).await
@@ -296,6 +315,14 @@ async fn start_one(
                 outcome.moved.push(item);
                 return Ok(());
             }
+            // The backfill was cancelled: nothing more starts for it.
+            Error::NoNode(path) if path.starts_with(&paths.backfills()) => {
+                outcome.taken.push(item);
+                return Ok(());
+            }
+            Error::NoNode(path) if path == paths.backfill_run(item) => {
+                retry(|| registry.create_with_parents(&path, b"", CreateMode::Persistent)).await.or_else(exists_is_fine)?;
+            }
             e if is_conflict(&e) => {}
             e => return Err(e),
         }
@@ -324,6 +351,12 @@ async fn own_start(registry: &dyn Registry, paths: &JobPaths, request: &StartReq
     let Some((data, stat)) = retry(|| registry.get(&path)).await? else { return Ok(None) };
     if data != request.runner.as_bytes() || request.in_flight.contains(&item) {
         return Ok(None);
+    }
+    if let Fence::Backfill { fire_time, .. } = request.fence {
+        // Our start wrote the item's backfill run node in the mark's transaction.
+        if crate::backfill::run_of_mark(registry, paths, item, token_of(request, &stat)).await? != Some(fire_time) {
+            return Ok(None);
+        }
     }
     if let Fence::Retry { fire_time, .. } = request.fence {
         // Our start deleted the pending node; while it is there, the start did not happen.
@@ -369,6 +402,20 @@ fn item_ops(
             return None;
         }
         ops.push(Op::Delete { path: paths.retry(item, fire_time), version: stat.version });
+    }
+    if let Fence::Backfill { seq, fire_time, first, next } = request.fence {
+        let id = crate::backfill::id_of(seq);
+        let progress = paths.backfill_item(&id, item);
+        match (&fired, first) {
+            (None, true) => ops.push(Op::Create { path: progress, data: next.to_bytes(), mode: CreateMode::Persistent }),
+            (Some((data, stat)), false) if data.as_slice() == fire_time.to_string().as_bytes() => {
+                ops.push(Op::Set { path: progress, data: next.to_bytes(), version: stat.version })
+            }
+            // Started for this fire already (or the backfill is elsewhere in its range).
+            _ => return None,
+        }
+        let run = format!("{id} {fire_time}").into_bytes();
+        ops.push(Op::Set { path: paths.backfill_run(item), data: run, version: -1 });
     }
     if let Fence::Cron(fire_time) = request.fence {
         let fire = LastFire { fire_time, instance: request.runner.to_string() };
@@ -455,6 +502,13 @@ fn token_of(request: &StartRequest<'_>, stat: &Stat) -> i64 {
     match request.running_mode {
         Some(_) => stat.czxid,
         None => stat.mzxid,
+    }
+}
+
+fn exists_is_fine<T: Default>(error: Error) -> Result<T> {
+    match error {
+        Error::NodeExists(_) => Ok(T::default()),
+        e => Err(e),
     }
 }
 

@@ -8,7 +8,9 @@
 //! (conditional on the mark being unchanged, so a slow survivor cannot
 //! queue an item twice); a free instance claims a queued item in one multi
 //! that dequeues it, takes over the mark and records itself in
-//! `sharding/{item}/failover`; then it runs the item for the original fire.
+//! `sharding/{item}/failover`; then it runs the item for the original fire
+//! (a backfill run's fire, when the mark was a backfill start's: see
+//! [`crate::backfill`]).
 
 use crate::error::{Error, Result};
 use crate::execution::LastFire;
@@ -39,13 +41,19 @@ pub async fn queue_lost_items(
         if data != lost_instance.as_bytes() || incarnation.is_some_and(|born| stat.mzxid > born) {
             continue;
         }
-        let path = paths.item_fired(item);
-        let fire_time = retry(|| registry.get(&path))
-            .await?
-            .and_then(|(fired, _)| LastFire::parse(&fired))
-            .filter(|last| last.instance == lost_instance)
-            .map(|last| last.fire_time.to_string())
-            .unwrap_or_default();
+        let fire_time = match crate::backfill::run_of_mark(registry, paths, item, stat.czxid).await? {
+            // A backfill run: its fire, not the item's last cron fire.
+            Some(backfill_fire) => backfill_fire.to_string(),
+            None => {
+                let path = paths.item_fired(item);
+                retry(|| registry.get(&path))
+                    .await?
+                    .and_then(|(fired, _)| LastFire::parse(&fired))
+                    .filter(|last| last.instance == lost_instance)
+                    .map(|last| last.fire_time.to_string())
+                    .unwrap_or_default()
+            }
+        };
         let path = paths.failover_items();
         retry(|| registry.ensure_path(&path)).await?;
         let ops = vec![

@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backfill;
 pub mod bounds;
 pub mod cancel;
 pub mod config;
@@ -85,6 +86,7 @@ pub use job::{DataflowJob, HandlerError, HandlerResult, Job, JobKind, ShardingCo
 pub use listener::{DistributeOnceJobListener, JobListener, OnceListener, ShardingContexts};
 pub use metrics::MetricsSnapshot;
 pub use operate::JobOperator;
+pub use backfill::{Backfill, BackfillRequest};
 pub use overlap::OverlapPolicy;
 pub use pause::PauseNote;
 pub use registry::{EmbeddedServer, RegistryCenter, ZookeeperOptions};

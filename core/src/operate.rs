@@ -232,6 +232,34 @@ impl JobOperator {
         in_force(&*session, &paths).await
     }
 
+    /// Runs the job for every fire of its cron in `[from, to)` (epoch ms;
+    /// `to` not in the future), on every item, oldest first per item, each
+    /// (item, fire) once cluster-wide; returns the backfill's id. It runs
+    /// on the instances of ours beside the schedule, paused or not.
+    pub async fn backfill(&self, job_name: &str, from: i64, to: i64, by: &str) -> Result<String> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        let config = load_config(&*session, &paths).await?;
+        let request = crate::backfill::BackfillRequest { from, to, by: by.trim().to_string(), at: chrono::Utc::now().timestamp_millis() };
+        crate::backfill::request(&*session, &paths, &config, &request).await
+    }
+
+    /// The job's backfills with each item's progress, oldest first.
+    pub async fn backfills(&self, job_name: &str) -> Result<Vec<crate::backfill::Backfill>> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        let config = load_config(&*session, &paths).await?;
+        crate::backfill::list(&*session, &paths, &config).await
+    }
+
+    /// Forgets a backfill (a finished one, or to stop one: runs in flight
+    /// finish, no more start). An unknown id is an error naming it.
+    pub async fn cancel_backfill(&self, job_name: &str, id: &str) -> Result<()> {
+        let (session, paths) = self.existing_job(job_name).await?;
+        if crate::backfill::seq_of(id).is_none() {
+            return Err(Error::invalid("id", id, "is not a backfill id (bf-0000000001, …)"));
+        }
+        crate::backfill::cancel(&*session, &paths, id).await
+    }
+
     /// Stops one item from running until enabled again.
     pub async fn disable_item(&self, job_name: &str, item: u32) -> Result<()> {
         let (session, paths) = self.existing_job(job_name).await?;

@@ -258,6 +258,27 @@ impl JobPaths {
         self.under(&format!("polyglot/fires-done/{fire_time}"))
     }
 
+    /// `polyglot/backfills`: operators' backfill requests (see [`crate::backfill`]).
+    pub fn backfills(&self) -> String {
+        self.under("polyglot/backfills")
+    }
+
+    /// `polyglot/backfills/{id}`: one backfill request.
+    pub fn backfill(&self, id: &str) -> String {
+        self.under(&format!("polyglot/backfills/{id}"))
+    }
+
+    /// `polyglot/backfills/{id}/{item}`: the item's progress in that backfill.
+    pub fn backfill_item(&self, id: &str, item: u32) -> String {
+        self.under(&format!("polyglot/backfills/{id}/{item}"))
+    }
+
+    /// `polyglot/backfill-runs/{item}`: the backfill fire the item's last
+    /// backfill start was for (written by that start).
+    pub fn backfill_run(&self, item: u32) -> String {
+        self.under(&format!("polyglot/backfill-runs/{item}"))
+    }
+
     /// What a path inside the job is about, for routing watch events.
     pub fn classify<'a>(&self, path: &'a str) -> Option<JobNode<'a>> {
         let rest = path.strip_prefix(self.root.as_str())?.strip_prefix('/')?;
@@ -279,6 +300,7 @@ impl JobPaths {
             ["polyglot", "java-seen"] => JobNode::JavaSeen,
             ["polyglot", "enabled-at"] => JobNode::EnabledAt,
             ["polyglot", "dependents", job] => JobNode::Dependent(job),
+            ["polyglot", "backfills", id] => JobNode::Backfill(id),
             _ => return None,
         })
     }
@@ -313,6 +335,8 @@ pub enum JobNode<'a> {
     EnabledAt,
     /// `polyglot/dependents/{job}`.
     Dependent(&'a str),
+    /// `polyglot/backfills/{id}`.
+    Backfill(&'a str),
 }
 
 #[cfg(test)]

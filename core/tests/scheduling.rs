@@ -930,6 +930,59 @@ async fn embedded_a_stopped_job_is_told_from_a_crashed_one() {
     assert_eq!(JobStatus::Stopped.as_str(), "STOPPED");
 }
 
+/// A backfill of eight past fires on four items, while an instance joins:
+/// every (item, fire) of the range runs once, each item oldest first;
+/// the schedule goes on beside it; bad ranges are refused naming the value.
+async fn a_backfill_runs_each_fire_of_its_range_once_per_item(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let config = JobConfig::new("nightly", "* * * * * ?", 4);
+    let operator = JobOperator::new(cluster.center(&ns));
+    let mut instances = vec![
+        start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(100)).await,
+        start(&cluster, &ns, &config, 1, &runs, Duration::from_millis(100)).await,
+    ];
+    let now = chrono_now();
+    let from = now - now % 1000 - 20_000;
+    let to = from + 8000;
+    let future = operator.backfill("nightly", from, now + 60_000, "ops").await.unwrap_err().to_string();
+    assert!(future.contains("invalid to") && future.contains("must not be in the future"), "{future}");
+    let id = operator.backfill("nightly", from, to, "ops").await.unwrap();
+    instances.push(start(&cluster, &ns, &config, 2, &runs, Duration::from_millis(100)).await);
+    let mut listed = Vec::new();
+    for _ in 0..300 {
+        listed = operator.backfills("nightly").await.unwrap();
+        if listed.iter().all(|b| b.is_done()) && runs.lock().unwrap().iter().filter(|r| r.1 < to).count() >= 32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for s in &instances {
+        s.shutdown().await;
+    }
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].id.as_str(), listed[0].started(), listed[0].request.by.as_str()), (id.as_str(), (32, 32), "ops"));
+    let fires = by_fire(&runs);
+    let backfilled: Vec<(&i64, &BTreeMap<u32, usize>)> = fires.range(..to).collect();
+    let expected: Vec<i64> = (0..8).map(|n| from + n * 1000).collect();
+    assert_eq!(backfilled.iter().map(|(fire, _)| **fire).collect::<Vec<_>>(), expected, "the range's fires, no other");
+    for (fire, counts) in &backfilled {
+        assert_eq!(*counts, &(0..4).map(|i| (i, 1)).collect::<BTreeMap<u32, usize>>(), "fire {fire}: every item once");
+    }
+    for item in 0..4 {
+        let order: Vec<i64> = runs.lock().unwrap().iter().filter(|r| r.0 == item && r.1 < to).map(|r| r.1).collect();
+        assert_eq!(order, expected, "item {item} ran its backfill fires oldest first");
+    }
+    let scheduled: Vec<_> = fires.range(to..).collect();
+    assert!(scheduled.len() >= 2, "the schedule went on: {fires:?}");
+    assert!(scheduled.iter().all(|(_, counts)| counts.values().all(|&c| c == 1)), "{fires:?}");
+    operator.cancel_backfill("nightly", &id).await.unwrap();
+    assert!(operator.backfills("nightly").await.unwrap().is_empty());
+    let unknown = operator.cancel_backfill("nightly", &id).await.unwrap_err().to_string();
+    assert!(unknown.contains(&id) && unknown.contains("is not a backfill of this job"), "{unknown}");
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -968,4 +1021,5 @@ on_both_backends!(
     a_paused_job_skips_its_fires_and_never_catches_them_up,
     failed_fires_in_a_row_pause_the_job,
     dependent_jobs_fire_when_their_upstream_fire_ended_on_every_item,
+    a_backfill_runs_each_fire_of_its_range_once_per_item,
 );

@@ -59,6 +59,7 @@ from ._native import (
 )
 from ._operator import Operator
 from ._results import (
+    Backfill,
     ErrorEvent,
     Event,
     Execution,
@@ -119,6 +120,7 @@ __all__ = [
     "Operator",
     "Outcome",
     "PauseNote",
+    "Backfill",
     "ReconnectCounts",
     "Registry",
     "RegistryError",

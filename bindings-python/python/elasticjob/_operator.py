@@ -7,12 +7,12 @@ through; a registry that cannot be reached raises
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import List, Optional
 
 from ._native import Operator as _Native
 from ._native import Registry
-from ._results import InstanceBrief, ItemBrief, JobBrief, PauseNote
+from ._results import Backfill, InstanceBrief, ItemBrief, JobBrief, PauseNote
 
 
 class Operator:
@@ -47,6 +47,26 @@ class Operator:
     def pause_note(self, job_name: str) -> Optional[PauseNote]:
         """The note of the job's pause in force, or ``None``."""
         return PauseNote.of(self._native.pause_note(job_name))
+
+    def backfill(self, job_name: str, start: datetime, end: Optional[datetime] = None, *, by: Optional[str] = None) -> str:
+        """Runs the job for every fire of its cron in ``[start, end)`` (aware
+        datetimes; ``end`` defaults to now and may not be in the future) on
+        every item, oldest first per item, each (item, fire) once, beside the
+        schedule; returns the backfill's id."""
+        for name, when in (("start", start), ("end", end)):
+            if when is not None and when.tzinfo is None:
+                raise ValueError(f"{name} `{when}` must be timezone-aware (say which zone it is in)")
+        end_ms = int(datetime.now(timezone.utc).timestamp() * 1000) if end is None else int(end.timestamp() * 1000)
+        who = by if by is not None else getpass.getuser()
+        return self._native.backfill(job_name, int(start.timestamp() * 1000), end_ms, who)
+
+    def backfills(self, job_name: str) -> List[Backfill]:
+        """The job's backfills, oldest first, with how far each went."""
+        return [Backfill.of(fields) for fields in self._native.backfills(job_name)]
+
+    def cancel_backfill(self, job_name: str, backfill_id: str) -> None:
+        """Forgets a backfill: its runs in flight finish, no more start."""
+        self._native.cancel_backfill(job_name, backfill_id)
 
     def disable(self, job_name: str, server_ip: Optional[str] = None) -> None:
         """Disables the job on one server, or everywhere."""

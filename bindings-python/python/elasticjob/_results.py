@@ -117,6 +117,36 @@ class PauseNote:
         )
 
 
+@dataclass(frozen=True)
+class Backfill:
+    """A backfill of the job's fires in ``[start, end)``, asked for ``by`` someone
+    ``at`` a time, and how far it went: ``started`` of ``total`` (item, fire) runs."""
+
+    id: str
+    start: datetime
+    end: datetime
+    by: str
+    at: datetime
+    fires: int
+    started: int
+    total: int
+    done: bool
+
+    @staticmethod
+    def of(fields: Mapping[str, Any]) -> "Backfill":
+        return Backfill(
+            id=fields["id"],
+            start=_instant(fields["from"]),
+            end=_instant(fields["to"]),
+            by=fields["by"],
+            at=_instant(fields["at"]),
+            fires=fields["fires"],
+            started=fields["started"],
+            total=fields["total"],
+            done=fields["done"],
+        )
+
+
 def _instant(millis: int) -> datetime:
     return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
 

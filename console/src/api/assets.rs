@@ -16,6 +16,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("actions.js", JS, include_str!("../../assets/actions.js")),
     ("overview.js", JS, include_str!("../../assets/overview.js")),
     ("job.js", JS, include_str!("../../assets/job.js")),
+    ("backfills.js", JS, include_str!("../../assets/backfills.js")),
     ("config.js", JS, include_str!("../../assets/config.js")),
     ("lists.js", JS, include_str!("../../assets/lists.js")),
     ("login.js", JS, include_str!("../../assets/login.js")),

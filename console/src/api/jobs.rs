@@ -1,5 +1,5 @@
-//! Reading one job: its configuration (for the edit form) and its
-//! timeline (from the history).
+//! Reading one job: its configuration (for the edit form), its timeline
+//! (from the history) and its backfills.
 
 use super::error::ApiError;
 use super::params::number;
@@ -56,4 +56,10 @@ pub async fn timeline(
         json.to_string(),
     )
         .into_response())
+}
+
+/// The job's backfills, oldest first, with how far each went.
+pub async fn backfills(State(app): State<AppState>, Path(job): Path<String>) -> Result<Json<Vec<crate::dto::BackfillJson>>, ApiError> {
+    let backfills = app.operator.backfills(&job).await?;
+    Ok(Json(backfills.iter().map(crate::dto::BackfillJson::from).collect()))
 }

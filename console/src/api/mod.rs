@@ -10,7 +10,8 @@
 //! | `GET /api/state`, `/api/events` | the cluster view, once or as a live SSE stream |
 //! | `GET /api/jobs/{job}/config`, `POST` the same | read or change a job's configuration |
 //! | `GET /api/jobs/{job}/timeline` | the job's recent runs and status changes |
-//! | `POST /api/jobs/{job}/operations/{action}` | trigger (`{"overlap"}`), pause (`{"reason", "until"}`), resume, disable, enable, disable-item, enable-item, shutdown, remove |
+//! | `GET /api/jobs/{job}/backfills` | the job's backfills and how far each went |
+//! | `POST /api/jobs/{job}/operations/{action}` | trigger (`{"overlap"}`), pause (`{"reason", "until"}`), resume, backfill (`{"from", "to"}`, answers its `id`), cancel-backfill (`{"id"}`), disable, enable, disable-item, enable-item, shutdown, remove |
 //! | `GET /api/history`, `/api/statuses` | the execution history, filtered and paged |
 //! | `GET /api/audit` | the operators' audit log |
 //! | `GET /metrics` | Prometheus metrics |
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
             get(jobs::config).post(ops::update_config),
         )
         .route("/api/jobs/{job}/timeline", get(jobs::timeline))
+        .route("/api/jobs/{job}/backfills", get(jobs::backfills))
         .route("/api/jobs/{job}/operations/{action}", post(ops::operate))
         .route("/api/history", get(history::executions))
         .route("/api/statuses", get(history::statuses))

@@ -22,6 +22,8 @@ pub const ACTIONS: &[&str] = &[
     "trigger",
     "pause",
     "resume",
+    "backfill",
+    "cancel-backfill",
     "disable",
     "enable",
     "disable-item",
@@ -44,6 +46,11 @@ pub struct Target {
     reason: Option<String>,
     /// When a pause ends by itself: RFC 3339 or a duration such as `30m` (pause).
     until: Option<String>,
+    /// A backfill's range: RFC 3339, `now`, or a duration ago such as `6h` (backfill).
+    from: Option<String>,
+    to: Option<String>,
+    /// A backfill's id (cancel-backfill).
+    id: Option<String>,
 }
 
 /// One operation being audited.
@@ -169,6 +176,7 @@ pub async fn operate(
                 .ok_or_else(|| ApiError::param("item", "", "this operation needs an item"))
         };
         let operator = &app.operator;
+        let mut answer = None;
         match action {
             "trigger" => {
                 let overlap = target.overlap.as_deref().map(elasticjob::OverlapPolicy::parse).transpose()?;
@@ -184,6 +192,17 @@ pub async fn operate(
             "resume" => {
                 operator.resume(&job).await?;
             }
+            "backfill" => {
+                let now = chrono::Utc::now().timestamp_millis();
+                let from = target.from.as_deref().ok_or_else(|| ApiError::param("from", "", "a backfill needs the start of its range"))?;
+                let from = elasticjob::backfill::parse_instant("from", from, now)?;
+                let to = elasticjob::backfill::parse_instant("to", target.to.as_deref().unwrap_or("now"), now)?;
+                answer = Some(operator.backfill(&job, from, to, &principal.name).await?);
+            }
+            "cancel-backfill" => {
+                let id = target.id.as_deref().ok_or_else(|| ApiError::param("id", "", "this operation needs a backfill id"))?;
+                operator.cancel_backfill(&job, id).await?
+            }
             "disable" => operator.disable(&job, server).await?,
             "enable" => operator.enable(&job, server).await?,
             "disable-item" => operator.disable_item(&job, item()?).await?,
@@ -191,11 +210,16 @@ pub async fn operate(
             "shutdown" => operator.shutdown(&job, server).await?,
             _ => operator.remove(&job, server).await?,
         }
-        Ok::<(), ApiError>(())
+        Ok::<Option<String>, ApiError>(answer)
     }
     .await;
-    audit.finish(result, String::new()).await?;
-    Ok(Json(json!({ "ok": true, "action": action, "job": job })))
+    // A backfill's audit line names the backfill it made.
+    let detail = result.as_ref().ok().cloned().flatten().unwrap_or_default();
+    let id = audit.finish(result, detail).await?;
+    Ok(Json(match id {
+        Some(id) => json!({ "ok": true, "action": action, "job": job, "id": id }),
+        None => json!({ "ok": true, "action": action, "job": job }),
+    }))
 }
 
 /// `POST /api/jobs/{job}/config` with the form's fields by YAML key.

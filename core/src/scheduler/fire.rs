@@ -18,7 +18,7 @@
 //! run is a running item like any other: if its instance dies before the
 //! instant, failover covers it; a graceful shutdown waits for it.
 
-use super::runner::{RunKind, RunPlan};
+use super::runner::{Origin, RunKind, RunPlan};
 use super::{now_millis, Inner};
 use crate::error::{Error, Result};
 use crate::event::JobEvent;
@@ -233,7 +233,7 @@ impl Inner {
             (true, _) => None,
             (false, Fence::Cron(time)) => Some(time.to_string()),
             (false, Fence::Trigger) => Some(String::new()),
-            (false, Fence::Retry { .. }) => None,
+            (false, Fence::Retry { .. } | Fence::Backfill { .. }) => None,
         };
         let listening = self.listening(session, request.time, once_key);
         // A re-check of a reserved fire's busy items is part of that fire.
@@ -338,7 +338,7 @@ impl Inner {
             }
             let missed = match fence {
                 Fence::Cron(time) => self.fires_missed(&outcome.started, time),
-                Fence::Trigger | Fence::Retry { .. } => BTreeMap::new(),
+                Fence::Trigger | Fence::Retry { .. } | Fence::Backfill { .. } => BTreeMap::new(),
             };
             let plans = outcome
                 .started
@@ -376,7 +376,7 @@ impl Inner {
                 let skipped = outcome.still_running.iter().chain(&outcome.busy_elsewhere).copied();
                 super::listening::FireListening::skip(&listening, skipped, outcome.started.is_empty());
             }
-            self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some(), trigger: request.kind == FireKind::Trigger }, listening.clone());
+            self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some(), origin: if request.kind == FireKind::Trigger { Origin::Trigger } else { Origin::Schedule } }, listening.clone());
             if outcome.moved.is_empty() {
                 return Ok(());
             }

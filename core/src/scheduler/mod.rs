@@ -15,6 +15,7 @@
 //! - `history`: feeding the execution history from the scheduler's events;
 //! - `metrics`: this scheduler's figures for the process's metrics registry.
 
+mod backfilling;
 mod dependencies;
 mod fire;
 mod history;
@@ -234,6 +235,8 @@ impl JobSchedulerBuilder {
                 fire_requests,
                 fire_queue: Mutex::new(Some(fire_queue)),
                 schedule_changed: Notify::new(),
+                backfills_changed: Notify::new(),
+                backfill_waits: std::sync::atomic::AtomicBool::new(false),
                 clock_start: std::sync::atomic::AtomicI64::new(0),
                 recent_cron_fires: Mutex::new(std::collections::VecDeque::new()),
                 has_dependents: std::sync::atomic::AtomicBool::new(false),
@@ -344,6 +347,10 @@ struct Inner {
     fire_queue: Mutex<Option<mpsc::UnboundedReceiver<fire::FireRequest>>>,
     /// Wakes the cron clock when the schedule changed.
     schedule_changed: Notify,
+    /// Wakes the backfill loop ([`backfilling`]).
+    backfills_changed: Notify,
+    /// The backfill loop left an item that was busy here.
+    backfill_waits: std::sync::atomic::AtomicBool,
     /// When the first registration raised the resharding flag (epoch ms, 0
     /// before): the cron clock counts fires from there, not from when it
     /// started. A fire in between may be resharded to this instance (the

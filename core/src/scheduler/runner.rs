@@ -57,11 +57,23 @@ pub(super) enum RunKind {
     Owned {
         /// Whether the runs have `running` marks to clear.
         marked: bool,
-        /// Whether they run for a trigger (not a scheduled fire).
-        trigger: bool,
+        /// What they run for.
+        origin: Origin,
     },
     /// Taken over from a lost instance (failover).
     Takeover,
+}
+
+/// What owned runs run for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// A scheduled fire (cron, its re-runs, an upstream job's fire) or a retry of one.
+    Schedule,
+    /// A trigger: its fire time is when each instance took it.
+    Trigger,
+    /// A backfill's fire: an operator's re-run of the past, which neither
+    /// pauses the job on failure nor tells dependents of a fire.
+    Backfill,
 }
 
 impl Inner {
@@ -158,11 +170,11 @@ impl Inner {
                     ended.into_iter().map(|(finished, executions, _)| (finished, executions)).collect();
                 let settled = settled_fires(&ended, &retries);
                 let pause_after = inner.state_read().pause_after_failed_fires;
-                if let Some(limit) = pause_after {
+                let backfill = matches!(kind, RunKind::Owned { origin: Origin::Backfill, .. });
+                if let (Some(limit), false) = (pause_after, backfill) {
                     inner.track_failure_streaks(&*session, &settled, limit).await;
                 }
-                // A trigger's fire time is when each instance took it: no fire dependents wait for.
-                if !matches!(kind, RunKind::Owned { trigger: true, .. }) {
+                if matches!(kind, RunKind::Owned { origin: Origin::Schedule, .. } | RunKind::Takeover) {
                     inner.record_completions(&*session, &settled).await;
                 }
                 if completed {
@@ -190,6 +202,12 @@ impl Inner {
                 }
                 if retry_waiting {
                     inner.look_for_retries_soon(Duration::ZERO);
+                }
+                // Its items are free for a backfill's next fire.
+                if backfill {
+                    inner.look_at_backfills();
+                } else {
+                    inner.backfill_item_freed();
                 }
                 if !triggered.is_empty() {
                     inner.request_fire(super::fire::FireRequest::trigger_items(triggered));

@@ -151,6 +151,7 @@ impl Inner {
     pub(super) async fn run(self: Arc<Self>, first: Arc<dyn Registry>) {
         tokio::spawn(self.clone().cron_clock());
         tokio::spawn(self.clone().follow_upstream());
+        tokio::spawn(self.clone().follow_backfills());
         let mut firing = Some(tokio::spawn(self.clone().fire_loop()));
         let mut stop = self.stop.subscribe();
         let mut next = Some(first);
@@ -383,6 +384,7 @@ impl Inner {
                     self.take_over(session.clone());
                 }
                 self.take_trigger(&session).await?;
+                self.look_at_backfills();
                 self.clear_own_stale_marks(&*session).await?;
                 self.stop_moved_runs(&*session).await
             }
@@ -488,6 +490,7 @@ impl Inner {
                 self.look_for_retries(&**session).await?;
                 self.refresh_enabled_at(&**session).await?;
                 self.catch_up_items_moved_in();
+                self.look_at_backfills();
             }
             (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
             (JobNode::Trigger(id), EventKind::Created) if id == me => self.take_trigger(session).await?,
@@ -495,6 +498,7 @@ impl Inner {
             (JobNode::JavaSeen, EventKind::DataChanged | EventKind::Created) => self.refresh_java_peers(&**session).await?,
             (JobNode::EnabledAt, EventKind::DataChanged | EventKind::Created) => self.refresh_enabled_at(&**session).await?,
             (JobNode::Dependent(_), _) => self.refresh_dependents(&**session).await?,
+            (JobNode::Backfill(_), EventKind::Created) => self.look_at_backfills(),
             _ => {}
         }
         Ok(())

@@ -171,6 +171,24 @@ test('a bad configuration is refused beside its field', async () => {
   await page.waitForSelector('.toast:has-text("saved: description")');
 });
 
+test('a backfill asks for a range, then its progress shows until every (item, fire) started', async () => {
+  await page.goto(`${cluster.url}#/job/invoices`);
+  await page.waitForSelector('#no-backfills');
+  await page.click('button[data-action="backfill"]');
+  await page.waitForSelector('#backfill-dialog[open]');
+  await page.fill('#backfill-from', 'last week');
+  await page.click('#backfill-ok');
+  await page.waitForSelector('.toast.bad:has-text("Backfill refused: invalid from `last week`")');
+  await clearToasts();
+  await page.click('button[data-action="backfill"]');
+  await page.fill('#backfill-from', '20s');
+  await page.click('#backfill-ok');
+  await page.waitForSelector('.toast:has-text("Backfill: bf-")');
+  // Four fires of 0/5 s in 20 s, on 3 items: 12 runs of 0.3 s, oldest first per item.
+  await page.waitForSelector('#backfills-table tr[data-done="true"]', { timeout: 30000 });
+  assert.match(await page.textContent('#backfills-table tbody tr'), /bf-\d{10}.*(12\/12|9\/9|15\/15).*DONE.*olga/);
+});
+
 test('a new worker takes a share of the items; screenshots of the job page and the history', async () => {
   await page.goto(`${cluster.url}#/job/orders`);
   await page.waitForSelector('#items-grid');

@@ -11,8 +11,9 @@
 //!   [--shutdown-timeout-ms MS] [--overwrite true|false] [--config-yaml FILE]
 //!   [--once-listener-ms MS] [--slow-item N --slow-ms MS] [--metrics IP:PORT]
 //!   [--history URL] [--linger true|false] [--catch-up-window-s SECONDS]
-//!   [--overlap-policy SKIP|BUFFER_ONE|BUFFER_ALL|CANCEL_OTHER|ALLOW_ALL] [--fail-attempts K]`
-//! (the YAML replaces job, items, cron and flags).
+//!   [--overlap-policy SKIP|BUFFER_ONE|BUFFER_ALL|CANCEL_OTHER|ALLOW_ALL] [--fail-attempts K]
+//!   [--props 'key=value;key=value']`
+//! (the YAML replaces job, items, cron and flags; `--props` adds job props).
 //!
 //! The handler writes `start`, sleeps `--sleep-ms` while listening to its
 //! cancellation, then writes `end` — or `cancelled` (with the time it
@@ -130,6 +131,10 @@ fn main() {
         }
         if let Some(seconds) = opts.get("catch-up-window-s") {
             config.props.insert(elasticjob::config::CATCH_UP_WINDOW_PROP.to_string(), seconds.clone());
+        }
+        for pair in opt("props", "").split(';').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').expect("--props holds key=value pairs");
+            config.props.insert(key.to_string(), value.to_string());
         }
         if let Some(policy) = opts.get("overlap-policy") {
             config.props.insert(elasticjob::overlap::OVERLAP_POLICY_PROP.to_string(), policy.clone());

@@ -22,6 +22,13 @@ impl Setup {
         Setup { zk: ZkServer::start(), dir: tempfile::tempdir().unwrap(), namespace: format!("cluster-{name}") }
     }
 
+    /// An operator on the workers' namespace.
+    #[allow(dead_code)] // Not every test binary operates its job.
+    pub fn operator(&self) -> elasticjob::JobOperator {
+        let options = elasticjob::registry::ZookeeperOptions::new(self.zk.connect_string(), &self.namespace);
+        elasticjob::JobOperator::new(elasticjob::RegistryCenter::zookeeper(options))
+    }
+
     /// The execution ledger every worker appends to.
     pub fn ledger(&self) -> PathBuf {
         self.dir.path().join("ledger.jsonl")

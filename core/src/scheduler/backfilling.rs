@@ -1,0 +1,186 @@
+//! Running the backfills of the items this instance owns (see
+//! [`crate::backfill`]): each item goes through the backfill's fires
+//! oldest first, one run at a time, each started through the backfill's
+//! fence. The registry is the record: this instance looks again when a
+//! backfill is asked for, when its session starts or a resharding settles
+//! (items may have come), when one of its backfill runs ended, and when
+//! any run of an item it waits for ended here (a busy cron must not starve
+//! a backfill); while an item of its own is not done, every [`RECHECK`] as
+//! well (an item busy elsewhere, or a pending resharding). A backfill does not wait for a
+//! pause, a disable of the job, or the catch-up window: an operator asked
+//! for it. Cron fires that find an item busy with a backfill run are
+//! handled by the job's overlap policy, as with any run.
+
+use super::runner::{Origin, RunKind, RunPlan};
+use super::Inner;
+use crate::backfill::{self, Progress};
+use crate::error::{Error, Result};
+use crate::execution::{self, Fence, OwnedItem, StartRequest};
+use crate::registry::Registry;
+use crate::resolve::retry;
+use crate::sharding::service as sharding;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often an instance with unfinished backfill items looks again
+/// without being told to.
+const RECHECK: Duration = Duration::from_secs(1);
+
+impl Inner {
+    /// Asks the backfill loop to look at the backfills again.
+    pub(super) fn look_at_backfills(&self) {
+        self.backfills_changed.notify_one();
+    }
+
+    /// A run here ended: the backfill loop looks again if it waits for a busy item.
+    pub(super) fn backfill_item_freed(&self) {
+        if self.backfill_waits.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.look_at_backfills();
+        }
+    }
+
+    /// The backfill loop, for the scheduler's life.
+    pub(super) async fn follow_backfills(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        let mut unfinished = false;
+        loop {
+            let recheck = async {
+                match unfinished {
+                    true => tokio::time::sleep(RECHECK).await,
+                    false => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = self.backfills_changed.notified() => {}
+                _ = recheck => {}
+            }
+            let Some(session) = self.live_session().await else { return };
+            match self.advance_backfills(&session).await {
+                Ok(more) => unfinished = more,
+                Err(e) if !self.stopping() => {
+                    unfinished = true;
+                    self.fail("running backfills failed", e);
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Starts the next fire of every owned item of every backfill that is
+    /// free here; returns whether some owned item is not done yet.
+    async fn advance_backfills(self: &Arc<Self>, session: &Arc<dyn Registry>) -> Result<bool> {
+        if self.one_off {
+            return Ok(false);
+        }
+        let root = self.paths.backfills();
+        let mut ids = match retry(|| session.children(&root)).await {
+            Ok(ids) => ids,
+            Err(Error::NoNode(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        ids.sort();
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        if retry(|| sharding::is_pending(&**session, &self.paths)).await? {
+            return Ok(true);
+        }
+        let config = self.config();
+        let all: Vec<u32> = (0..config.item_count()).collect();
+        let owned: Vec<(u32, i32)> =
+            retry(|| sharding::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), &all)).await?;
+        if owned.is_empty() {
+            return Ok(false);
+        }
+        let mut unfinished = false;
+        for id in ids {
+            let (Some(seq), Some(found)) = (backfill::seq_of(&id), backfill::read(&**session, &self.paths, &config, &id).await?) else {
+                continue;
+            };
+            let mut due: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+            for &(item, _) in &owned {
+                if let Some(Progress::Next(fire)) = found.items.get(item as usize) {
+                    due.entry(*fire).or_default().push(item);
+                }
+            }
+            unfinished |= !due.is_empty();
+            let busy = self.runs.in_flight();
+            for (fire, items) in due {
+                let (free, held): (Vec<u32>, Vec<u32>) = items.into_iter().partition(|item| !busy.contains(item));
+                if !held.is_empty() {
+                    // Woken when a run here ends: a busy cron must not starve the backfill.
+                    self.backfill_waits.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                if !free.is_empty() {
+                    let fence = Fence::Backfill { seq, fire_time: fire, first: found.fires.first() == Some(&fire), next: backfill::after(&found.fires, fire) };
+                    self.start_backfill(session, fence, &free).await?;
+                }
+            }
+        }
+        Ok(unfinished)
+    }
+
+    /// Starts `items` for one backfill fire and launches their runs: the
+    /// sharding epoch, then the owners, then the fenced start, as a cron
+    /// fire does (see [`crate::execution`]).
+    async fn start_backfill(self: &Arc<Self>, session: &Arc<dyn Registry>, fence: Fence, items: &[u32]) -> Result<()> {
+        let Fence::Backfill { fire_time, .. } = fence else { return Ok(()) };
+        for &item in items {
+            let path = self.paths.backfill_run(item);
+            match retry(|| session.create_with_parents(&path, b"", crate::registry::CreateMode::Persistent)).await {
+                Ok(_) | Err(Error::NodeExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let running_mode = self.running_mode();
+        let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
+        let owned: Vec<OwnedItem> =
+            retry(|| sharding::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), items))
+                .await?
+                .into_iter()
+                .map(|(item, owner_version)| OwnedItem { item, owner_version })
+                .collect();
+        let (started, signals) = {
+            let _marks = self.runs.marks.lock().await;
+            if self.stopping() {
+                return Ok(());
+            }
+            let in_flight = self.runs.in_flight();
+            let start = StartRequest {
+                runner: self.instance.as_str(),
+                fence,
+                epoch,
+                running_mode,
+                in_flight: &in_flight,
+                joinable: &BTreeMap::new(),
+            };
+            let outcome = execution::start_items(&**session, &self.paths, &start, &owned).await?;
+            let signals: Vec<_> = outcome
+                .started
+                .iter()
+                .map(|s| self.runs.occupy(s.item, session.session_id(), s.fencing_token, false))
+                .collect();
+            (outcome.started, signals)
+        };
+        if started.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(job = %self.job_name, fire_time, items = ?started.iter().map(|s| s.item).collect::<Vec<_>>(), "backfill items started");
+        let plans = started
+            .into_iter()
+            .zip(signals)
+            .map(|(started, cancellation)| RunPlan {
+                item: started.item,
+                fires: vec![fire_time],
+                fire_time_known: true,
+                fencing_token: started.fencing_token,
+                attempt: 1,
+                cancellation,
+            })
+            .collect();
+        self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some(), origin: Origin::Backfill }, None);
+        Ok(())
+    }
+}
