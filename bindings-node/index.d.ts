@@ -415,6 +415,7 @@ export interface Backfill {
   readonly to: Date
   readonly by: string
   readonly at: Date
+  readonly overlap: 'SKIP' | 'BUFFER_ALL'
   readonly fires: number
   readonly started: number
   readonly total: number
@@ -452,8 +453,10 @@ export declare class Operator {
    * Runs the job for every fire of its cron in [`from`, `to`) (`to` defaults
    * to now, never in the future) on every item, oldest first per item, each
    * (item, fire) once, beside the schedule; resolves to the backfill's id.
+   * An item still running when a fire's turn comes is waited for, or with
+   * `overlap: 'SKIP'` left out of that fire.
    */
-  backfill(jobName: string, options: { from: Date; to?: Date; by?: string }): Promise<string>
+  backfill(jobName: string, options: { from: Date; to?: Date; by?: string; overlap?: 'SKIP' | 'BUFFER_ALL' }): Promise<string>
   /** The job's backfills, oldest first, with how far each went. */
   backfills(jobName: string): Promise<Backfill[]>
   /** Forgets a backfill: its runs in flight finish, no more start. */

@@ -548,16 +548,17 @@ class Operator {
    * Runs the job for every fire of its cron in [`from`, `to`) (Dates; `to`
    * defaults to now and may not be in the future) on every item, oldest
    * first per item, each (item, fire) once, beside the schedule; resolves
-   * to the backfill's id.
+   * to the backfill's id. An item still running when a fire's turn comes is
+   * waited for, or with `overlap: 'SKIP'` left out of that fire.
    * @param {string} jobName
-   * @param {{from: Date, to?: Date, by?: string}} options
+   * @param {{from: Date, to?: Date, by?: string, overlap?: string}} options
    */
   backfill(jobName, options) {
-    const { from, to = new Date(), by = os.userInfo().username } = options || {}
+    const { from, to = new Date(), by = os.userInfo().username, overlap } = options || {}
     for (const [name, when] of [['from', from], ['to', to]]) {
       if (!(when instanceof Date && !Number.isNaN(when.getTime()))) throw new TypeError(`${name} must be a valid Date, got ${when}`)
     }
-    return this.native.backfill(jobName, from.getTime(), to.getTime(), by)
+    return this.native.backfill(jobName, from.getTime(), to.getTime(), by, overlap)
   }
   /** The job's backfills, oldest first, with how far each went (instants as Dates). */
   async backfills(jobName) {

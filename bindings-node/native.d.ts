@@ -25,7 +25,7 @@ export declare class NativeOperator {
   /** The note of the job's pause in force, as JSON (`null`: not paused). */
   pauseNote(jobName: string): Promise<string>
   /** Backfills the fires of `[from_ms, to_ms)`; the backfill's id. */
-  backfill(jobName: string, fromMs: number, toMs: number, by: string): Promise<string>
+  backfill(jobName: string, fromMs: number, toMs: number, by: string, overlap?: string | undefined | null): Promise<string>
   /** The job's backfills with their progress, as JSON. */
   backfills(jobName: string): Promise<string>
   /** Forgets a backfill. */

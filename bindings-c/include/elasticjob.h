@@ -931,16 +931,19 @@ enum ej_status ej_operator_pause(const struct ej_operator *op,
  * Runs the job for every fire of its cron in `[from_ms, to_ms)` (epoch
  * milliseconds; `to_ms` not in the future) on every item, oldest first per
  * item, each (item, fire) once, beside the schedule; `by` says who asks.
- * `id` receives the backfill's id (free it with `ej_string_free`).
+ * An item still running when a fire's turn comes is waited for (`overlap`
+ * NULL or "BUFFER_ALL"), or left out of that fire ("SKIP"). `id` receives
+ * the backfill's id (free it with `ej_string_free`).
  *
  * # Safety
- * `op` is live; `job_name` and `by` are NUL-terminated; `id` is writable.
+ * `op` is live; `job_name` and `by` are NUL-terminated; `overlap` is NULL or NUL-terminated; `id` is writable.
  */
 enum ej_status ej_operator_backfill(const struct ej_operator *op,
                                     const char *job_name,
                                     int64_t from_ms,
                                     int64_t to_ms,
                                     const char *by,
+                                    const char *overlap,
                                     char **id);
 
 /**

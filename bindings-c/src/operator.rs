@@ -139,10 +139,12 @@ pub unsafe extern "C" fn ej_operator_pause(
 /// Runs the job for every fire of its cron in `[from_ms, to_ms)` (epoch
 /// milliseconds; `to_ms` not in the future) on every item, oldest first per
 /// item, each (item, fire) once, beside the schedule; `by` says who asks.
-/// `id` receives the backfill's id (free it with `ej_string_free`).
+/// An item still running when a fire's turn comes is waited for (`overlap`
+/// NULL or "BUFFER_ALL"), or left out of that fire ("SKIP"). `id` receives
+/// the backfill's id (free it with `ej_string_free`).
 ///
 /// # Safety
-/// `op` is live; `job_name` and `by` are NUL-terminated; `id` is writable.
+/// `op` is live; `job_name` and `by` are NUL-terminated; `overlap` is NULL or NUL-terminated; `id` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn ej_operator_backfill(
     op: *const ej_operator,
@@ -150,16 +152,18 @@ pub unsafe extern "C" fn ej_operator_backfill(
     from_ms: i64,
     to_ms: i64,
     by: *const c_char,
+    overlap: *const c_char,
     id: *mut *mut c_char,
 ) -> ej_status {
     guard(|| {
         let op = &object(op, "operator")?.inner;
         let job = text(job_name, "job_name")?;
         let by = text(by, "by")?;
+        let overlap = optional_text(overlap, "overlap")?.map(elasticjob::OverlapPolicy::parse).transpose()?;
         if id.is_null() {
             return Err(invalid("id", "must not be NULL"));
         }
-        let made = runtime().block_on(op.backfill(job, from_ms, to_ms, by))?;
+        let made = runtime().block_on(op.backfill(job, from_ms, to_ms, by, overlap))?;
         *id = std::ffi::CString::new(made).map_err(|_| invalid("id", "contains a NUL byte"))?.into_raw();
         Ok(())
     })

@@ -579,8 +579,9 @@ impl NativeOperator {
 
     /// Backfills the fires of `[from_ms, to_ms)`; the backfill's id.
     #[napi]
-    pub async fn backfill(&self, job_name: String, from_ms: i64, to_ms: i64, by: String) -> Result<String> {
-        self.inner.backfill(&job_name, from_ms, to_ms, &by).await.map_err(to_js)
+    pub async fn backfill(&self, job_name: String, from_ms: i64, to_ms: i64, by: String, overlap: Option<String>) -> Result<String> {
+        let overlap = overlap.as_deref().map(elasticjob::OverlapPolicy::parse).transpose().map_err(to_js)?;
+        self.inner.backfill(&job_name, from_ms, to_ms, &by, overlap).await.map_err(to_js)
     }
 
     /// The job's backfills with their progress, as JSON.
@@ -593,6 +594,7 @@ impl NativeOperator {
                 let (started, total) = b.started();
                 serde_json::json!({
                     "id": b.id, "from": b.request.from, "to": b.request.to, "by": b.request.by, "at": b.request.at,
+                    "overlap": b.request.overlap.as_str(),
                     "fires": b.fires.len(), "started": started, "total": total, "done": b.is_done(),
                 })
             })

@@ -101,9 +101,14 @@ impl Operator {
     }
 
     /// `from_ms`, `to_ms`: epoch milliseconds; returns the backfill's id.
-    fn backfill(&self, py: Python<'_>, job_name: String, from_ms: i64, to_ms: i64, by: String) -> PyResult<String> {
+    #[pyo3(signature = (job_name, from_ms, to_ms, by, overlap = None))]
+    fn backfill(&self, py: Python<'_>, job_name: String, from_ms: i64, to_ms: i64, by: String, overlap: Option<String>) -> PyResult<String> {
         let inner = self.inner.clone();
-        let answer = self.run(py, async move { inner.backfill(&job_name, from_ms, to_ms, &by).await }, |py, id| {
+        let backfill = async move {
+            let overlap = overlap.as_deref().map(elasticjob::OverlapPolicy::parse).transpose()?;
+            inner.backfill(&job_name, from_ms, to_ms, &by, overlap).await
+        };
+        let answer = self.run(py, backfill, |py, id| {
             Ok(id.into_pyobject(py)?.into_any().unbind())
         })?;
         answer.extract(py)
@@ -119,6 +124,7 @@ impl Operator {
                 d.set_item("to", b.request.to)?;
                 d.set_item("by", &b.request.by)?;
                 d.set_item("at", b.request.at)?;
+                d.set_item("overlap", b.request.overlap.as_str())?;
                 d.set_item("fires", b.fires.len())?;
                 d.set_item("started", started)?;
                 d.set_item("total", total)?;

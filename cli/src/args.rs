@@ -90,6 +90,10 @@ pub enum Command {
         /// Who asks (default: $USER).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
+        /// An item still running when a fire's turn comes: BUFFER_ALL
+        /// (default) waits for it, SKIP leaves that fire out for it.
+        #[arg(long, value_name = "POLICY")]
+        overlap: Option<String>,
     },
     /// A job's backfills and how far each went.
     Backfills { job: String },

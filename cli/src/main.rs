@@ -121,7 +121,7 @@ async fn execute(center: &RegistryCenter, cli: &Cli, format: Format) -> Result<(
             }
             Ok(())
         }),
-        Command::Backfill { job, from, to, by } => backfill(&operator, job, from, to, by.as_deref()).await,
+        Command::Backfill { job, from, to, by, overlap } => backfill(&operator, job, from, to, by.as_deref(), overlap.as_deref()).await,
         Command::Backfills { job } => list::backfills(&operator, job, format).await,
         Command::CancelBackfill { job, id } => operator.cancel_backfill(job, id).await.map(Ok),
         Command::Disable { job, ip } => operator.disable(job, ip.as_deref()).await.map(Ok),
@@ -156,12 +156,20 @@ async fn pause(
 }
 
 /// `ejob backfill`: asks for the range's fires, prints the backfill's id.
-async fn backfill(operator: &JobOperator, job: &str, from: &str, to: &str, by: Option<&str>) -> elasticjob::Result<Result<(), String>> {
+async fn backfill(
+    operator: &JobOperator,
+    job: &str,
+    from: &str,
+    to: &str,
+    by: Option<&str>,
+    overlap: Option<&str>,
+) -> elasticjob::Result<Result<(), String>> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let from = elasticjob::backfill::parse_instant("from", from, now)?;
     let to = elasticjob::backfill::parse_instant("to", to, now)?;
     let by = by.map(str::to_string).or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "ejob".into());
-    let id = operator.backfill(job, from, to, &by).await?;
+    let overlap = overlap.map(elasticjob::OverlapPolicy::parse).transpose()?;
+    let id = operator.backfill(job, from, to, &by, overlap).await?;
     println!("{id}");
     Ok(Ok(()))
 }

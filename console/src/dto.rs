@@ -133,6 +133,8 @@ pub struct BackfillJson {
     pub by: String,
     /// When, epoch milliseconds.
     pub at: i64,
+    /// What a fire does to an item still running: `BUFFER_ALL` (waits) or `SKIP`.
+    pub overlap: &'static str,
     /// The fires it covers.
     pub fires: usize,
     /// (item, fire) runs started so far.
@@ -152,6 +154,7 @@ impl From<&Backfill> for BackfillJson {
             to: b.request.to,
             by: b.request.by.clone(),
             at: b.request.at,
+            overlap: b.request.overlap.as_str(),
             fires: b.fires.len(),
             started,
             total,

@@ -13,7 +13,9 @@
 //!
 //! A backfill run is a run of the item like any other: it holds the item's
 //! mark, so a cron fire that finds it busy applies the job's overlap policy,
-//! and a resharding waits for it. The same start writes
+//! and a resharding waits for it. A backfill has its own overlap policy for
+//! an item that is busy when a fire's turn comes: wait for it (`BUFFER_ALL`,
+//! the default) or leave that fire out for the item (`SKIP`). The same start writes
 //! `polyglot/backfill-runs/{item}` (the backfill and its fire): if the runner
 //! crashes, failover sees that this node was written by the start that
 //! created the orphaned mark, and re-runs the item for that backfill fire,
@@ -22,6 +24,7 @@
 use crate::config::JobConfig;
 use crate::cron::CronSchedule;
 use crate::error::{Error, Result};
+use crate::overlap::OverlapPolicy;
 use crate::paths::JobPaths;
 use crate::registry::{CreateMode, Registry, Stat};
 use crate::resolve::retry;
@@ -43,6 +46,37 @@ pub struct BackfillRequest {
     pub by: String,
     /// When (epoch ms).
     pub at: i64,
+    /// What a fire does to an item that is busy when its turn comes:
+    /// `BUFFER_ALL` (the default) waits for it, so every fire runs; `SKIP`
+    /// leaves that fire out for the item and goes on.
+    #[serde(default = "waits", with = "overlap_name")]
+    pub overlap: OverlapPolicy,
+}
+
+fn waits() -> OverlapPolicy {
+    OverlapPolicy::BufferAll
+}
+
+/// A backfill's overlap policy as its name in the request's JSON.
+mod overlap_name {
+    use crate::overlap::OverlapPolicy;
+
+    pub fn serialize<S: serde::Serializer>(policy: &OverlapPolicy, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(policy.as_str())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<OverlapPolicy, D::Error> {
+        let name: String = serde::Deserialize::deserialize(deserializer)?;
+        OverlapPolicy::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The overlap policies a backfill takes (see [`BackfillRequest::overlap`]).
+pub fn check_overlap(policy: OverlapPolicy) -> Result<OverlapPolicy> {
+    match policy {
+        OverlapPolicy::BufferAll | OverlapPolicy::Skip => Ok(policy),
+        other => Err(Error::invalid("overlap", other.as_str(), "a backfill's overlap policy is BUFFER_ALL (wait for a busy item) or SKIP")),
+    }
 }
 
 /// Where one item stands in a backfill.
@@ -170,6 +204,7 @@ pub async fn request(registry: &dyn Registry, paths: &JobPaths, config: &JobConf
         return Err(Error::invalid("by", &request.by, "must name who asks for the backfill"));
     }
     fires(config, request.from, request.to, request.at)?;
+    check_overlap(request.overlap)?;
     let data = serde_json::to_vec(request).expect("a backfill request serializes");
     let root = paths.backfills();
     retry(|| registry.ensure_path(&root)).await?;
@@ -237,6 +272,22 @@ pub async fn progress_of(registry: &dyn Registry, paths: &JobPaths, id: &str, it
 /// Where an item goes once `fire` started: the next fire of the range, or done.
 pub fn after(fires: &[i64], fire: i64) -> Progress {
     fires.iter().copied().find(|&t| t > fire).map_or(Progress::Done, Progress::Next)
+}
+
+/// Moves `item` past `fire` without running it (`SKIP` found it busy),
+/// unless its progress moved meanwhile.
+pub async fn skip(registry: &dyn Registry, paths: &JobPaths, id: &str, item: u32, fire: i64, fires: &[i64]) -> Result<()> {
+    let path = paths.backfill_item(id, item);
+    let next = after(fires, fire).to_bytes();
+    let written = match retry(|| registry.get(&path)).await? {
+        None if fires.first() == Some(&fire) => registry.create(&path, &next, CreateMode::Persistent).await.map(drop),
+        Some((data, stat)) if data == fire.to_string().as_bytes() => registry.set(&path, &next, Some(stat.version)).await.map(drop),
+        _ => return Ok(()),
+    };
+    match written {
+        Ok(()) | Err(Error::NodeExists(_)) | Err(Error::BadVersion(_)) | Err(Error::NoNode(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Deletes a backfill: its runs in flight finish, no more start.
@@ -309,7 +360,7 @@ mod tests {
     fn progress_counts_the_runs_started() {
         let backfill = Backfill {
             id: "bf-0000000001".into(),
-            request: BackfillRequest { from: 0, to: 4000, by: "ops".into(), at: 5000 },
+            request: BackfillRequest { from: 0, to: 4000, by: "ops".into(), at: 5000, overlap: OverlapPolicy::Skip },
             fires: vec![0, 1000, 2000, 3000],
             items: vec![Progress::Done, Progress::Next(2000), Progress::Next(0)],
         };
@@ -317,5 +368,11 @@ mod tests {
         assert!(!backfill.is_done());
         assert_eq!(Progress::parse(&Progress::Next(2000).to_bytes()), Some(Progress::Next(2000)));
         assert_eq!(Progress::parse(b"done"), Some(Progress::Done));
+        let json = serde_json::to_string(&backfill.request).unwrap();
+        assert!(json.contains(r#""overlap":"SKIP""#), "{json}");
+        assert_eq!(serde_json::from_str::<BackfillRequest>(&json).unwrap(), backfill.request);
+        let older: BackfillRequest = serde_json::from_str(r#"{"from":0,"to":1,"by":"a","at":2}"#).unwrap();
+        assert_eq!(older.overlap, OverlapPolicy::BufferAll, "waiting is the default");
+        assert!(check_overlap(OverlapPolicy::CancelOther).unwrap_err().to_string().contains("invalid overlap `CANCEL_OTHER`"));
     }
 }

@@ -236,10 +236,14 @@ impl JobOperator {
     /// `to` not in the future), on every item, oldest first per item, each
     /// (item, fire) once cluster-wide; returns the backfill's id. It runs
     /// on the instances of ours beside the schedule, paused or not.
-    pub async fn backfill(&self, job_name: &str, from: i64, to: i64, by: &str) -> Result<String> {
+    /// `overlap` says what a fire does to an item still running when its
+    /// turn comes: wait (`None` or `BUFFER_ALL`), or leave it out (`SKIP`).
+    pub async fn backfill(&self, job_name: &str, from: i64, to: i64, by: &str, overlap: Option<OverlapPolicy>) -> Result<String> {
         let (session, paths) = self.existing_job(job_name).await?;
         let config = load_config(&*session, &paths).await?;
-        let request = crate::backfill::BackfillRequest { from, to, by: by.trim().to_string(), at: chrono::Utc::now().timestamp_millis() };
+        let overlap = overlap.unwrap_or(OverlapPolicy::BufferAll);
+        let at = chrono::Utc::now().timestamp_millis();
+        let request = crate::backfill::BackfillRequest { from, to, by: by.trim().to_string(), at, overlap };
         crate::backfill::request(&*session, &paths, &config, &request).await
     }
 

@@ -945,9 +945,9 @@ async fn a_backfill_runs_each_fire_of_its_range_once_per_item(cluster: Cluster) 
     let now = chrono_now();
     let from = now - now % 1000 - 20_000;
     let to = from + 8000;
-    let future = operator.backfill("nightly", from, now + 60_000, "ops").await.unwrap_err().to_string();
+    let future = operator.backfill("nightly", from, now + 60_000, "ops", None).await.unwrap_err().to_string();
     assert!(future.contains("invalid to") && future.contains("must not be in the future"), "{future}");
-    let id = operator.backfill("nightly", from, to, "ops").await.unwrap();
+    let id = operator.backfill("nightly", from, to, "ops", None).await.unwrap();
     instances.push(start(&cluster, &ns, &config, 2, &runs, Duration::from_millis(100)).await);
     let mut listed = Vec::new();
     for _ in 0..300 {
@@ -981,6 +981,58 @@ async fn a_backfill_runs_each_fire_of_its_range_once_per_item(cluster: Cluster) 
     assert!(operator.backfills("nightly").await.unwrap().is_empty());
     let unknown = operator.cancel_backfill("nightly", &id).await.unwrap_err().to_string();
     assert!(unknown.contains(&id) && unknown.contains("is not a backfill of this job"), "{unknown}");
+}
+
+/// A backfill with overlap `SKIP`: item 0 is busy with a long triggered
+/// run when the backfill comes, so each of the backfill's fires (three
+/// midnights of a daily job) is left out for it, while the idle item 1 runs
+/// them all; the listing counts the skipped fires as passed.
+async fn a_backfill_with_skip_leaves_out_the_fires_of_a_busy_item(cluster: Cluster) {
+    let ns = namespace();
+    let runs: Runs = Default::default();
+    let began = chrono_now();
+    let job = {
+        let runs = runs.clone();
+        Job::from_fn(move |ctx| {
+            let runs = runs.clone();
+            async move {
+                if ctx.sharding_item == 0 && ctx.fire_time >= began {
+                    tokio::time::sleep(Duration::from_millis(4000)).await;
+                }
+                runs.lock().unwrap().push((ctx.sharding_item, ctx.fire_time, String::new()));
+                Ok(())
+            }
+        })
+    };
+    let scheduler = JobScheduler::builder(cluster.center(&ns), JobConfig::new("busy", "0 0 0 * * ?", 2), job).build().unwrap();
+    scheduler.start().await.unwrap();
+    let operator = JobOperator::new(cluster.center(&ns));
+    scheduler.trigger().await.unwrap();
+    // Item 1's triggered run ended: item 0's is under way for 4 s.
+    for _ in 0..100 {
+        if runs.lock().unwrap().iter().any(|r| r.0 == 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    const DAY: i64 = 86_400_000;
+    let to = began - began % DAY;
+    let id = operator.backfill("busy", to - 3 * DAY, to, "ops", Some(elasticjob::OverlapPolicy::Skip)).await.unwrap();
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = operator.backfills("busy").await.unwrap();
+        if listed[0].is_done() && runs.lock().unwrap().iter().filter(|r| r.0 == 1 && r.1 < to).count() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    scheduler.shutdown().await;
+    assert_eq!((listed[0].id.as_str(), listed[0].request.overlap, listed[0].started()), (id.as_str(), elasticjob::OverlapPolicy::Skip, (6, 6)));
+    let backfilled = |item: u32| runs.lock().unwrap().iter().filter(|r| r.0 == item && r.1 < to).map(|r| r.1).collect::<Vec<_>>();
+    assert_eq!(backfilled(1), (1..=3).rev().map(|days| to - days * DAY).collect::<Vec<_>>(), "item 1 ran every fire");
+    assert_eq!(backfilled(0), Vec::<i64>::new(), "item 0 was busy at each of its turns");
+    let refused = operator.backfill("busy", to - DAY, to, "ops", Some(elasticjob::OverlapPolicy::CancelOther)).await.unwrap_err();
+    assert!(refused.to_string().contains("invalid overlap `CANCEL_OTHER`"), "{refused}");
 }
 
 macro_rules! on_both_backends {
@@ -1022,4 +1074,5 @@ on_both_backends!(
     failed_fires_in_a_row_pause_the_job,
     dependent_jobs_fire_when_their_upstream_fire_ended_on_every_item,
     a_backfill_runs_each_fire_of_its_range_once_per_item,
+    a_backfill_with_skip_leaves_out_the_fires_of_a_busy_item,
 );

@@ -214,7 +214,7 @@ TEST(operator_backfills_a_range) {
     int64_t to = (int64_t)time(NULL) / 3600 * 3600 * 1000;
     backfill_end = to;
     char *id = NULL;
-    CHECK(ej_operator_backfill(op, "c-hourly", to - 3 * 3600000, to, "ops", &id) == EJ_OK);
+    CHECK(ej_operator_backfill(op, "c-hourly", to - 3 * 3600000, to, "ops", NULL, &id) == EJ_OK);
     CHECK(id != NULL && strncmp(id, "bf-", 3) == 0);
     size_t started = 0, total = 0;
     for (int i = 0; i < 200 && (started < 6 || backfilled < 6); i++) {
@@ -226,9 +226,11 @@ TEST(operator_backfills_a_range) {
     CHECK(backfilled == 6);
     pthread_mutex_unlock(&backfilled_lock);
     char *refused = NULL;
-    CHECK(ej_operator_backfill(op, "c-hourly", to, to + 86400000, "ops", &refused) == EJ_INVALID_ARGUMENT);
+    CHECK(ej_operator_backfill(op, "c-hourly", to, to + 86400000, "ops", NULL, &refused) == EJ_INVALID_ARGUMENT);
     CHECK(refused == NULL && strstr(ej_last_error(), "must not be in the future") != NULL);
-    CHECK(ej_operator_backfill(op, "c-hourly", to - 3600000, to, "ops", NULL) == EJ_INVALID_ARGUMENT);
+    CHECK(ej_operator_backfill(op, "c-hourly", to - 3600000, to, "ops", NULL, NULL) == EJ_INVALID_ARGUMENT);
+    CHECK(ej_operator_backfill(op, "c-hourly", to - 3600000, to, "ops", "CANCEL_OTHER", &refused) == EJ_INVALID_ARGUMENT);
+    CHECK(refused == NULL && strstr(ej_last_error(), "BUFFER_ALL") != NULL);
     CHECK(ej_operator_cancel_backfill(op, "c-hourly", id) == EJ_OK);
     CHECK(ej_operator_backfill_progress(op, "c-hourly", id, NULL, NULL) == EJ_INVALID_ARGUMENT);
     CHECK(strstr(ej_last_error(), "is not a backfill of this job") != NULL);

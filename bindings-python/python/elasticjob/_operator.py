@@ -48,17 +48,27 @@ class Operator:
         """The note of the job's pause in force, or ``None``."""
         return PauseNote.of(self._native.pause_note(job_name))
 
-    def backfill(self, job_name: str, start: datetime, end: Optional[datetime] = None, *, by: Optional[str] = None) -> str:
+    def backfill(
+        self,
+        job_name: str,
+        start: datetime,
+        end: Optional[datetime] = None,
+        *,
+        by: Optional[str] = None,
+        overlap: Optional[str] = None,
+    ) -> str:
         """Runs the job for every fire of its cron in ``[start, end)`` (aware
         datetimes; ``end`` defaults to now and may not be in the future) on
         every item, oldest first per item, each (item, fire) once, beside the
-        schedule; returns the backfill's id."""
+        schedule; returns the backfill's id. An item still running when a
+        fire's turn comes is waited for, or with ``overlap="SKIP"`` left out
+        of that fire."""
         for name, when in (("start", start), ("end", end)):
             if when is not None and when.tzinfo is None:
                 raise ValueError(f"{name} `{when}` must be timezone-aware (say which zone it is in)")
         end_ms = int(datetime.now(timezone.utc).timestamp() * 1000) if end is None else int(end.timestamp() * 1000)
         who = by if by is not None else getpass.getuser()
-        return self._native.backfill(job_name, int(start.timestamp() * 1000), end_ms, who)
+        return self._native.backfill(job_name, int(start.timestamp() * 1000), end_ms, who, overlap)
 
     def backfills(self, job_name: str) -> List[Backfill]:
         """The job's backfills, oldest first, with how far each went."""

@@ -120,13 +120,15 @@ class PauseNote:
 @dataclass(frozen=True)
 class Backfill:
     """A backfill of the job's fires in ``[start, end)``, asked for ``by`` someone
-    ``at`` a time, and how far it went: ``started`` of ``total`` (item, fire) runs."""
+    ``at`` a time with its ``overlap`` policy, and how far it went: ``started``
+    (or skipped) of ``total`` (item, fire) runs."""
 
     id: str
     start: datetime
     end: datetime
     by: str
     at: datetime
+    overlap: str
     fires: int
     started: int
     total: int
@@ -140,6 +142,7 @@ class Backfill:
             end=_instant(fields["to"]),
             by=fields["by"],
             at=_instant(fields["at"]),
+            overlap=fields["overlap"],
             fires=fields["fires"],
             started=fields["started"],
             total=fields["total"],

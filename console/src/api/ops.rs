@@ -40,7 +40,7 @@ pub struct Target {
     server: Option<String>,
     /// An item (disable-item, enable-item).
     item: Option<u32>,
-    /// What a trigger does with items still running (`SKIP`, `CANCEL_OTHER`, …).
+    /// What a trigger (`SKIP`, `CANCEL_OTHER`, …) or a backfill (`SKIP`, `BUFFER_ALL`) does with items still running.
     overlap: Option<String>,
     /// Why the job is paused (pause).
     reason: Option<String>,
@@ -197,7 +197,8 @@ pub async fn operate(
                 let from = target.from.as_deref().ok_or_else(|| ApiError::param("from", "", "a backfill needs the start of its range"))?;
                 let from = elasticjob::backfill::parse_instant("from", from, now)?;
                 let to = elasticjob::backfill::parse_instant("to", target.to.as_deref().unwrap_or("now"), now)?;
-                answer = Some(operator.backfill(&job, from, to, &principal.name).await?);
+                let overlap = target.overlap.as_deref().map(elasticjob::OverlapPolicy::parse).transpose()?;
+                answer = Some(operator.backfill(&job, from, to, &principal.name, overlap).await?);
             }
             "cancel-backfill" => {
                 let id = target.id.as_deref().ok_or_else(|| ApiError::param("id", "", "this operation needs a backfill id"))?;

@@ -9,13 +9,17 @@
 //! well (an item busy elsewhere, or a pending resharding). A backfill does not wait for a
 //! pause, a disable of the job, or the catch-up window: an operator asked
 //! for it. Cron fires that find an item busy with a backfill run are
-//! handled by the job's overlap policy, as with any run.
+//! handled by the job's overlap policy, as with any run; an item busy when
+//! a backfill fire's turn comes is waited for, or with the backfill's
+//! overlap `SKIP` left out of that fire.
 
 use super::runner::{Origin, RunKind, RunPlan};
+use super::runs::Holder;
 use super::Inner;
 use crate::backfill::{self, Progress};
 use crate::error::{Error, Result};
 use crate::execution::{self, Fence, OwnedItem, StartRequest};
+use crate::overlap::OverlapPolicy;
 use crate::registry::Registry;
 use crate::resolve::retry;
 use crate::sharding::service as sharding;
@@ -106,27 +110,47 @@ impl Inner {
                 }
             }
             unfinished |= !due.is_empty();
-            let busy = self.runs.in_flight();
+            let (busy, backfilling) = (self.runs.in_flight(), self.runs.backfilling());
             for (fire, items) in due {
+                // An item still running a backfill's earlier fire is its own
+                // turn in order: waited for, whatever the overlap policy.
+                let items: Vec<u32> = items.into_iter().filter(|item| !backfilling.contains(item)).collect();
                 let (free, held): (Vec<u32>, Vec<u32>) = items.into_iter().partition(|item| !busy.contains(item));
-                if !held.is_empty() {
-                    // Woken when a run here ends: a busy cron must not starve the backfill.
-                    self.backfill_waits.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
+                self.busy_for_backfill(session, &found, fire, &held).await?;
                 if !free.is_empty() {
                     let fence = Fence::Backfill { seq, fire_time: fire, first: found.fires.first() == Some(&fire), next: backfill::after(&found.fires, fire) };
-                    self.start_backfill(session, fence, &free).await?;
+                    let busy = self.start_backfill(session, fence, &free).await?;
+                    self.busy_for_backfill(session, &found, fire, &busy).await?;
                 }
             }
         }
         Ok(unfinished)
     }
 
+    /// Items busy when `fire`'s turn came: the backfill's overlap policy
+    /// leaves the fire out for them (`SKIP`), or waits for them, woken when
+    /// a run here ends (a busy cron must not starve the backfill).
+    async fn busy_for_backfill(&self, session: &Arc<dyn Registry>, found: &backfill::Backfill, fire: i64, items: &[u32]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        if found.request.overlap != OverlapPolicy::Skip {
+            self.backfill_waits.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Ok(());
+        }
+        tracing::info!(job = %self.job_name, backfill = %found.id, fire_time = fire, ?items, "backfill fire skipped for items still running (overlap SKIP)");
+        for &item in items {
+            backfill::skip(&**session, &self.paths, &found.id, item, fire, &found.fires).await?;
+        }
+        self.look_at_backfills();
+        Ok(())
+    }
+
     /// Starts `items` for one backfill fire and launches their runs: the
     /// sharding epoch, then the owners, then the fenced start, as a cron
-    /// fire does (see [`crate::execution`]).
-    async fn start_backfill(self: &Arc<Self>, session: &Arc<dyn Registry>, fence: Fence, items: &[u32]) -> Result<()> {
-        let Fence::Backfill { fire_time, .. } = fence else { return Ok(()) };
+    /// fire does (see [`crate::execution`]). Returns the items found busy.
+    async fn start_backfill(self: &Arc<Self>, session: &Arc<dyn Registry>, fence: Fence, items: &[u32]) -> Result<Vec<u32>> {
+        let Fence::Backfill { fire_time, .. } = fence else { return Ok(Vec::new()) };
         for &item in items {
             let path = self.paths.backfill_run(item);
             match retry(|| session.create_with_parents(&path, b"", crate::registry::CreateMode::Persistent)).await {
@@ -135,17 +159,17 @@ impl Inner {
             }
         }
         let running_mode = self.running_mode();
-        let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
+        let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(Vec::new()) };
         let owned: Vec<OwnedItem> =
             retry(|| sharding::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), items))
                 .await?
                 .into_iter()
                 .map(|(item, owner_version)| OwnedItem { item, owner_version })
                 .collect();
-        let (started, signals) = {
+        let (started, signals, busy) = {
             let _marks = self.runs.marks.lock().await;
             if self.stopping() {
-                return Ok(());
+                return Ok(Vec::new());
             }
             let in_flight = self.runs.in_flight();
             let start = StartRequest {
@@ -160,12 +184,13 @@ impl Inner {
             let signals: Vec<_> = outcome
                 .started
                 .iter()
-                .map(|s| self.runs.occupy(s.item, session.session_id(), s.fencing_token, false))
+                .map(|s| self.runs.occupy(s.item, session.session_id(), s.fencing_token, Holder::Backfill))
                 .collect();
-            (outcome.started, signals)
+            let busy: Vec<u32> = outcome.still_running.iter().chain(&outcome.busy_elsewhere).copied().collect();
+            (outcome.started, signals, busy)
         };
         if started.is_empty() {
-            return Ok(());
+            return Ok(busy);
         }
         tracing::info!(job = %self.job_name, fire_time, items = ?started.iter().map(|s| s.item).collect::<Vec<_>>(), "backfill items started");
         let plans = started
@@ -181,6 +206,6 @@ impl Inner {
             })
             .collect();
         self.spawn_runs(session.clone(), plans, RunKind::Owned { marked: running_mode.is_some(), origin: Origin::Backfill }, None);
-        Ok(())
+        Ok(busy)
     }
 }

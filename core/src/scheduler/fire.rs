@@ -19,6 +19,7 @@
 //! instant, failover covers it; a graceful shutdown waits for it.
 
 use super::runner::{Origin, RunKind, RunPlan};
+use super::runs::Holder;
 use super::{now_millis, Inner};
 use crate::error::{Error, Result};
 use crate::event::JobEvent;
@@ -281,7 +282,7 @@ impl Inner {
                 for started in std::mem::take(&mut outcome.started) {
                     let signal = match started.joined {
                         true => self.runs.join(started.item),
-                        false => Some(self.runs.occupy(started.item, session.session_id(), started.fencing_token, false)),
+                        false => Some(self.runs.occupy(started.item, session.session_id(), started.fencing_token, Holder::Owner)),
                     };
                     match signal {
                         Some(signal) => {

@@ -37,10 +37,21 @@ struct Slot {
     triggered: bool,
     /// A retry of the item came due while it was busy: it runs when it ends.
     retry_waiting: bool,
+    /// Why this instance runs the item.
+    holder: Holder,
+}
+
+/// Why an instance runs an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Holder {
+    /// It owns the item and started it for a fire, a trigger or a retry.
+    Owner,
+    /// A backfill's fire: the backfill waits for it, whatever its overlap policy.
+    Backfill,
     /// A failover take-over: it runs an item this instance does not own,
     /// fenced by the `running` mark it took over, so a new assignment of
     /// the item does not concern it.
-    takeover: bool,
+    Takeover,
 }
 
 /// The runs in flight in this process.
@@ -108,22 +119,28 @@ impl Runs {
     /// Items with a run in flight that this instance started as their
     /// owner (not failover take-overs).
     pub(super) fn owned_in_flight(&self) -> BTreeSet<u32> {
-        self.slots().iter().filter(|(_, slot)| !slot.takeover).map(|(item, _)| *item).collect()
+        self.slots().iter().filter(|(_, slot)| slot.holder != Holder::Takeover).map(|(item, _)| *item).collect()
+    }
+
+    /// Items running a backfill's fire here.
+    pub(super) fn backfilling(&self) -> BTreeSet<u32> {
+        self.slots().iter().filter(|(_, slot)| slot.holder == Holder::Backfill).map(|(item, _)| *item).collect()
     }
 
     /// Items a new run may join (`ALLOW_ALL`), with their marks' tokens:
-    /// owned, not closing, not told to stop.
+    /// started by their owner for a fire (a take-over's or a backfill's
+    /// mark stands for its own fire, which failover would re-run), not
+    /// closing, not told to stop.
     pub(super) fn joinable(&self) -> BTreeMap<u32, i64> {
         self.slots()
             .iter()
-            .filter(|(_, slot)| !slot.takeover && !slot.closing && slot.runs.iter().all(|run| !run.is_cancelled()))
+            .filter(|(_, slot)| slot.holder == Holder::Owner && !slot.closing && slot.runs.iter().all(|run| !run.is_cancelled()))
             .map(|(item, slot)| (*item, slot.fencing_token))
             .collect()
     }
 
-    /// Takes the slot of a freshly started item (`takeover`: a failover
-    /// take-over); returns its stop signal.
-    pub(super) fn occupy(&self, item: u32, session: i64, fencing_token: i64, takeover: bool) -> Cancellation {
+    /// Takes the slot of a freshly started item; returns its stop signal.
+    pub(super) fn occupy(&self, item: u32, session: i64, fencing_token: i64, holder: Holder) -> Cancellation {
         let cancellation = Cancellation::new();
         let slot = Slot {
             session,
@@ -133,7 +150,7 @@ impl Runs {
             buffered: BTreeSet::new(),
             triggered: false,
             retry_waiting: false,
-            takeover,
+            holder,
         };
         self.slots().insert(item, slot);
         cancellation
@@ -259,17 +276,19 @@ mod tests {
     #[test]
     fn take_overs_are_not_owned_runs() {
         let runs = Runs::new(4);
-        let _owned = runs.occupy(0, 1, 10, false);
-        let _taken = runs.occupy(1, 1, 11, true);
-        assert_eq!(runs.in_flight(), BTreeSet::from([0, 1]));
-        assert_eq!(runs.owned_in_flight(), BTreeSet::from([0]), "a new owner of item 1 does not stop its take-over");
-        assert_eq!(runs.joinable(), BTreeMap::from([(0, 10)]), "nothing joins a take-over");
+        let _owned = runs.occupy(0, 1, 10, Holder::Owner);
+        let _taken = runs.occupy(1, 1, 11, Holder::Takeover);
+        let _backfill = runs.occupy(2, 1, 12, Holder::Backfill);
+        assert_eq!(runs.in_flight(), BTreeSet::from([0, 1, 2]));
+        assert_eq!(runs.owned_in_flight(), BTreeSet::from([0, 2]), "a new owner of item 1 does not stop its take-over");
+        assert_eq!(runs.joinable(), BTreeMap::from([(0, 10)]), "nothing joins a take-over or a backfill run");
+        assert_eq!(runs.backfilling(), BTreeSet::from([2]));
     }
 
     #[test]
     fn the_last_run_to_end_closes_the_slot_whatever_the_order() {
         let runs = Runs::new(4);
-        let first = runs.occupy(3, 1, 42, false);
+        let first = runs.occupy(3, 1, 42, Holder::Owner);
         let second = runs.join(3).unwrap();
         assert_eq!(runs.in_flight_count(), 2);
         assert!(runs.shared(3));
@@ -284,7 +303,7 @@ mod tests {
     #[test]
     fn cancelling_an_item_tells_every_run_of_it() {
         let runs = Runs::new(4);
-        let first = runs.occupy(0, 7, 1, false);
+        let first = runs.occupy(0, 7, 1, Holder::Owner);
         let second = runs.join(0).unwrap();
         assert_eq!(runs.cancel_where(CancelReason::Shutdown, |_, session| session == 7), vec![0]);
         assert!(first.is_cancelled() && second.is_cancelled());

@@ -4,6 +4,7 @@
 //! each item once for the fire it was running, and look again.
 
 use super::runner::{RunKind, RunPlan};
+use super::runs::Holder;
 use super::{now_millis, Inner};
 use crate::failover;
 use crate::registry::Registry;
@@ -28,7 +29,7 @@ impl Inner {
                 match failover::claim(&*session, &inner.paths, inner.instance.as_str(), free, &in_flight).await {
                     Ok(claimed) => claimed
                         .into_iter()
-                        .map(|c| (c, inner.runs.occupy(c.item, session.session_id(), c.fencing_token, true)))
+                        .map(|c| (c, inner.runs.occupy(c.item, session.session_id(), c.fencing_token, Holder::Takeover)))
                         .collect::<Vec<_>>(),
                     Err(e) => return inner.fail("claiming failover items failed", e),
                 }

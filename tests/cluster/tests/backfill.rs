@@ -25,7 +25,7 @@ fn a_backfill_run_killed_mid_run_is_run_again_for_its_backfill_fire() {
     let operator = setup.operator();
     let today = now_millis() / DAY * DAY;
     let midnights: Vec<i64> = (1..=3).rev().map(|days| today - days * DAY).collect();
-    let id = runtime.block_on(operator.backfill("midnight", midnights[0], today, "ops")).unwrap();
+    let id = runtime.block_on(operator.backfill("midnight", midnights[0], today, "ops", None)).unwrap();
 
     // Item 0's first backfill run starts; its worker is killed 1 s into it.
     let first = ledger::wait_for(&setup.ledger(), Duration::from_secs(20), |e| e.item == 0 && e.phase == "start" && e.fire == midnights[0]);
