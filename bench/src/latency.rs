@@ -26,9 +26,9 @@ use std::time::Duration;
 
 /// Items of the measured job.
 pub const ITEMS: u32 = 40;
-/// Fires in the measured window (one per second): 2,160 samples, about a
+/// Fires in the measured window (one per second): 2,000 samples, about a
 /// minute per language.
-pub const FIRES: i64 = 54;
+pub const FIRES: i64 = 50;
 /// How long each handler runs, ms: none. A handler that takes time holds
 /// one of its instance's executor slots (2 × cores by default), and the
 /// items beyond them wait for one: that is the job's parallelism, not the

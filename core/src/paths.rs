@@ -299,6 +299,7 @@ impl JobPaths {
             ["polyglot", "instances", id] => JobNode::OurInstance(id),
             ["polyglot", "java-seen"] => JobNode::JavaSeen,
             ["polyglot", "enabled-at"] => JobNode::EnabledAt,
+            ["polyglot", "paused"] => JobNode::Paused,
             ["polyglot", "dependents", job] => JobNode::Dependent(job),
             ["polyglot", "backfills", id] => JobNode::Backfill(id),
             _ => return None,
@@ -333,6 +334,8 @@ pub enum JobNode<'a> {
     JavaSeen,
     /// `polyglot/enabled-at`.
     EnabledAt,
+    /// `polyglot/paused`.
+    Paused,
     /// `polyglot/dependents/{job}`.
     Dependent(&'a str),
     /// `polyglot/backfills/{id}`.

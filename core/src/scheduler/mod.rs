@@ -256,6 +256,7 @@ impl JobSchedulerBuilder {
                 session_lost: Notify::new(),
                 past_sessions: Mutex::new(Vec::new()),
                 enabled_at: std::sync::atomic::AtomicI64::new(0),
+                pause_note: Mutex::new(None),
                 retry_timers: Mutex::new(std::collections::BTreeSet::new()),
                 java_peers: Mutex::new(java_peers::JavaPeers::default()),
                 history: history.map(|url| (url, self.history_options)),
@@ -394,6 +395,9 @@ struct Inner {
     /// When an operator last enabled the job again (epoch ms, 0: never):
     /// no fire before it is caught up ([`crate::enablement`]).
     enabled_at: std::sync::atomic::AtomicI64,
+    /// The job's pause note as last read ([`pausing`]); `None`: not read
+    /// under this session yet.
+    pause_note: Mutex<Option<Option<(crate::pause::PauseNote, i32)>>>,
     /// Pending retries this process has a timer for: (item, fire, attempt).
     retry_timers: Mutex<std::collections::BTreeSet<(u32, i64, u32)>>,
     /// Which live instances are Java ElasticJob's, and since when catch-up is safe.

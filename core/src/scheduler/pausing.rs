@@ -1,6 +1,11 @@
-//! The scheduler's side of pausing ([`crate::pause`]): each fire reads the
+//! The scheduler's side of pausing ([`crate::pause`]): each fire checks the
 //! pause note, the first fire after a pause's end removes it, and ended
 //! runs feed pause-on-failure's streaks ([`crate::failure_streak`]).
+//!
+//! The note is kept as last read, and read again when the watch reports a
+//! change of it and whenever the session (re)starts, so a fire costs no
+//! registry read: a pause holds from the first fire reserved after its
+//! watch event came (milliseconds after it was written).
 
 use super::{now_millis, Inner};
 use crate::error::Result;
@@ -11,11 +16,30 @@ use crate::trace::StatusState;
 use std::sync::atomic::Ordering;
 
 impl Inner {
-    /// Whether a pause holds the fire at `fire_time` (read from the
-    /// registry at every fire, so a pause holds on every instance from its
-    /// next fire on). Nothing up to a held fire is ever caught up.
+    /// Reads the pause note again (its node changed, or a session started).
+    pub(super) async fn refresh_pause_note(&self, session: &dyn Registry) -> Result<()> {
+        let note = pause::read(session, &self.paths).await?;
+        *self.pause_note.lock().unwrap_or_else(|p| p.into_inner()) = Some(note);
+        Ok(())
+    }
+
+    /// Forgets the note read under a session that ended.
+    pub(super) fn forget_pause_note(&self) {
+        *self.pause_note.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Whether a pause holds the fire at `fire_time`, on every instance
+    /// from its next fire on. Nothing up to a held fire is ever caught up.
     pub(super) async fn paused_for(&self, session: &dyn Registry, fire_time: i64, whole_fire: bool) -> Result<bool> {
-        let Some((note, version)) = pause::read(session, &self.paths).await? else { return Ok(false) };
+        let known = self.pause_note.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let found = match known {
+            Some(found) => found,
+            None => {
+                self.refresh_pause_note(session).await?;
+                self.pause_note.lock().unwrap_or_else(|p| p.into_inner()).clone().flatten()
+            }
+        };
+        let Some((note, version)) = found else { return Ok(false) };
         if note.in_force(fire_time) {
             self.enabled_at.fetch_max(fire_time, Ordering::SeqCst);
             if whole_fire {
@@ -26,6 +50,7 @@ impl Inner {
         if let Some(until) = note.until {
             self.enabled_at.fetch_max(until, Ordering::SeqCst);
             pause::end_expired(session, &self.paths, &note, version).await?;
+            self.refresh_pause_note(session).await?;
             tracing::info!(job = %self.job_name, pause = %note.describe(), "pause over: the job fires again");
         }
         Ok(false)

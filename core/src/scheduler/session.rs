@@ -178,6 +178,8 @@ impl Inner {
             self.metrics.set_session(SessionState::Connected);
             let end = self.clone().serve(session.clone()).await;
             self.current.send_replace(None);
+            // A change made while no watch was live is read under the next session.
+            self.forget_pause_note();
             match end {
                 SessionEnd::Stopped => {
                     // No fire may start items once leaving has begun.
@@ -377,6 +379,7 @@ impl Inner {
                 }
                 self.look_for_retries(&*session).await?;
                 self.refresh_enabled_at(&*session).await?;
+                self.refresh_pause_note(&*session).await?;
                 self.refresh_dependents(&*session).await?;
                 self.catch_up_items_moved_in();
                 if config.failover {
@@ -497,6 +500,7 @@ impl Inner {
             (JobNode::Config, EventKind::DataChanged | EventKind::Created) => self.reload_config(&**session).await?,
             (JobNode::JavaSeen, EventKind::DataChanged | EventKind::Created) => self.refresh_java_peers(&**session).await?,
             (JobNode::EnabledAt, EventKind::DataChanged | EventKind::Created) => self.refresh_enabled_at(&**session).await?,
+            (JobNode::Paused, _) => self.refresh_pause_note(&**session).await?,
             (JobNode::Dependent(_), _) => self.refresh_dependents(&**session).await?,
             (JobNode::Backfill(_), EventKind::Created) => self.look_at_backfills(),
             _ => {}
