@@ -146,3 +146,55 @@ fn schedule_bounds_and_a_fire_limit_hold_on_every_process() {
         assert_clean(&all, job, &three);
     }
 }
+
+/// Triggers with an overlap override, on a trigger-only job whose item 0
+/// runs 3 s: `SKIP` leaves the busy item out, `CANCEL_OTHER` tells its run
+/// to stop (`superseded`) and runs it once that returned, and a plain
+/// trigger runs it once more when its run ends; the idle items run every
+/// trigger at once, on both processes.
+#[test]
+fn a_trigger_overrides_the_overlap_policy_on_every_process() {
+    let setup = Setup::new("trigger-overlap");
+    let flags = [("slow-item", "0"), ("slow-ms", "3000"), ("honour-cancel", "true")];
+    let mut w: Vec<Worker> =
+        (0..2).map(|n| setup.worker(&format!("rust-manual-{n}"), "manual", ITEMS, "", &flags)).collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let operator = setup.operator();
+    let count = |item: u32, phase: &str| entries(&setup.ledger(), "manual").iter().filter(|e| e.item == item && e.phase == phase).count();
+    let wait_for = |items: std::ops::Range<u32>, phase: &str, n: usize| {
+        for _ in 0..100 {
+            if items.clone().all(|item| count(item, phase) >= n) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("items {items:?} did not {phase} {n} times: {:?}", entries(&setup.ledger(), "manual"));
+    };
+    runtime.block_on(operator.trigger("manual")).unwrap();
+    wait_for(0..1, "start", 1);
+    // The idle items' runs (100 ms) ended; item 0's lasts 3 s.
+    wait_for(1..ITEMS, "end", 1);
+    runtime.block_on(operator.trigger_with("manual", Some(elasticjob::OverlapPolicy::Skip))).unwrap();
+    wait_for(1..ITEMS, "end", 2);
+    assert_eq!(count(0, "start"), 1, "SKIP left the busy item out");
+    runtime.block_on(operator.trigger_with("manual", Some(elasticjob::OverlapPolicy::CancelOther))).unwrap();
+    wait_for(0..1, "start", 2);
+    let all = entries(&setup.ledger(), "manual");
+    let cancelled: Vec<&Entry> = all.iter().filter(|e| e.item == 0 && e.phase == "cancelled").collect();
+    assert_eq!(cancelled.len(), 1, "CANCEL_OTHER stopped the busy run: {all:?}");
+    assert_eq!(cancelled[0].reason.as_deref(), Some("superseded"));
+    // The re-run is busy now: a plain trigger runs item 0 once more when it ends.
+    wait_for(1..ITEMS, "end", 3);
+    runtime.block_on(operator.trigger("manual")).unwrap();
+    wait_for(1..ITEMS, "end", 4);
+    std::thread::sleep(Duration::from_millis(6500));
+    stop(&mut w);
+    let all = entries(&setup.ledger(), "manual");
+    let starts = |item: u32| all.iter().filter(|e| e.item == item && e.phase == "start").count();
+    for item in 1..ITEMS {
+        assert_eq!(starts(item), 4, "item {item} ran every trigger: {all:?}");
+    }
+    assert_eq!(starts(0), 3, "item 0: the first trigger, CANCEL_OTHER's run, the plain trigger's re-run: {all:?}");
+    let ends = all.iter().filter(|e| e.item == 0 && e.phase == "end").count();
+    assert_eq!(ends, 2, "every run of item 0 but the cancelled one ended: {all:?}");
+}
