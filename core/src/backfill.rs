@@ -48,7 +48,8 @@ pub struct BackfillRequest {
     pub at: i64,
     /// What a fire does to an item that is busy when its turn comes:
     /// `BUFFER_ALL` (the default) waits for it, so every fire runs; `SKIP`
-    /// leaves that fire out for the item and goes on.
+    /// leaves that fire out for the item, whose next turn waits until it is
+    /// free (one skipped fire per busy spell).
     #[serde(default = "waits", with = "overlap_name")]
     pub overlap: OverlapPolicy,
 }

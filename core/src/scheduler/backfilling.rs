@@ -117,6 +117,12 @@ impl Inner {
                 let items: Vec<u32> = items.into_iter().filter(|item| !backfilling.contains(item)).collect();
                 let (free, held): (Vec<u32>, Vec<u32>) = items.into_iter().partition(|item| !busy.contains(item));
                 self.busy_for_backfill(session, &found, fire, &held).await?;
+                {
+                    let mut skipped = self.backfill_skipped.lock().unwrap_or_else(|p| p.into_inner());
+                    for item in &free {
+                        skipped.remove(&(found.id.clone(), *item));
+                    }
+                }
                 if !free.is_empty() {
                     let fence = Fence::Backfill { seq, fire_time: fire, first: found.fires.first() == Some(&fire), next: backfill::after(&found.fires, fire) };
                     let busy = self.start_backfill(session, fence, &free).await?;
@@ -129,20 +135,29 @@ impl Inner {
 
     /// Items busy when `fire`'s turn came: the backfill's overlap policy
     /// leaves the fire out for them (`SKIP`), or waits for them, woken when
-    /// a run here ends (a busy cron must not starve the backfill).
+    /// a run here ends (a busy cron must not starve the backfill). An item
+    /// skips one fire per busy spell: its next turn comes once it is free
+    /// (turns follow each other at once, and one cron run must not cost an
+    /// item the whole backfill).
     async fn busy_for_backfill(&self, session: &Arc<dyn Registry>, found: &backfill::Backfill, fire: i64, items: &[u32]) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
+        self.backfill_waits.store(true, std::sync::atomic::Ordering::SeqCst);
         if found.request.overlap != OverlapPolicy::Skip {
-            self.backfill_waits.store(true, std::sync::atomic::Ordering::SeqCst);
             return Ok(());
         }
-        tracing::info!(job = %self.job_name, backfill = %found.id, fire_time = fire, ?items, "backfill fire skipped for items still running (overlap SKIP)");
-        for &item in items {
+        let skipping: Vec<u32> = {
+            let mut skipped = self.backfill_skipped.lock().unwrap_or_else(|p| p.into_inner());
+            items.iter().copied().filter(|&item| skipped.insert((found.id.clone(), item))).collect()
+        };
+        if skipping.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(job = %self.job_name, backfill = %found.id, fire_time = fire, items = ?skipping, "backfill fire skipped for items still running (overlap SKIP)");
+        for &item in &skipping {
             backfill::skip(&**session, &self.paths, &found.id, item, fire, &found.fires).await?;
         }
-        self.look_at_backfills();
         Ok(())
     }
 

@@ -237,6 +237,7 @@ impl JobSchedulerBuilder {
                 schedule_changed: Notify::new(),
                 backfills_changed: Notify::new(),
                 backfill_waits: std::sync::atomic::AtomicBool::new(false),
+                backfill_skipped: Mutex::new(std::collections::BTreeSet::new()),
                 clock_start: std::sync::atomic::AtomicI64::new(0),
                 recent_cron_fires: Mutex::new(std::collections::VecDeque::new()),
                 has_dependents: std::sync::atomic::AtomicBool::new(false),
@@ -352,6 +353,9 @@ struct Inner {
     backfills_changed: Notify,
     /// The backfill loop left an item that was busy here.
     backfill_waits: std::sync::atomic::AtomicBool,
+    /// (backfill, item) that skipped a fire while busy (`SKIP`): the item's
+    /// next turn waits until it is free.
+    backfill_skipped: Mutex<std::collections::BTreeSet<(String, u32)>>,
     /// When the first registration raised the resharding flag (epoch ms, 0
     /// before): the cron clock counts fires from there, not from when it
     /// started. A fire in between may be resharded to this instance (the
