@@ -820,7 +820,9 @@ async fn embedded_failover_runs_a_crashed_instances_item_once() {
     let victim_fire = {
         let deadline = chrono_now() + 5000;
         loop {
-            let done = runs.lock().unwrap().iter().filter(|r| r.1 < crash_at).map(|r| r.1).max();
+            // `<=`: the victim's handler starts at its fire's instant, and the
+            // crash can come within that same millisecond.
+            let done = runs.lock().unwrap().iter().filter(|r| r.1 <= crash_at).map(|r| r.1).max();
             if done.is_some_and(|fire| runs.lock().unwrap().iter().filter(|r| r.1 == fire).count() == 2) || chrono_now() > deadline {
                 break done;
             }
