@@ -262,10 +262,10 @@ impl Inner {
             }
             let running_mode = self.running_mode();
             let (outcome, signals) = {
+                // A stop that came meanwhile does not abandon this fire: its
+                // instant has come, and its items would miss it (the leave
+                // waits for it, see `Inner::run`).
                 let _marks = self.runs.marks.lock().await;
-                if self.stopping() {
-                    return Ok(());
-                }
                 let in_flight = self.runs.in_flight();
                 let allow_all = self.state_read().config.overlap_policy() == OverlapPolicy::AllowAll;
                 let joinable = if allow_all && of_cron { self.runs.joinable() } else { BTreeMap::new() };

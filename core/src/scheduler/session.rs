@@ -182,9 +182,16 @@ impl Inner {
             self.forget_pause_note();
             match end {
                 SessionEnd::Stopped => {
-                    // No fire may start items once leaving has begun.
-                    if let Some(firing) = firing.take() {
-                        let _ = tokio::time::timeout(self.shutdown_timeout, firing).await;
+                    // The fire being started when the stop came is finished
+                    // (its items have nobody else to run them for it now);
+                    // no later one starts, and none may once leaving has
+                    // begun: past the patience it is abandoned.
+                    if let Some(mut firing) = firing.take() {
+                        let patience = self.shutdown_timeout.max(super::fire::RESERVE_AHEAD * 2);
+                        if tokio::time::timeout(patience, &mut firing).await.is_err() {
+                            firing.abort();
+                            let _ = firing.await;
+                        }
                     }
                     self.leave(&*session).await;
                     break;

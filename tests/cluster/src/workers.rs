@@ -100,15 +100,29 @@ impl Worker {
 
     /// Asks for a graceful shutdown (SIGTERM) and waits up to `timeout`, then kills.
     pub fn terminate(&mut self, timeout: Duration) {
+        self.ask_to_stop();
+        if !self.wait_exit(timeout) {
+            self.kill9();
+        }
+    }
+
+    /// Asks for a graceful shutdown (SIGTERM) without waiting for it.
+    pub fn ask_to_stop(&self) {
         self.signal(libc::SIGTERM);
+    }
+
+    /// Waits up to `timeout` for the process to exit; whether it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
+        loop {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.kill9();
     }
 }
 
