@@ -149,10 +149,16 @@ pub async fn measure(connect: &str, sizes: &[u32], period_ms: i64, fires: i64) -
 pub fn runs_summary(cluster: &Cluster, fires: &[i64]) -> Value {
     let items = cluster.config.item_count();
     let (mut missed, mut doubled) = (0usize, 0usize);
+    // Which fires missed items: tells a leave's fire from a late one.
+    let mut missed_by_fire = serde_json::Map::new();
     let (mut to_first, mut to_last) = (Vec::new(), Vec::new());
     for &fire in fires {
         let record = cluster.recorder.fire(fire).unwrap_or_default();
-        missed += (0..items).filter(|i| !record.starts.contains_key(i)).count();
+        let missed_here = (0..items).filter(|i| !record.starts.contains_key(i)).count();
+        if missed_here > 0 {
+            missed_by_fire.insert(fire.to_string(), json!(missed_here));
+        }
+        missed += missed_here;
         doubled += record.starts.values().filter(|&&n| n > 1).count();
         if !record.starts.is_empty() {
             to_first.push(record.first_ms - fire);
@@ -163,6 +169,7 @@ pub fn runs_summary(cluster: &Cluster, fires: &[i64]) -> Value {
         "fires": fires.len(),
         "item_fires_expected": items as usize * fires.len(),
         "item_fires_missed": missed,
+        "item_fires_missed_by_fire": missed_by_fire,
         "item_fires_started_twice": doubled,
         "fire_to_first_start_ms": summarize(to_first),
         "fire_to_last_start_ms": summarize(to_last),

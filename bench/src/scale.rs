@@ -208,12 +208,14 @@ pub async fn fifty_instances(connect: &str) -> Value {
         "assignment_settled": settled,
         "settle_after_last_start_ms": settle_ms,
         "join": {
+            "fire": join_fire,
             "at_ms_into_fire": join_at - join_fire,
             "registration_ms": registered_ms,
             "to_new_assignment_ms": join_assigned.map(|t| t - join_at),
             "to_first_item_started_ms": join_first_start.map(|t| t - join_at),
         },
         "leave": {
+            "fire": leave_fire,
             "at_ms_into_fire": leave_at - leave_fire,
             "items_it_owned": leaver_items.len(),
             "shutdown_returned_ms": shutdown_ms,

@@ -185,9 +185,12 @@ pub async fn start_items(
         })
         .copied()
         .collect();
-    let fired = read_fired(registry, paths, request.fence, &candidates).await?;
+    let (fired, disabled) = read_fences(registry, paths, request.fence, &candidates).await?;
     let mut pending = Vec::new();
-    for (owned, fired) in candidates.into_iter().zip(fired) {
+    for ((owned, fired), disabled) in candidates.into_iter().zip(fired).zip(disabled) {
+        if disabled {
+            continue;
+        }
         let joined = request.in_flight.contains(&owned.item).then(|| request.joinable[&owned.item]);
         match item_ops(paths, request, owned, fired, joined.is_some()) {
             Some((ops, previous)) => pending.push(Pending { owned, ops, previous, joined }),
@@ -220,28 +223,31 @@ pub async fn start_items(
     Ok(outcome)
 }
 
-async fn read_fired(
+/// Each item's fence node as the start reads it (none for a trigger) and
+/// whether an operator disabled the item, in one read: a disabled item
+/// never starts, whatever the fire.
+async fn read_fences(
     registry: &dyn Registry,
     paths: &JobPaths,
     fence: Fence,
     items: &[OwnedItem],
-) -> Result<Vec<Option<(Vec<u8>, Stat)>>> {
-    match fence {
-        Fence::Cron(_) => {
-            let fired: Vec<String> = items.iter().map(|owned| paths.item_fired(owned.item)).collect();
-            retry(|| registry.get_many(&fired)).await
-        }
-        Fence::Trigger => Ok(vec![None; items.len()]),
-        Fence::Backfill { seq, .. } => {
-            let id = crate::backfill::id_of(seq);
-            let progress: Vec<String> = items.iter().map(|owned| paths.backfill_item(&id, owned.item)).collect();
-            retry(|| registry.get_many(&progress)).await
-        }
-        Fence::Retry { fire_time, .. } => {
-            let pending: Vec<String> = items.iter().map(|owned| paths.retry(owned.item, fire_time)).collect();
-            retry(|| registry.get_many(&pending)).await
-        }
-    }
+) -> Result<(Vec<Option<(Vec<u8>, Stat)>>, Vec<bool>)> {
+    let fence_node = |item: u32| match fence {
+        Fence::Cron(_) => Some(paths.item_fired(item)),
+        Fence::Trigger => None,
+        Fence::Backfill { seq, .. } => Some(paths.backfill_item(&crate::backfill::id_of(seq), item)),
+        Fence::Retry { fire_time, .. } => Some(paths.retry(item, fire_time)),
+    };
+    let fence_paths: Vec<String> = items.iter().filter_map(|owned| fence_node(owned.item)).collect();
+    let mut read = fence_paths.clone();
+    read.extend(items.iter().map(|owned| paths.item_disabled(owned.item)));
+    let mut found = retry(|| registry.get_many(&read)).await?;
+    let disabled = found.split_off(fence_paths.len()).into_iter().map(|flag| flag.is_some()).collect();
+    let fences = match fence_paths.is_empty() {
+        true => vec![None; items.len()],
+        false => found,
+    };
+    Ok((fences, disabled))
 }
 
 /// Starts one item on its own, resolving connection loss by reading back
@@ -327,7 +333,7 @@ async fn start_one(
             e => return Err(e),
         }
         // Re-read the fence and rebuild the ops.
-        let fired = read_fired(registry, paths, request.fence, std::slice::from_ref(&pending.owned)).await?;
+        let (fired, _) = read_fences(registry, paths, request.fence, std::slice::from_ref(&pending.owned)).await?;
         match item_ops(paths, request, pending.owned, fired.into_iter().next().flatten(), pending.joined.is_some()) {
             Some((ops, previous)) => pending = Pending { ops, previous, ..pending },
             None => {

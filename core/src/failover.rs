@@ -115,6 +115,16 @@ pub struct ClaimedItem {
     pub fencing_token: i64,
 }
 
+/// What a claim took, and whether it found the queue empty (then nothing
+/// is left for a later look until an item is queued again).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Claim {
+    /// The items taken, to run now.
+    pub items: Vec<ClaimedItem>,
+    /// The queue held nothing at all.
+    pub queue_was_empty: bool,
+}
+
 /// Claims at most `limit` queued items for `instance_id`, skipping items
 /// this process is running right now. Java instances take an item (check,
 /// then write, deleting what they replace) inside the Curator latch
@@ -126,15 +136,15 @@ pub async fn claim(
     instance_id: &str,
     limit: usize,
     in_flight: &std::collections::BTreeSet<u32>,
-) -> Result<Vec<ClaimedItem>> {
+) -> Result<Claim> {
     let path = paths.failover_items();
     if retry(|| children_or_empty(registry, &path)).await?.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Claim { items: Vec::new(), queue_was_empty: true });
     }
     let held = latch::acquire(registry, &paths.failover_latch(), 2 * registry.session_timeout()).await?;
     let claimed = claim_in_latch(registry, paths, instance_id, limit, in_flight).await;
     held.release(registry).await;
-    claimed
+    Ok(Claim { items: claimed?, queue_was_empty: false })
 }
 
 async fn claim_in_latch(
@@ -245,8 +255,10 @@ mod tests {
         // Both survivors see the crash; the item is queued once.
         assert_eq!(queue_lost_items(&s1, &paths, "x@-@1", 2).await.unwrap(), vec![0]);
         assert_eq!(queue_lost_items(&s2, &paths, "x@-@1", 2).await.unwrap(), Vec::<u32>::new());
-        let first = claim(&s1, &paths, "s1@-@2", 8, &none).await.unwrap();
+        let first = claim(&s1, &paths, "s1@-@2", 8, &none).await.unwrap().items;
         let second = claim(&s2, &paths, "s2@-@3", 8, &none).await.unwrap();
+        assert!(second.queue_was_empty, "s1's claim emptied the queue");
+        let second = second.items;
         assert_eq!(first.len(), 1);
         assert_eq!((first[0].item, first[0].fire_time), (0, Some(7000)));
         assert!(first[0].fencing_token > 0);

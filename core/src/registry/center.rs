@@ -24,6 +24,8 @@ struct Inner {
     backend: Backend,
     current: Mutex<Option<Arc<dyn Registry>>>,
     counters: Arc<Counters>,
+    /// Shared by the jobs on this center: see [`super::clock`].
+    clock: super::clock::ClockReadings,
 }
 
 impl std::fmt::Debug for RegistryCenter {
@@ -37,7 +39,9 @@ impl std::fmt::Debug for RegistryCenter {
 
 impl RegistryCenter {
     fn with(backend: Backend) -> Self {
-        RegistryCenter { inner: Arc::new(Inner { backend, current: Mutex::new(None), counters: Arc::default() }) }
+        RegistryCenter {
+            inner: Arc::new(Inner { backend, current: Mutex::new(None), counters: Arc::default(), clock: Default::default() }),
+        }
     }
 
     /// Sessions on a ZooKeeper ensemble.
@@ -69,6 +73,11 @@ impl RegistryCenter {
         let session: Arc<dyn Registry> = Arc::new(Counted { inner: session, counters: self.inner.counters.clone() });
         *current = Some(session.clone());
         Ok(session)
+    }
+
+    /// This process's readings of the registry's clock.
+    pub(crate) fn clock(&self) -> &super::clock::ClockReadings {
+        &self.inner.clock
     }
 
     /// Requests sent through this center's sessions so far.

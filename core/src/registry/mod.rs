@@ -12,6 +12,7 @@
 //! large writes as groups with [`pack_groups`] under [`MAX_REQUEST_BYTES`].
 
 mod center;
+pub(crate) mod clock;
 mod counted;
 mod embedded;
 mod reach;

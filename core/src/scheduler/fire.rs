@@ -175,6 +175,52 @@ impl Inner {
         }
     }
 
+    /// Joining a live cluster at `start`: the latest fire at or before it is
+    /// the cluster's, not this instance's, but an owner still starting it
+    /// when this registration asked for a resharding starts only the items
+    /// it keeps. Remembered as a recent fire, it is offered to the items
+    /// moved here once the resharding settles
+    /// ([`Self::catch_up_items_moved_in`]); the `fired` fence runs only
+    /// those nobody started. Only when another live instance registered by
+    /// the fire before that one, so it surely had the fire in its schedule
+    /// (which begins at its registration): a cluster that was down, or
+    /// that is starting up together with this instance, catches nothing up.
+    pub(super) async fn remember_fire_joined_in(&self, session: &dyn Registry, start: i64) -> Result<()> {
+        let Some(fire) = self.latest_fire_at_or_before(start) else { return Ok(()) };
+        let Some(before) = self.latest_fire_at_or_before(fire - 1) else { return Ok(()) };
+        let path = self.paths.instances();
+        let others: Vec<String> = crate::resolve::retry(|| sharding::children_or_empty(session, &path))
+            .await?
+            .into_iter()
+            .filter(|id| id != self.instance.as_str())
+            .map(|id| self.paths.instance(&id))
+            .collect();
+        let registered = crate::resolve::retry(|| session.get_many(&others)).await?;
+        if registered.into_iter().flatten().any(|(_, stat)| stat.ctime <= before) {
+            self.note_recent_fire(fire);
+        }
+        Ok(())
+    }
+
+    /// The schedule's latest fire at or before `time`, looked for up to a
+    /// day back (a longer period has nothing the catch-up window admits
+    /// soon after it anyway).
+    fn latest_fire_at_or_before(&self, time: i64) -> Option<i64> {
+        const LOOK_BACK_MS: [i64; 5] = [1_000, 60_000, 3_600_000, 21_600_000, 86_400_000];
+        for back in LOOK_BACK_MS {
+            let mut latest = None;
+            let mut next = self.next_fire_after(time - back);
+            while let Some(fire) = next.filter(|&fire| fire <= time) {
+                latest = Some(fire);
+                next = self.next_fire_after(fire);
+            }
+            if latest.is_some() {
+                return latest;
+            }
+        }
+        None
+    }
+
     /// The fire loop: starts queued fires in order, for the scheduler's life.
     pub(super) async fn fire_loop(self: Arc<Self>) {
         let Some(mut queue) = self.fire_queue.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
@@ -240,20 +286,20 @@ impl Inner {
         // A re-check of a reserved fire's busy items is part of that fire.
         let mut counted = (request.kind == FireKind::Cron && request.items.is_some()) || request.kind == FireKind::CatchUp;
         for _ in 0..8 {
-            self.ensure_sharded(session).await?;
-            let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(()) };
             let count = self.item_count();
             let among: Vec<u32> = match &only {
                 Some(only) => only.iter().copied().filter(|&item| item < count).collect(),
                 None => (0..count).collect(),
             };
-            let owned: Vec<OwnedItem> = crate::resolve::retry(|| {
-                sharding::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), &among)
-            })
-            .await?
-            .into_iter()
-            .map(|(item, owner_version)| OwnedItem { item, owner_version })
-            .collect();
+            let read_view = || sharding::fire_view(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), &among);
+            let mut view = crate::resolve::retry(read_view).await?;
+            if view.pending {
+                self.ensure_sharded(session).await?;
+                view = crate::resolve::retry(read_view).await?;
+            }
+            let Some(epoch) = view.epoch else { return Ok(()) };
+            let owned: Vec<OwnedItem> =
+                view.owned.into_iter().map(|(item, owner_version)| OwnedItem { item, owner_version }).collect();
             if request.items.is_none() && only.is_none() {
                 self.metrics.set_items_owned(owned.len());
             }
@@ -583,19 +629,15 @@ impl Inner {
         Ok(())
     }
 
-    /// `maxTimeDiffSeconds`: refuses to fire when this clock and the registry's disagree too much.
+    /// `maxTimeDiffSeconds`: refuses to fire when this clock and the
+    /// registry's disagree too much (a reading serves the process's jobs
+    /// for a while: [`crate::registry::clock`]).
     async fn check_clock(&self, session: &dyn Registry) -> Result<()> {
         let max = self.state_read().config.max_time_diff_seconds;
         if max < 0 {
             return Ok(());
         }
-        let before = now_millis();
-        let path = self.paths.system_time();
-        crate::resolve::retry(|| session.put(&path, b"")).await?;
-        let path = self.paths.system_time();
-        let registry_time =
-            crate::resolve::retry(|| session.exists(&path)).await?.map(|s| s.mtime).unwrap_or(before);
-        let diff = (registry_time - before).abs() / 1000;
+        let diff = self.center.clock().skew_ms(session, &self.paths.system_time()).await?.abs() / 1000;
         if diff > max as i64 {
             return Err(Error::IllegalState(format!(
                 "clock differs from the registry's by {diff} s, more than maxTimeDiffSeconds `{max}`"

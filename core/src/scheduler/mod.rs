@@ -240,6 +240,7 @@ impl JobSchedulerBuilder {
                 backfill_skipped: Mutex::new(std::collections::BTreeSet::new()),
                 clock_start: std::sync::atomic::AtomicI64::new(0),
                 recent_cron_fires: Mutex::new(std::collections::VecDeque::new()),
+                failover_may_be_queued: std::sync::atomic::AtomicBool::new(true),
                 has_dependents: std::sync::atomic::AtomicBool::new(false),
                 upstream_fires_handled: Mutex::new(std::collections::BTreeSet::new()),
                 current,
@@ -365,6 +366,9 @@ struct Inner {
     /// The latest scheduled fires queued (by the cron clock, or upstream
     /// jobs finishing theirs), oldest first.
     recent_cron_fires: Mutex<std::collections::VecDeque<i64>>,
+    /// The failover queue may hold items for this instance: the last look
+    /// did not find it empty ([`Inner::take_over_if_queued`]).
+    failover_may_be_queued: std::sync::atomic::AtomicBool,
     /// Whether other jobs depend on this one (its runs then record their ends).
     has_dependents: std::sync::atomic::AtomicBool,
     /// Upstream fires this instance already fired for or skipped.

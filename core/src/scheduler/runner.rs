@@ -221,7 +221,7 @@ impl Inner {
             }
             drop(listening);
             if inner.config().failover {
-                inner.take_over(session);
+                inner.take_over_if_queued(session);
             }
         });
     }

@@ -94,7 +94,9 @@ impl Inner {
         self.run_for_leader(session).await?;
         retry(|| sharding::set_necessary(session, paths)).await?;
         if first {
-            self.clock_start.store(super::now_millis(), std::sync::atomic::Ordering::Relaxed);
+            let start = super::now_millis();
+            self.clock_start.store(start, std::sync::atomic::Ordering::Relaxed);
+            self.remember_fire_joined_in(session, start).await?;
         }
         self.clear_own_stale_marks(session).await?;
         tracing::info!(job = %config.job_name, instance = %self.instance, session = session.session_id(), "registered");

@@ -11,6 +11,16 @@ use crate::registry::Registry;
 use std::sync::Arc;
 
 impl Inner {
+    /// After runs ended, when the last look did not find the failover
+    /// queue empty: items it could not take then may wait (an item queued
+    /// later raises a watch event, which looks at once). Spares a read per
+    /// fire while no instance was lost.
+    pub(super) fn take_over_if_queued(self: &Arc<Self>, session: Arc<dyn Registry>) {
+        if self.failover_may_be_queued.load(std::sync::atomic::Ordering::SeqCst) {
+            self.take_over(session);
+        }
+    }
+
     /// Claims queued failover items (at most the free handler slots) and
     /// runs each once; when they end, looks for more.
     pub(super) fn take_over(self: &Arc<Self>, session: Arc<dyn Registry>) {
@@ -27,10 +37,14 @@ impl Inner {
                 }
                 let in_flight = inner.runs.in_flight();
                 match failover::claim(&*session, &inner.paths, inner.instance.as_str(), free, &in_flight).await {
-                    Ok(claimed) => claimed
-                        .into_iter()
-                        .map(|c| (c, inner.runs.occupy(c.item, session.session_id(), c.fencing_token, Holder::Takeover)))
-                        .collect::<Vec<_>>(),
+                    Ok(claim) => {
+                        inner.failover_may_be_queued.store(!claim.queue_was_empty, std::sync::atomic::Ordering::SeqCst);
+                        claim
+                            .items
+                            .into_iter()
+                            .map(|c| (c, inner.runs.occupy(c.item, session.session_id(), c.fencing_token, Holder::Takeover)))
+                            .collect::<Vec<_>>()
+                    }
                     Err(e) => return inner.fail("claiming failover items failed", e),
                 }
             };

@@ -240,6 +240,44 @@ pub async fn local_items(
     local_items_among(registry, paths, instance_id, ip, &all).await
 }
 
+/// What a fire needs to know of the sharding, read at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FireView {
+    /// Resharding is flagged or under way: the owners below may be about to change.
+    pub pending: bool,
+    /// The assignment's epoch (the version of `sharding`), `None` before the first.
+    pub epoch: Option<i32>,
+    /// Those of the items asked about this instance owns, with their owner
+    /// nodes' versions. Disabled items are among them: the start leaves
+    /// them out ([`crate::execution::start_items`]).
+    pub owned: Vec<(u32, i32)>,
+}
+
+/// The resharding flags, the epoch, whether this host is enabled and which
+/// of `items` this instance owns, in one read (one request per chunk of
+/// owners on ZooKeeper): a fire path's reads are its cost per fire.
+pub async fn fire_view(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, ip: &str, items: &[u32]) -> Result<FireView> {
+    let mut read = vec![paths.sharding_necessary(), paths.sharding_processing(), paths.sharding(), paths.server(ip)];
+    read.extend(items.iter().map(|&item| paths.item_instance(item)));
+    let mut found = registry.get_many(&read).await?.into_iter();
+    let mut next = || found.next().flatten();
+    let (necessary, processing) = (next(), next());
+    let pending = necessary.is_some() || processing.is_some();
+    let epoch = next().map(|(_, stat)| stat.version);
+    let enabled = next().map_or(true, |(data, _)| String::from_utf8_lossy(&data).trim() != SERVER_DISABLED);
+    let owners: Vec<Option<(Vec<u8>, crate::registry::Stat)>> = items.iter().map(|_| next()).collect();
+    let owned = match enabled {
+        true => owners
+            .into_iter()
+            .zip(items)
+            .filter_map(|(owner, &item)| owner.filter(|(id, _)| id == instance_id.as_bytes()).map(|(_, stat)| (item, stat.version)))
+            .collect(),
+        false => Vec::new(),
+    };
+    Ok(FireView { pending, epoch, owned })
+}
+
+
 /// [`local_items`] restricted to `items` (a misfire or trigger re-run of a
 /// few items need not read every owner of a large job).
 pub async fn local_items_among(
