@@ -73,5 +73,7 @@ test('a signal that is not aborted changes nothing', async () => {
   const controller = new AbortController()
   assert.equal(await s.start({ signal: controller.signal }), s)
   controller.abort()
+  const began = Date.now()
   await s.shutdown()
+  assert.ok(Date.now() - began < 5000, `shutdown right after the start took ${Date.now() - began} ms`)
 })

@@ -46,7 +46,6 @@ impl Inner {
 
     /// The backfill loop, for the scheduler's life.
     pub(super) async fn follow_backfills(self: Arc<Self>) {
-        let mut stop = self.stop.subscribe();
         let mut unfinished = false;
         loop {
             let recheck = async {
@@ -56,7 +55,7 @@ impl Inner {
                 }
             };
             tokio::select! {
-                _ = stop.changed() => return,
+                _ = self.stopped() => return,
                 _ = self.backfills_changed.notified() => {}
                 _ = recheck => {}
             }

@@ -53,13 +53,12 @@ impl Inner {
     /// Dependent side, for the scheduler's life: watches the upstream jobs'
     /// finished fires (re-armed per session and when `dependsOn` changes).
     pub(super) async fn follow_upstream(self: Arc<Self>) {
-        let mut stop = self.stop.subscribe();
         loop {
             let Some(session) = self.live_session().await else { return };
             let Some(deps) = self.dependencies() else {
                 tokio::select! {
                     _ = tokio::time::sleep(RECHECK) => continue,
-                    _ = stop.changed() => return,
+                    _ = self.stopped() => return,
                 }
             };
             let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
@@ -104,7 +103,7 @@ impl Inner {
                             break;
                         }
                     }
-                    _ = stop.changed() => return,
+                    _ = self.stopped() => return,
                 }
             }
         }

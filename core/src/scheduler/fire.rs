@@ -138,7 +138,6 @@ impl Inner {
     /// The cron clock: queues each fire [`RESERVE_AHEAD`] before its time,
     /// for the scheduler's life.
     pub(super) async fn cron_clock(self: Arc<Self>) {
-        let mut stop = self.stop.subscribe();
         let mut last = match self.clock_start.load(std::sync::atomic::Ordering::Relaxed) {
             0 => now_millis(),
             registered => registered,
@@ -153,7 +152,7 @@ impl Inner {
             let next = self.next_fire_after(last);
             let sleep_for = next.map(|t| Duration::from_millis((t - ahead - now_millis()).max(0) as u64));
             tokio::select! {
-                _ = stop.changed() => return,
+                _ = self.stopped() => return,
                 _ = self.schedule_changed.notified() => last = now_millis().max(queued),
                 _ = sleep_or_never(sleep_for) => {
                     let time = next.expect("the clock sleeps only when a fire is due");
@@ -224,11 +223,10 @@ impl Inner {
     /// The fire loop: starts queued fires in order, for the scheduler's life.
     pub(super) async fn fire_loop(self: Arc<Self>) {
         let Some(mut queue) = self.fire_queue.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
-        let mut stop = self.stop.subscribe();
         loop {
             let first = tokio::select! {
                 request = queue.recv() => match request { Some(r) => r, None => return },
-                _ = stop.changed() => return,
+                _ = self.stopped() => return,
             };
             let mut batch = vec![first];
             while let Ok(more) = queue.try_recv() {

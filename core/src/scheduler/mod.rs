@@ -613,6 +613,13 @@ impl Inner {
         *self.stop.borrow()
     }
 
+    /// Resolves once the scheduler is stopping, also when it already was
+    /// (a task that subscribes late still sees it).
+    async fn stopped(&self) {
+        let mut stop = self.stop.subscribe();
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    }
+
     /// Reports a failure; an expired session also makes the scheduler register anew.
     fn fail(&self, context: &str, error: Error) {
         if error == Error::SessionExpired {
@@ -651,7 +658,6 @@ impl Inner {
     /// The live registered session, waiting for one (`None` once stopping).
     async fn live_session(&self) -> Option<Arc<dyn Registry>> {
         let mut current = self.current.subscribe();
-        let mut stop = self.stop.subscribe();
         loop {
             if self.stopping() {
                 return None;
@@ -661,7 +667,7 @@ impl Inner {
             }
             tokio::select! {
                 changed = current.changed() => if changed.is_err() { return None },
-                _ = stop.changed() => {}
+                _ = self.stopped() => {}
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
         }

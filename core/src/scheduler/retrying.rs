@@ -33,11 +33,10 @@ impl Inner {
             );
             let inner = self.clone();
             tokio::spawn(async move {
-                let mut stop = inner.stop.subscribe();
                 let wait = Duration::from_millis((retry.due - now_millis()).max(0) as u64);
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
+                    _ = inner.stopped() => {}
                 }
                 inner.retry_timers.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
                 if !inner.stopping() {

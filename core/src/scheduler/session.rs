@@ -155,7 +155,6 @@ impl Inner {
         tokio::spawn(self.clone().follow_upstream());
         tokio::spawn(self.clone().follow_backfills());
         let mut firing = Some(tokio::spawn(self.clone().fire_loop()));
-        let mut stop = self.stop.subscribe();
         let mut next = Some(first);
         loop {
             if self.stopping() {
@@ -171,7 +170,7 @@ impl Inner {
                     None => {
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
-                            _ = stop.changed() => break,
+                            _ = self.stopped() => break,
                         }
                     }
                 },
@@ -242,9 +241,8 @@ impl Inner {
     /// Serves one session: watch events, session changes, reconcile, and
     /// freezes of the process. Returns only when stopped or the session is gone.
     async fn serve(self: Arc<Self>, session: Arc<dyn Registry>) -> SessionEnd {
-        let mut stop = self.stop.subscribe();
         let mut session_events = session.session_events();
-        let Some(mut watch) = self.arm_watch(&session, &mut stop).await else {
+        let Some(mut watch) = self.arm_watch(&session).await else {
             return if self.stopping() { SessionEnd::Stopped } else { SessionEnd::Lost };
         };
         self.clone().resync(session.clone());
@@ -257,14 +255,14 @@ impl Inner {
         let timeout = session.session_timeout();
         loop {
             tokio::select! {
-                _ = stop.changed() => return SessionEnd::Stopped,
+                _ = self.stopped() => return SessionEnd::Stopped,
                 event = watch.next() => match event {
                     Some(event) => self.clone().on_event(session.clone(), event),
                     None => {
                         if !session.is_alive() {
                             return SessionEnd::Lost;
                         }
-                        let Some(rearmed) = self.arm_watch(&session, &mut stop).await else {
+                        let Some(rearmed) = self.arm_watch(&session).await else {
                             return if self.stopping() { SessionEnd::Stopped } else { SessionEnd::Lost };
                         };
                         watch = rearmed;
@@ -334,7 +332,7 @@ impl Inner {
 
     /// Watches the job's subtrees, retrying through connection loss;
     /// `None` when the session is gone or the scheduler stops.
-    async fn arm_watch(&self, session: &Arc<dyn Registry>, stop: &mut tokio::sync::watch::Receiver<bool>) -> Option<RecursiveWatch> {
+    async fn arm_watch(&self, session: &Arc<dyn Registry>) -> Option<RecursiveWatch> {
         loop {
             match watch_job(&**session, &self.paths).await {
                 Ok(watch) => return Some(watch),
@@ -343,7 +341,7 @@ impl Inner {
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = stop.changed() => return None,
+                _ = self.stopped() => return None,
             }
             if !session.is_alive() {
                 return None;
