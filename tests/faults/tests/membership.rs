@@ -13,7 +13,7 @@
 //! own schedule begins after that fire, catches the fire up for the items
 //! it got.
 
-use cluster_tests::ledger::{check_with, CheckOptions};
+use cluster_tests::ledger::{check_with, CheckOptions, Entry, Report};
 use cluster_tests::workers::{fires_between, now_millis};
 use fault_tests::cluster::{leak_problems, sleep_until, wait_registered, Cluster};
 use fault_tests::measure::silent_since;
@@ -73,12 +73,8 @@ fn n_graceful_leave_while_starting_a_fire() {
     stayer.terminate(Duration::from_secs(8));
     let entries = cluster.entries();
 
-    let leavers_of_fire: Vec<u32> =
-        entries.iter().filter(|e| e.instance == lid && e.fire == fire && e.phase == "end").map(|e| e.item).collect();
-    let fires = fires_between(ready + period, end - period, period);
-    let options = CheckOptions { windows: &[], catch_up: &[], crashed: &[] };
-    let report = check_with(&entries, &cluster.job, items, &fires, &options);
-    let recovery = recovery_ms(&entries, items, &fires, asked_at);
+    let leavers_of_fire = items_ended_by(&entries, &lid, fire);
+    let (report, recovery) = judge(&entries, &cluster.job, items, fires_between(ready + period, end - period, period), asked_at);
     let leaks = leak_problems(&before, &after, &cluster.job);
     summary(name, &entries, &report, recovery, &format!("fire={fire} left_ms={left_ms} leaver_items_of_fire={leavers_of_fire:?}"));
 
@@ -140,12 +136,8 @@ fn o_join_while_a_fire_is_being_started() {
     owner.terminate(Duration::from_secs(8));
     let entries = cluster.entries();
 
-    let joiners_of_fire: Vec<u32> =
-        entries.iter().filter(|e| e.instance == jid && e.fire == fire && e.phase == "end").map(|e| e.item).collect();
-    let fires = fires_between(ready + period, end - period, period);
-    let options = CheckOptions { windows: &[], catch_up: &[], crashed: &[] };
-    let report = check_with(&entries, &cluster.job, items, &fires, &options);
-    let recovery = recovery_ms(&entries, items, &fires, fire);
+    let joiners_of_fire = items_ended_by(&entries, &jid, fire);
+    let (report, recovery) = judge(&entries, &cluster.job, items, fires_between(ready + period, end - period, period), fire);
     let leaks = leak_problems(&before, &after, &cluster.job);
     summary(
         name,
@@ -160,4 +152,16 @@ fn o_join_while_a_fire_is_being_started() {
     assert!(!joiners_of_fire.is_empty(), "the joiner ran none of its items for the fire it joined in");
     assert!(missing.is_empty(), "not registered at the end: {missing:?}");
     assert!(leaks.is_empty(), "{leaks:?}");
+}
+
+/// The items `instance` ran to the end for `fire`.
+fn items_ended_by(entries: &[Entry], instance: &str, fire: i64) -> Vec<u32> {
+    entries.iter().filter(|e| e.instance == instance && e.fire == fire && e.phase == "end").map(|e| e.item).collect()
+}
+
+/// Every item of every fire of `fires` exactly once, no window excused;
+/// and the recovery from `fault`.
+fn judge(entries: &[Entry], job: &str, items: u32, fires: Vec<i64>, fault: i64) -> (Report, Option<i64>) {
+    let options = CheckOptions { windows: &[], catch_up: &[], crashed: &[] };
+    (check_with(entries, job, items, &fires, &options), recovery_ms(entries, items, &fires, fault))
 }
