@@ -154,11 +154,12 @@ pub fn runs_summary(cluster: &Cluster, fires: &[i64]) -> Value {
     let (mut to_first, mut to_last) = (Vec::new(), Vec::new());
     for &fire in fires {
         let record = cluster.recorder.fire(fire).unwrap_or_default();
-        let missed_here = (0..items).filter(|i| !record.starts.contains_key(i)).count();
-        if missed_here > 0 {
-            missed_by_fire.insert(fire.to_string(), json!(missed_here));
+        let missed_items: Vec<u32> = (0..items).filter(|i| !record.starts.contains_key(i)).collect();
+        if !missed_items.is_empty() {
+            // The count, and the first few items to look for in the logs.
+            missed_by_fire.insert(fire.to_string(), json!({ "count": missed_items.len(), "first": &missed_items[..missed_items.len().min(10)] }));
         }
-        missed += missed_here;
+        missed += missed_items.len();
         doubled += record.starts.values().filter(|&&n| n > 1).count();
         if !record.starts.is_empty() {
             to_first.push(record.first_ms - fire);
