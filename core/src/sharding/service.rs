@@ -30,7 +30,12 @@ pub async fn is_pending(registry: &dyn Registry, paths: &JobPaths) -> Result<boo
 
 /// Whether a host is enabled (`servers/{ip}` missing or not `DISABLED`).
 pub async fn is_server_enabled(registry: &dyn Registry, paths: &JobPaths, ip: &str) -> Result<bool> {
-    Ok(registry.get_string(&paths.server(ip)).await?.map_or(true, |s| s.trim() != SERVER_DISABLED))
+    Ok(registry.get_string(&paths.server(ip)).await?.map_or(true, |status| enables(&status)))
+}
+
+/// Whether a `servers/{ip}` node's content leaves the host in sharding.
+fn enables(status: &str) -> bool {
+    status.trim() != SERVER_DISABLED
 }
 
 /// Live instances whose host is enabled, in the order Java ElasticJob lists
@@ -264,7 +269,7 @@ pub async fn fire_view(registry: &dyn Registry, paths: &JobPaths, instance_id: &
     let (necessary, processing) = (next(), next());
     let pending = necessary.is_some() || processing.is_some();
     let epoch = next().map(|(_, stat)| stat.version);
-    let enabled = next().map_or(true, |(data, _)| String::from_utf8_lossy(&data).trim() != SERVER_DISABLED);
+    let enabled = next().map_or(true, |(status, _)| enables(&String::from_utf8_lossy(&status)));
     let owners: Vec<Option<(Vec<u8>, crate::registry::Stat)>> = items.iter().map(|_| next()).collect();
     let owned = match enabled {
         true => owners
@@ -277,9 +282,9 @@ pub async fn fire_view(registry: &dyn Registry, paths: &JobPaths, instance_id: &
     Ok(FireView { pending, epoch, owned })
 }
 
-
-/// [`local_items`] restricted to `items` (a misfire or trigger re-run of a
-/// few items need not read every owner of a large job).
+/// Those of `items` this instance owns on an enabled host (the owned part
+/// of [`fire_view`]), less the items an operator disabled: how retries and
+/// backfills pick the items they may start.
 pub async fn local_items_among(
     registry: &dyn Registry,
     paths: &JobPaths,
@@ -287,17 +292,7 @@ pub async fn local_items_among(
     ip: &str,
     items: &[u32],
 ) -> Result<Vec<(u32, i32)>> {
-    if !is_server_enabled(registry, paths, ip).await? {
-        return Ok(Vec::new());
-    }
-    let owner_paths: Vec<String> = items.iter().map(|&item| paths.item_instance(item)).collect();
-    let mine: Vec<(u32, i32)> = registry
-        .get_many(&owner_paths)
-        .await?
-        .into_iter()
-        .zip(items)
-        .filter_map(|(owner, &item)| owner.filter(|(id, _)| id == instance_id.as_bytes()).map(|(_, stat)| (item, stat.version)))
-        .collect();
+    let mine = fire_view(registry, paths, instance_id, ip, items).await?.owned;
     let disabled: Vec<String> = mine.iter().map(|(item, _)| paths.item_disabled(*item)).collect();
     let disabled = registry.get_many(&disabled).await?;
     Ok(mine.into_iter().zip(disabled).filter(|(_, flag)| flag.is_none()).map(|(owned, _)| owned).collect())
