@@ -112,6 +112,12 @@ impl JobPaths {
         self.under("leader/election/instance")
     }
 
+    /// `leader/sharding`: parent of the resharding flags (its children's
+    /// last change tells when a resharding last began or ended).
+    pub fn sharding_flags(&self) -> String {
+        self.under("leader/sharding")
+    }
+
     /// `leader/sharding/necessary`: resharding is needed before the next fire.
     pub fn sharding_necessary(&self) -> String {
         self.under("leader/sharding/necessary")

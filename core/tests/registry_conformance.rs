@@ -169,6 +169,14 @@ async fn children_sequential_and_helpers(b: &dyn Backend) {
     let second = r.create("/p/seq-", b"", CreateMode::EphemeralSequential).await.unwrap();
     assert!(first.starts_with("/p/seq-") && first.len() == "/p/seq-".len() + 10, "{first}");
     assert!(second > first, "{second} should sort after {first}");
+    // A child's creation and deletion move the parent's pzxid (a
+    // fire's cached owners hang on it), a write to the parent does not.
+    let parent = r.exists("/p").await.unwrap().unwrap();
+    assert_eq!(parent.pzxid, r.exists(&second).await.unwrap().unwrap().czxid);
+    r.set("/p", b"data", None).await.unwrap();
+    assert_eq!(r.get_many(&["/p".to_string()]).await.unwrap()[0].as_ref().unwrap().1.pzxid, parent.pzxid, "a multi-read's stat too");
+    r.delete(&second, None).await.unwrap();
+    assert!(r.exists("/p").await.unwrap().unwrap().pzxid > parent.pzxid);
     r.put("/p/q/r", b"replaced").await.unwrap();
     r.put("/p/new/node", b"fresh").await.unwrap();
     assert_eq!(r.get_string("/p/new/node").await.unwrap().as_deref(), Some("fresh"));

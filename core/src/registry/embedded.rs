@@ -282,11 +282,13 @@ impl ServerState {
         let parent_node = self.nodes.get_mut(parent).expect("checked above");
         parent_node.child_sequence += 1;
         parent_node.stat.num_children += 1;
+        parent_node.stat.pzxid = zxid;
         let stat = Stat {
             version: 0,
             ephemeral_owner: if mode.is_ephemeral() { session } else { 0 },
             czxid: zxid,
             mzxid: zxid,
+            pzxid: zxid,
             ctime: now,
             mtime: now,
             num_children: 0,
@@ -309,10 +311,11 @@ impl ServerState {
         }
         self.nodes.remove(path);
         let parent = parent_of(path);
+        let zxid = self.next_zxid();
         if let Some(parent_node) = self.nodes.get_mut(parent) {
             parent_node.stat.num_children -= 1;
+            parent_node.stat.pzxid = zxid;
         }
-        self.next_zxid();
         Ok(vec![
             WatchEvent { kind: EventKind::Deleted, path: path.to_string() },
             WatchEvent { kind: EventKind::ChildrenChanged, path: parent.to_string() },

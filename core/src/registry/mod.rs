@@ -63,6 +63,8 @@ pub struct Stat {
     pub czxid: i64,
     /// Transaction id that last modified the node.
     pub mzxid: i64,
+    /// Transaction id that last created or deleted one of its children.
+    pub pzxid: i64,
     /// Creation time, milliseconds since the epoch.
     pub ctime: i64,
     /// Last modification time, milliseconds since the epoch.

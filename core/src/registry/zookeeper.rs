@@ -286,7 +286,7 @@ impl ZookeeperRegistry {
 async fn read_back_created(client: &zk::Client, path: &str) -> Stat {
     match client.check_stat(path).await {
         Ok(Some(s)) => stat(&s),
-        _ => Stat { czxid: -1, mzxid: -1, ..Stat::default() },
+        _ => Stat { czxid: -1, mzxid: -1, pzxid: -1, ..Stat::default() },
     }
 }
 
@@ -400,6 +400,7 @@ fn stat(s: &zk::Stat) -> Stat {
         ephemeral_owner: s.ephemeral_owner,
         czxid: s.czxid,
         mzxid: s.mzxid,
+        pzxid: s.pzxid,
         ctime: s.ctime,
         mtime: s.mtime,
         num_children: s.num_children,
@@ -543,6 +544,7 @@ impl Registry for ZookeeperRegistry {
                         ephemeral_owner: if ephemeral { self.session_id } else { 0 },
                         czxid: known.mzxid,
                         mzxid: known.mzxid,
+                        pzxid: known.mzxid,
                         ctime: known.mtime,
                         mtime: known.mtime,
                         num_children: 0,

@@ -93,7 +93,7 @@ impl Inner {
         let config = self.config();
         let all: Vec<u32> = (0..config.item_count()).collect();
         let owned: Vec<(u32, i32)> =
-            retry(|| sharding::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), &all)).await?;
+            retry(|| crate::sharding::view::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), &all)).await?;
         if owned.is_empty() {
             return Ok(false);
         }
@@ -175,7 +175,7 @@ impl Inner {
         let running_mode = self.running_mode();
         let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(Vec::new()) };
         let owned: Vec<OwnedItem> =
-            retry(|| sharding::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), items))
+            retry(|| crate::sharding::view::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), items))
                 .await?
                 .into_iter()
                 .map(|(item, owner_version)| OwnedItem { item, owner_version })

@@ -285,11 +285,9 @@ impl Inner {
         let mut counted = (request.kind == FireKind::Cron && request.items.is_some()) || request.kind == FireKind::CatchUp;
         for _ in 0..8 {
             let count = self.item_count();
-            let among: Vec<u32> = match &only {
-                Some(only) => only.iter().copied().filter(|&item| item < count).collect(),
-                None => (0..count).collect(),
+            let read_view = || {
+                self.owned_items.fire_view(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), count, only.as_ref())
             };
-            let read_view = || sharding::fire_view(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), &among);
             let mut view = crate::resolve::retry(read_view).await?;
             if view.pending {
                 self.ensure_sharded(session).await?;
@@ -426,6 +424,7 @@ impl Inner {
                 return Ok(());
             }
             // The assignment changed under us: settle it, then start what is still ours.
+            self.owned_items.forget();
             only = Some(outcome.moved.into_iter().collect());
         }
         Err(Error::IllegalState(format!("fire at {} could not settle the sharding", request.time)))

@@ -240,6 +240,7 @@ impl JobSchedulerBuilder {
                 backfill_skipped: Mutex::new(std::collections::BTreeSet::new()),
                 clock_start: std::sync::atomic::AtomicI64::new(0),
                 recent_cron_fires: Mutex::new(std::collections::VecDeque::new()),
+                owned_items: Default::default(),
                 failover_may_be_queued: std::sync::atomic::AtomicBool::new(true),
                 has_dependents: std::sync::atomic::AtomicBool::new(false),
                 upstream_fires_handled: Mutex::new(std::collections::BTreeSet::new()),
@@ -366,6 +367,8 @@ struct Inner {
     /// The latest scheduled fires queued (by the cron clock, or upstream
     /// jobs finishing theirs), oldest first.
     recent_cron_fires: Mutex<std::collections::VecDeque<i64>>,
+    /// This instance's items as the last fire read them (see [`crate::sharding::view`]).
+    owned_items: crate::sharding::view::OwnedItems,
     /// The failover queue may hold items for this instance: the last look
     /// did not find it empty ([`Inner::take_over_if_queued`]).
     failover_may_be_queued: std::sync::atomic::AtomicBool,

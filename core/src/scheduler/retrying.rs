@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::resolve::retry;
 use crate::retries::PendingRetry;
-use crate::sharding::service as sharding;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,7 +66,7 @@ impl Inner {
         let mut items: Vec<u32> = found.iter().map(|(_, item)| *item).collect();
         items.sort_unstable();
         items.dedup();
-        let owned: Vec<u32> = retry(|| sharding::local_items_among(session, &self.paths, self.instance.as_str(), self.instance.ip(), &items))
+        let owned: Vec<u32> = retry(|| crate::sharding::view::local_items_among(session, &self.paths, self.instance.as_str(), self.instance.ip(), &items))
             .await?
             .into_iter()
             .map(|(item, _)| item)

@@ -12,7 +12,8 @@
 //!
 //! We keep the rotation but express it as ownership, so the start fence
 //! (owner node version) still holds: the runner sets the item's owner node
-//! to the next instance, conditionally on the version it read. The leader's
+//! to the next instance, conditionally on the version it read, and moves
+//! the sharding epoch with it. The leader's
 //! resharding (the time-based rotation of [`super::strategy`]) still wins:
 //! nothing is handed on while resharding is flagged or under way, and a
 //! resharding that wrote the owner meanwhile makes the set fail.
@@ -21,7 +22,7 @@ use super::service::{available_instances, is_pending};
 use crate::config::JobConfig;
 use crate::error::{Error, Result};
 use crate::paths::JobPaths;
-use crate::registry::Registry;
+use crate::registry::{Op, Registry};
 use crate::resolve::retry;
 
 /// The `jobShardingStrategyType` value.
@@ -54,7 +55,14 @@ pub async fn hand_on(registry: &dyn Registry, paths: &JobPaths, runner: &str, ru
     }
     let available = retry(|| available_instances(registry, paths)).await?;
     let Some(next) = next_after(&available, runner_ip).filter(|next| *next != runner) else { return Ok(None) };
-    match registry.set(&owner_path, next.as_bytes(), Some(stat.version)).await {
+    // The epoch moves with the owner, as in a resharding: a start that read
+    // the old one fails, and instances that keep the owners they read
+    // between reshardings ([`super::view::OwnedItems`]) read them again.
+    let ops = vec![
+        Op::Set { path: owner_path.clone(), data: next.as_bytes().to_vec(), version: stat.version },
+        Op::Set { path: paths.sharding(), data: Vec::new(), version: -1 },
+    ];
+    match registry.multi(ops).await {
         Ok(_) => Ok(Some(next.clone())),
         // The leader reassigned the item meanwhile: its assignment stands.
         Err(Error::BadVersion(_) | Error::NoNode(_)) => Ok(None),

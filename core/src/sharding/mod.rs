@@ -7,6 +7,8 @@ pub mod custom;
 #[doc(hidden)] // the leader's resharding: protocol, not API (see lib.rs)
 pub mod service;
 pub mod strategy;
+#[doc(hidden)] // a fire's reads: protocol, not API
+pub mod view;
 
 pub use custom::{Assignment, ShardingStrategy, Strategies, Strategy};
 pub use strategy::ShardingAlgorithm;

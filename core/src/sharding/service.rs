@@ -34,7 +34,7 @@ pub async fn is_server_enabled(registry: &dyn Registry, paths: &JobPaths, ip: &s
 }
 
 /// Whether a `servers/{ip}` node's content leaves the host in sharding.
-fn enables(status: &str) -> bool {
+pub(crate) fn enables(status: &str) -> bool {
     status.trim() != SERVER_DISABLED
 }
 
@@ -232,72 +232,6 @@ pub async fn owners(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Re
         .collect())
 }
 
-/// Items owned by `instance_id` that are not disabled, with their owner
-/// node versions (the fence for starting them). Nothing if the host is disabled.
-pub async fn local_items(
-    registry: &dyn Registry,
-    paths: &JobPaths,
-    instance_id: &str,
-    ip: &str,
-    count: u32,
-) -> Result<Vec<(u32, i32)>> {
-    let all: Vec<u32> = (0..count).collect();
-    local_items_among(registry, paths, instance_id, ip, &all).await
-}
-
-/// What a fire needs to know of the sharding, read at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FireView {
-    /// Resharding is flagged or under way: the owners below may be about to change.
-    pub pending: bool,
-    /// The assignment's epoch (the version of `sharding`), `None` before the first.
-    pub epoch: Option<i32>,
-    /// Those of the items asked about this instance owns, with their owner
-    /// nodes' versions. Disabled items are among them: the start leaves
-    /// them out ([`crate::execution::start_items`]).
-    pub owned: Vec<(u32, i32)>,
-}
-
-/// The resharding flags, the epoch, whether this host is enabled and which
-/// of `items` this instance owns, in one read (one request per chunk of
-/// owners on ZooKeeper): a fire path's reads are its cost per fire.
-pub async fn fire_view(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, ip: &str, items: &[u32]) -> Result<FireView> {
-    let mut read = vec![paths.sharding_necessary(), paths.sharding_processing(), paths.sharding(), paths.server(ip)];
-    read.extend(items.iter().map(|&item| paths.item_instance(item)));
-    let mut found = registry.get_many(&read).await?.into_iter();
-    let mut next = || found.next().flatten();
-    let (necessary, processing) = (next(), next());
-    let pending = necessary.is_some() || processing.is_some();
-    let epoch = next().map(|(_, stat)| stat.version);
-    let enabled = next().map_or(true, |(status, _)| enables(&String::from_utf8_lossy(&status)));
-    let owners: Vec<Option<(Vec<u8>, crate::registry::Stat)>> = items.iter().map(|_| next()).collect();
-    let owned = match enabled {
-        true => owners
-            .into_iter()
-            .zip(items)
-            .filter_map(|(owner, &item)| owner.filter(|(id, _)| id == instance_id.as_bytes()).map(|(_, stat)| (item, stat.version)))
-            .collect(),
-        false => Vec::new(),
-    };
-    Ok(FireView { pending, epoch, owned })
-}
-
-/// Those of `items` this instance owns on an enabled host (the owned part
-/// of [`fire_view`]), less the items an operator disabled: how retries and
-/// backfills pick the items they may start.
-pub async fn local_items_among(
-    registry: &dyn Registry,
-    paths: &JobPaths,
-    instance_id: &str,
-    ip: &str,
-    items: &[u32],
-) -> Result<Vec<(u32, i32)>> {
-    let mine = fire_view(registry, paths, instance_id, ip, items).await?.owned;
-    let disabled: Vec<String> = mine.iter().map(|(item, _)| paths.item_disabled(*item)).collect();
-    let disabled = registry.get_many(&disabled).await?;
-    Ok(mine.into_iter().zip(disabled).filter(|(_, flag)| flag.is_none()).map(|(owned, _)| owned).collect())
-}
-
 /// Whether some item is owned by an instance that is no longer live, or has
 /// no owner at all: the assignment needs repair (used by reconcile).
 pub async fn has_orphaned_items(registry: &dyn Registry, paths: &JobPaths, count: u32) -> Result<bool> {
@@ -312,6 +246,7 @@ pub async fn has_orphaned_items(registry: &dyn Registry, paths: &JobPaths, count
 mod tests {
     use super::*;
     use crate::registry::EmbeddedServer;
+    use crate::sharding::view::local_items;
     use crate::sharding::{ShardingAlgorithm, Strategies};
 
     async fn instance(r: &dyn Registry, paths: &JobPaths, id: &str) {
