@@ -130,13 +130,6 @@ impl LastFire {
     }
 }
 
-/// The sharding epoch: the version of the `sharding` node (`None` before
-/// the first assignment).
-pub async fn epoch(registry: &dyn Registry, paths: &JobPaths) -> Result<Option<i32>> {
-    let path = paths.sharding();
-    Ok(retry(|| registry.exists(&path)).await?.map(|s| s.version))
-}
-
 /// One item's start, before it is sent.
 struct Pending {
     owned: OwnedItem,

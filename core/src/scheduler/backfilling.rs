@@ -161,25 +161,20 @@ impl Inner {
     }
 
     /// Starts `items` for one backfill fire and launches their runs: the
-    /// sharding epoch, then the owners, then the fenced start, as a cron
-    /// fire does (see [`crate::execution`]). Returns the items found busy.
+    /// sharding as a cron fire reads it (the epoch before the owners), then
+    /// the fenced start (see [`crate::execution`]), which also leaves out
+    /// disabled items and creates an item's `backfill-runs` node on its
+    /// first backfill. Returns the items found busy.
     async fn start_backfill(self: &Arc<Self>, session: &Arc<dyn Registry>, fence: Fence, items: &[u32]) -> Result<Vec<u32>> {
         let Fence::Backfill { fire_time, .. } = fence else { return Ok(Vec::new()) };
-        for &item in items {
-            let path = self.paths.backfill_run(item);
-            match retry(|| session.create_with_parents(&path, b"", crate::registry::CreateMode::Persistent)).await {
-                Ok(_) | Err(Error::NodeExists(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
         let running_mode = self.running_mode();
-        let Some(epoch) = execution::epoch(&**session, &self.paths).await? else { return Ok(Vec::new()) };
-        let owned: Vec<OwnedItem> =
-            retry(|| crate::sharding::view::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), items))
-                .await?
-                .into_iter()
-                .map(|(item, owner_version)| OwnedItem { item, owner_version })
-                .collect();
+        let asked: std::collections::BTreeSet<u32> = items.iter().copied().collect();
+        let read_view = || {
+            self.owned_items.fire_view(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), self.item_count(), Some(&asked))
+        };
+        let view = retry(read_view).await?;
+        let Some(epoch) = view.epoch else { return Ok(Vec::new()) };
+        let owned: Vec<OwnedItem> = view.owned.into_iter().map(|(item, owner_version)| OwnedItem { item, owner_version }).collect();
         let (started, signals, busy) = {
             let _marks = self.runs.marks.lock().await;
             if self.stopping() {

@@ -104,13 +104,6 @@ pub async fn local_items_among(
     Ok(mine.into_iter().zip(disabled).filter(|(_, flag)| flag.is_none()).map(|(owned, _)| owned).collect())
 }
 
-/// Items owned by `instance_id` that are not disabled, with their owner
-/// node versions (the fence for starting them). Nothing if the host is disabled.
-pub async fn local_items(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, ip: &str, count: u32) -> Result<Vec<(u32, i32)>> {
-    let all: Vec<u32> = (0..count).collect();
-    local_items_among(registry, paths, instance_id, ip, &all).await
-}
-
 /// One instance's items of a job as last read, for the fires after.
 #[derive(Debug, Default)]
 pub struct OwnedItems {
