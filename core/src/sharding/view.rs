@@ -120,8 +120,9 @@ struct Known {
 
 impl OwnedItems {
     /// The sharding as a fire sees it, for the items below `count` (those
-    /// of `only` if given; an item at or above `count` is not the job's), reading the owners only if the assignment may
-    /// have changed since they were last read.
+    /// of `only` if given; an item at or above `count` is not the job's),
+    /// reading the owners only if the assignment may have changed since
+    /// they were last read.
     pub async fn fire_view(
         &self,
         registry: &dyn Registry,
@@ -131,32 +132,9 @@ impl OwnedItems {
         count: u32,
         only: Option<&BTreeSet<u32>>,
     ) -> Result<FireView> {
-        let known_stamp = self.lock().as_ref().filter(|k| k.count == count).map(|k| k.stamp);
-        if let Some(stamp) = known_stamp {
-            let head = head(&mut registry.get_many(&head_paths(paths, ip)).await?.into_iter());
-            if !head.pending && head.stamp == stamp {
-                // None if forgotten meanwhile (a start found an owner changed).
-                let owned: Option<Vec<(u32, i32)>> = self.lock().as_ref().filter(|k| k.stamp == stamp && k.count == count).map(|known| {
-                    known.owned.iter().copied().filter(|(item, _)| only.is_none_or(|only| only.contains(item))).collect()
-                });
-                if let Some(owned) = owned {
-                    let owned = if head.enabled { owned } else { Vec::new() };
-                    return Ok(FireView { pending: false, epoch: head.epoch, owned });
-                }
-            }
+        if let Some(view) = self.reuse(registry, paths, ip, count, only).await? {
+            return Ok(view);
         }
-        self.read_owners(registry, paths, instance_id, ip, count, only).await
-    }
-
-    async fn read_owners(
-        &self,
-        registry: &dyn Registry,
-        paths: &JobPaths,
-        instance_id: &str,
-        ip: &str,
-        count: u32,
-        only: Option<&BTreeSet<u32>>,
-    ) -> Result<FireView> {
         let items: Vec<u32> = match only {
             Some(only) => only.iter().copied().filter(|&item| item < count).collect(),
             None => (0..count).collect(),
@@ -167,6 +145,21 @@ impl OwnedItems {
             *self.lock() = Some(Known { stamp: head.stamp, count, owned: owned.clone() });
         }
         Ok(FireView { pending: head.pending, epoch: head.epoch, owned: if head.enabled { owned } else { Vec::new() } })
+    }
+
+    /// The view from the items kept, if the flags, the epoch and the item
+    /// count are as when they were read (one request); `None` otherwise.
+    async fn reuse(&self, registry: &dyn Registry, paths: &JobPaths, ip: &str, count: u32, only: Option<&BTreeSet<u32>>) -> Result<Option<FireView>> {
+        let Some(stamp) = self.lock().as_ref().filter(|k| k.count == count).map(|k| k.stamp) else { return Ok(None) };
+        let head = head(&mut registry.get_many(&head_paths(paths, ip)).await?.into_iter());
+        if head.pending || head.stamp != stamp {
+            return Ok(None);
+        }
+        // None if forgotten meanwhile (a start found an owner changed).
+        let owned: Option<Vec<(u32, i32)>> = self.lock().as_ref().filter(|k| k.stamp == stamp && k.count == count).map(|known| {
+            known.owned.iter().copied().filter(|(item, _)| only.is_none_or(|only| only.contains(item))).collect()
+        });
+        Ok(owned.map(|owned| FireView { pending: false, epoch: head.epoch, owned: if head.enabled { owned } else { Vec::new() } }))
     }
 
     /// Drops what was read: a start found an owner node changed under it.
