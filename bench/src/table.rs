@@ -160,7 +160,7 @@ fn cost(r: &Value) -> Table {
             crate::stats::mean(&v)
         };
         notes.push(format!(
-            "From {} to {} items, requests per fire per instance went from {} to {} ({:.1} → {:.1} reads, {:.1} → {:.1} writes) and operations from {} to {}: requests grow only by chunking (a multi-read holds at most 500 paths, a multi at most about 1 MB), operations grow linearly with the item count: at each fire every instance reads every item's owner, and for each item it runs writes about four operations (owner check, fence move and running mark in the start multi; the mark's removal on completion).",
+            "From {} to {} items, requests per fire per instance went from {} to {} ({:.1} → {:.1} reads, {:.1} → {:.1} writes) and operations from {} to {}: requests grow only by chunking (a multi-read holds at most 500 paths, a multi at most about 1 MB), operations grow linearly with the item count: at each fire every instance reads each of its items' last fire and disabled flag (every item's owner only at the first fire after a resharding: it keeps the items it read until the assignment changes), and for each item it runs writes about four operations (owner check, fence move and running mark in the start multi; the mark's removal on completion).",
             int(&first["items"]),
             int(&last["items"]),
             num(&first["requests_mean"], 1),
