@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use std::process::Command;
 
 /// Cores, CPU model and memory (from /proc), the date (UTC), the git
-/// commit, and the ZooKeeper server's version.
-pub fn describe(zk_port: u16) -> Value {
+/// commit, and the ZooKeeper server's version and JVM options.
+pub fn describe(zk_port: u16, zk_jvm: zk_harness::Jvm) -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
     let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']).trim().to_string());
@@ -30,6 +30,7 @@ pub fn describe(zk_port: u16) -> Value {
         "commit": commit,
         "uncommitted_changes": dirty,
         "zookeeper_version": zookeeper,
+        "zookeeper_jvm_options": zk_jvm.options().join(" "),
         "load_average_at_start": load_average(),
     })
 }

@@ -11,7 +11,10 @@
 use elasticjob_bench::{cost, failover, java, latency, machine, scale, table};
 use serde_json::{json, Value};
 use std::time::Instant;
-use zk_harness::ZkServer;
+use zk_harness::{Jvm, ZkServer};
+
+/// How the benchmark's ZooKeeper servers run (the README says so).
+const BENCH_JVM: Jvm = Jvm::Throughput;
 
 fn main() {
     // The in-process instances log through this: `ELASTICJOB_LOG=info` to
@@ -36,12 +39,13 @@ fn main() {
     let script_started: Option<i64> = flag("--started-at").and_then(|s| s.parse().ok());
 
     let measuring = Instant::now();
-    let zk = ZkServer::start();
+    // A production-like server: see [`Jvm::Throughput`].
+    let zk = ZkServer::start_with(BENCH_JVM);
     let connect = zk.connect_string();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut results = serde_json::Map::new();
     let mut sections = serde_json::Map::new();
-    results.insert("machine".into(), machine::describe(zk.port()));
+    results.insert("machine".into(), machine::describe(zk.port(), BENCH_JVM));
     let mut section = |name: &str, part: &str, measure: &mut dyn FnMut() -> Value, results: &mut serde_json::Map<String, Value>| {
         if !wanted(part) {
             return;
@@ -79,7 +83,7 @@ fn main() {
         "scale_jobs_1000",
         "scale-jobs",
         &mut || {
-            let fresh = ZkServer::start();
+            let fresh = ZkServer::start_with(BENCH_JVM);
             runtime.block_on(scale::thousand_jobs(&fresh.connect_string()))
         },
         &mut scale_results,

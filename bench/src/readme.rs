@@ -43,7 +43,7 @@ fn intro(r: &Value) -> String {
     let dirty = if m["uncommitted_changes"].as_bool() == Some(true) { " plus uncommitted changes" } else { "" };
     format!(
         "Measured by `scripts/bench` on {} at commit {}{dirty}, on {} cores ({}) with {} MiB of RAM, ZooKeeper {} on \
-         loopback, release builds of every binding. The whole run took {} s: {} s of builds and {} s of \
+         loopback (JVM options `{}`), release builds of every binding. The whole run took {} s: {} s of builds and {} s of \
          measurements. Figures move between runs on a shared machine; a p99 is given only from 1,000 samples \
          on (otherwise the maximum, labelled so), and every figure carries its sample count.\n",
         text(&m["date"]),
@@ -52,6 +52,7 @@ fn intro(r: &Value) -> String {
         text(&m["cpu_model"]),
         m["memory_mib"],
         text(&m["zookeeper_version"]),
+        text(&m["zookeeper_jvm_options"]),
         t["total_seconds"],
         t["builds_seconds"],
         t["measure_seconds"],

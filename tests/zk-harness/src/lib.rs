@@ -22,5 +22,5 @@ pub mod smtp_sink;
 pub use http_sink::{closed_port, HttpSink, Reply, Request};
 pub use postgres::PgServer;
 pub use proxy::FreezableProxy;
-pub use server::{ZkEnsemble, ZkServer};
+pub use server::{Jvm, ZkEnsemble, ZkServer};
 pub use smtp_sink::{Mail, SmtpSink};

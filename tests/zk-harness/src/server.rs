@@ -39,10 +39,35 @@ pub fn four_letter(port: u16, command: &str) -> Option<String> {
     Some(answer)
 }
 
+/// How a server's JVM is tuned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jvm {
+    /// For tests, which start many servers and load them lightly: a small
+    /// heap, the serial collector and the quick (C1) compiler start fast.
+    QuickStart,
+    /// For the benchmark, whose servers carry thousands of requests a
+    /// second for minutes, as a production server is set up: a 1 GB heap,
+    /// the parallel collector and the optimizing compiler. (With
+    /// `QuickStart`, collections of the small heap stall a loaded server
+    /// for whole seconds.)
+    Throughput,
+}
+
+impl Jvm {
+    /// The JVM options this tuning passes.
+    pub fn options(self) -> &'static [&'static str] {
+        match self {
+            Jvm::QuickStart => &["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"],
+            Jvm::Throughput => &["-Xms1g", "-Xmx1g", "-XX:+UseParallelGC"],
+        }
+    }
+}
+
 /// One ZooKeeper JVM with its configuration and data directory.
 struct Node {
     dir: PathBuf,
     client_port: u16,
+    jvm: Jvm,
     child: Option<Child>,
 }
 
@@ -80,9 +105,7 @@ impl Node {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("server log");
         let mut command = Command::new("java");
         command
-            .arg("-Xmx256m")
-            .arg("-XX:+UseSerialGC")
-            .arg("-XX:TieredStopAtLevel=1")
+            .args(self.jvm.options())
             .arg("-Dzookeeper.jmx.log4j.disable=true")
             .arg("-cp")
             .arg(ZOOKEEPER_JAR)
@@ -188,8 +211,13 @@ pub struct ZkServer {
 impl ZkServer {
     /// Starts a server and waits until it serves; panics with its log if it cannot.
     pub fn start() -> ZkServer {
+        ZkServer::start_with(Jvm::QuickStart)
+    }
+
+    /// [`ZkServer::start`] with the JVM tuned as `jvm` says.
+    pub fn start_with(jvm: Jvm) -> ZkServer {
         let dir = tempfile::Builder::new().prefix("zk-harness-").tempdir().expect("temp dir");
-        let mut node = Node { dir: dir.path().to_path_buf(), client_port: free_port(), child: None };
+        let mut node = Node { dir: dir.path().to_path_buf(), client_port: free_port(), jvm, child: None };
         node.write_config(&[], 0);
         node.spawn();
         wait_until_serving(std::slice::from_mut(&mut node));
@@ -239,7 +267,7 @@ impl ZkEnsemble {
         let dir = tempfile::Builder::new().prefix("zk-ensemble-").tempdir().expect("temp dir");
         let quorum: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
         let mut nodes: Vec<Node> = (0..size)
-            .map(|i| Node { dir: dir.path().join(format!("node{i}")), client_port: free_port(), child: None })
+            .map(|i| Node { dir: dir.path().join(format!("node{i}")), client_port: free_port(), jvm: Jvm::QuickStart, child: None })
             .collect();
         for (i, node) in nodes.iter_mut().enumerate() {
             std::fs::create_dir_all(&node.dir).expect("node dir");
