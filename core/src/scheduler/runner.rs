@@ -251,7 +251,9 @@ impl Inner {
         };
         if let Err(e) = result {
             self.runs.note_stale_hint();
-            self.fail("completing finished items failed", e);
+            // Named, since failover may run them again (at-least-once).
+            let items: Vec<u32> = clear.iter().map(|f| f.item).collect();
+            self.fail(&format!("completing finished items {items:?} failed"), e);
             return false;
         }
         if matches!(kind, RunKind::Owned { .. }) && balance::rotates(&self.config()) && clear.iter().any(|f| f.item == 0) {

@@ -123,6 +123,13 @@ impl Cluster {
                 let items = list.split(']').next().unwrap_or_default().split(',').filter_map(|i| i.trim().parse::<u32>().ok());
                 lost.entry(instance).or_default().extend(items);
             }
+            // Runs that ended but whose end could not be recorded (the
+            // session went first): failover runs them again.
+            for line in self.log_lines(name, "completing finished items [") {
+                let Some(instance) = line.split(" instance=").nth(1).map(|rest| rest.split(' ').next().unwrap_or_default().to_string()) else { continue };
+                let list = line.split("completing finished items [").nth(1).and_then(|rest| rest.split(']').next()).unwrap_or_default();
+                lost.entry(instance).or_default().extend(list.split(',').filter_map(|i| i.trim().parse::<u32>().ok()));
+            }
         }
         lost
     }
