@@ -91,9 +91,10 @@ impl Inner {
             return Ok(true);
         }
         let config = self.config();
-        let all: Vec<u32> = (0..config.item_count()).collect();
-        let owned: Vec<(u32, i32)> =
-            retry(|| crate::sharding::view::local_items_among(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), &all)).await?;
+        let owned: Vec<(u32, i32)> = retry(|| {
+            self.owned_items.startable(&**session, &self.paths, self.instance.as_str(), self.instance.ip(), config.item_count(), None)
+        })
+        .await?;
         if owned.is_empty() {
             return Ok(false);
         }

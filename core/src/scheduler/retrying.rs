@@ -63,10 +63,8 @@ impl Inner {
         if found.is_empty() {
             return Ok(());
         }
-        let mut items: Vec<u32> = found.iter().map(|(_, item)| *item).collect();
-        items.sort_unstable();
-        items.dedup();
-        let owned: Vec<u32> = retry(|| crate::sharding::view::local_items_among(session, &self.paths, self.instance.as_str(), self.instance.ip(), &items))
+        let items: std::collections::BTreeSet<u32> = found.iter().map(|(_, item)| *item).collect();
+        let owned: Vec<u32> = retry(|| self.owned_items.startable(session, &self.paths, self.instance.as_str(), self.instance.ip(), count, Some(&items)))
             .await?
             .into_iter()
             .map(|(item, _)| item)

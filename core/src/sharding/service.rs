@@ -246,12 +246,12 @@ pub async fn has_orphaned_items(registry: &dyn Registry, paths: &JobPaths, count
 mod tests {
     use super::*;
     use crate::registry::EmbeddedServer;
-    use crate::sharding::view::local_items_among;
+    use crate::sharding::view::OwnedItems;
     use crate::sharding::{ShardingAlgorithm, Strategies};
 
     /// The items below `count` that `id` (on `ip`) may start.
     async fn local_items(r: &dyn Registry, paths: &JobPaths, id: &str, ip: &str, count: u32) -> Result<Vec<(u32, i32)>> {
-        local_items_among(r, paths, id, ip, &(0..count).collect::<Vec<_>>()).await
+        OwnedItems::default().startable(r, paths, id, ip, count, None).await
     }
 
     async fn instance(r: &dyn Registry, paths: &JobPaths, id: &str) {

@@ -50,6 +50,14 @@ struct Head {
     stamp: Stamp,
 }
 
+impl Head {
+    /// The view with `owned`, the items this instance owns among those
+    /// asked about: none on a disabled host.
+    fn view(&self, owned: Vec<(u32, i32)>) -> FireView {
+        FireView { pending: self.pending, epoch: self.epoch, owned: if self.enabled { owned } else { Vec::new() } }
+    }
+}
+
 fn head_paths(paths: &JobPaths, ip: &str) -> Vec<String> {
     vec![paths.sharding_necessary(), paths.sharding_processing(), paths.sharding(), paths.server(ip), paths.sharding_flags()]
 }
@@ -81,27 +89,6 @@ async fn read(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, ip: 
         .filter_map(|(owner, &item)| owner.filter(|(id, _)| id == instance_id.as_bytes()).map(|(_, stat)| (item, stat.version)))
         .collect();
     Ok((head, owned))
-}
-
-/// The sharding as a fire sees it, reading every owner of `items`.
-pub async fn fire_view(registry: &dyn Registry, paths: &JobPaths, instance_id: &str, ip: &str, items: &[u32]) -> Result<FireView> {
-    let (head, owned) = read(registry, paths, instance_id, ip, items).await?;
-    Ok(FireView { pending: head.pending, epoch: head.epoch, owned: if head.enabled { owned } else { Vec::new() } })
-}
-
-/// Those of `items` this instance owns on an enabled host, less the items
-/// an operator disabled: how retries and backfills pick the items they may start.
-pub async fn local_items_among(
-    registry: &dyn Registry,
-    paths: &JobPaths,
-    instance_id: &str,
-    ip: &str,
-    items: &[u32],
-) -> Result<Vec<(u32, i32)>> {
-    let mine = fire_view(registry, paths, instance_id, ip, items).await?.owned;
-    let disabled: Vec<String> = mine.iter().map(|(item, _)| paths.item_disabled(*item)).collect();
-    let disabled = registry.get_many(&disabled).await?;
-    Ok(mine.into_iter().zip(disabled).filter(|(_, flag)| flag.is_none()).map(|(owned, _)| owned).collect())
 }
 
 /// One instance's items of a job as last read, for the fires after.
@@ -144,7 +131,25 @@ impl OwnedItems {
         if only.is_none() && !head.pending {
             *self.lock() = Some(Known { stamp: head.stamp, count, owned: owned.clone() });
         }
-        Ok(FireView { pending: head.pending, epoch: head.epoch, owned: if head.enabled { owned } else { Vec::new() } })
+        Ok(head.view(owned))
+    }
+
+    /// Those of the items below `count` (of `only` if given) this instance
+    /// owns on an enabled host, less the items an operator disabled: how
+    /// retries and backfills pick the items they may start.
+    pub async fn startable(
+        &self,
+        registry: &dyn Registry,
+        paths: &JobPaths,
+        instance_id: &str,
+        ip: &str,
+        count: u32,
+        only: Option<&BTreeSet<u32>>,
+    ) -> Result<Vec<(u32, i32)>> {
+        let mine = self.fire_view(registry, paths, instance_id, ip, count, only).await?.owned;
+        let disabled: Vec<String> = mine.iter().map(|(item, _)| paths.item_disabled(*item)).collect();
+        let disabled = registry.get_many(&disabled).await?;
+        Ok(mine.into_iter().zip(disabled).filter(|(_, flag)| flag.is_none()).map(|(owned, _)| owned).collect())
     }
 
     /// The view from the items kept, if the flags, the epoch and the item
@@ -159,7 +164,7 @@ impl OwnedItems {
         let owned: Option<Vec<(u32, i32)>> = self.lock().as_ref().filter(|k| k.stamp == stamp && k.count == count).map(|known| {
             known.owned.iter().copied().filter(|(item, _)| only.is_none_or(|only| only.contains(item))).collect()
         });
-        Ok(owned.map(|owned| FireView { pending: false, epoch: head.epoch, owned: if head.enabled { owned } else { Vec::new() } }))
+        Ok(owned.map(|owned| head.view(owned)))
     }
 
     /// Drops what was read: a start found an owner node changed under it.

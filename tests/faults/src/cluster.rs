@@ -115,20 +115,20 @@ impl Cluster {
     /// in flight (handler ended or not, completion not recorded) whenever it
     /// lost a registry session, from its log.
     pub fn lost_in_flight(&self, names: &[&str]) -> BTreeMap<String, BTreeSet<u32>> {
+        // Runs told to stop when the session went (`cancelled=[…]`), and
+        // runs that ended but whose end could not be recorded first
+        // (`completing finished items […] failed`): failover runs both again.
+        const LISTS: [(&str, &str); 2] =
+            [("registry session lost: runs under it told to stop", " cancelled=["), ("completing finished items [", "completing finished items [")];
         let mut lost: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
         for name in names {
-            for line in self.log_lines(name, "registry session lost: runs under it told to stop") {
-                let field = |key: &str| line.split(key).nth(1).map(|rest| rest.split(' ').next().unwrap_or_default().to_string());
-                let (Some(instance), Some(list)) = (field(" instance="), line.split(" cancelled=[").nth(1)) else { continue };
-                let items = list.split(']').next().unwrap_or_default().split(',').filter_map(|i| i.trim().parse::<u32>().ok());
-                lost.entry(instance).or_default().extend(items);
-            }
-            // Runs that ended but whose end could not be recorded (the
-            // session went first): failover runs them again.
-            for line in self.log_lines(name, "completing finished items [") {
-                let Some(instance) = line.split(" instance=").nth(1).map(|rest| rest.split(' ').next().unwrap_or_default().to_string()) else { continue };
-                let list = line.split("completing finished items [").nth(1).and_then(|rest| rest.split(']').next()).unwrap_or_default();
-                lost.entry(instance).or_default().extend(list.split(',').filter_map(|i| i.trim().parse::<u32>().ok()));
+            for (needle, list_start) in LISTS {
+                for line in self.log_lines(name, needle) {
+                    let instance = line.split(" instance=").nth(1).map(|rest| rest.split(' ').next().unwrap_or_default().to_string());
+                    let (Some(instance), Some(list)) = (instance, line.split(list_start).nth(1)) else { continue };
+                    let items = list.split(']').next().unwrap_or_default().split(',').filter_map(|i| i.trim().parse::<u32>().ok());
+                    lost.entry(instance).or_default().extend(items);
+                }
             }
         }
         lost
