@@ -170,13 +170,28 @@ fn a_trigger_overrides_the_overlap_policy_on_every_process() {
         }
         panic!("items {items:?} did not {phase} {n} times: {:?}", entries(&setup.ledger(), "manual"));
     };
+    // A run's ledger `end` comes from its handler, just before the
+    // scheduler clears its `running` mark: an overriding trigger in
+    // between would (rightly) find the item still running.
+    let wait_idle = |items: std::ops::Range<u32>| {
+        for _ in 0..100 {
+            let briefs = runtime.block_on(operator.items("manual")).unwrap();
+            if briefs.iter().filter(|b| items.contains(&b.item)).all(|b| b.state != elasticjob::operate::ItemState::Running) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("items {items:?} still running: {:?}", runtime.block_on(operator.items("manual")));
+    };
     runtime.block_on(operator.trigger("manual")).unwrap();
     wait_for(0..1, "start", 1);
     // The idle items' runs (100 ms) ended; item 0's lasts 3 s.
     wait_for(1..ITEMS, "end", 1);
+    wait_idle(1..ITEMS);
     runtime.block_on(operator.trigger_with("manual", Some(elasticjob::OverlapPolicy::Skip))).unwrap();
     wait_for(1..ITEMS, "end", 2);
     assert_eq!(count(0, "start"), 1, "SKIP left the busy item out");
+    wait_idle(1..ITEMS);
     runtime.block_on(operator.trigger_with("manual", Some(elasticjob::OverlapPolicy::CancelOther))).unwrap();
     wait_for(0..1, "start", 2);
     let all = entries(&setup.ledger(), "manual");
