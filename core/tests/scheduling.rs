@@ -398,6 +398,71 @@ async fn items_handed_over_after_a_reservation_still_run_for_that_fire(cluster: 
     }
 }
 
+/// A resharding that gave up waiting for a long run moves its item while
+/// it still runs; the fire that came meanwhile (a misfire, buffered behind
+/// that run) still runs once the run ends, on the item's new owner, once.
+/// The first instance's runs of one fire last 2.6 s and ignore being told
+/// to stop; the second instance joins 1.3 s into them, and the leader waits
+/// 300 ms for the runs before it moves an item anyway.
+async fn a_misfire_follows_an_item_moved_while_its_run_lasts(cluster: Cluster) {
+    let ns = namespace();
+    let config = JobConfig::new("follow", "* * * * * ?", 2);
+    let runs: Runs = Default::default();
+    let slow_fire: Arc<Mutex<Option<i64>>> = Default::default();
+    let slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let job = {
+        let (runs, slow, slow_fire) = (runs.clone(), slow.clone(), slow_fire.clone());
+        Job::from_fn(move |ctx| {
+            let (runs, slow, slow_fire) = (runs.clone(), slow.clone(), slow_fire.clone());
+            async move {
+                let this_fire = {
+                    let mut fire = slow_fire.lock().unwrap();
+                    if slow.load(Ordering::SeqCst) && fire.is_none_or(|f| f == ctx.fire_time) {
+                        *fire = Some(ctx.fire_time);
+                    }
+                    *fire == Some(ctx.fire_time)
+                };
+                if this_fire {
+                    let until = ctx.fire_time + 2600;
+                    tokio::time::sleep(Duration::from_millis((until - chrono_now()).max(0) as u64)).await;
+                }
+                runs.lock().unwrap().push((ctx.sharding_item, ctx.fire_time, "test-0".to_string()));
+                Ok(())
+            }
+        })
+        // Told to stop when its item moves, as a binding's handler may, it runs on.
+        .signal_only()
+    };
+    let first = JobScheduler::builder(cluster.center(&ns), config.clone(), job)
+        .instance_id("127.0.0.1@-@test-0")
+        .max_reshard_wait(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    first.start().await.unwrap();
+    wait_until(|| runs.lock().unwrap().len() >= 2).await;
+    slow.store(true, Ordering::SeqCst);
+    wait_until(|| slow_fire.lock().unwrap().is_some()).await;
+    let f0 = slow_fire.lock().unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis((f0 + 1300 - chrono_now()).max(0) as u64)).await;
+    let second = start(&cluster, &ns, &config, 1, &runs, Duration::from_millis(10)).await;
+    tokio::time::sleep(Duration::from_millis((f0 + 3700 - chrono_now()).max(0) as u64)).await;
+    second.shutdown().await;
+    first.shutdown().await;
+    let all = runs.lock().unwrap().clone();
+    let fires = by_fire(&runs);
+    let both: BTreeMap<u32, usize> = [(0, 1), (1, 1)].into_iter().collect();
+    assert_eq!(fires.get(&f0), Some(&both), "the long runs: {all:?}");
+    // Buffered behind the long runs: the fires 1 s and 2 s after, one re-run for the latest.
+    assert_eq!(fires.get(&(f0 + 1000)), None, "{all:?}");
+    assert_eq!(fires.get(&(f0 + 2000)), Some(&both), "each item re-ran for the latest fire it missed: {all:?}");
+    let moved: Vec<&(u32, i64, String)> = all.iter().filter(|r| r.1 == f0 + 2000 && r.2 == "127.0.0.1@-@test-1").collect();
+    assert_eq!(moved.len(), 1, "the moved item re-ran on its new owner: {all:?}");
+    assert_eq!(fires.get(&(f0 + 3000)), Some(&both), "and the next fire ran as usual: {all:?}");
+    for (fire, counts) in &fires {
+        assert!(counts.values().all(|&c| c == 1), "duplicate in fire {fire}: {counts:?}");
+    }
+}
+
 fn chrono_now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
 }
@@ -1076,6 +1141,7 @@ on_both_backends!(
     a_trigger_can_override_the_overlap_policy,
     a_hung_item_times_out_and_later_fires_still_run,
     items_handed_over_after_a_reservation_still_run_for_that_fire,
+    a_misfire_follows_an_item_moved_while_its_run_lasts,
     a_paused_job_skips_its_fires_and_never_catches_them_up,
     failed_fires_in_a_row_pause_the_job,
     dependent_jobs_fire_when_their_upstream_fire_ended_on_every_item,

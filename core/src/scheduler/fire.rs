@@ -261,6 +261,10 @@ impl Inner {
         let of_cron = matches!(request.kind, FireKind::Cron | FireKind::Misfire | FireKind::CatchUp | FireKind::Upstream);
         let whole_fire = matches!(request.kind, FireKind::Cron | FireKind::Upstream) && request.items.is_none();
         if of_cron && self.paused_for(&**session, request.time, whole_fire).await? {
+            if request.kind == FireKind::Misfire {
+                // Skipped like the fire it stands for: nobody runs it later.
+                self.clear_misfire_marks(session, request.items.as_deref().unwrap_or_default()).await;
+            }
             return Ok(());
         }
         if request.kind == FireKind::Cron {
@@ -350,6 +354,14 @@ impl Inner {
                     self.metrics.fired(kind);
                 }
             }
+            let skipped_elsewhere = |items: &[u32]| {
+                if !items.is_empty() {
+                    tracing::warn!(
+                        job = %self.job_name, ?items, fire_time = request.time,
+                        "items still run on another instance (a run that outlived resharding): skipped for this fire"
+                    );
+                }
+            };
             if request.kind == FireKind::Retry {
                 // Due while the item still runs: it runs when the item is free.
                 for &item in &outcome.still_running {
@@ -360,24 +372,32 @@ impl Inner {
                 }
             } else if request.kind == FireKind::Trigger {
                 self.trigger_found_busy(&outcome.still_running, request.overlap);
+                skipped_elsewhere(&outcome.busy_elsewhere);
             } else if request.kind == FireKind::CatchUp {
                 // Items busy here were here at the fire: its own start judged them.
+                skipped_elsewhere(&outcome.busy_elsewhere);
             } else {
                 let policy = self.state_read().config.overlap_policy();
+                if request.kind == FireKind::Misfire {
+                    // Run, or found run by another: the mark is settled.
+                    // Items still busy keep it, as do those no longer ours.
+                    let unsettled = [&outcome.still_running, &outcome.busy_elsewhere, &outcome.moved];
+                    let settled: Vec<u32> =
+                        owned.iter().map(|o| o.item).filter(|item| !unsettled.iter().any(|l| l.contains(item))).collect();
+                    self.clear_misfire_marks(session, &settled).await;
+                }
                 if policy == OverlapPolicy::CancelOther && request.kind == FireKind::Cron {
                     self.supersede_at_fire_time(request.time, &outcome.still_running);
                 }
                 if policy.runs_later() {
                     self.misfired(session, &outcome.still_running, request.time, policy).await;
-                } else if request.kind == FireKind::Cron && request.items.is_none() {
-                    self.look_again_at_fire_time(request.time, &outcome.still_running);
+                    self.buffer_behind_runs_elsewhere(session, &outcome.busy_elsewhere, request.time).await;
+                } else {
+                    if request.kind == FireKind::Cron && request.items.is_none() {
+                        self.look_again_at_fire_time(request.time, &outcome.still_running);
+                    }
+                    skipped_elsewhere(&outcome.busy_elsewhere);
                 }
-            }
-            if !outcome.busy_elsewhere.is_empty() {
-                tracing::warn!(
-                    job = %self.job_name, items = ?outcome.busy_elsewhere, fire_time = request.time,
-                    "items still run on another instance (a run that outlived resharding): skipped for this fire"
-                );
             }
             let missed = match fence {
                 Fence::Cron(time) => self.fires_missed(&outcome.started, time),
@@ -449,6 +469,16 @@ impl Inner {
         match execution::set_misfire(&**session, &self.paths, items, fire_time).await {
             Ok(()) => self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time }),
             Err(e) => self.fail("marking misfire failed", e),
+        }
+    }
+
+    /// Clears the `misfire` marks of items whose re-run is settled.
+    async fn clear_misfire_marks(&self, session: &Arc<dyn Registry>, items: &[u32]) {
+        if items.is_empty() {
+            return;
+        }
+        if let Err(e) = execution::clear_misfires(&**session, &self.paths, items).await {
+            self.fail("clearing misfire marks failed", e);
         }
     }
 

@@ -23,6 +23,7 @@ mod java_peers;
 mod leadership;
 mod listening;
 mod metrics;
+mod misfire_marks;
 mod pausing;
 mod retrying;
 mod runner;
@@ -261,6 +262,7 @@ impl JobSchedulerBuilder {
                 enabled_at: std::sync::atomic::AtomicI64::new(0),
                 pause_note: Mutex::new(None),
                 retry_timers: Mutex::new(std::collections::BTreeSet::new()),
+                misfire_waiters: Mutex::new(std::collections::BTreeSet::new()),
                 java_peers: Mutex::new(java_peers::JavaPeers::default()),
                 history: history.map(|url| (url, self.history_options)),
                 history_writer: std::sync::OnceLock::new(),
@@ -411,6 +413,8 @@ struct Inner {
     pause_note: Mutex<Option<Option<(crate::pause::PauseNote, i32)>>>,
     /// Pending retries this process has a timer for: (item, fire, attempt).
     retry_timers: Mutex<std::collections::BTreeSet<(u32, i64, u32)>>,
+    /// Marked items waiting here for another run of theirs to end ([`misfire_marks`]).
+    misfire_waiters: Mutex<std::collections::BTreeSet<u32>>,
     /// Which live instances are Java ElasticJob's, and since when catch-up is safe.
     java_peers: Mutex<java_peers::JavaPeers>,
     /// Where the history goes and how, if it is kept.

@@ -212,10 +212,9 @@ impl Inner {
                 if !triggered.is_empty() {
                     inner.request_fire(super::fire::FireRequest::trigger_items(triggered));
                 }
+                // Their marks stay until the re-run starts: an item that
+                // moved meanwhile runs it on its new owner (see `misfire_marks`).
                 for (fires, items) in misfired {
-                    if let Err(e) = execution::clear_misfires(&*session, &inner.paths, &items).await {
-                        inner.fail("clearing misfire marks failed", e);
-                    }
                     inner.request_fire(super::fire::FireRequest::misfire(fires, items));
                 }
             }

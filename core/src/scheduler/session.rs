@@ -389,6 +389,7 @@ impl Inner {
                 self.refresh_pause_note(&*session).await?;
                 self.refresh_dependents(&*session).await?;
                 self.catch_up_items_moved_in();
+                self.rerun_misfires_moved_in(&session).await?;
                 if config.failover {
                     failover::queue_orphaned_items(&*session, paths, self.item_count()).await?;
                     self.take_over(session.clone());
@@ -500,6 +501,7 @@ impl Inner {
                 self.look_for_retries(&**session).await?;
                 self.refresh_enabled_at(&**session).await?;
                 self.catch_up_items_moved_in();
+                self.rerun_misfires_moved_in(session).await?;
                 self.look_at_backfills();
             }
             (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
