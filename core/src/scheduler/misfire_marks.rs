@@ -44,7 +44,7 @@ impl Inner {
     /// After a resharding settled (or a reconnect): items that came here
     /// with a `misfire` mark run for it, once whatever runs them now has ended.
     pub(super) async fn rerun_misfires_moved_in(self: &Arc<Self>, session: &Arc<dyn Registry>) -> Result<()> {
-        if self.one_off || self.stopping() || !self.config().misfire {
+        if self.one_off || self.stopping() || !self.config().overlap_policy().runs_later() {
             return Ok(());
         }
         let count = self.item_count();
