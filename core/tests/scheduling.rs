@@ -463,6 +463,46 @@ async fn a_misfire_follows_an_item_moved_while_its_run_lasts(cluster: Cluster) {
     }
 }
 
+/// Owner nodes edited by hand, with no resharding: the instance that lost
+/// items finds their starts refused and asks for a resharding, so the one
+/// given them (which keeps the owners it read until the assignment
+/// changes) learns it too; from the fire after, every item runs every
+/// fire, once.
+async fn owners_edited_by_hand_bring_a_resharding(cluster: Cluster) {
+    use elasticjob::registry::Registry as _;
+    let ns = namespace();
+    let config = JobConfig::new("edited", "* * * * * ?", 4);
+    let runs: Runs = Default::default();
+    let first = start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(10)).await;
+    let second = start(&cluster, &ns, &config, 1, &runs, Duration::from_millis(10)).await;
+    wait_until(|| by_fire(&runs).values().filter(|counts| counts.len() == 4).count() >= 2).await;
+    let session = cluster.center(&ns).session().await.unwrap();
+    let paths = elasticjob::paths::JobPaths::new("edited");
+    let mut given = Vec::new();
+    for item in 0..4 {
+        let owner = session.get_string(&paths.item_instance(item)).await.unwrap();
+        if owner.as_deref() == Some("127.0.0.1@-@test-0") {
+            session.set(&paths.item_instance(item), b"127.0.0.1@-@test-1", None).await.unwrap();
+            given.push(item);
+        }
+    }
+    assert!(!given.is_empty(), "the first instance owned items");
+    let edited_at = chrono_now();
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    second.shutdown().await;
+    first.shutdown().await;
+    let fires = by_fire(&runs);
+    let all: BTreeMap<u32, usize> = (0..4).map(|item| (item, 1)).collect();
+    let after: Vec<(&i64, &BTreeMap<u32, usize>)> = fires.range(edited_at + 2000..edited_at + 4000).collect();
+    assert_eq!(after.len(), 2, "{fires:?}");
+    for (fire, counts) in after {
+        assert_eq!(counts, &all, "fire {fire}, after items {given:?} were given away by hand: {fires:?}");
+    }
+    for (fire, counts) in &fires {
+        assert!(counts.values().all(|&c| c == 1), "duplicate in fire {fire}: {counts:?}");
+    }
+}
+
 fn chrono_now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
 }
@@ -1142,6 +1182,7 @@ on_both_backends!(
     a_hung_item_times_out_and_later_fires_still_run,
     items_handed_over_after_a_reservation_still_run_for_that_fire,
     a_misfire_follows_an_item_moved_while_its_run_lasts,
+    owners_edited_by_hand_bring_a_resharding,
     a_paused_job_skips_its_fires_and_never_catches_them_up,
     failed_fires_in_a_row_pause_the_job,
     dependent_jobs_fire_when_their_upstream_fire_ended_on_every_item,

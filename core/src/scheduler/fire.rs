@@ -287,6 +287,8 @@ impl Inner {
         let listening = self.listening(session, request.time, once_key);
         // A re-check of a reserved fire's busy items is part of that fire.
         let mut counted = (request.kind == FireKind::Cron && request.items.is_some()) || request.kind == FireKind::CatchUp;
+        // The assignment a start found an owner changed in, if one did.
+        let mut failed_under = None;
         for _ in 0..8 {
             let count = self.item_count();
             let read_view = || {
@@ -296,6 +298,9 @@ impl Inner {
             if view.pending {
                 self.ensure_sharded(session).await?;
                 view = crate::resolve::retry(read_view).await?;
+            }
+            if failed_under == Some(view.stamp) {
+                self.owners_changed_outside_a_resharding(&**session, only.as_ref()).await?;
             }
             let Some(epoch) = view.epoch else { return Ok(()) };
             let owned: Vec<OwnedItem> =
@@ -445,6 +450,7 @@ impl Inner {
             }
             // The assignment changed under us: settle it, then start what is still ours.
             self.owned_items.forget();
+            failed_under = Some(view.stamp);
             only = Some(outcome.moved.into_iter().collect());
         }
         Err(Error::IllegalState(format!("fire at {} could not settle the sharding", request.time)))
@@ -470,6 +476,19 @@ impl Inner {
             Ok(()) => self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time }),
             Err(e) => self.fail("marking misfire failed", e),
         }
+    }
+
+    /// Owner nodes changed with no resharding in between (no epoch write,
+    /// no flag came or went): written by hand. An instance given items
+    /// that way would not know it until the next resharding (it keeps the
+    /// owners it read), so one is asked for: every instance then reads the
+    /// owners again, and the leader writes a whole assignment.
+    async fn owners_changed_outside_a_resharding(&self, session: &dyn Registry, items: Option<&BTreeSet<u32>>) -> Result<()> {
+        tracing::warn!(
+            job = %self.job_name, ?items,
+            "owner nodes changed outside a resharding (edited by hand?): asking for a resharding"
+        );
+        crate::resolve::retry(|| sharding::set_necessary(session, &self.paths)).await
     }
 
     /// Clears the `misfire` marks of items whose re-run is settled.

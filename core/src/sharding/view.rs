@@ -31,11 +31,14 @@ pub struct FireView {
     /// nodes' versions. Disabled items are among them: the start leaves
     /// them out ([`crate::execution::start_items`]).
     pub owned: Vec<(u32, i32)>,
+    /// Which assignment this is: views with equal stamps read owners no
+    /// resharding changed in between.
+    pub stamp: Stamp,
 }
 
 /// When the assignment last changed, as the registry's zxids tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub struct Stamp {
     /// The epoch node's last write.
     epoch_mzxid: Option<i64>,
     /// The last creation or deletion of a resharding flag.
@@ -54,7 +57,7 @@ impl Head {
     /// The view with `owned`, the items this instance owns among those
     /// asked about: none on a disabled host.
     fn view(&self, owned: Vec<(u32, i32)>) -> FireView {
-        FireView { pending: self.pending, epoch: self.epoch, owned: if self.enabled { owned } else { Vec::new() } }
+        FireView { pending: self.pending, epoch: self.epoch, owned: if self.enabled { owned } else { Vec::new() }, stamp: self.stamp }
     }
 }
 
