@@ -463,18 +463,26 @@ impl Inner {
         if items.is_empty() {
             return;
         }
+        // Runs that ended since the start found them busy (a big fire's
+        // start takes a while) took no note of this fire: it runs now.
+        let mut ended = Vec::new();
         for &item in items {
-            if let Some(dropped) = self.runs.note_misfire(item, fire_time, policy) {
-                tracing::warn!(
+            match self.runs.note_misfire(item, fire_time, policy) {
+                Ok(None) => {}
+                Ok(Some(dropped)) => tracing::warn!(
                     job = %self.job_name, item, dropped_fire = dropped, limit = crate::overlap::BUFFER_ALL_LIMIT,
                     "too many fires buffered behind a busy item (BUFFER_ALL): the oldest is dropped"
-                );
+                ),
+                Err(()) => ended.push(item),
             }
         }
         self.metrics.misfired(items.len());
         match execution::set_misfire(&**session, &self.paths, items, fire_time).await {
             Ok(()) => self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time }),
             Err(e) => self.fail("marking misfire failed", e),
+        }
+        if !ended.is_empty() {
+            self.request_fire(FireRequest::misfire(vec![fire_time], ended));
         }
     }
 

@@ -208,11 +208,13 @@ impl Runs {
     }
 
     /// Records that the fire at `fire_time` came while `item` was busy
-    /// here, for `policy` to keep; returns a fire dropped to keep its bound.
-    pub(super) fn note_misfire(&self, item: u32, fire_time: i64, policy: OverlapPolicy) -> Option<i64> {
+    /// here, for `policy` to keep: `Err(())` if its run has ended since
+    /// (nobody will re-run the fire for it), else a fire dropped to keep
+    /// the bound, if one was.
+    pub(super) fn note_misfire(&self, item: u32, fire_time: i64, policy: OverlapPolicy) -> Result<Option<i64>, ()> {
         let mut slots = self.slots();
-        let slot = slots.get_mut(&item)?;
-        policy.buffer(&mut slot.buffered, fire_time)
+        let slot = slots.get_mut(&item).ok_or(())?;
+        Ok(policy.buffer(&mut slot.buffered, fire_time))
     }
 
     /// The stop signal of `item`'s (oldest) run in flight, if any.

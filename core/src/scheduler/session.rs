@@ -389,7 +389,6 @@ impl Inner {
                 self.refresh_pause_note(&*session).await?;
                 self.refresh_dependents(&*session).await?;
                 self.catch_up_items_moved_in();
-                self.rerun_misfires_moved_in(&session).await?;
                 if config.failover {
                     failover::queue_orphaned_items(&*session, paths, self.item_count()).await?;
                     self.take_over(session.clone());
@@ -397,7 +396,8 @@ impl Inner {
                 self.take_trigger(&session).await?;
                 self.look_at_backfills();
                 self.clear_own_stale_marks(&*session).await?;
-                self.stop_moved_runs(&*session).await
+                self.stop_moved_runs(&*session).await?;
+                self.rerun_misfires_moved_in(&session).await
             }
             .await;
             if let Err(e) = result {
@@ -501,8 +501,8 @@ impl Inner {
                 self.look_for_retries(&**session).await?;
                 self.refresh_enabled_at(&**session).await?;
                 self.catch_up_items_moved_in();
-                self.rerun_misfires_moved_in(session).await?;
                 self.look_at_backfills();
+                self.rerun_misfires_moved_in(session).await?;
             }
             (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
             (JobNode::Trigger(id), EventKind::Created) if id == me => self.take_trigger(session).await?,
