@@ -22,7 +22,6 @@ use super::runner::{Origin, RunKind, RunPlan};
 use super::runs::Holder;
 use super::{now_millis, Inner};
 use crate::error::{Error, Result};
-use crate::event::JobEvent;
 use crate::cancel::{CancelReason, Cancellation};
 use crate::execution::{self, Fence, OwnedItem, StartRequest, Started};
 use crate::overlap::OverlapPolicy;
@@ -476,11 +475,7 @@ impl Inner {
                 Err(()) => ended.push(item),
             }
         }
-        self.metrics.misfired(items.len());
-        match execution::set_misfire(&**session, &self.paths, items, fire_time).await {
-            Ok(()) => self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time }),
-            Err(e) => self.fail("marking misfire failed", e),
-        }
+        self.mark_misfired(session, items, fire_time).await;
         if !ended.is_empty() {
             self.request_fire(FireRequest::misfire(vec![fire_time], ended));
         }

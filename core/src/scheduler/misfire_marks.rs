@@ -33,12 +33,25 @@ impl Inner {
             job = %self.job_name, ?items, fire_time,
             "items still run on another instance (a run that outlived resharding): they run for this fire once it ends"
         );
+        if self.mark_misfired(session, items, fire_time).await {
+            self.rerun_when_runs_end(session, items.to_vec());
+        }
+    }
+
+    /// Counts `items` as having missed the fire at `fire_time`, marks them
+    /// (`misfire`) and says so (`Misfired`); returns whether the marks were written.
+    pub(super) async fn mark_misfired(&self, session: &Arc<dyn Registry>, items: &[u32], fire_time: i64) -> bool {
         self.metrics.misfired(items.len());
         match execution::set_misfire(&**session, &self.paths, items, fire_time).await {
-            Ok(()) => self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time }),
-            Err(e) => return self.fail("marking misfire failed", e),
+            Ok(()) => {
+                self.emit(JobEvent::Misfired { items: items.to_vec(), fire_time });
+                true
+            }
+            Err(e) => {
+                self.fail("marking misfire failed", e);
+                false
+            }
         }
-        self.rerun_when_runs_end(session, items.to_vec());
     }
 
     /// After a resharding settled (or a reconnect): items that came here
