@@ -469,7 +469,6 @@ async fn a_misfire_follows_an_item_moved_while_its_run_lasts(cluster: Cluster) {
 /// changes) learns it too; from the fire after, every item runs every
 /// fire, once.
 async fn owners_edited_by_hand_bring_a_resharding(cluster: Cluster) {
-    use elasticjob::registry::Registry as _;
     let ns = namespace();
     let config = JobConfig::new("edited", "* * * * * ?", 4);
     let runs: Runs = Default::default();
