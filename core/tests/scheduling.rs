@@ -2,7 +2,8 @@
 //! runs on the embedded registry and again on a real ZooKeeper server
 //! (started by the harness), so both backends drive the same scheduler.
 
-use elasticjob::registry::ZookeeperOptions;
+use elasticjob::paths::JobPaths;
+use elasticjob::registry::{CreateMode, Op, Registry, ZookeeperOptions};
 use elasticjob::{
     Job, JobConfig, JobEvent, JobOperator, JobScheduler, EmbeddedServer, Outcome, PauseNote, RegistryCenter,
 };
@@ -500,6 +501,78 @@ async fn owners_edited_by_hand_bring_a_resharding(cluster: Cluster) {
     for (fire, counts) in &fires {
         assert!(counts.values().all(|&c| c == 1), "duplicate in fire {fire}: {counts:?}");
     }
+}
+
+/// A resharding as Java ElasticJob 3.0.4's leader writes it, with the
+/// owners it computed from the instance list it read before waiting for
+/// running items: `processing`, the owner nodes, then `necessary` and
+/// `processing` deleted in one transaction.
+async fn reshard_as_java(session: &dyn Registry, paths: &JobPaths, owners: &[&str]) {
+    session.create_with_parents(&paths.sharding_processing(), b"", CreateMode::Ephemeral).await.unwrap();
+    for (item, owner) in owners.iter().enumerate() {
+        session.put(&paths.item_instance(item as u32), owner.as_bytes()).await.unwrap();
+    }
+    let done = vec![
+        Op::Delete { path: paths.sharding_necessary(), version: -1 },
+        Op::Delete { path: paths.sharding_processing(), version: -1 },
+    ];
+    session.multi(done).await.unwrap();
+}
+
+/// Whether `necessary` is up within `within`.
+async fn flagged_within(session: &dyn Registry, paths: &JobPaths, within: Duration) -> bool {
+    let until = std::time::Instant::now() + within;
+    while std::time::Instant::now() < until {
+        if session.exists(&paths.sharding_necessary()).await.unwrap().is_some() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A Java leader reads the instances before it waits for running items and
+/// takes the resharding flag down after: an instance that joined in between
+/// is left out of its assignment, one that left keeps items. Ours raise the
+/// flag again, once per change (the test plays the Java leader, whose
+/// instance has no `polyglot` mark); without that, nothing would reshard
+/// until the next change of members.
+async fn a_java_leaders_resharding_that_missed_a_change_is_asked_again(cluster: Cluster) {
+    const JAVA: &str = "127.0.0.1@-@java";
+    const GONE: &str = "127.0.0.1@-@gone";
+    let ns = namespace();
+    let config = JobConfig::new("java-led", "* * * * * ?", 4);
+    let runs: Runs = Default::default();
+    let session = cluster.center(&ns).session().await.unwrap();
+    let paths = JobPaths::new("java-led");
+    session.create_with_parents(&paths.leader_instance(), JAVA.as_bytes(), CreateMode::Ephemeral).await.unwrap();
+    let node = format!("jobInstanceId: {JAVA}\nserverIp: 127.0.0.1\n");
+    session.create_with_parents(&paths.instance(JAVA), node.as_bytes(), CreateMode::Ephemeral).await.unwrap();
+    let first = start(&cluster, &ns, &config, 0, &runs, Duration::from_millis(10)).await;
+    let a = "127.0.0.1@-@test-0";
+    assert!(flagged_within(&*session, &paths, Duration::from_secs(5)).await, "the first instance flags a resharding");
+    reshard_as_java(&*session, &paths, &[JAVA, JAVA, a, a]).await;
+    wait_until(|| runs.lock().unwrap().iter().any(|(item, _, _)| *item == 2)).await;
+    // The second joins while the leader "waits for running items" with the list it read before.
+    let second = start(&cluster, &ns, &config, 1, &runs, Duration::from_millis(10)).await;
+    let b = "127.0.0.1@-@test-1";
+    assert!(flagged_within(&*session, &paths, Duration::from_secs(5)).await, "the second instance flags a resharding");
+    reshard_as_java(&*session, &paths, &[JAVA, JAVA, a, a]).await;
+    assert!(flagged_within(&*session, &paths, Duration::from_secs(5)).await, "the instance left out asks again");
+    reshard_as_java(&*session, &paths, &[JAVA, JAVA, a, b]).await;
+    wait_until(|| runs.lock().unwrap().iter().any(|(item, _, by)| *item == 3 && by == b)).await;
+    // The leader answers the same again (a different strategy, say): not asked forever.
+    session.put(&paths.sharding_necessary(), b"").await.unwrap();
+    reshard_as_java(&*session, &paths, &[JAVA, JAVA, a, a]).await;
+    assert!(flagged_within(&*session, &paths, Duration::from_secs(3)).await, "a new answer, a new complaint");
+    reshard_as_java(&*session, &paths, &[JAVA, JAVA, a, a]).await;
+    assert!(!flagged_within(&*session, &paths, Duration::from_secs(3)).await, "the same answer is not complained about twice");
+    // An instance that left during the wait keeps items in the stale list.
+    session.put(&paths.sharding_necessary(), b"").await.unwrap();
+    reshard_as_java(&*session, &paths, &[JAVA, GONE, a, b]).await;
+    assert!(flagged_within(&*session, &paths, Duration::from_secs(5)).await, "an item of a departed instance is complained about");
+    second.shutdown().await;
+    first.shutdown().await;
 }
 
 fn chrono_now_micros() -> i64 {
@@ -1182,6 +1255,7 @@ on_both_backends!(
     items_handed_over_after_a_reservation_still_run_for_that_fire,
     a_misfire_follows_an_item_moved_while_its_run_lasts,
     owners_edited_by_hand_bring_a_resharding,
+    a_java_leaders_resharding_that_missed_a_change_is_asked_again,
     a_paused_job_skips_its_fires_and_never_catches_them_up,
     failed_fires_in_a_row_pause_the_job,
     dependent_jobs_fire_when_their_upstream_fire_ended_on_every_item,

@@ -12,6 +12,8 @@
 //! - `listening`: job listeners around this instance's part of a fire;
 //! - `java_peers`: recognising Java ElasticJob instances (no catch-up of
 //!   fires they may have run);
+//! - `java_leader`: asking a Java leader again when its resharding missed
+//!   an instance that joined or left meanwhile;
 //! - `history`: feeding the execution history from the scheduler's events;
 //! - `metrics`: this scheduler's figures for the process's metrics registry.
 
@@ -19,6 +21,7 @@ mod backfilling;
 mod dependencies;
 mod fire;
 mod history;
+mod java_leader;
 mod java_peers;
 mod leadership;
 mod listening;
@@ -264,6 +267,7 @@ impl JobSchedulerBuilder {
                 retry_timers: Mutex::new(std::collections::BTreeSet::new()),
                 misfire_waiters: Mutex::new(std::collections::BTreeSet::new()),
                 java_peers: Mutex::new(java_peers::JavaPeers::default()),
+                java_leader_complaint: Mutex::new(None),
                 history: history.map(|url| (url, self.history_options)),
                 history_writer: std::sync::OnceLock::new(),
                 binding: self.binding,
@@ -417,6 +421,8 @@ struct Inner {
     misfire_waiters: Mutex<std::collections::BTreeSet<u32>>,
     /// Which live instances are Java ElasticJob's, and since when catch-up is safe.
     java_peers: Mutex<java_peers::JavaPeers>,
+    /// What this instance last found wrong with a Java leader's assignment ([`java_leader`]).
+    java_leader_complaint: Mutex<Option<java_leader::Complaint>>,
     /// Where the history goes and how, if it is kept.
     history: Option<(HistoryUrl, HistoryOptions)>,
     /// The history writer, made when the scheduler starts (it needs the runtime).

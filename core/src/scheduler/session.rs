@@ -397,7 +397,8 @@ impl Inner {
                 self.look_at_backfills();
                 self.clear_own_stale_marks(&*session).await?;
                 self.stop_moved_runs(&*session).await?;
-                self.rerun_misfires_moved_in(&session).await
+                self.rerun_misfires_moved_in(&session).await?;
+                self.check_a_java_leaders_assignment(&*session).await
             }
             .await;
             if let Err(e) = result {
@@ -503,6 +504,7 @@ impl Inner {
                 self.catch_up_items_moved_in();
                 self.look_at_backfills();
                 self.rerun_misfires_moved_in(session).await?;
+                self.check_a_java_leaders_assignment(&**session).await?;
             }
             (JobNode::FailoverItem(_), EventKind::Created) if self.config().failover => self.take_over(session.clone()),
             (JobNode::Trigger(id), EventKind::Created) if id == me => self.take_trigger(session).await?,
