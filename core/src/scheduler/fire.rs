@@ -367,9 +367,11 @@ impl Inner {
                 }
             };
             if request.kind == FireKind::Retry {
-                // Due while the item still runs: it runs when the item is free.
-                for &item in &outcome.still_running {
-                    self.runs.note_retry_waiting(item);
+                // Due while the item still runs: it runs when the item is
+                // free (at once if its run ended since the start looked).
+                let ended = outcome.still_running.iter().filter(|&&item| !self.runs.note_retry_waiting(item)).count();
+                if ended > 0 {
+                    self.look_for_retries_soon(Duration::ZERO);
                 }
                 if !outcome.busy_elsewhere.is_empty() {
                     self.look_for_retries_later();
@@ -515,13 +517,21 @@ impl Inner {
             tracing::info!(job = %self.job_name, ?items, "trigger skips items still running (overlap SKIP)");
             return;
         }
+        // Runs that ended since the start found them busy took no note of
+        // the trigger: it runs for those now.
+        let mut ended = Vec::new();
         for &item in items {
             if overlap == Some(OverlapPolicy::CancelOther) {
                 if let Some(run) = self.runs.cancellation_of(item) {
                     self.runs.cancel_run(item, &run, CancelReason::Superseded);
                 }
             }
-            self.runs.note_trigger(item);
+            if !self.runs.note_trigger(item) {
+                ended.push(item);
+            }
+        }
+        if !ended.is_empty() {
+            self.request_fire(FireRequest::trigger_items(ended));
         }
     }
 

@@ -193,18 +193,16 @@ impl Runs {
         })
     }
 
-    /// Records that a retry of `item` came due while it was busy here.
-    pub(super) fn note_retry_waiting(&self, item: u32) {
-        if let Some(slot) = self.slots().get_mut(&item) {
-            slot.retry_waiting = true;
-        }
+    /// Records that a retry of `item` came due while it was busy here:
+    /// `false` if its run has ended since (nobody looks for the retry then).
+    pub(super) fn note_retry_waiting(&self, item: u32) -> bool {
+        self.slots().get_mut(&item).map(|slot| slot.retry_waiting = true).is_some()
     }
 
-    /// Records that a trigger came while `item` was busy here.
-    pub(super) fn note_trigger(&self, item: u32) {
-        if let Some(slot) = self.slots().get_mut(&item) {
-            slot.triggered = true;
-        }
+    /// Records that a trigger came while `item` was busy here: `false` if
+    /// its run has ended since (nobody runs the trigger for it then).
+    pub(super) fn note_trigger(&self, item: u32) -> bool {
+        self.slots().get_mut(&item).map(|slot| slot.triggered = true).is_some()
     }
 
     /// Records that the fire at `fire_time` came while `item` was busy
@@ -285,6 +283,21 @@ mod tests {
         assert_eq!(runs.owned_in_flight(), BTreeSet::from([0, 2]), "a new owner of item 1 does not stop its take-over");
         assert_eq!(runs.joinable(), BTreeMap::from([(0, 10)]), "nothing joins a take-over or a backfill run");
         assert_eq!(runs.backfilling(), BTreeSet::from([2]));
+    }
+
+    #[test]
+    fn notes_for_a_busy_item_wait_for_its_release_and_say_when_its_run_has_ended() {
+        let runs = Runs::new(4);
+        let _run = runs.occupy(1, 1, 10, Holder::Owner);
+        assert!(runs.note_trigger(1) && runs.note_retry_waiting(1));
+        assert_eq!(runs.note_misfire(1, 20, OverlapPolicy::BufferOne), Ok(None));
+        let released = runs.release(1);
+        assert!(released.triggered && released.retry_waiting);
+        assert_eq!(released.buffered, vec![20]);
+        // Ended between a start that found it busy and the note: the caller
+        // must run the trigger, the retry and the fire itself.
+        assert!(!runs.note_trigger(1) && !runs.note_retry_waiting(1));
+        assert_eq!(runs.note_misfire(1, 30, OverlapPolicy::BufferOne), Err(()));
     }
 
     #[test]
