@@ -575,6 +575,54 @@ async fn a_java_leaders_resharding_that_missed_a_change_is_asked_again(cluster: 
     first.shutdown().await;
 }
 
+/// Many jobs starting at once on one session (as one process's jobs do)
+/// each reshard once: a job's first resharding (at its first fire, or
+/// when its resync finds the flag up) is not made to begin again by a
+/// second raise of the flag for items that have no owner yet. The epoch
+/// (the `sharding` node's version) counts how often a resharding began.
+async fn jobs_starting_together_reshard_once_each(cluster: Cluster) {
+    const JOBS: usize = 100;
+    let ns = namespace();
+    let center = cluster.center(&ns);
+    let ran: Arc<Mutex<BTreeSet<usize>>> = Default::default();
+    let mut schedulers = Vec::new();
+    for n in 0..JOBS {
+        let ran = ran.clone();
+        let job = Job::from_fn(move |_| {
+            ran.lock().unwrap().insert(n);
+            async { Ok(()) }
+        });
+        let config = JobConfig::new(&format!("together-{n}"), "* * * * * ?", 1);
+        let scheduler = JobScheduler::builder(center.clone(), config, job).instance_id("127.0.0.1@-@together").build().unwrap();
+        schedulers.push(Arc::new(scheduler));
+    }
+    let mut starts = tokio::task::JoinSet::new();
+    for scheduler in &schedulers {
+        let scheduler = scheduler.clone();
+        starts.spawn(async move { scheduler.start().await.unwrap() });
+    }
+    while let Some(started) = starts.join_next().await {
+        started.unwrap();
+    }
+    for _ in 0..300 {
+        if ran.lock().unwrap().len() == JOBS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ran.lock().unwrap().len(), JOBS, "every job ran within 15 s");
+    let session = center.session().await.unwrap();
+    let mut began = BTreeMap::new();
+    for n in 0..JOBS {
+        let epoch = session.exists(&JobPaths::new(&format!("together-{n}")).sharding()).await.unwrap().map(|stat| stat.version);
+        *began.entry(epoch).or_insert(0) += 1;
+    }
+    for scheduler in &schedulers {
+        scheduler.shutdown().await;
+    }
+    assert_eq!(began, BTreeMap::from([(Some(1), JOBS)]), "jobs by how often their resharding began");
+}
+
 fn chrono_now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
 }
@@ -1256,6 +1304,7 @@ on_both_backends!(
     a_misfire_follows_an_item_moved_while_its_run_lasts,
     owners_edited_by_hand_bring_a_resharding,
     a_java_leaders_resharding_that_missed_a_change_is_asked_again,
+    jobs_starting_together_reshard_once_each,
     a_paused_job_skips_its_fires_and_never_catches_them_up,
     failed_fires_in_a_row_pause_the_job,
     dependent_jobs_fire_when_their_upstream_fire_ended_on_every_item,

@@ -374,13 +374,18 @@ impl Inner {
                     self.run_for_leader(&*session).await?;
                 }
                 if self.is_leader(&*session).await? {
+                    // A resharding already flagged repairs orphans too: raising
+                    // the flag again would only make it begin again (at start-up,
+                    // when no item has an owner yet, every job did).
                     let count = self.item_count();
-                    if !config.static_sharding
-                        && retry(|| sharding::has_orphaned_items(&*session, paths, count)).await?
-                    {
+                    let pending = retry(|| sharding::is_pending(&*session, paths)).await?;
+                    let orphaned = !pending
+                        && !config.static_sharding
+                        && retry(|| sharding::has_orphaned_items(&*session, paths, count)).await?;
+                    if orphaned {
                         retry(|| sharding::set_necessary(&*session, paths)).await?;
                     }
-                    if retry(|| sharding::is_pending(&*session, paths)).await? {
+                    if pending || orphaned {
                         self.reshard_in_background(session.clone());
                     }
                 }
