@@ -15,7 +15,9 @@
 //! built-in strategy then gives everyone one), or an item belongs to an
 //! instance that is gone, it raises the flag again. The same complaint is
 //! not made twice in a row (same live instances, same fault): a leader
-//! that keeps giving the same answer is not asked forever.
+//! that keeps giving the same answer is not asked forever. Jobs with
+//! `staticSharding` (whose assignment must not follow the members) or a
+//! user's strategy are left alone.
 
 use super::Inner;
 use crate::error::Result;
@@ -55,8 +57,10 @@ impl Inner {
     /// assignment left this instance out or kept a departed owner, flags a
     /// resharding again (see the module's doc).
     pub(super) async fn check_a_java_leaders_assignment(&self, session: &dyn Registry) -> Result<()> {
-        if self.stopping() || ShardingAlgorithm::from_type_name(self.config().sharding_strategy_type()).is_none() {
-            // A user's strategy may leave an instance out on purpose.
+        let config = self.config();
+        if self.stopping() || config.static_sharding || ShardingAlgorithm::from_type_name(config.sharding_strategy_type()).is_none() {
+            // A static assignment stays as it is whoever comes or goes, and a
+            // user's strategy may leave an instance out on purpose.
             return Ok(());
         }
         let Some(leader) = retry(|| crate::election::leader(session, &self.paths)).await? else { return Ok(()) };
