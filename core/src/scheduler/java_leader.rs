@@ -23,7 +23,7 @@ use super::Inner;
 use crate::error::Result;
 use crate::registry::Registry;
 use crate::resolve::retry;
-use crate::sharding::service::{self as sharding, children_or_empty};
+use crate::sharding::service as sharding;
 use crate::sharding::ShardingAlgorithm;
 use std::collections::BTreeSet;
 
@@ -64,15 +64,10 @@ impl Inner {
             return Ok(());
         }
         let Some(leader) = retry(|| crate::election::leader(session, &self.paths)).await? else { return Ok(()) };
-        let ours_path = self.paths.our_instances();
-        let ours = retry(|| children_or_empty(session, &ours_path)).await?;
-        if ours.contains(&leader) {
-            return Ok(());
-        }
-        let instances = self.paths.instances();
-        let live = retry(|| children_or_empty(session, &instances)).await?;
-        if !live.contains(&leader) || retry(|| sharding::is_pending(session, &self.paths)).await? {
-            // A leader about to change, or a resharding to come, settles it anyway.
+        let (live, ours) = self.read_instances(session).await?;
+        if ours.contains(&leader) || !live.contains(&leader) || retry(|| sharding::is_pending(session, &self.paths)).await? {
+            // Our own leader has no such race; a leader about to change, or a
+            // resharding to come, settles it anyway.
             return Ok(());
         }
         let available = retry(|| sharding::available_instances(session, &self.paths)).await?;

@@ -125,7 +125,7 @@ impl Inner {
     /// instances read before and after the marks, and present both times,
     /// had their mark when the marks were read if they are ours: a join or
     /// a leave in between cannot make one of ours look like Java.
-    async fn read_instances(&self, session: &dyn Registry) -> Result<(Vec<String>, BTreeSet<String>)> {
+    pub(super) async fn read_instances(&self, session: &dyn Registry) -> Result<(Vec<String>, BTreeSet<String>)> {
         let instances = self.paths.instances();
         let mut live = retry(|| children_or_empty(session, &instances)).await?;
         let path = self.paths.our_instances();
